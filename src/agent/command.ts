@@ -1,0 +1,26 @@
+import { defineCommand } from "citty";
+import { commonArgs, flagsToConfig } from "../cli/args.ts";
+import { loadConfig } from "../config/index.ts";
+import { configureLogging } from "../log/index.ts";
+
+const flags = ["master", "token", "interval", "hostname", "report-port", "proc-root", "insecure", "log-level", "log-format"] as const;
+
+export default defineCommand({
+  meta: { name: "agent", description: "Run an agent: report this host's load, take commands and jobs" },
+  args: {
+    ...commonArgs,
+    master: { type: "string", description: "Master host:port, comma-separated list (env LAVA_MASTER)", valueHint: "ADDRS" },
+    token: { type: "string", description: "Agent token (env LAVA_TOKEN)", valueHint: "JWT" },
+    interval: { type: "string", description: "Report interval in seconds (default 4)", valueHint: "SECONDS" },
+    hostname: { type: "string", description: "Host name to register as (default: the system's)", valueHint: "NAME" },
+    "report-port": { type: "string", description: "Local UDP port to send reports from (default any)", valueHint: "PORT" },
+    "proc-root": { type: "string", description: "Where /proc is (default /proc)", valueHint: "DIR" },
+    insecure: { type: "boolean", description: "Send reports without AUTH (master in --insecure mode)" },
+  },
+  async run({ args }) {
+    const { config } = loadConfig({ role: "agent", configFile: args.config, flags: flagsToConfig(args, flags) });
+    configureLogging(config.log);
+    const { runAgent } = await import("./run.ts");
+    await runAgent(config);
+  },
+});

@@ -1,0 +1,107 @@
+/**
+ * The one configuration schema (design §9). Defaults live here, not in the
+ * CLI definitions, so that file, env and flags all meet the same rules.
+ *
+ * YAML keys are the camelCase form of the flag names (`--data-dir` is
+ * `master.dataDir`); env variables are `LAVA_` + the key in UPPER_SNAKE
+ * (`LAVA_DATA_DIR`), read for the section of the role being started.
+ */
+import * as v from "valibot";
+
+const port = (what: string) =>
+  v.pipe(v.number(), v.integer(`${what} must be a whole number`), v.minValue(0, `${what} must be 0-65535`), v.maxValue(65535, `${what} must be 0-65535`));
+
+const positive = (what: string) => v.pipe(v.number(), v.minValue(0, `${what} must not be negative`));
+
+export const LOG_LEVELS = ["silent", "error", "warn", "info", "debug", "trace"] as const;
+export const LOG_FORMATS = ["pretty", "json"] as const;
+
+const LogSchema = v.strictObject({
+  level: v.optional(v.picklist(LOG_LEVELS), "info"),
+  format: v.optional(v.picklist(LOG_FORMATS), "pretty"),
+});
+
+/** Thresholds that make a reporting host `busy` (design §3). */
+const BusySchema = v.strictObject({
+  /** load1 divided by ncpus. */
+  loadPerCpu: v.optional(positive("busy.loadPerCpu"), 1.5),
+  /** percent of all CPUs busy (user + sys). */
+  cpuPercent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(101)), 95),
+  /** percent of memory in use. */
+  memPercent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(101)), 95),
+});
+
+export const MasterSchema = v.strictObject({
+  /** Where the secret, tokens and the database live. Default chosen at run time (see defaultDataDir). */
+  dataDir: v.optional(v.pipe(v.string(), v.minLength(1))),
+  /** Address the UDP and HTTP listeners bind to. */
+  bind: v.optional(v.string(), "0.0.0.0"),
+  udpPort: v.optional(port("udpPort"), 6879),
+  httpPort: v.optional(port("httpPort"), 6880),
+  /** TCP port for length-framed reports where UDP is blocked; 0 = off. */
+  tcpReportPort: v.optional(port("tcpReportPort"), 0),
+  /** Address agents and ctl are told to use for this master ("host:port"); default bind:httpPort. */
+  advertise: v.optional(v.string()),
+  /** Development mode: no tokens on /ws and the API, reports without AUTH accepted. */
+  insecure: v.optional(v.boolean(), false),
+  /** Cluster secret file; default <dataDir>/secret. */
+  secretFile: v.optional(v.string()),
+  /** Report interval handed to agents at registration, in seconds. */
+  reportInterval: v.optional(v.pipe(v.number(), v.minValue(1, "reportInterval must be at least 1 s"), v.maxValue(3600)), 4),
+  /** MASTER_ANN period in seconds. */
+  announceInterval: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(3600)), 4),
+  /** Seconds between WebSocket pings; a session missing 2 pongs is dropped. */
+  pingInterval: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(3600)), 30),
+  /** WebSocket upgrades admitted per second before answering 503 + Retry-After (storm protection). */
+  wsAdmitPerSec: v.optional(v.pipe(v.number(), v.minValue(1)), 500),
+  busy: v.optional(BusySchema, {}),
+  log: v.optional(LogSchema, {}),
+});
+
+const AgentExecSchema = v.strictObject({
+  /** Commands (argv[0], exact path or bare name) the agent may run. Empty: none. */
+  allow: v.optional(v.array(v.string()), []),
+});
+
+export const AgentSchema = v.strictObject({
+  /** Master HTTP address(es), "host:port", comma-separated list tried in turn. */
+  master: v.optional(v.string(), "127.0.0.1:6880"),
+  token: v.optional(v.string()),
+  /** Report interval in seconds; the master's value wins when it hands one out. */
+  interval: v.optional(v.pipe(v.number(), v.minValue(1, "interval must be at least 1 s"), v.maxValue(3600)), 4),
+  /** Overrides the system hostname (several agents on one machine in tests). */
+  hostname: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255))),
+  /** Local UDP port reports are sent from; 0 = any. */
+  reportPort: v.optional(port("reportPort"), 0),
+  /** Where /proc lives (tests point this at fixtures). */
+  procRoot: v.optional(v.string(), "/proc"),
+  /** Send reports without the AUTH block (a master in --insecure mode). */
+  insecure: v.optional(v.boolean(), false),
+  /** First reconnect delay in seconds and the backoff cap (design §4: ~10 s, 5 min). */
+  reconnectMin: v.optional(v.pipe(v.number(), v.minValue(0.05)), 10),
+  reconnectMax: v.optional(v.pipe(v.number(), v.minValue(0.05)), 300),
+  exec: v.optional(AgentExecSchema, {}),
+  log: v.optional(LogSchema, {}),
+});
+
+export const CtlSchema = v.strictObject({
+  master: v.optional(v.string(), "127.0.0.1:6880"),
+  token: v.optional(v.string()),
+  /** Per-request timeout in seconds before the next master in the list is tried. */
+  timeout: v.optional(v.pipe(v.number(), v.minValue(0.1)), 10),
+  log: v.optional(LogSchema, {}),
+});
+
+export const FileSchema = v.strictObject({
+  master: v.optional(MasterSchema, {}),
+  agent: v.optional(AgentSchema, {}),
+  ctl: v.optional(CtlSchema, {}),
+});
+
+export const SECTIONS = { master: MasterSchema, agent: AgentSchema, ctl: CtlSchema } as const;
+export type Role = keyof typeof SECTIONS;
+export type MasterConfig = v.InferOutput<typeof MasterSchema>;
+export type AgentConfig = v.InferOutput<typeof AgentSchema>;
+export type CtlConfig = v.InferOutput<typeof CtlSchema>;
+export type LogConfig = v.InferOutput<typeof LogSchema>;
+export type SectionConfig<R extends Role> = v.InferOutput<(typeof SECTIONS)[R]>;

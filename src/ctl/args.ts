@@ -1,0 +1,65 @@
+/**
+ * What every `lava ctl` subcommand shares: the flags that say which masters
+ * to ask and how, and turning them (with env and the config file) into a
+ * MasterClient.
+ */
+import type { ArgsDef } from "citty";
+import { commonArgs, flagsToConfig } from "../cli/args.ts";
+import { EXIT, LavaError } from "../cli/errors.ts";
+import { loadConfig, type CtlConfig } from "../config/index.ts";
+import { parseMasterList } from "../control/address.ts";
+import { configureLogging } from "../log/index.ts";
+import { MasterClient } from "./client.ts";
+
+export const ctlArgs = {
+  ...commonArgs,
+  master: { type: "string", description: "Master host:port, or a comma-separated list tried in turn (default 127.0.0.1:6880; env LAVA_MASTER)", valueHint: "ADDRS" },
+  token: { type: "string", description: "Access token (env LAVA_TOKEN)", valueHint: "TOKEN" },
+  timeout: { type: "string", description: "Seconds to wait for each master before trying the next (default 10; env LAVA_TIMEOUT)", valueHint: "SECONDS" },
+  json: { type: "boolean", description: "One JSON document on stdout, for scripts" },
+} as const satisfies ArgsDef;
+
+const CONFIG_FLAGS = ["master", "token", "timeout", "log-level", "log-format"] as const;
+
+export interface CtlContext {
+  client: MasterClient;
+  config: CtlConfig;
+  json: boolean;
+}
+
+/** Resolves flags > LAVA_* env > config file > defaults, and builds the client. Bad values are usage errors (exit 2). */
+export function connect(args: { config?: string | undefined; json?: boolean | undefined; master?: string | undefined }): CtlContext {
+  const { config, file } = loadConfig({ role: "ctl", configFile: args.config, flags: flagsToConfig(args as Record<string, unknown>, CONFIG_FLAGS) });
+  configureLogging(config.log);
+  let masters;
+  try {
+    masters = parseMasterList(config.master);
+  } catch (error) {
+    const from = args.master !== undefined ? "--master" : process.env.LAVA_MASTER ? "LAVA_MASTER" : file ? `ctl.master in ${file}` : "the default";
+    throw new LavaError(`${(error as Error).message}, from ${from}`, EXIT.usage);
+  }
+  return {
+    client: new MasterClient({ masters, token: config.token, timeoutMs: Math.round(config.timeout * 1000) }),
+    config,
+    json: args.json === true,
+  };
+}
+
+/** Positional arguments as strings (citty keeps all of them in `_`). */
+export const positionals = (args: { _: unknown[] }): string[] => args._.map(String);
+
+/** An answer that must be a list; anything else means the address is not a (compatible) lava master. */
+export function expectList(answer: unknown, what: string): Record<string, unknown>[] {
+  if (!Array.isArray(answer) || !answer.every((x) => typeof x === "object" && x !== null && !Array.isArray(x))) {
+    throw new LavaError(`the master's answer to ${what} is not a list of objects; is it a lava master of a matching version?`, EXIT.failed);
+  }
+  return answer as Record<string, unknown>[];
+}
+
+/** An answer that must be one object. */
+export function expectObject(answer: unknown, what: string): Record<string, unknown> {
+  if (typeof answer !== "object" || answer === null || Array.isArray(answer)) {
+    throw new LavaError(`the master's answer to ${what} is not an object; is it a lava master of a matching version?`, EXIT.failed);
+  }
+  return answer as Record<string, unknown>;
+}

@@ -1,0 +1,232 @@
+/**
+ * HTTP client for the master API (docs/api.md), with failover across the
+ * `--master` list (design §8).
+ *
+ * Each request tries the masters in turn. A master that cannot be reached
+ * (refused, reset, unknown name, no answer within the timeout) or answers
+ * 5xx is skipped. What the last master answers is final, even a 503: it was
+ * reached, so its detail says more than "unreachable". A 4xx is the
+ * cluster's answer and is not retried elsewhere. If no master answered at
+ * all, the error has exit code 3 and lists what each one did.
+ */
+import { EXIT, LavaError } from "../cli/errors.ts";
+import { formatHostPort, type HostPort } from "../control/address.ts";
+import { logger } from "../log/index.ts";
+import { VERSION } from "../version.ts";
+
+/** A larger answer is refused rather than buffered (thousands of hosts fit in a few MiB). */
+export const ANSWER_BYTES_MAX = 64 * 1024 * 1024;
+/** A master may redirect a request to the leader (design §6); more hops than this is a loop. */
+export const REDIRECTS_MAX = 3;
+
+const log = logger("ctl");
+
+export interface MasterClientOptions {
+  masters: readonly HostPort[];
+  /** Sent as `Authorization: Bearer …` when set and not empty. */
+  token?: string | undefined;
+  /** Per master, for the whole exchange (redirects and body included). */
+  timeoutMs: number;
+}
+
+/** The master answered with an error status (4xx, or 503 from the last master). Exit code 1. */
+export class MasterError extends LavaError {
+  constructor(
+    message: string,
+    /** HTTP status. */
+    readonly status: number,
+    /** The answer's short `error` code, if it sent one (e.g. "not_found"). */
+    readonly code: string | null,
+  ) {
+    super(message, EXIT.failed);
+    this.name = "MasterError";
+  }
+}
+
+interface Exchange {
+  status: number;
+  statusText: string;
+  text: string;
+}
+
+class AnswerTooLarge extends Error {}
+
+export class MasterClient {
+  readonly masters: readonly HostPort[];
+  private readonly token: string | undefined;
+  private readonly timeoutMs: number;
+  /** The master that answered last; later requests start there. */
+  private preferred = 0;
+
+  constructor(opts: MasterClientOptions) {
+    if (opts.masters.length === 0) throw new Error("MasterClient needs at least one master");
+    if (!(opts.timeoutMs > 0)) throw new Error(`MasterClient timeoutMs must be positive, got ${opts.timeoutMs}`);
+    this.masters = opts.masters;
+    this.token = opts.token ? opts.token : undefined;
+    this.timeoutMs = opts.timeoutMs;
+  }
+
+  get(path: string): Promise<unknown> {
+    return this.request("GET", path);
+  }
+
+  post(path: string, body: unknown): Promise<unknown> {
+    return this.request("POST", path, body);
+  }
+
+  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
+    const tried: string[] = [];
+    const n = this.masters.length;
+    for (let k = 0; k < n; k++) {
+      const index = (this.preferred + k) % n;
+      const master = this.masters[index]!;
+      const addr = formatHostPort(master);
+      const last = k === n - 1;
+      let answer: Exchange;
+      try {
+        answer = await this.exchange(master, method, path, body);
+      } catch (error) {
+        if (error instanceof AnswerTooLarge) {
+          throw new LavaError(`${addr} answered ${method} ${path} with more than ${ANSWER_BYTES_MAX} bytes; refusing it`, EXIT.failed);
+        }
+        const why = this.describeFailure(error);
+        log.debug(`${addr}: ${why}${last ? "" : "; trying the next master"}`);
+        tried.push(`${addr} (${why})`);
+        continue;
+      }
+      if (answer.status >= 500 && !(answer.status === 503 && last)) {
+        const why = `HTTP ${answer.status}${detailOf(answer) ? `: ${detailOf(answer)}` : ""}`;
+        log.debug(`${addr}: ${why}${last ? "" : "; trying the next master"}`);
+        tried.push(`${addr} (${why})`);
+        continue;
+      }
+      this.preferred = index;
+      return this.interpret(answer, addr, method, path, tried);
+    }
+    throw new LavaError(
+      `no master reachable: tried ${tried.join(", ")}. Check --master (or LAVA_MASTER, ctl.master) and that a master is running there.`,
+      EXIT.unreachable,
+    );
+  }
+
+  private async exchange(master: HostPort, method: string, path: string, body: unknown): Promise<Exchange> {
+    const signal = AbortSignal.timeout(this.timeoutMs);
+    const headers: Record<string, string> = { accept: "application/json", "user-agent": `lava-ctl/${VERSION}` };
+    if (this.token) headers.authorization = `Bearer ${this.token}`;
+    let payload: string | undefined;
+    if (body !== undefined) {
+      headers["content-type"] = "application/json";
+      payload = JSON.stringify(body);
+    }
+    let url = `http://${formatHostPort(master)}${path}`;
+    for (let hop = 0; ; hop++) {
+      // Redirects are followed here, not by fetch, so that the token goes
+      // along to the leader (fetch drops Authorization across origins).
+      const res = await fetch(url, { method, headers, body: payload, signal, redirect: "manual" });
+      const location = res.headers.get("location");
+      if (res.status >= 300 && res.status < 400 && location && hop < REDIRECTS_MAX) {
+        await res.body?.cancel();
+        const next = new URL(location, url);
+        if (next.protocol !== "http:" && next.protocol !== "https:") break;
+        url = next.toString();
+        if (res.status === 303) {
+          method = "GET";
+          payload = undefined;
+          delete headers["content-type"];
+        }
+        continue;
+      }
+      return { status: res.status, statusText: res.statusText, text: await readBounded(res) };
+    }
+    throw new TypeError(`redirected to a non-HTTP location from ${url}`);
+  }
+
+  private describeFailure(error: unknown): string {
+    const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
+    if (e?.name === "TimeoutError") return `no answer within ${+(this.timeoutMs / 1000).toFixed(3)} s`;
+    switch (e?.code) {
+      case "ECONNREFUSED":
+      case "ConnectionRefused":
+        return "connection refused";
+      case "ENOTFOUND":
+        return "unknown host name";
+      case "ECONNRESET":
+      case "ConnectionClosed":
+        return "connection closed";
+      case "EHOSTUNREACH":
+      case "ENETUNREACH":
+        return "network unreachable";
+    }
+    if (typeof e?.code === "string") return e.code;
+    return typeof e?.message === "string" ? e.message : String(error);
+  }
+
+  private interpret(answer: Exchange, addr: string, method: string, path: string, tried: string[]): unknown {
+    if (answer.status >= 200 && answer.status < 300) {
+      if (answer.text.trim() === "") return null;
+      try {
+        return JSON.parse(answer.text);
+      } catch {
+        throw new LavaError(`${addr} answered ${method} ${path} with something that is not JSON: is ${addr} a lava master's HTTP port?`, EXIT.failed);
+      }
+    }
+    const body = parseErrorBody(answer.text);
+    const detail = body.detail ?? body.error ?? `HTTP ${answer.status}${answer.statusText ? ` ${answer.statusText}` : ""}`;
+    let message = detail;
+    if (answer.status === 401) {
+      message += this.token
+        ? " (the master refused the token: check --token, LAVA_TOKEN or ctl.token)"
+        : " (no token given: pass --token or set LAVA_TOKEN; a master writes an admin token to <data-dir>/admin.token)";
+    } else if (answer.status === 403) {
+      message += " (the token's role does not allow this: queries need a read or admin token, changes an admin token)";
+    } else if (answer.status >= 500) {
+      message += ` (HTTP ${answer.status} from ${addr}${tried.length ? `; also tried ${tried.join(", ")}` : ""})`;
+    } else if (answer.status >= 300 && answer.status < 400) {
+      message = `${addr} answered ${method} ${path} with HTTP ${answer.status} (too many redirects?)`;
+    }
+    throw new MasterError(message, answer.status, body.error ?? null);
+  }
+}
+
+function parseErrorBody(text: string): { error?: string; detail?: string } {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed !== "object" || parsed === null) return {};
+    const { error, detail } = parsed as Record<string, unknown>;
+    return {
+      ...(typeof error === "string" && error ? { error } : {}),
+      ...(typeof detail === "string" && detail ? { detail } : {}),
+    };
+  } catch {
+    return {};
+  }
+}
+
+function detailOf(answer: Exchange): string | undefined {
+  const body = parseErrorBody(answer.text);
+  return body.detail ?? body.error;
+}
+
+/** The body as text, refusing more than ANSWER_BYTES_MAX. */
+async function readBounded(res: Response): Promise<string> {
+  const declared = Number(res.headers.get("content-length"));
+  if (Number.isFinite(declared) && declared > ANSWER_BYTES_MAX) {
+    await res.body?.cancel();
+    throw new AnswerTooLarge();
+  }
+  if (!res.body) return "";
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    total += value.byteLength;
+    if (total > ANSWER_BYTES_MAX) {
+      await reader.cancel();
+      throw new AnswerTooLarge();
+    }
+    chunks.push(value);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}

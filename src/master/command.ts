@@ -1,0 +1,27 @@
+import { defineCommand } from "citty";
+import { commonArgs, flagsToConfig } from "../cli/args.ts";
+import { loadConfig } from "../config/index.ts";
+import { configureLogging } from "../log/index.ts";
+
+const flags = ["data-dir", "bind", "udp-port", "http-port", "tcp-report-port", "advertise", "insecure", "secret-file", "log-level", "log-format"] as const;
+
+export default defineCommand({
+  meta: { name: "master", description: "Run a master: live host table, HTTP API, control channel, scheduler" },
+  args: {
+    ...commonArgs,
+    "data-dir": { type: "string", description: "Data directory (default ./lava-data, /var/lib/lava as root; env LAVA_DATA_DIR)", valueHint: "DIR" },
+    bind: { type: "string", description: "Address to bind (default 0.0.0.0)", valueHint: "ADDR" },
+    "udp-port": { type: "string", description: "UDP port for load reports (default 6879)", valueHint: "PORT" },
+    "http-port": { type: "string", description: "HTTP/WebSocket port (default 6880)", valueHint: "PORT" },
+    "tcp-report-port": { type: "string", description: "TCP port for length-framed reports, 0 = off (default 0)", valueHint: "PORT" },
+    advertise: { type: "string", description: "host:port agents and ctl use to reach this master", valueHint: "ADDR" },
+    insecure: { type: "boolean", description: "Development mode: no tokens, unauthenticated reports accepted" },
+    "secret-file": { type: "string", description: "Cluster secret file (default <data-dir>/secret)", valueHint: "FILE" },
+  },
+  async run({ args }) {
+    const { config } = loadConfig({ role: "master", configFile: args.config, flags: flagsToConfig(args, flags) });
+    configureLogging(config.log);
+    const { runMaster } = await import("./run.ts");
+    await runMaster(config);
+  },
+});

@@ -1,0 +1,26 @@
+/** What the master's HTTP handlers, control channel and timers share. */
+import type { MasterConfig } from "../config/index.ts";
+import type { StatusPolicy } from "./hosts/status.ts";
+import type { HostTable } from "./hosts/table.ts";
+import type { Ingest } from "./ingest.ts";
+import type { ControlSessions } from "./control/sessions.ts";
+import type { TokenGate } from "./tokens.ts";
+import type { UdpDrops } from "./kernel.ts";
+
+export interface MasterContext {
+  config: MasterConfig;
+  dataDir: string;
+  hosts: HostTable;
+  ingest: Ingest;
+  sessions: ControlSessions;
+  gate: TokenGate;
+  jwtKey: Uint8Array;
+  policy: StatusPolicy;
+  nowMs: () => number;
+  startedMs: number;
+  nodeId: number;
+  udpPort: number;
+  httpPort: number;
+  advertise: string;
+  kernelDrops: () => UdpDrops | null;
+}

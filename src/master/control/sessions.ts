@@ -1,0 +1,153 @@
+/**
+ * The control channel's master side (design §4): the register/registered
+ * handshake, one session per hostname, ping every pingInterval and a session
+ * dropped after two missed pongs. Every message is parsed by its schema; a
+ * bad one is answered with an error and never ends the connection handler.
+ */
+import type { ServerWebSocket } from "bun";
+import { sessionKey, newTokenId, type Claims } from "../../auth/index.ts";
+import { AgentMessageSchema, parseMessage, type Register } from "../../control/index.ts";
+import { logger } from "../../log/index.ts";
+import type { HostEntry, HostTable } from "../hosts/table.ts";
+
+const log = logger("control");
+
+export interface WsData {
+  claims: Claims;
+  ip: string;
+  hostId: number;
+  /** Pings sent since the last pong. */
+  missed: number;
+  connectedAtMs: number;
+}
+
+export type AgentSocket = ServerWebSocket<WsData>;
+
+export interface SessionDeps {
+  hosts: HostTable;
+  secret: Uint8Array;
+  reportIntervalMs: number;
+  udpPort: number;
+  nowMs: () => number;
+  /** Called after a host registers (durable state hooks in here later). */
+  onRegistered?: (host: HostEntry) => void;
+}
+
+export const CLOSE_REPLACED = 4000;
+export const CLOSE_DEAD = 4001;
+export const CLOSE_REFUSED = 4003;
+
+export class ControlSessions {
+  /** hostId → the socket of its current session. */
+  private readonly sockets = new Map<number, AgentSocket>();
+  private readonly pending = new Set<AgentSocket>();
+
+  constructor(private readonly deps: SessionDeps) {}
+
+  get count(): number {
+    return this.sockets.size;
+  }
+
+  socketOf(hostId: number): AgentSocket | undefined {
+    return this.sockets.get(hostId);
+  }
+
+  open(ws: AgentSocket): void {
+    this.pending.add(ws);
+  }
+
+  message(ws: AgentSocket, raw: string | Buffer): void {
+    const parsed = parseMessage(AgentMessageSchema, raw);
+    if (!parsed.ok) {
+      log.debug(`bad control message from ${ws.data.ip}: ${parsed.detail}`);
+      send(ws, { type: "error", error: parsed.error, detail: parsed.detail });
+      return;
+    }
+    const msg = parsed.message;
+    if (msg.type === "pong") {
+      ws.data.missed = 0;
+      return;
+    }
+    if (msg.type === "register") {
+      this.register(ws, msg);
+      return;
+    }
+  }
+
+  close(ws: AgentSocket, code: number, reason: string): void {
+    this.pending.delete(ws);
+    const id = ws.data.hostId;
+    if (id && this.sockets.get(id) === ws) {
+      this.sockets.delete(id);
+      const host = this.deps.hosts.byHostId(id);
+      if (host) {
+        host.connected = false;
+        log.info(`host ${host.hostname} (id ${id}) control channel closed (${code}${reason ? ` ${reason}` : ""})`);
+      }
+    }
+  }
+
+  /** One heartbeat round: drop sessions that missed two pongs, ping the rest. */
+  heartbeat(): void {
+    const now = this.deps.nowMs();
+    for (const ws of [...this.sockets.values(), ...this.pending]) {
+      if (ws.data.missed >= 2) {
+        ws.close(CLOSE_DEAD, "missed 2 pings");
+        continue;
+      }
+      ws.data.missed++;
+      send(ws, { type: "ping", ts: now });
+    }
+  }
+
+  private register(ws: AgentSocket, msg: Register): void {
+    const claims = ws.data.claims;
+    if (claims.host && claims.host !== msg.hostname) {
+      send(ws, { type: "error", error: "forbidden", detail: `this token is bound to host '${claims.host}', not '${msg.hostname}'` });
+      ws.close(CLOSE_REFUSED, "token bound to another host");
+      return;
+    }
+    const hosts = this.deps.hosts;
+    const previous = hosts.byHostname(msg.hostname);
+    const oldSocket = previous ? this.sockets.get(previous.hostId) : undefined;
+    const nonce = newTokenId();
+    const host = hosts.register({
+      hostname: msg.hostname,
+      hardware: msg.hardware,
+      version: msg.version,
+      reportIp: ws.data.ip,
+      reportPort: msg.reportPort,
+      nonce,
+      key: new Uint8Array(0),
+      nowMs: this.deps.nowMs(),
+    });
+    const key = sessionKey(this.deps.secret, host.hostId, nonce);
+    host.session!.key = key;
+    if (oldSocket && oldSocket !== ws) {
+      this.sockets.delete(host.hostId);
+      oldSocket.data.hostId = 0;
+      oldSocket.close(CLOSE_REPLACED, "replaced by a new registration");
+    }
+    if (ws.data.hostId && ws.data.hostId !== host.hostId) this.sockets.delete(ws.data.hostId);
+    ws.data.hostId = host.hostId;
+    this.pending.delete(ws);
+    this.sockets.set(host.hostId, ws);
+    send(ws, {
+      type: "registered",
+      hostId: host.hostId,
+      sessionKey: Buffer.from(key).toString("base64"),
+      reportIntervalMs: this.deps.reportIntervalMs,
+      udpPort: this.deps.udpPort,
+    });
+    log.info(`host ${host.hostname} registered (id ${host.hostId}, from ${ws.data.ip}, reports from port ${msg.reportPort}${oldSocket ? ", replacing its previous session" : ""})`);
+    this.deps.onRegistered?.(host);
+  }
+
+  closeAll(): void {
+    for (const ws of [...this.sockets.values(), ...this.pending]) ws.close(1001, "master shutting down");
+  }
+}
+
+export function send(ws: AgentSocket, msg: unknown): void {
+  ws.send(JSON.stringify(msg));
+}

@@ -1,0 +1,43 @@
+/**
+ * Host state (design §3), derived on demand from the live entry and the
+ * clock: nothing to keep in sync. Precedence: unavail and unreach first,
+ * then drained, then busy.
+ */
+import type { HostEntry } from "./table.ts";
+
+export const HOST_STATES = ["ok", "busy", "drained", "unavail", "unreach"] as const;
+export type HostState = (typeof HOST_STATES)[number];
+
+export interface StatusPolicy {
+  /** Agents' report interval. */
+  reportIntervalMs: number;
+  busy: { loadPerCpu: number; cpuPercent: number; memPercent: number };
+}
+
+/**
+ * Silence after which a host is unavail: 3 intervals plus the agents'
+ * jitter allowance (±10 % per report, so half an interval covers it).
+ */
+export const unavailAfterMs = (p: StatusPolicy) => 3.5 * p.reportIntervalMs;
+
+export function hostState(h: HostEntry, nowMs: number, p: StatusPolicy): HostState {
+  if (!h.report || nowMs - h.lastReportMs > unavailAfterMs(p)) return "unavail";
+  if (!h.connected) return "unreach";
+  if (h.drained) return "drained";
+  const r = h.report;
+  const ncpus = r.ncpus > 0 ? r.ncpus : 1;
+  const memTotal = r.memUsed + r.memFree;
+  if (r.load1 / ncpus > p.busy.loadPerCpu) return "busy";
+  if (r.cpuUser + r.cpuSys > p.busy.cpuPercent) return "busy";
+  if (memTotal > 0 && (100 * r.memUsed) / memTotal > p.busy.memPercent) return "busy";
+  return "ok";
+}
+
+export function countStates(hosts: Iterable<HostEntry>, nowMs: number, p: StatusPolicy): Record<HostState, number> & { total: number } {
+  const out = { ok: 0, busy: 0, drained: 0, unavail: 0, unreach: 0, total: 0 };
+  for (const h of hosts) {
+    out[hostState(h, nowMs, p)]++;
+    out.total++;
+  }
+  return out;
+}

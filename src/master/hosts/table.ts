@@ -1,0 +1,155 @@
+/**
+ * The master's live host table: every registered host, its session and its
+ * last load report, in plain memory (design §1: every query is answered from
+ * here). Pure: times come in as arguments.
+ */
+import type { LoadReport } from "../../wire/index.ts";
+import type { Hardware } from "../../control/index.ts";
+
+export interface Session {
+  /** Random per registration; with hostId it derives the session key. */
+  nonce: string;
+  key: Uint8Array;
+  /** Highest AUTH seq accepted in this session (0 = none yet). */
+  lastSeq: number;
+  /** First seq accepted in this session, for loss accounting. */
+  firstSeq: number;
+  received: number;
+}
+
+export interface HostEntry {
+  hostId: number;
+  hostname: string;
+  hardware: Hardware;
+  version: string;
+  registeredAtMs: number;
+  /** Where reports come from and announces go: registration source IP, agent's reportPort. */
+  reportIp: string;
+  reportPort: number;
+  session: Session | null;
+  /** Control channel up. */
+  connected: boolean;
+  report: LoadReport | null;
+  lastReportMs: number;
+  /** Loss counted over all sessions: seq gaps, and reports received. */
+  lostTotal: number;
+  receivedTotal: number;
+  drained: boolean;
+}
+
+export const addrKey = (ip: string, port: number) => `${ip}:${port}`;
+
+export interface RegisterInput {
+  hostname: string;
+  hardware: Hardware;
+  version: string;
+  reportIp: string;
+  reportPort: number;
+  nonce: string;
+  key: Uint8Array;
+  nowMs: number;
+}
+
+export class HostTable {
+  private readonly byName = new Map<string, HostEntry>();
+  private readonly byId = new Map<number, HostEntry>();
+  /** For --insecure reports, which carry no host id: identified by source address. */
+  private readonly byAddr = new Map<string, HostEntry>();
+  private nextId = 1;
+
+  get size(): number {
+    return this.byName.size;
+  }
+
+  /** Registers or re-registers a host. A known hostname keeps its hostId; the old session ends. */
+  register(input: RegisterInput): HostEntry {
+    let host = this.byName.get(input.hostname);
+    if (host) {
+      this.byAddr.delete(addrKey(host.reportIp, host.reportPort));
+      if (host.session) host.lostTotal += sessionLoss(host.session);
+    } else {
+      host = {
+        hostId: this.nextId++,
+        hostname: input.hostname,
+        hardware: input.hardware,
+        version: input.version,
+        registeredAtMs: input.nowMs,
+        reportIp: input.reportIp,
+        reportPort: input.reportPort,
+        session: null,
+        connected: false,
+        report: null,
+        lastReportMs: 0,
+        lostTotal: 0,
+        receivedTotal: 0,
+        drained: false,
+      };
+      this.byName.set(host.hostname, host);
+      this.byId.set(host.hostId, host);
+    }
+    host.hardware = input.hardware;
+    host.version = input.version;
+    host.reportIp = input.reportIp;
+    host.reportPort = input.reportPort;
+    host.session = { nonce: input.nonce, key: input.key, lastSeq: 0, firstSeq: 0, received: 0 };
+    host.connected = true;
+    this.byAddr.set(addrKey(host.reportIp, host.reportPort), host);
+    return host;
+  }
+
+  /** Restores a host record (from durable state) without a session. */
+  restore(entry: Pick<HostEntry, "hostId" | "hostname" | "hardware" | "version" | "registeredAtMs" | "reportIp" | "reportPort" | "drained">): HostEntry {
+    const host: HostEntry = { ...entry, session: null, connected: false, report: null, lastReportMs: 0, lostTotal: 0, receivedTotal: 0 };
+    this.byName.set(host.hostname, host);
+    this.byId.set(host.hostId, host);
+    this.nextId = Math.max(this.nextId, host.hostId + 1);
+    return host;
+  }
+
+  byHostId(id: number): HostEntry | undefined {
+    return this.byId.get(id);
+  }
+  byHostname(name: string): HostEntry | undefined {
+    return this.byName.get(name);
+  }
+  bySource(ip: string, port: number): HostEntry | undefined {
+    return this.byAddr.get(addrKey(ip, port));
+  }
+
+  remove(hostname: string): boolean {
+    const host = this.byName.get(hostname);
+    if (!host) return false;
+    this.byName.delete(hostname);
+    this.byId.delete(host.hostId);
+    this.byAddr.delete(addrKey(host.reportIp, host.reportPort));
+    return true;
+  }
+
+  /** Hosts sorted by name (stable output for ctl). */
+  list(): HostEntry[] {
+    return [...this.byName.values()].sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
+  }
+
+  values(): IterableIterator<HostEntry> {
+    return this.byName.values();
+  }
+
+  /** Highest hostId handed out so far. */
+  get maxHostId(): number {
+    return this.nextId - 1;
+  }
+}
+
+/** Reports missing from a session so far: the span of seqs seen minus those received. */
+export function sessionLoss(s: Session): number {
+  if (s.received === 0) return 0;
+  return Math.max(0, s.lastSeq - s.firstSeq + 1 - s.received);
+}
+
+/** Loss over the host's life, in reports and percent. */
+export function hostLoss(h: HostEntry): { lost: number; received: number; pct: number } {
+  const lost = h.lostTotal + (h.session ? sessionLoss(h.session) : 0);
+  const received = h.receivedTotal;
+  const pct = lost + received === 0 ? 0 : (100 * lost) / (lost + received);
+  return { lost, received, pct };
+}

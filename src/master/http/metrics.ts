@@ -1,0 +1,85 @@
+/**
+ * /metrics in the Prometheus text format (design §10): ingest counters by
+ * drop reason, host counts by state, per-host load gauges and report loss.
+ * Pure: everything it prints is passed in.
+ */
+import { DROP_REASONS } from "../../wire/index.ts";
+import { HOST_STATES, hostState, type StatusPolicy } from "../hosts/status.ts";
+import { hostLoss, type HostEntry } from "../hosts/table.ts";
+import type { IngestCounters } from "../ingest.ts";
+import type { UdpDrops } from "../kernel.ts";
+
+export interface MetricsInput {
+  nowMs: number;
+  policy: StatusPolicy;
+  hosts: Iterable<HostEntry>;
+  ingest: IngestCounters;
+  sessions: number;
+  kernel: UdpDrops | null;
+  uptimeMs: number;
+}
+
+const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+
+const PER_HOST: [name: string, help: string, get: (h: HostEntry) => number | undefined][] = [
+  ["lava_host_load1", "1-minute load average", (h) => h.report?.load1],
+  ["lava_host_load5", "5-minute load average", (h) => h.report?.load5],
+  ["lava_host_load15", "15-minute load average", (h) => h.report?.load15],
+  ["lava_host_cpu_user_percent", "user CPU percent of all CPUs over the last interval", (h) => h.report?.cpuUser],
+  ["lava_host_cpu_sys_percent", "system CPU percent of all CPUs over the last interval", (h) => h.report?.cpuSys],
+  ["lava_host_cpu_idle_percent", "idle CPU percent of all CPUs over the last interval", (h) => h.report?.cpuIdle],
+  ["lava_host_mem_used_bytes", "memory in use", (h) => h.report?.memUsed],
+  ["lava_host_mem_free_bytes", "memory available", (h) => h.report?.memFree],
+  ["lava_host_swap_used_bytes", "swap in use", (h) => h.report?.swapUsed],
+  ["lava_host_ncpus", "CPUs", (h) => h.report?.ncpus],
+  ["lava_host_procs", "processes", (h) => h.report?.procsTotal],
+  ["lava_host_jobs_running", "lava jobs running", (h) => h.report?.jobsRunning],
+];
+
+export function renderMetrics(m: MetricsInput): string {
+  const out: string[] = [];
+  const head = (name: string, type: string, help: string) => out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+
+  head("lava_ingest_accepted_total", "counter", "load reports accepted");
+  out.push(`lava_ingest_accepted_total ${m.ingest.accepted}`);
+  head("lava_ingest_dropped_total", "counter", "datagrams dropped, by reason");
+  for (const r of DROP_REASONS) out.push(`lava_ingest_dropped_total{reason="${r}"} ${m.ingest.dropped[r]}`);
+  if (m.kernel) {
+    head("lava_udp_socket_drops_total", "counter", "datagrams the kernel dropped on the master's UDP socket (buffer full)");
+    out.push(`lava_udp_socket_drops_total ${m.kernel.socketDrops}`);
+    head("lava_udp_rcvbuf_errors_total", "counter", "system-wide UDP RcvbufErrors (/proc/net/snmp)");
+    out.push(`lava_udp_rcvbuf_errors_total ${m.kernel.rcvbufErrors}`);
+  }
+  head("lava_control_sessions", "gauge", "agents with a registered control channel");
+  out.push(`lava_control_sessions ${m.sessions}`);
+  head("lava_master_uptime_seconds", "gauge", "seconds since this master started");
+  out.push(`lava_master_uptime_seconds ${(m.uptimeMs / 1000).toFixed(3)}`);
+
+  const hosts = [...m.hosts];
+  const states = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<string, number>;
+  const stateOf = new Map<HostEntry, string>();
+  for (const h of hosts) {
+    const s = hostState(h, m.nowMs, m.policy);
+    stateOf.set(h, s);
+    states[s]!++;
+  }
+  head("lava_hosts", "gauge", "hosts by state");
+  for (const s of HOST_STATES) out.push(`lava_hosts{state="${s}"} ${states[s]}`);
+
+  head("lava_host_up", "gauge", "1 if the host reports (state not unavail)");
+  for (const h of hosts) out.push(`lava_host_up{host="${esc(h.hostname)}",state="${stateOf.get(h)}"} ${stateOf.get(h) === "unavail" ? 0 : 1}`);
+  for (const [name, help, get] of PER_HOST) {
+    head(name, "gauge", help);
+    for (const h of hosts) {
+      const v = get(h);
+      if (v !== undefined) out.push(`${name}{host="${esc(h.hostname)}"} ${v}`);
+    }
+  }
+  head("lava_host_report_age_seconds", "gauge", "seconds since the host's last accepted report");
+  for (const h of hosts) if (h.report) out.push(`lava_host_report_age_seconds{host="${esc(h.hostname)}"} ${((m.nowMs - h.lastReportMs) / 1000).toFixed(3)}`);
+  head("lava_host_reports_lost_total", "counter", "reports missing by AUTH seq gaps");
+  for (const h of hosts) out.push(`lava_host_reports_lost_total{host="${esc(h.hostname)}"} ${hostLoss(h).lost}`);
+  head("lava_host_reports_received_total", "counter", "reports accepted");
+  for (const h of hosts) out.push(`lava_host_reports_received_total{host="${esc(h.hostname)}"} ${h.receivedTotal}`);
+  return out.join("\n") + "\n";
+}

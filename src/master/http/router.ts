@@ -1,0 +1,68 @@
+/**
+ * A small method+path router. Handlers take a Request and return a Response
+ * (or throw HttpError), so the whole API is testable without a socket.
+ */
+import { HttpError, errorResponse } from "./errors.ts";
+import { logger } from "../../log/index.ts";
+
+export type Params = Record<string, string>;
+export type Handler = (req: Request, params: Params, url: URL) => Response | Promise<Response>;
+
+interface Route {
+  method: string;
+  parts: string[];
+  handler: Handler;
+}
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  on(method: string, path: string, handler: Handler): this {
+    this.routes.push({ method, parts: path.split("/").filter(Boolean), handler });
+    return this;
+  }
+
+  async handle(req: Request): Promise<Response> {
+    const url = new URL(req.url);
+    const parts = url.pathname.split("/").filter(Boolean);
+    let pathMatched = false;
+    for (const r of this.routes) {
+      const params = match(r.parts, parts);
+      if (!params) continue;
+      pathMatched = true;
+      if (r.method !== req.method && !(r.method === "GET" && req.method === "HEAD")) continue;
+      try {
+        return await r.handler(req, params, url);
+      } catch (e) {
+        if (e instanceof HttpError) return errorResponse(e);
+        logger("http").error(`${req.method} ${url.pathname} failed`, e);
+        return errorResponse(new HttpError(500, "internal", "the master failed to answer; see its log"));
+      }
+    }
+    if (pathMatched) return errorResponse(new HttpError(405, "method_not_allowed", `${req.method} is not supported on ${url.pathname}`));
+    return errorResponse(new HttpError(404, "not_found", `no such endpoint: ${url.pathname} (see docs/api.md)`));
+  }
+}
+
+function match(pattern: string[], parts: string[]): Params | null {
+  if (pattern.length !== parts.length) return null;
+  const params: Params = {};
+  for (let i = 0; i < pattern.length; i++) {
+    const p = pattern[i]!;
+    if (p.startsWith(":")) params[p.slice(1)] = decodeURIComponent(parts[i]!);
+    else if (p !== parts[i]) return null;
+  }
+  return params;
+}
+
+/** Reads a JSON body with a size bound, as a 400 with a reason when it is not JSON. */
+export async function readJson(req: Request, maxBytes = 1 << 20): Promise<unknown> {
+  const text = await req.text();
+  if (text.length > maxBytes) throw new HttpError(413, "too_large", `request body over ${maxBytes} bytes`);
+  if (text.trim() === "") return {};
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new HttpError(400, "bad_json", "request body is not valid JSON");
+  }
+}

@@ -1,0 +1,17 @@
+import type { MasterConfig } from "../config/index.ts";
+import { logger } from "../log/index.ts";
+import { startMaster } from "./server.ts";
+
+/** `lava master`: runs until SIGINT/SIGTERM, then stops cleanly. */
+export async function runMaster(config: MasterConfig): Promise<void> {
+  const master = await startMaster(config);
+  await new Promise<void>((resolve) => {
+    const stop = (sig: string) => {
+      logger("master").info(`${sig}: stopping`);
+      resolve();
+    };
+    process.once("SIGINT", () => stop("SIGINT"));
+    process.once("SIGTERM", () => stop("SIGTERM"));
+  });
+  await master.stop();
+}

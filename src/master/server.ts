@@ -1,0 +1,227 @@
+/**
+ * Starts a master: the UDP report listener, the optional TCP report
+ * listener, the HTTP API with the /ws control channel, and the announce and
+ * heartbeat timers. All I/O of the master lives here and in run.ts; the
+ * decisions live in the pure modules it wires together.
+ */
+import { mkdirSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { hostname as osHostname } from "node:os";
+import { join, resolve } from "node:path";
+import type { Server, Socket, TCPSocketListener, udp } from "bun";
+import { jwtKey as deriveJwtKey, loadOrCreateSecret, newTokenId, signToken, writePrivateFile } from "../auth/index.ts";
+import { defaultDataDir, type MasterConfig } from "../config/index.ts";
+import { MAX_DATAGRAM_BYTES, splitFrames } from "../wire/index.ts";
+import { logger } from "../log/index.ts";
+import { LavaError, EXIT } from "../cli/errors.ts";
+import { HostTable } from "./hosts/table.ts";
+import { Ingest } from "./ingest.ts";
+import { ControlSessions, type WsData } from "./control/sessions.ts";
+import { TokenGate } from "./tokens.ts";
+import { buildRouter } from "./http/api.ts";
+import { HttpError, errorResponse } from "./http/errors.ts";
+import { buildAnnounces } from "./announce.ts";
+import { readUdpDrops } from "./kernel.ts";
+import { AdmissionBucket } from "./admission.ts";
+import type { MasterContext } from "./context.ts";
+
+const log = logger("master");
+
+export interface MasterHandle {
+  ctx: MasterContext;
+  httpPort: number;
+  udpPort: number;
+  tcpReportPort: number | null;
+  stop(): Promise<void>;
+}
+
+/** Runtime facts for scripts and tests: which ports a master with port 0 got. */
+export const RUN_FILE = "master.json";
+
+export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
+  const dataDir = resolve(config.dataDir ?? defaultDataDir());
+  try {
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  } catch (e) {
+    throw new LavaError(`cannot create data dir ${dataDir}: ${(e as Error).message}; choose another with --data-dir`, EXIT.usage);
+  }
+  const secretPath = config.secretFile ? resolve(config.secretFile) : join(dataDir, "secret");
+  const loaded = loadOrCreateSecret(secretPath);
+  if (loaded.warning) log.warn(loaded.warning);
+  const jwtKey = deriveJwtKey(loaded.secret);
+  const nowMs = () => Date.now();
+
+  const adminTokenPath = join(dataDir, "admin.token");
+  if (!existsSync(adminTokenPath)) {
+    const iat = Math.floor(nowMs() / 1000);
+    writePrivateFile(adminTokenPath, signToken({ sub: "admin", role: "admin", jti: newTokenId(), iat }, jwtKey) + "\n");
+    log.info(`${loaded.created ? "created the cluster secret " + secretPath + " and " : "created "}an admin token in ${adminTokenPath} (mode 0600)`);
+  }
+
+  const hosts = new HostTable();
+  const ingest = new Ingest(hosts, { insecure: config.insecure });
+  const gate = new TokenGate(jwtKey, config.insecure, () => nowMs() / 1000);
+  const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
+
+  // UDP first: the control channel hands its port to agents.
+  const udpSocket: udp.Socket<"buffer"> = await Bun.udpSocket({
+    hostname: config.bind,
+    port: config.udpPort,
+    socket: {
+      data(_s, buf, port, addr) {
+        if (buf.length > MAX_DATAGRAM_BYTES) {
+          ingest.counters.dropped.long++;
+          return;
+        }
+        ingest.handle(buf, addr, port, nowMs());
+      },
+    },
+  }).catch((e: Error) => {
+    throw new LavaError(`cannot listen on UDP ${config.bind}:${config.udpPort}: ${e.message}; choose another --udp-port`, EXIT.usage);
+  });
+  const udpPort = udpSocket.port;
+
+  const ctx = {} as MasterContext;
+  const sessions = new ControlSessions({
+    hosts,
+    secret: loaded.secret,
+    reportIntervalMs: config.reportInterval * 1000,
+    udpPort,
+    nowMs,
+  });
+  const admission = new AdmissionBucket(config.wsAdmitPerSec, nowMs);
+  const router = buildRouter(ctx);
+
+  let server: Server<WsData>;
+  try {
+    server = Bun.serve<WsData>({
+      hostname: config.bind,
+      port: config.httpPort,
+      async fetch(req, srv) {
+        const url = new URL(req.url);
+        if (url.pathname === "/ws") {
+          try {
+            const claims = gate.check(req, url, "agent");
+            const wait = admission.take();
+            if (wait > 0) return errorResponse(new HttpError(503, "busy", "too many agents connecting at once; retry later"), { "retry-after": String(Math.ceil(wait / 1000)) });
+            const ip = srv.requestIP(req)?.address ?? "0.0.0.0";
+            const data: WsData = { claims, ip: ip.startsWith("::ffff:") ? ip.slice(7) : ip, hostId: 0, missed: 0, connectedAtMs: nowMs() };
+            if (srv.upgrade(req, { data })) return undefined;
+            return errorResponse(new HttpError(426, "upgrade_required", "/ws is a WebSocket endpoint"));
+          } catch (e) {
+            if (e instanceof HttpError) return errorResponse(e);
+            throw e;
+          }
+        }
+        return router.handle(req);
+      },
+      websocket: {
+        maxPayloadLength: 1 << 20,
+        idleTimeout: 0,
+        open: (ws) => sessions.open(ws),
+        message: (ws, msg) => sessions.message(ws, msg),
+        close: (ws, code, reason) => sessions.close(ws, code, reason),
+      },
+    });
+  } catch (e) {
+    udpSocket.close();
+    throw new LavaError(`cannot listen on HTTP ${config.bind}:${config.httpPort}: ${(e as Error).message}; choose another --http-port`, EXIT.usage);
+  }
+  const httpPort = server.port!;
+
+  let tcpListener: TCPSocketListener<unknown> | null = null;
+  if (config.tcpReportPort > 0) tcpListener = listenTcpReports(config, ingest, nowMs);
+
+  const advertise = config.advertise ?? `${config.bind === "0.0.0.0" || config.bind === "::" ? osHostname() : config.bind}:${httpPort}`;
+  Object.assign(ctx, {
+    config,
+    dataDir,
+    hosts,
+    ingest,
+    sessions,
+    gate,
+    jwtKey,
+    policy,
+    nowMs,
+    startedMs: nowMs(),
+    nodeId: 1,
+    udpPort,
+    httpPort,
+    advertise,
+    kernelDrops: () => readUdpDrops(udpPort),
+  } satisfies MasterContext);
+
+  let announceSeq = 0;
+  const announce = setInterval(() => {
+    try {
+      announceSeq++;
+      const out = buildAnnounces(hosts.values(), { nodeId: ctx.nodeId, term: 1, addr: advertise, reportIntervalMs: policy.reportIntervalMs }, announceSeq);
+      for (const a of out) udpSocket.send(a.bytes, a.host.reportPort, a.host.reportIp);
+    } catch (e) {
+      log.error("announce round failed", e);
+    }
+  }, config.announceInterval * 1000);
+  const heartbeat = setInterval(() => sessions.heartbeat(), config.pingInterval * 1000);
+
+  writeFileSync(join(dataDir, RUN_FILE), JSON.stringify({ pid: process.pid, httpPort, udpPort, tcpReportPort: tcpListener?.port ?? null, advertise }) + "\n");
+  log.info(`master listening: HTTP ${config.bind}:${httpPort}, UDP ${config.bind}:${udpPort}${tcpListener ? `, TCP reports ${tcpListener.port}` : ""}${config.insecure ? " (INSECURE: no authentication)" : ""}; data in ${dataDir}`);
+
+  return {
+    ctx,
+    httpPort,
+    udpPort,
+    tcpReportPort: tcpListener?.port ?? null,
+    async stop() {
+      clearInterval(announce);
+      clearInterval(heartbeat);
+      sessions.closeAll();
+      tcpListener?.stop(true);
+      udpSocket.close();
+      await server.stop(true);
+    },
+  };
+}
+
+/** Optional TCP transport: the same datagrams, each preceded by a 4-byte big-endian length. */
+function listenTcpReports(config: MasterConfig, ingest: Ingest, nowMs: () => number): TCPSocketListener<unknown> {
+  interface Conn {
+    pending: Uint8Array;
+    ip: string;
+  }
+  return Bun.listen<Conn>({
+    hostname: config.bind,
+    port: config.tcpReportPort,
+    socket: {
+      open(s: Socket<Conn>) {
+        s.data = { pending: new Uint8Array(0), ip: s.remoteAddress };
+      },
+      data(s: Socket<Conn>, chunk: Buffer) {
+        const buf = s.data.pending.length ? concat(s.data.pending, chunk) : new Uint8Array(chunk);
+        const r = splitFrames(buf);
+        if (!r.ok) {
+          // A bad length prefix desynchronises the stream: count it and end the connection.
+          ingest.counters.dropped[r.reason]++;
+          s.end();
+          return;
+        }
+        for (const f of r.frames) ingest.handle(f, s.data.ip, 0, nowMs());
+        s.data.pending = buf.slice(r.consumed);
+      },
+    },
+  });
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+/** Reads the run file a master wrote (tests and scripts/start use it). */
+export function readRunFile(dataDir: string): { pid: number; httpPort: number; udpPort: number; tcpReportPort: number | null; advertise: string } | null {
+  try {
+    return JSON.parse(readFileSync(join(dataDir, RUN_FILE), "utf8"));
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,37 @@
+/**
+ * Who is calling: bearer tokens checked against the cluster's JWT key and
+ * the role a route needs (design §7). With --insecure everyone is admin.
+ */
+import { roleAllows, verifyToken, type Claims, type Role } from "../auth/index.ts";
+import { HttpError } from "./http/errors.ts";
+
+export const INSECURE_CLAIMS: Claims = { sub: "insecure", role: "admin", jti: "insecure", iat: 0 };
+
+export class TokenGate {
+  constructor(
+    private readonly key: Uint8Array,
+    private readonly insecure: boolean,
+    private readonly nowSec: () => number,
+  ) {}
+
+  /** The token from `Authorization: Bearer` or, for WebSocket clients that cannot set headers, `?token=`. */
+  static tokenOf(req: Request, url: URL): string | null {
+    const h = req.headers.get("authorization");
+    if (h) {
+      const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+      return m ? m[1]! : null;
+    }
+    return url.searchParams.get("token");
+  }
+
+  /** Returns the caller's claims or throws a 401/403 HttpError. */
+  check(req: Request, url: URL, need: Role): Claims {
+    if (this.insecure) return INSECURE_CLAIMS;
+    const token = TokenGate.tokenOf(req, url);
+    if (!token) throw new HttpError(401, "no_token", `this endpoint needs a ${need} token: pass --token or set LAVA_TOKEN (an admin creates one with 'lava ctl token create --role ${need}')`);
+    const r = verifyToken(token, this.key, this.nowSec());
+    if (!r.ok) throw new HttpError(401, "bad_token", `token refused (${r.reason}); check that it was minted by this cluster and has not expired`);
+    if (!roleAllows(r.claims.role, need)) throw new HttpError(403, "forbidden", `role '${r.claims.role}' may not do this; it needs role '${need}'`);
+    return r.claims;
+  }
+}

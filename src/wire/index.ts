@@ -1,0 +1,37 @@
+/**
+ * LIM v1 wire codec: pure functions, no I/O, no clock, no randomness.
+ * Byte layouts, drop reasons and golden vectors: docs/protocol.md.
+ */
+export {
+  OP,
+  HEADER_BYTES,
+  MAX_DATAGRAM_BYTES,
+  REPORT_PAYLOAD_BYTES,
+  AUTH_BLOCK_BYTES,
+  TAG_BYTES,
+  FLAG_AUTH,
+  ANNOUNCE_FIXED_BYTES,
+  DROP_REASONS,
+  type DropReason,
+  type OpCode,
+} from "./constants.ts";
+export { encodeHeader } from "./header.ts";
+export { verifyTag, writeTag, type AuthBlock, type AuthParams } from "./auth.ts";
+export {
+  encodeReport,
+  REPORT_FIELDS,
+  REPORT_VEC_FIELDS,
+  REPORT_STAT_FIELDS,
+  REPORT_LIMITS,
+  type LoadReport,
+} from "./report.ts";
+export {
+  encodeAnnounce,
+  maxAnnounceBitmapBytes,
+  isHostPort,
+  ANNOUNCE_LIMITS,
+  type Announce,
+  type DecodedAnnounce,
+} from "./announce.ts";
+export { decodeDatagram, type Decoded } from "./decode.ts";
+export { encodeFrame, splitFrames, TCP_LENGTH_PREFIX_BYTES, type FrameSplit } from "./tcp.ts";
