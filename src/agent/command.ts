@@ -3,7 +3,7 @@ import { commonArgs, flagsToConfig } from "../cli/args.ts";
 import { loadConfig } from "../config/index.ts";
 import { configureLogging } from "../log/index.ts";
 
-const flags = ["master", "token", "interval", "hostname", "report-port", "proc-root", "insecure", "log-level", "log-format"] as const;
+const flags = ["master", "token", "interval", "hostname", "report-port", "proc-root", "insecure", "reconnect-min", "reconnect-max", "log-level", "log-format"] as const;
 
 export default defineCommand({
   meta: { name: "agent", description: "Run an agent: report this host's load, take commands and jobs" },
@@ -16,6 +16,8 @@ export default defineCommand({
     "report-port": { type: "string", description: "Local UDP port to send reports from (default any)", valueHint: "PORT" },
     "proc-root": { type: "string", description: "Where /proc is (default /proc)", valueHint: "DIR" },
     insecure: { type: "boolean", description: "Send reports without AUTH (master in --insecure mode)" },
+    "reconnect-min": { type: "string", description: "First reconnect delay in seconds (default 10)", valueHint: "SECONDS" },
+    "reconnect-max": { type: "string", description: "Reconnect backoff cap in seconds (default 300)", valueHint: "SECONDS" },
   },
   async run({ args }) {
     const { config } = loadConfig({ role: "agent", configFile: args.config, flags: flagsToConfig(args, flags) });

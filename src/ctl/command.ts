@@ -1,6 +1,16 @@
+/**
+ * `lava ctl`: talks to the master's HTTP API (docs/api.md). Human tables by
+ * default, `--json` for scripts. Exit codes (design §8): 0 ok, 1 the request
+ * failed, 2 usage or config error, 3 no master reachable.
+ */
 import { defineCommand } from "citty";
 
 export default defineCommand({
   meta: { name: "ctl", description: "Query and command the cluster (tables for people, --json for scripts)" },
-  subCommands: {},
+  subCommands: {
+    load: () => import("./load.ts").then((m) => m.default),
+    hosts: () => import("./hosts.ts").then((m) => m.default),
+    status: () => import("./status.ts").then((m) => m.default),
+    token: () => import("./token.ts").then((m) => m.default),
+  },
 });

@@ -3,6 +3,8 @@
  * here: commands throw LavaError and main prints them on stderr. Tests swap
  * the writer to capture output in-process.
  */
+import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
+
 export interface Output {
   write(text: string): void | Promise<void>;
 }
@@ -11,10 +13,20 @@ export interface Output {
  * `Bun.write` resolves only when every byte is written, so main's
  * process.exit() cannot cut a long table short the way it can cut a pending
  * `process.stdout.write` to a pipe (observed at 64 KiB).
+ *
+ * A reader that went away (`lava ctl load | head -1`) is not an error: stop
+ * quietly with exit 0, as the reader asked for no more. Any other write
+ * failure (a full disk) is exit 1.
  */
 const stdout: Output = {
   async write(text) {
-    await Bun.write(Bun.stdout, text);
+    try {
+      await Bun.write(Bun.stdout, text);
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (code === "EPIPE") throw new ExitRequest(EXIT.ok);
+      throw new LavaError(`cannot write the output: ${(error as Error).message}`, EXIT.failed);
+    }
   },
 };
 

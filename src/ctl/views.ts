@@ -120,7 +120,8 @@ export function statusText(s: Row): string {
 
   if (typeof ingest.kernel === "object" && ingest.kernel !== null) {
     const k = obj(ingest.kernel);
-    lines.push(["kernel", `UDP receive buffer errors ${formatCount(num(k.rcvbufErrors))}, input errors ${formatCount(num(k.inErrors))}`]);
+    const socket = num(k.socketDrops) !== null ? `, socket drops ${formatCount(num(k.socketDrops))}` : "";
+    lines.push(["kernel", `UDP receive buffer errors ${formatCount(num(k.rcvbufErrors))}, input errors ${formatCount(num(k.inErrors))}${socket}`]);
   }
   if (s.sessions !== undefined) lines.push(["sessions", formatCount(num(s.sessions))]);
   return formatTable([{ title: "" }, { title: "" }], lines, { header: false });

@@ -22,6 +22,7 @@ import { HttpError, errorResponse } from "./http/errors.ts";
 import { buildAnnounces } from "./announce.ts";
 import { readUdpDrops } from "./kernel.ts";
 import { AdmissionBucket } from "./admission.ts";
+import { cachedVerifier } from "./mac.ts";
 import type { MasterContext } from "./context.ts";
 
 const log = logger("master");
@@ -58,7 +59,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   }
 
   const hosts = new HostTable();
-  const ingest = new Ingest(hosts, { insecure: config.insecure });
+  const ingest = new Ingest(hosts, { insecure: config.insecure, verify: cachedVerifier() });
   const gate = new TokenGate(jwtKey, config.insecure, () => nowMs() / 1000);
   const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
 

@@ -36,10 +36,16 @@ function mac(buf: Uint8Array, key: Uint8Array): Uint8Array {
 }
 
 /**
- * Fills the tag of a datagram whose header, host_id, seq and payload are
- * already written. Used by the encoders.
+ * Fills the tag of a datagram whose header (AUTH flag set), host_id, seq and
+ * payload are already written. The encoders use it; so can a sender that
+ * encodes once and re-signs a copy per recipient (set host_id and seq at
+ * offsets 12 and 16, then writeTag). RangeError if `buf` cannot hold an
+ * AUTH block (a caller bug).
  */
 export function writeTag(buf: Uint8Array, key: Uint8Array): void {
+  if (buf.length < AUTH_END_OFFSET || buf.length > MAX_DATAGRAM_BYTES || ((buf[HEADER_BYTES - 1] ?? 0) & FLAG_AUTH) === 0) {
+    throw new RangeError("wire: writeTag needs a 44..1024-byte datagram with the AUTH flag set");
+  }
   buf.set(mac(buf, key).subarray(0, TAG_BYTES), AUTH_TAG_OFFSET);
 }
 

@@ -2,17 +2,29 @@
  * The compiled binary for end-to-end tests. scripts/test builds it first;
  * a bare `bun test` builds it here if it is missing.
  */
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 export const REPO = join(import.meta.dir, "..", "..");
 export const LAVA = join(REPO, "dist", "lava");
 
+/** Newest modification time under src/ (and package.json), so a stale binary is rebuilt. */
+function newestSource(dir = join(REPO, "src")): number {
+  let newest = statSync(join(REPO, "package.json")).mtimeMs;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) {
+    if (e.isFile()) newest = Math.max(newest, statSync(join(e.parentPath, e.name)).mtimeMs);
+  }
+  return newest;
+}
+
+let checked = false;
+
 export function ensureBinary(): string {
-  if (!existsSync(LAVA)) {
+  if (!checked && (!existsSync(LAVA) || statSync(LAVA).mtimeMs < newestSource())) {
     const r = Bun.spawnSync([process.execPath, "run", "build"], { cwd: REPO, stdout: "inherit", stderr: "inherit" });
     if (r.exitCode !== 0) throw new Error("bun run build failed");
   }
+  checked = true;
   return LAVA;
 }
 

@@ -1,7 +1,7 @@
 /** verifyTag: the HMAC covers every byte of the datagram except the tag itself. */
 import { createHmac } from "node:crypto";
 import { describe, expect, test } from "bun:test";
-import { decodeDatagram, encodeAnnounce, encodeHeader, encodeReport, verifyTag, type LoadReport } from "../../src/wire/index.ts";
+import { decodeDatagram, encodeAnnounce, encodeHeader, encodeReport, verifyTag, writeTag, type LoadReport } from "../../src/wire/index.ts";
 
 const KEY = Uint8Array.from({ length: 32 }, (_, i) => 0xa0 ^ i);
 const OTHER_KEY = Uint8Array.from(KEY, (b, i) => (i === 31 ? b ^ 1 : b));
@@ -82,5 +82,18 @@ describe("verifyTag", () => {
     expect(verifyTag(new Uint8Array(0), KEY)).toBe(false);
     expect(verifyTag(new Uint8Array(43).fill(1), KEY)).toBe(false);
     expect(verifyTag(new Uint8Array(1025).fill(1), KEY)).toBe(false);
+  });
+
+  test("writeTag re-signs a copy for another host_id, seq and key", () => {
+    const template = encodeReport(REPORT, { hostId: 0, seq: 0, key: new Uint8Array(32) });
+    const copy = template.slice();
+    const dv = new DataView(copy.buffer);
+    dv.setUint32(12, 12, false);
+    dv.setUint32(16, 1000, false);
+    writeTag(copy, KEY);
+    expect([...copy]).toEqual([...datagrams[0]![1]]);
+    expect(verifyTag(copy, KEY)).toBe(true);
+    expect(() => writeTag(encodeReport(REPORT), KEY)).toThrow(RangeError); // no AUTH flag
+    expect(() => writeTag(new Uint8Array(40), KEY)).toThrow(RangeError);
   });
 });

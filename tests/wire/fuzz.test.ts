@@ -133,7 +133,7 @@ test(
     };
 
     let i = 0;
-    let input = new Uint8Array(0);
+    let input: Uint8Array = new Uint8Array(0);
     try {
       for (i = 0; i < CASES; i++) {
         let expectedKey: Uint8Array | null = null;

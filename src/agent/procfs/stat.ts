@@ -39,6 +39,8 @@ export function parseStat(text: string): ProcResult<Stat> {
   let procsRunning: number | undefined;
   let procsBlocked: number | undefined;
   for (const line of text.split("\n")) {
+    // Skip the long intr/softirq lines without splitting them.
+    if (!/^\s*(?:cpu|procs_)/.test(line)) continue;
     const fields = line.trim().split(/\s+/);
     const name = fields[0]!;
     if (name === "cpu") {

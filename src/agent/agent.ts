@@ -1,0 +1,386 @@
+/**
+ * `lava agent`: registers with a master over the control channel, sends
+ * load reports over UDP, follows MASTER_ANNs (design §1-§4, docs/api.md).
+ *
+ * States (status().state):
+ *   idle → connecting → registered → connecting (a drop) → waiting (backoff) → connecting → …
+ *   stop() from any state → stopped.
+ *
+ * Reconnecting (backoff.ts): masters from config.master are tried in turn,
+ * the leader named by the latest announce first. After a registered session
+ * drops, the first pass waits ~reconnectMin (±20 %); each pass over the
+ * whole list that fails adds a backoff round (full jitter, capped at
+ * reconnectMax). The round resets once a session stayed registered for
+ * 60 s. An announce saying the master forgot this host ends the session and
+ * reconnects at once, without waiting.
+ *
+ * Logging: one info/warn line per state change (registered; disconnected,
+ * with the reason and the wait; "master unreachable" once until the next
+ * registration); each retry only at debug level.
+ */
+import { hostname as osHostname, release as osRelease, type as osType } from "node:os";
+import { isIP } from "node:net";
+import { lookup } from "node:dns/promises";
+import * as v from "valibot";
+import type { AgentConfig } from "../config/index.ts";
+import { formatHostPort, parseHostPort, parseMasterList, RegisterSchema, type HostPort, type Register, type Registered } from "../control/index.ts";
+import { logger } from "../log/index.ts";
+import { VERSION } from "../version.ts";
+import { hardwareInfo, ProcSampler, type HardwareInfo, type JobCounts } from "./procfs/index.ts";
+import { judgeAnnounce, type AnnounceRejection } from "./announce.ts";
+import { reconnectDelayMs, STABLE_SESSION_MS, type Rng } from "./backoff.ts";
+import { errorText, openControl, type ControlConnection, type ControlOutcome } from "./control.ts";
+import { openReporter, type Reporter, type Sampler } from "./reporter.ts";
+
+const log = logger("agent");
+
+/** The session key `registered` hands out (docs/api.md): 32 bytes, base64. */
+export const SESSION_KEY_BYTES = 32;
+/** Bounds on a report interval from the master (the MASTER_ANN limits of src/wire). */
+const INTERVAL_MS_MIN = 100;
+const INTERVAL_MS_MAX = 3_600_000;
+/** `hardware.os` is at most 200 characters (control/messages.ts). */
+const OS_CHARS_MAX = 200;
+
+export type AgentState = "idle" | "connecting" | "registered" | "waiting" | "stopped";
+
+export interface AgentStatus {
+  state: AgentState;
+  /** "host:port" of the master connected to (or being tried). */
+  master: string | null;
+  /** From the last registration; kept while disconnected (reports still use it). */
+  hostId: number | null;
+  /** Last report seq sent in the current session. */
+  seq: number;
+  reportIntervalMs: number;
+  /** Local UDP port reports are sent from; 0 before start(). */
+  reportPort: number;
+  registrations: number;
+  reportsSent: number;
+  reportsSkipped: number;
+  announcesAccepted: number;
+  /** Datagrams received that were not an acceptable announce, by reason. */
+  announcesRejected: Partial<Record<AnnounceRejection, number>>;
+  /** Control messages that failed validation, over all connections. */
+  invalidMessages: number;
+  /** Leader address from the latest announce, tried first on the next connection. */
+  leaderHint: string | null;
+}
+
+/** Everything createAgent takes from outside, so tests can steer it; all optional. */
+export interface AgentDeps {
+  rng?: Rng;
+  /** Monotonic milliseconds. */
+  now?: () => number;
+  sampler?: Sampler;
+  hardware?: () => HardwareInfo;
+  /** Jobs running and pending on this host (0/0 until jobs exist). */
+  jobs?: () => JobCounts;
+  /** Host name → IP literal for UDP. */
+  resolve?: (host: string) => Promise<string>;
+  /** A connection with no `registered` after this long is given up. Default 10 s. */
+  handshakeTimeoutMs?: number;
+  /** WebSocket ping period; 2 of them without any frame from the master end the session. Default 15 s. */
+  keepaliveMs?: number;
+  /** A session registered this long resets the backoff. Default 60 s. */
+  stableSessionMs?: number;
+  /**
+   * An announce that says the master forgot this host is ignored during the
+   * first this-many ms of a session: an announce built just before our
+   * registration may still be on its way. Default 5 s (above the master's
+   * 4 s announce period).
+   */
+  forgottenGraceMs?: number;
+}
+
+export interface Agent {
+  /** Binds the UDP socket (throws if it cannot) and starts connecting; resolves without waiting for a master. */
+  start(): Promise<void>;
+  /** Closes the WebSocket and the socket, clears every timer; resolves when all is down. Idempotent. */
+  stop(): Promise<void>;
+  status(): AgentStatus;
+}
+
+async function defaultResolve(host: string): Promise<string> {
+  const bare = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
+  if (isIP(bare)) return bare;
+  return (await lookup(bare)).address;
+}
+
+export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
+  const rng = deps.rng ?? Math.random;
+  const now = deps.now ?? (() => performance.now());
+  const handshakeTimeoutMs = deps.handshakeTimeoutMs ?? 10_000;
+  const keepaliveMs = deps.keepaliveMs ?? 15_000;
+  const stableSessionMs = deps.stableSessionMs ?? STABLE_SESSION_MS;
+  const forgottenGraceMs = deps.forgottenGraceMs ?? 5_000;
+  const resolve = deps.resolve ?? defaultResolve;
+  const sampler = deps.sampler ?? new ProcSampler(config.procRoot);
+  const jobs = deps.jobs ?? (() => ({ running: 0, pending: 0 }));
+  const hardware = deps.hardware ?? (() => hardwareInfo(config.procRoot));
+  const hostname = config.hostname ?? osHostname();
+  const policy = { minMs: config.reconnectMin * 1000, maxMs: config.reconnectMax * 1000 };
+
+  let masters: HostPort[] = [];
+  let state: AgentState = "idle";
+  let reporter: Reporter | null = null;
+  let conn: ControlConnection | null = null;
+  /** The master of the last registration (reports go there). */
+  let sessionMaster: HostPort | null = null;
+  let connecting: HostPort | null = null;
+  let leaderHint: HostPort | null = null;
+  let lastLeaderAddr: string | null = null;
+  let registrations = 0;
+  let announcesAccepted = 0;
+  let invalidMessagesDone = 0;
+  const announcesRejected: Partial<Record<AnnounceRejection, number>> = {};
+  let loop: Promise<void> | null = null;
+  let stopping = false;
+  let wake: (() => void) | null = null;
+  let stopSignal!: () => void;
+  const stopped = new Promise<void>((r) => (stopSignal = r));
+
+  // ---- control channel
+
+  function registerMessage(reportPort: number): Register {
+    let hw: HardwareInfo;
+    try {
+      hw = hardware();
+    } catch (e) {
+      log.warn(`cannot read the hardware (${errorText(e)}); registering with 1 cpu and 0 bytes`);
+      hw = { ncpus: 1, memBytes: 0 };
+    }
+    return {
+      type: "register",
+      hostname,
+      hardware: { ncpus: Math.max(1, Math.round(hw.ncpus)), memBytes: Math.max(0, Math.round(hw.memBytes)), gpus: 0, os: `${osType()} ${osRelease()}`.slice(0, OS_CHARS_MAX) },
+      reportPort,
+      version: VERSION,
+    };
+  }
+
+  function onRegistered(msg: Registered, c: ControlConnection, masterIp: string): void {
+    if (c !== conn || !reporter) return;
+    const key = new Uint8Array(Buffer.from(msg.sessionKey, "base64"));
+    if (key.length !== SESSION_KEY_BYTES) {
+      c.end(`master sent a ${key.length}-byte session key, expected ${SESSION_KEY_BYTES}`);
+      return;
+    }
+    const intervalMs = Math.min(INTERVAL_MS_MAX, Math.max(INTERVAL_MS_MIN, msg.reportIntervalMs));
+    reporter.setIntervalMs(intervalMs);
+    reporter.startSession({ hostId: msg.hostId, key, target: { ip: masterIp, port: msg.udpPort } });
+    sessionMaster = c.master;
+    registrations++;
+    state = "registered";
+    if (leaderHint && formatHostPort(leaderHint) === formatHostPort(c.master)) leaderHint = null;
+    log.info(`registered with master ${formatHostPort(c.master)} as host ${hostname} (id ${msg.hostId}); reports every ${intervalMs / 1000} s to ${masterIp}:${msg.udpPort}`);
+  }
+
+  /** One connection attempt to `m`; resolves when it has ended. */
+  async function session(m: HostPort): Promise<ControlOutcome> {
+    state = "connecting";
+    connecting = m;
+    log.debug(`connecting to master ${formatHostPort(m)}`);
+    let masterIp: string;
+    try {
+      const ip = await Promise.race([resolve(m.host), stopped.then(() => null)]);
+      if (ip === null) return { registered: false, registeredMs: 0, reason: "agent stopping", reconnectNow: false };
+      masterIp = ip;
+    } catch (e) {
+      return { registered: false, registeredMs: 0, reason: `cannot resolve ${m.host}: ${errorText(e)}`, reconnectNow: false };
+    }
+    if (stopping || !reporter) return { registered: false, registeredMs: 0, reason: "agent stopping", reconnectNow: false };
+    const c: ControlConnection = openControl({
+      master: m,
+      token: config.token,
+      register: registerMessage(reporter.port),
+      handshakeTimeoutMs,
+      keepaliveMs,
+      now,
+      onRegistered: (msg, cc) => onRegistered(msg, cc, masterIp),
+    });
+    conn = c;
+    const outcome = await c.outcome;
+    invalidMessagesDone += c.invalidMessages;
+    if (conn === c) conn = null;
+    return outcome;
+  }
+
+  /** The order to try masters in: the announced leader first, then the configured list. */
+  function candidates(): HostPort[] {
+    const out: HostPort[] = [];
+    const seen = new Set<string>();
+    for (const m of leaderHint ? [leaderHint, ...masters] : masters) {
+      const k = formatHostPort(m);
+      if (!seen.has(k)) {
+        seen.add(k);
+        out.push(m);
+      }
+    }
+    return out;
+  }
+
+  function sleep(ms: number): Promise<void> {
+    return new Promise((res) => {
+      const t = setTimeout(() => {
+        wake = null;
+        res();
+      }, ms);
+      wake = () => {
+        clearTimeout(t);
+        wake = null;
+        res();
+      };
+    });
+  }
+
+  async function controlLoop(): Promise<void> {
+    let round = 0;
+    let unreachableLogged = false;
+    log.info(`agent ${hostname} starting: masters ${masters.map(formatHostPort).join(", ")}, reports from UDP port ${reporter?.port}`);
+    while (!stopping) {
+      const failures: string[] = [];
+      let ended: { master: HostPort; outcome: ControlOutcome } | null = null;
+      for (const m of candidates()) {
+        if (stopping) return;
+        const outcome = await session(m);
+        if (stopping) return;
+        if (outcome.registered) {
+          ended = { master: m, outcome };
+          break;
+        }
+        failures.push(`${formatHostPort(m)}: ${outcome.reason}`);
+        log.debug(`cannot register with master ${formatHostPort(m)}: ${outcome.reason}`);
+        if (leaderHint && formatHostPort(leaderHint) === formatHostPort(m)) leaderHint = null;
+      }
+      let delayMs: number;
+      if (ended) {
+        unreachableLogged = false;
+        if (ended.outcome.registeredMs >= stableSessionMs) round = 0;
+        if (ended.outcome.reconnectNow) {
+          log.info(`left master ${formatHostPort(ended.master)} (${ended.outcome.reason}); registering again now`);
+          continue;
+        }
+        delayMs = reconnectDelayMs(round++, policy, rng);
+        log.warn(`disconnected from master ${formatHostPort(ended.master)}: ${ended.outcome.reason}; reconnecting in ${seconds(delayMs)}`);
+      } else {
+        delayMs = reconnectDelayMs(round++, policy, rng);
+        const text = `master unreachable (${failures.join("; ")}), retrying in ${seconds(delayMs)}`;
+        if (!unreachableLogged) log.warn(text);
+        else log.debug(text);
+        unreachableLogged = true;
+      }
+      state = "waiting";
+      connecting = null;
+      await sleep(delayMs);
+    }
+  }
+
+  // ---- announces
+
+  function onDatagram(buf: Uint8Array, from: { address: string; port: number }): void {
+    if (!reporter) return;
+    const s = reporter.session;
+    const verdict = judgeAnnounce(buf, s, config.insecure);
+    if (!verdict.ok) {
+      announcesRejected[verdict.reason] = (announcesRejected[verdict.reason] ?? 0) + 1;
+      log.debug(`ignored a datagram from ${from.address}:${from.port}: ${verdict.reason}`);
+      return;
+    }
+    announcesAccepted++;
+    const a = verdict.announce;
+    if (s && verdict.seq !== null) s.lastAnnounceSeq = Math.max(s.lastAnnounceSeq, verdict.seq);
+    if (a.reportIntervalMs !== reporter.intervalMs) {
+      log.info(`master asks for a report every ${a.reportIntervalMs / 1000} s (was ${reporter.intervalMs / 1000} s)`);
+      reporter.setIntervalMs(a.reportIntervalMs);
+    }
+    if (a.leaderAddr !== lastLeaderAddr) {
+      lastLeaderAddr = a.leaderAddr;
+      const leader = parseHostPort(a.leaderAddr);
+      const current = sessionMaster ? formatHostPort(sessionMaster) : null;
+      if (leader && formatHostPort(leader) !== current) {
+        leaderHint = leader;
+        log.info(`the leader is ${formatHostPort(leader)} (connected to ${current ?? "none"}); the next connection tries it first`);
+      }
+    }
+    const c = conn;
+    if (
+      verdict.membership === "inactive" &&
+      c !== null &&
+      c.registeredAt !== null &&
+      sessionMaster === c.master &&
+      now() - c.registeredAt >= forgottenGraceMs
+    ) {
+      log.warn(`master ${formatHostPort(c.master)} no longer lists host id ${s?.hostId}; registering again`);
+      c.end("the master forgot this host", { reconnectNow: true });
+    }
+  }
+
+  // ---- lifecycle
+
+  return {
+    async start() {
+      if (state !== "idle") throw new Error("agent already started");
+      masters = parseMasterList(config.master);
+      const probe = v.safeParse(RegisterSchema, registerMessage(1));
+      if (!probe.success) {
+        throw new Error(`cannot register as "${hostname}": ${v.summarize(probe.issues)} (set agent.hostname or --hostname)`);
+      }
+      reporter = await openReporter({
+        port: config.reportPort,
+        hostname,
+        insecure: config.insecure,
+        intervalMs: Math.min(INTERVAL_MS_MAX, Math.max(INTERVAL_MS_MIN, Math.round(config.interval * 1000))),
+        sampler,
+        jobs,
+        rng,
+        onDatagram,
+      });
+      state = "connecting";
+      loop = controlLoop().catch((e) => {
+        log.error(`control loop failed: ${errorText(e)}`);
+      });
+    },
+
+    async stop() {
+      if (stopping) {
+        await loop;
+        return;
+      }
+      stopping = true;
+      stopSignal();
+      wake?.();
+      const c = conn;
+      c?.end("agent stopping");
+      await loop;
+      if (c) await c.closed;
+      reporter?.close();
+      state = "stopped";
+      log.info("agent stopped");
+    },
+
+    status() {
+      const s = reporter?.session ?? null;
+      const shown = state === "registered" || state === "waiting" ? sessionMaster : (connecting ?? sessionMaster);
+      return {
+        state,
+        master: shown ? formatHostPort(shown) : null,
+        hostId: s?.hostId ?? null,
+        seq: s?.seq ?? 0,
+        reportIntervalMs: reporter?.intervalMs ?? Math.round(config.interval * 1000),
+        reportPort: reporter?.port ?? 0,
+        registrations,
+        reportsSent: reporter?.counters.reportsSent ?? 0,
+        reportsSkipped: reporter?.counters.reportsSkipped ?? 0,
+        announcesAccepted,
+        announcesRejected: { ...announcesRejected },
+        invalidMessages: invalidMessagesDone + (conn?.invalidMessages ?? 0),
+        leaderHint: leaderHint ? formatHostPort(leaderHint) : null,
+      };
+    },
+  };
+}
+
+function seconds(ms: number): string {
+  return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}

@@ -1,0 +1,247 @@
+/**
+ * One control-channel connection to one master (docs/api.md, "Control
+ * channel"): open `ws://<master>/ws` with the token, send `register`, take
+ * `registered`, answer `ping`, log `error`, ignore anything invalid. The
+ * connection ends once, with a reason; the agent (agent.ts) decides what
+ * comes next. Nothing here throws out of a WebSocket callback or a timer.
+ *
+ * Liveness: besides the master's own pings (every 30 s by default, which the
+ * agent cannot know), the agent sends a WebSocket ping frame every
+ * `keepaliveMs` and gives the connection up after 2·keepaliveMs without any
+ * frame from the master, so a master host that vanished (no FIN, no RST)
+ * is noticed in under a minute instead of after TCP's timeouts.
+ */
+import { formatHostPort, MasterMessageSchema, parseMessage, type HostPort, type Register, type Registered } from "../control/index.ts";
+import { logger } from "../log/index.ts";
+
+const log = logger("agent");
+
+/** Warnings per connection about invalid messages or master errors before they drop to debug level. */
+const NOISY_MESSAGES_LOGGED_MAX = 5;
+/** After our own close frame, how long the master gets to answer before the socket is cut. */
+const CLOSE_GRACE_MS = 1_000;
+/** Longest close reason a WebSocket close frame takes is 123 bytes; stay under it. */
+const CLOSE_REASON_CHARS_MAX = 100;
+
+export interface ControlOptions {
+  master: HostPort;
+  token: string | undefined;
+  /** Sent as the first message once the socket is open. */
+  register: Register;
+  handshakeTimeoutMs: number;
+  keepaliveMs: number;
+  now: () => number;
+  /** Called for each valid `registered` on this connection. */
+  onRegistered: (msg: Registered, conn: ControlConnection) => void;
+}
+
+export interface ControlOutcome {
+  /** A `registered` was received on this connection. */
+  registered: boolean;
+  /** ms from the first `registered` to the end (0 if never registered). */
+  registeredMs: number;
+  /** Why the connection ended, for the log. */
+  reason: string;
+  /** Set by end(…, {reconnectNow: true}): reconnect at once, without backoff. */
+  reconnectNow: boolean;
+}
+
+export interface ControlConnection {
+  readonly master: HostPort;
+  /** now() of the first `registered`, or null. */
+  readonly registeredAt: number | null;
+  /** Resolves once, when the connection has ended. */
+  readonly outcome: Promise<ControlOutcome>;
+  /** Resolves when the socket is really closed (bounded by CLOSE_GRACE_MS after end()). */
+  readonly closed: Promise<void>;
+  /** Ends the connection (idempotent). */
+  end(reason: string, opts?: { reconnectNow?: boolean }): void;
+  /** Messages received that failed validation. */
+  readonly invalidMessages: number;
+}
+
+export function wsUrl(master: HostPort): string {
+  return `ws://${formatHostPort(master)}/ws`;
+}
+
+/** Opens one connection; never throws (a bad URL ends the connection at once). */
+export function openControl(opts: ControlOptions): ControlConnection {
+  const url = wsUrl(opts.master);
+  const where = formatHostPort(opts.master);
+  let resolveOutcome!: (o: ControlOutcome) => void;
+  let resolveClosed!: () => void;
+  const outcome = new Promise<ControlOutcome>((r) => (resolveOutcome = r));
+  const closed = new Promise<void>((r) => (resolveClosed = r));
+
+  let ws: WebSocket | null = null;
+  let done = false;
+  let lastError: string | null = null;
+  let lastHeardAt = opts.now();
+  let noisy = 0;
+  let handshakeTimer: ReturnType<typeof setTimeout> | null = null;
+  let keepaliveTimer: ReturnType<typeof setInterval> | null = null;
+  let closeTimer: ReturnType<typeof setTimeout> | null = null;
+
+  const conn = {
+    master: opts.master,
+    registeredAt: null as number | null,
+    outcome,
+    closed,
+    invalidMessages: 0,
+    end,
+  };
+
+  function clearTimers(): void {
+    if (handshakeTimer) clearTimeout(handshakeTimer);
+    if (keepaliveTimer) clearInterval(keepaliveTimer);
+    handshakeTimer = keepaliveTimer = null;
+  }
+
+  function end(reason: string, endOpts: { reconnectNow?: boolean } = {}): void {
+    if (done) return;
+    done = true;
+    clearTimers();
+    const registeredMs = conn.registeredAt === null ? 0 : Math.max(0, opts.now() - conn.registeredAt);
+    resolveOutcome({ registered: conn.registeredAt !== null, registeredMs, reason, reconnectNow: endOpts.reconnectNow === true });
+    if (!ws || ws.readyState === WebSocket.CLOSED) {
+      resolveClosed();
+      return;
+    }
+    // A close frame, so the master logs a clean goodbye; cut the socket if it does not answer.
+    try {
+      ws.close(1000, reason.slice(0, CLOSE_REASON_CHARS_MAX));
+    } catch {
+      terminate();
+    }
+    closeTimer = setTimeout(terminate, CLOSE_GRACE_MS);
+  }
+
+  function terminate(): void {
+    try {
+      ws?.terminate();
+    } catch {
+      // already gone
+    }
+    resolveClosed();
+  }
+
+  function send(msg: object): void {
+    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+    try {
+      ws.send(JSON.stringify(msg));
+    } catch (e) {
+      end(`send failed: ${errorText(e)}`);
+    }
+  }
+
+  function noisyLog(text: string): void {
+    if (noisy++ < NOISY_MESSAGES_LOGGED_MAX) log.warn(text);
+    else log.debug(text);
+  }
+
+  function onMessage(data: unknown): void {
+    lastHeardAt = opts.now();
+    const text = typeof data === "string" || data instanceof Uint8Array || data instanceof ArrayBuffer ? data : String(data);
+    const parsed = parseMessage(MasterMessageSchema, text);
+    if (!parsed.ok) {
+      conn.invalidMessages++;
+      noisyLog(`ignored an invalid message from master ${where}: ${parsed.error}: ${parsed.detail}`);
+      return;
+    }
+    const msg = parsed.message;
+    switch (msg.type) {
+      case "registered":
+        if (conn.registeredAt === null) conn.registeredAt = opts.now();
+        if (handshakeTimer) clearTimeout(handshakeTimer);
+        handshakeTimer = null;
+        opts.onRegistered(msg, conn);
+        break;
+      case "ping":
+        send({ type: "pong", ts: msg.ts });
+        break;
+      case "error":
+        noisyLog(`master ${where} reports an error: ${msg.error}${msg.detail ? `: ${msg.detail}` : ""}`);
+        break;
+    }
+  }
+
+  function keepalive(): void {
+    if (done || !ws || ws.readyState !== WebSocket.OPEN) return;
+    const silentMs = opts.now() - lastHeardAt;
+    if (silentMs > 2 * opts.keepaliveMs) {
+      end(`no traffic from the master for ${Math.round(silentMs / 1000)} s`);
+      return;
+    }
+    try {
+      ws.ping();
+    } catch (e) {
+      end(`ping failed: ${errorText(e)}`);
+    }
+  }
+
+  try {
+    const headers: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
+    ws = new WebSocket(url, { headers });
+  } catch (e) {
+    end(`cannot open ${url}: ${errorText(e)}`);
+    return conn;
+  }
+
+  handshakeTimer = setTimeout(
+    guard(() => end(`no answer to register within ${opts.handshakeTimeoutMs / 1000} s`)),
+    opts.handshakeTimeoutMs,
+  );
+
+  ws.onopen = guard(() => {
+    if (done) return;
+    lastHeardAt = opts.now();
+    send(opts.register);
+    keepaliveTimer = setInterval(guard(keepalive), opts.keepaliveMs);
+  });
+  ws.onmessage = guard((ev: MessageEvent) => {
+    if (!done) onMessage(ev.data);
+  });
+  ws.addEventListener(
+    "pong",
+    guard(() => {
+      lastHeardAt = opts.now();
+    }),
+  );
+  ws.onerror = guard((ev: Event) => {
+    const msg = (ev as ErrorEvent).message;
+    if (typeof msg === "string" && msg) lastError = shortenWsError(msg);
+  });
+  ws.onclose = guard((ev: CloseEvent) => {
+    if (closeTimer) clearTimeout(closeTimer);
+    resolveClosed();
+    end(closeText(ev.code, ev.reason, lastError));
+  });
+  return conn;
+}
+
+/** "WebSocket connection to 'ws://…' failed: Failed to connect ECONNREFUSED" → "Failed to connect ECONNREFUSED". */
+function shortenWsError(msg: string): string {
+  const i = msg.indexOf("failed: ");
+  return (i >= 0 ? msg.slice(i + "failed: ".length) : msg).slice(0, 200);
+}
+
+function closeText(code: number, reason: string, lastError: string | null): string {
+  if (lastError) return lastError;
+  if (code === 1006) return "connection lost";
+  return `closed by the master (code ${code}${reason ? ` "${reason.slice(0, CLOSE_REASON_CHARS_MAX)}"` : ""})`;
+}
+
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+/** Wraps a callback so that nothing it throws escapes into the runtime: logged instead. */
+export function guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+  return (...args: A) => {
+    try {
+      fn(...args);
+    } catch (e) {
+      log.error(`internal error (ignored): ${errorText(e)}`, e instanceof Error && e.stack ? { stack: e.stack } : undefined);
+    }
+  };
+}

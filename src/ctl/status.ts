@@ -1,0 +1,15 @@
+import { defineCommand } from "citty";
+import { connect, ctlArgs, expectObject } from "./args.ts";
+import { print, printJson } from "./output.ts";
+import { statusText } from "./views.ts";
+
+export default defineCommand({
+  meta: { name: "status", description: "The master: version, uptime, hosts by state, reports accepted and dropped (by reason)" },
+  args: { ...ctlArgs },
+  async run({ args }) {
+    const ctx = connect(args);
+    const status = expectObject(await ctx.client.get("/api/v1/status"), "GET /api/v1/status");
+    if (ctx.json) await printJson(status);
+    else await print(statusText(status));
+  },
+});

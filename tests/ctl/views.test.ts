@@ -1,0 +1,64 @@
+import { describe, expect, test } from "bun:test";
+import { hostsTable, loadTable, statusText } from "../../src/ctl/views.ts";
+import { HOST_ROWS, LOAD_ROWS, STATUS } from "./fake-master.ts";
+
+const header = (text: string) => text.split("\n")[0]!.split(/\s+/);
+
+describe("loadTable", () => {
+  test("has the lsload columns and one line per host", () => {
+    const text = loadTable(LOAD_ROWS);
+    expect(header(text)).toEqual(["HOST", "STATUS", "R1M", "R5M", "R15M", "UT", "MEM", "SWP", "NCPU", "JOBS", "AGE"]);
+    const lines = text.split("\n");
+    expect(lines).toHaveLength(3);
+    expect(lines[1]!.split(/\s+/)).toEqual(["alpha", "ok", "0.52", "0.40", "0.31", "13%", "7.8G", "512M", "8", "2", "1s"]);
+  });
+
+  test("a host without a report shows dashes, not zeros", () => {
+    const beta = loadTable(LOAD_ROWS).split("\n")[2]!.split(/\s+/);
+    expect(beta.slice(0, 2)).toEqual(["beta", "unavail"]);
+    expect(beta.slice(2).every((c) => c === "-")).toBe(true);
+  });
+
+  test("-l adds USR SYS PEND PROCS LOSS%", () => {
+    const text = loadTable(LOAD_ROWS, true);
+    expect(header(text)).toEqual(["HOST", "STATUS", "R1M", "R5M", "R15M", "UT", "USR", "SYS", "MEM", "SWP", "NCPU", "JOBS", "PEND", "PROCS", "LOSS%", "AGE"]);
+    expect(text.split("\n")[1]!.split(/\s+/)).toEqual(["alpha", "ok", "0.52", "0.40", "0.31", "13%", "11%", "2%", "7.8G", "512M", "8", "2", "1", "312", "0.3", "1s"]);
+  });
+
+  test("UT falls back to 100 - idle when user/sys are missing", () => {
+    const text = loadTable([{ host: "x", status: "ok", cpuIdle: 75 }]);
+    expect(text.split("\n")[1]!.split(/\s+/)[5]).toBe("25%");
+  });
+});
+
+describe("hostsTable", () => {
+  test("has the columns and CONN yes/no", () => {
+    const text = hostsTable(HOST_ROWS);
+    expect(header(text)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEM", "GPUS", "OS", "VERSION", "CONN"]);
+    const lines = text.split("\n");
+    expect(lines[1]).toMatch(/^alpha\s+1\s+ok\s+8\s+16G\s+0\s+linux 6\.1\s+0\.1\.0\s+yes$/);
+    expect(lines[2]).toMatch(/^beta\s+2\s+unavail\s+2\s+4\.0G\s+1\s+-\s+0\.1\.0\s+no$/);
+  });
+});
+
+describe("statusText", () => {
+  test("master, hosts by state, accepted and each nonzero drop reason", () => {
+    const text = statusText(STATUS);
+    expect(text).toContain("master    0.1.0 (commit abc1234), node 1, up 2m");
+    expect(text).toContain("hosts     2 total: 1 ok, 0 busy, 0 drained, 1 unavail, 0 unreach");
+    expect(text).toContain("ingest    1234 reports accepted; dropped: 3 bad_tag, 1 replay");
+    expect(text).not.toContain("short");
+    expect(text).toContain("kernel    UDP receive buffer errors 0, input errors 0");
+    expect(statusText({ ...STATUS, ingest: { ...STATUS.ingest, kernel: { socketDrops: 7, rcvbufErrors: 2, inErrors: 3 } } })).toContain(
+      "UDP receive buffer errors 2, input errors 3, socket drops 7",
+    );
+    expect(text).toContain("sessions  1");
+  });
+
+  test("no drops says none; insecure mode is shouted", () => {
+    const text = statusText({ ...STATUS, master: { ...STATUS.master, insecure: true }, ingest: { accepted: 0, dropped: { short: 0 }, kernel: null } });
+    expect(text).toContain("dropped: none");
+    expect(text).toContain("INSECURE");
+    expect(text).not.toContain("kernel");
+  });
+});

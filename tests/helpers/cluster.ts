@@ -1,0 +1,162 @@
+/**
+ * Real processes for end-to-end tests: compiled masters and agents on
+ * loopback with port 0 and temp data dirs, stopped by the test.
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync, mkdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { cleanEnv, ensureBinary } from "./binary.ts";
+import { waitFor } from "./wait.ts";
+
+export function tempDir(prefix = "lava-"): string {
+  return mkdtempSync(join(tmpdir(), prefix));
+}
+
+export interface RunFile {
+  pid: number;
+  httpPort: number;
+  udpPort: number;
+  tcpReportPort: number | null;
+  advertise: string;
+}
+
+export class Proc {
+  readonly output: string[] = [];
+  constructor(readonly proc: Subprocess<"ignore", "pipe", "pipe">) {
+    void this.pump(proc.stdout);
+    void this.pump(proc.stderr);
+  }
+  private async pump(stream: ReadableStream<Uint8Array>) {
+    const dec = new TextDecoder();
+    for await (const chunk of stream) this.output.push(dec.decode(chunk));
+  }
+  get text(): string {
+    return this.output.join("");
+  }
+  async stop(signal: NodeJS.Signals = "SIGTERM", timeoutMs = 5000): Promise<number | null> {
+    if (this.proc.exitCode !== null || this.proc.signalCode !== null) return this.proc.exitCode;
+    this.proc.kill(signal);
+    const t = setTimeout(() => this.proc.kill("SIGKILL"), timeoutMs);
+    const code = await this.proc.exited;
+    clearTimeout(t);
+    return code;
+  }
+  kill9(): Promise<number> {
+    this.proc.kill("SIGKILL");
+    return this.proc.exited;
+  }
+}
+
+export function spawnLava(args: string[], env: Record<string, string> = {}): Proc {
+  const proc = Bun.spawn([ensureBinary(), ...args], {
+    env: { ...cleanEnv(), ...env },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  return new Proc(proc);
+}
+
+export class TestMaster {
+  proc!: Proc;
+  run!: RunFile;
+  constructor(
+    readonly dataDir: string,
+    readonly extraArgs: string[] = [],
+  ) {}
+
+  static async start(opts: { dataDir?: string; args?: string[]; config?: string } = {}): Promise<TestMaster> {
+    const m = new TestMaster(opts.dataDir ?? tempDir("lava-master-"), opts.args ?? []);
+    if (opts.config) {
+      const f = join(m.dataDir, "..", `${m.dataDir.split("/").pop()}.yaml`);
+      writeFileSync(f, opts.config);
+      m.extraArgs.push("--config", f);
+    }
+    await m.restart();
+    return m;
+  }
+
+  /** Starts (again) on the same data dir; ports are the ones of the first start when known. */
+  async restart(): Promise<void> {
+    mkdirSync(this.dataDir, { recursive: true });
+    rmSync(join(this.dataDir, "master.json"), { force: true });
+    const ports = this.run ? ["--http-port", String(this.run.httpPort), "--udp-port", String(this.run.udpPort)] : ["--http-port", "0", "--udp-port", "0"];
+    this.proc = spawnLava(["master", "--data-dir", this.dataDir, "--bind", "127.0.0.1", ...ports, "--log-level", "debug", ...this.extraArgs]);
+    const started = await waitFor(
+      () => {
+        if (this.proc.proc.exitCode !== null) return { exited: this.proc.proc.exitCode };
+        try {
+          const r = JSON.parse(readFileSync(join(this.dataDir, "master.json"), "utf8")) as RunFile;
+          return r.pid === this.proc.proc.pid ? { run: r } : null;
+        } catch {
+          return null;
+        }
+      },
+      10_000,
+      "master to start",
+    );
+    if (!("run" in started)) throw new Error(`master exited ${started.exited}: ${this.proc.text}`);
+    this.run = started.run!;
+  }
+
+  get addr(): string {
+    return `127.0.0.1:${this.run.httpPort}`;
+  }
+  get adminToken(): string {
+    return readFileSync(join(this.dataDir, "admin.token"), "utf8").trim();
+  }
+
+  async api<T = unknown>(path: string, init: RequestInit & { token?: string | null } = {}): Promise<{ status: number; body: T }> {
+    const token = init.token === undefined ? this.adminToken : init.token;
+    const headers: Record<string, string> = { ...(init.headers as Record<string, string>) };
+    if (token) headers.authorization = `Bearer ${token}`;
+    const res = await fetch(`http://${this.addr}${path}`, { ...init, headers });
+    const text = await res.text();
+    let body: unknown = text;
+    try {
+      body = JSON.parse(text);
+    } catch {
+      /* metrics are text */
+    }
+    return { status: res.status, body: body as T };
+  }
+
+  async stop(): Promise<void> {
+    await this.proc.stop();
+  }
+  cleanup(): void {
+    rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}
+
+/** A /proc fixture a test agent can read (procRoot), with values the test knows. */
+export function writeProcFixture(dir: string, v: { load: [number, number, number]; memTotalKb?: number; memAvailKb?: number } = { load: [0.5, 0.25, 0.125] }): string {
+  mkdirSync(join(dir, "net"), { recursive: true });
+  writeFileSync(join(dir, "loadavg"), `${v.load.map((x) => x.toFixed(2)).join(" ")} 2/345 6789\n`);
+  const total = v.memTotalKb ?? 8_000_000;
+  const avail = v.memAvailKb ?? 6_000_000;
+  writeFileSync(
+    join(dir, "meminfo"),
+    `MemTotal:       ${total} kB\nMemFree:        ${avail - 1000} kB\nMemAvailable:   ${avail} kB\nBuffers:        1000 kB\nCached:         2000 kB\nSwapTotal:      1000 kB\nSwapFree:       1000 kB\n`,
+  );
+  writeFileSync(join(dir, "stat"), "cpu  100 0 100 800 0 0 0 0 0 0\ncpu0 50 0 50 400 0 0 0 0 0 0\ncpu1 50 0 50 400 0 0 0 0 0 0\nprocs_running 1\n");
+  return dir;
+}
+
+export function startAgent(master: TestMaster, opts: { hostname: string; procRoot?: string; interval?: number; token?: string; args?: string[] }): Proc {
+  const args = [
+    "agent",
+    "--master",
+    master.addr,
+    "--hostname",
+    opts.hostname,
+    "--interval",
+    String(opts.interval ?? 1),
+    "--log-level",
+    "debug",
+    ...(opts.procRoot ? ["--proc-root", opts.procRoot] : []),
+    ...(opts.args ?? []),
+  ];
+  return spawnLava(args, { LAVA_TOKEN: opts.token ?? master.adminToken, LAVA_RECONNECT_MIN: "0.2", LAVA_RECONNECT_MAX: "1" });
+}
