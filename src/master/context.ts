@@ -6,11 +6,13 @@ import type { Ingest } from "./ingest.ts";
 import type { ControlSessions } from "./control/sessions.ts";
 import type { TokenGate } from "./tokens.ts";
 import type { UdpDrops } from "./kernel.ts";
+import type { MasterState } from "./state.ts";
 
 export interface MasterContext {
   config: MasterConfig;
   dataDir: string;
   hosts: HostTable;
+  state: MasterState;
   ingest: Ingest;
   sessions: ControlSessions;
   gate: TokenGate;

@@ -24,6 +24,7 @@ import { readUdpDrops } from "./kernel.ts";
 import { AdmissionBucket } from "./admission.ts";
 import { cachedVerifier } from "./mac.ts";
 import type { MasterContext } from "./context.ts";
+import { MasterState } from "./state.ts";
 
 const log = logger("master");
 
@@ -51,16 +52,20 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   const jwtKey = deriveJwtKey(loaded.secret);
   const nowMs = () => Date.now();
 
+  const hosts = new HostTable();
+  const state = new MasterState(dataDir, hosts);
+
   const adminTokenPath = join(dataDir, "admin.token");
   if (!existsSync(adminTokenPath)) {
     const iat = Math.floor(nowMs() / 1000);
-    writePrivateFile(adminTokenPath, signToken({ sub: "admin", role: "admin", jti: newTokenId(), iat }, jwtKey) + "\n");
+    const jti = newTokenId();
+    await state.propose({ type: "token.create", at: nowMs(), actor: "master", actorRole: "admin", jti, role: "admin", subject: "admin", issuedAt: iat });
+    writePrivateFile(adminTokenPath, signToken({ sub: "admin", role: "admin", jti, iat }, jwtKey) + "\n");
     log.info(`${loaded.created ? "created the cluster secret " + secretPath + " and " : "created "}an admin token in ${adminTokenPath} (mode 0600)`);
   }
 
-  const hosts = new HostTable();
   const ingest = new Ingest(hosts, { insecure: config.insecure, verify: cachedVerifier() });
-  const gate = new TokenGate(jwtKey, config.insecure, () => nowMs() / 1000);
+  const gate = new TokenGate(jwtKey, config.insecure, () => nowMs() / 1000, state.revoked);
   const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
 
   // UDP first: the control channel hands its port to agents.
@@ -77,6 +82,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
       },
     },
   }).catch((e: Error) => {
+    state.close();
     throw new LavaError(`cannot listen on UDP ${config.bind}:${config.udpPort}: ${e.message}; choose another --udp-port`, EXIT.usage);
   });
   const udpPort = udpSocket.port;
@@ -88,7 +94,12 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     reportIntervalMs: config.reportInterval * 1000,
     udpPort,
     nowMs,
+    async persistHost(msg, claims) {
+      const a = await state.propose({ type: "host.register", at: nowMs(), actor: claims.sub, actorRole: claims.role, hostname: msg.hostname, hardware: msg.hardware, version: msg.version });
+      if (!a.result.ok) throw new Error(a.result.detail);
+    },
   });
+  state.onHostRemoved = (hostId) => sessions.disconnect(hostId, "host removed by an admin");
   const admission = new AdmissionBucket(config.wsAdmitPerSec, nowMs);
   const router = buildRouter(ctx);
 
@@ -125,6 +136,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     });
   } catch (e) {
     udpSocket.close();
+    state.close();
     throw new LavaError(`cannot listen on HTTP ${config.bind}:${config.httpPort}: ${(e as Error).message}; choose another --http-port`, EXIT.usage);
   }
   const httpPort = server.port!;
@@ -137,6 +149,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     config,
     dataDir,
     hosts,
+    state,
     ingest,
     sessions,
     gate,
@@ -178,6 +191,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
       tcpListener?.stop(true);
       udpSocket.close();
       await server.stop(true);
+      state.close();
     },
   };
 }

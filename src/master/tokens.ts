@@ -12,6 +12,7 @@ export class TokenGate {
     private readonly key: Uint8Array,
     private readonly insecure: boolean,
     private readonly nowSec: () => number,
+    private readonly revoked: ReadonlySet<string> = new Set(),
   ) {}
 
   /** The token from `Authorization: Bearer` or, for WebSocket clients that cannot set headers, `?token=`. */
@@ -31,6 +32,7 @@ export class TokenGate {
     if (!token) throw new HttpError(401, "no_token", `this endpoint needs a ${need} token: pass --token or set LAVA_TOKEN (an admin creates one with 'lava ctl token create --role ${need}')`);
     const r = verifyToken(token, this.key, this.nowSec());
     if (!r.ok) throw new HttpError(401, "bad_token", `token refused (${r.reason}); check that it was minted by this cluster and has not expired`);
+    if (this.revoked.has(r.claims.jti)) throw new HttpError(401, "revoked_token", `token ${r.claims.jti} was revoked; ask an admin for a new one`);
     if (!roleAllows(r.claims.role, need)) throw new HttpError(403, "forbidden", `role '${r.claims.role}' may not do this; it needs role '${need}'`);
     return r.claims;
   }

@@ -29,8 +29,12 @@ export interface SessionDeps {
   reportIntervalMs: number;
   udpPort: number;
   nowMs: () => number;
-  /** Called after a host registers (durable state hooks in here later). */
-  onRegistered?: (host: HostEntry) => void;
+  /**
+   * Makes the host's record durable (a `host.register` command through the
+   * log) and resolves once the host table holds it; rejects if state cannot
+   * be written.
+   */
+  persistHost: (msg: Register, claims: Claims) => Promise<void>;
 }
 
 export const CLOSE_REPLACED = 4000;
@@ -69,7 +73,11 @@ export class ControlSessions {
       return;
     }
     if (msg.type === "register") {
-      this.register(ws, msg);
+      this.register(ws, msg).catch((e: Error) => {
+        log.error(`registration of ${msg.hostname} failed: ${e.message}`);
+        send(ws, { type: "error", error: "unavailable", detail: `the master cannot register hosts right now: ${e.message}` });
+        ws.close(1011, "registration failed");
+      });
       return;
     }
   }
@@ -100,7 +108,7 @@ export class ControlSessions {
     }
   }
 
-  private register(ws: AgentSocket, msg: Register): void {
+  private async register(ws: AgentSocket, msg: Register): Promise<void> {
     const claims = ws.data.claims;
     if (claims.host && claims.host !== msg.hostname) {
       send(ws, { type: "error", error: "forbidden", detail: `this token is bound to host '${claims.host}', not '${msg.hostname}'` });
@@ -108,21 +116,16 @@ export class ControlSessions {
       return;
     }
     const hosts = this.deps.hosts;
-    const previous = hosts.byHostname(msg.hostname);
-    const oldSocket = previous ? this.sockets.get(previous.hostId) : undefined;
+    const known = hosts.byHostname(msg.hostname);
+    // Only new hosts and changed hardware or versions go through the log: a reconnect costs no write.
+    if (!known || !sameRecord(known, msg)) await this.deps.persistHost(msg, claims);
+    if (ws.readyState !== 1) return; // went away while we were writing
+    const record = hosts.byHostname(msg.hostname);
+    if (!record) throw new Error(`host ${msg.hostname} vanished during registration (removed concurrently)`);
+    const oldSocket = this.sockets.get(record.hostId);
     const nonce = newTokenId();
-    const host = hosts.register({
-      hostname: msg.hostname,
-      hardware: msg.hardware,
-      version: msg.version,
-      reportIp: ws.data.ip,
-      reportPort: msg.reportPort,
-      nonce,
-      key: new Uint8Array(0),
-      nowMs: this.deps.nowMs(),
-    });
-    const key = sessionKey(this.deps.secret, host.hostId, nonce);
-    host.session!.key = key;
+    const key = sessionKey(this.deps.secret, record.hostId, nonce);
+    const host = hosts.attachSession(msg.hostname, { reportIp: ws.data.ip, reportPort: msg.reportPort, nonce, key })!;
     if (oldSocket && oldSocket !== ws) {
       this.sockets.delete(host.hostId);
       oldSocket.data.hostId = 0;
@@ -140,12 +143,26 @@ export class ControlSessions {
       udpPort: this.deps.udpPort,
     });
     log.info(`host ${host.hostname} registered (id ${host.hostId}, from ${ws.data.ip}, reports from port ${msg.reportPort}${oldSocket ? ", replacing its previous session" : ""})`);
-    this.deps.onRegistered?.(host);
+  }
+
+  /** Ends a host's session (host removed by an admin). */
+  disconnect(hostId: number, reason: string): void {
+    const ws = this.sockets.get(hostId);
+    if (!ws) return;
+    this.sockets.delete(hostId);
+    ws.data.hostId = 0;
+    ws.close(CLOSE_REFUSED, reason);
   }
 
   closeAll(): void {
     for (const ws of [...this.sockets.values(), ...this.pending]) ws.close(1001, "master shutting down");
   }
+}
+
+function sameRecord(h: HostEntry, msg: Register): boolean {
+  const a = h.hardware;
+  const b = msg.hardware;
+  return h.version === msg.version && a.ncpus === b.ncpus && a.memBytes === b.memBytes && (a.gpus ?? 0) === (b.gpus ?? 0) && (a.os ?? null) === (b.os ?? null);
 }
 
 export function send(ws: AgentSocket, msg: unknown): void {

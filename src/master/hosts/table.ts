@@ -39,15 +39,21 @@ export interface HostEntry {
 
 export const addrKey = (ip: string, port: number) => `${ip}:${port}`;
 
-export interface RegisterInput {
+/** The durable part of a host: what the command log knows about it. */
+export interface HostRecord {
+  hostId: number;
   hostname: string;
   hardware: Hardware;
   version: string;
+  registeredAtMs: number;
+  drained: boolean;
+}
+
+export interface SessionInput {
   reportIp: string;
   reportPort: number;
   nonce: string;
   key: Uint8Array;
-  nowMs: number;
 }
 
 export class HostTable {
@@ -55,54 +61,55 @@ export class HostTable {
   private readonly byId = new Map<number, HostEntry>();
   /** For --insecure reports, which carry no host id: identified by source address. */
   private readonly byAddr = new Map<string, HostEntry>();
-  private nextId = 1;
 
   get size(): number {
     return this.byName.size;
   }
 
-  /** Registers or re-registers a host. A known hostname keeps its hostId; the old session ends. */
-  register(input: RegisterInput): HostEntry {
-    let host = this.byName.get(input.hostname);
-    if (host) {
-      this.byAddr.delete(addrKey(host.reportIp, host.reportPort));
-      if (host.session) host.lostTotal += sessionLoss(host.session);
-    } else {
+  /**
+   * Creates or updates a host's durable fields (from an applied command or
+   * from the database at start-up). Live fields (session, report) stay.
+   */
+  upsert(rec: HostRecord): HostEntry {
+    let host = this.byName.get(rec.hostname);
+    if (host && host.hostId !== rec.hostId) {
+      // Removed and registered again: a new id, so a new entry.
+      this.remove(rec.hostname);
+      host = undefined;
+    }
+    if (!host) {
       host = {
-        hostId: this.nextId++,
-        hostname: input.hostname,
-        hardware: input.hardware,
-        version: input.version,
-        registeredAtMs: input.nowMs,
-        reportIp: input.reportIp,
-        reportPort: input.reportPort,
+        ...rec,
+        reportIp: "",
+        reportPort: 0,
         session: null,
         connected: false,
         report: null,
         lastReportMs: 0,
         lostTotal: 0,
         receivedTotal: 0,
-        drained: false,
       };
       this.byName.set(host.hostname, host);
       this.byId.set(host.hostId, host);
+      return host;
     }
-    host.hardware = input.hardware;
-    host.version = input.version;
+    host.hardware = rec.hardware;
+    host.version = rec.version;
+    host.drained = rec.drained;
+    return host;
+  }
+
+  /** Starts a new session for a known host; the previous session ends (its key stops verifying). */
+  attachSession(hostname: string, input: SessionInput): HostEntry | undefined {
+    const host = this.byName.get(hostname);
+    if (!host) return undefined;
+    if (host.reportPort) this.byAddr.delete(addrKey(host.reportIp, host.reportPort));
+    if (host.session) host.lostTotal += sessionLoss(host.session);
     host.reportIp = input.reportIp;
     host.reportPort = input.reportPort;
     host.session = { nonce: input.nonce, key: input.key, lastSeq: 0, firstSeq: 0, received: 0 };
     host.connected = true;
     this.byAddr.set(addrKey(host.reportIp, host.reportPort), host);
-    return host;
-  }
-
-  /** Restores a host record (from durable state) without a session. */
-  restore(entry: Pick<HostEntry, "hostId" | "hostname" | "hardware" | "version" | "registeredAtMs" | "reportIp" | "reportPort" | "drained">): HostEntry {
-    const host: HostEntry = { ...entry, session: null, connected: false, report: null, lastReportMs: 0, lostTotal: 0, receivedTotal: 0 };
-    this.byName.set(host.hostname, host);
-    this.byId.set(host.hostId, host);
-    this.nextId = Math.max(this.nextId, host.hostId + 1);
     return host;
   }
 
@@ -134,10 +141,6 @@ export class HostTable {
     return this.byName.values();
   }
 
-  /** Highest hostId handed out so far. */
-  get maxHostId(): number {
-    return this.nextId - 1;
-  }
 }
 
 /** Reports missing from a session so far: the span of seqs seen minus those received. */

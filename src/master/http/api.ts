@@ -4,6 +4,8 @@
  */
 import * as v from "valibot";
 import { newTokenId, RoleSchema, signToken, type Claims } from "../../auth/index.ts";
+import { allTokens, auditSince, StoreError, type Applied, type Command } from "../../store/index.ts";
+import { parseWhen } from "./when.ts";
 import { COMMIT, VERSION } from "../../version.ts";
 import { countStates } from "../hosts/status.ts";
 import type { MasterContext } from "../context.ts";
@@ -11,6 +13,7 @@ import { hostView, loadView } from "../views.ts";
 import { HttpError, json } from "./errors.ts";
 import { renderMetrics } from "./metrics.ts";
 import { readJson, Router } from "./router.ts";
+import { TokenGate } from "../tokens.ts";
 
 const TokenRequestSchema = v.strictObject({
   role: RoleSchema,
@@ -25,8 +28,74 @@ export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown): 
   return r.output;
 }
 
+/** What a state-changing handler gets: the caller, and a way to run a command through the log. */
+interface Change {
+  caller: Claims;
+  /** Proposes a command stamped with the time and the caller; a refusal becomes an HttpError. */
+  commit: (cmd: DistributiveOmit<Command, "at" | "actor" | "actorRole">, notFound?: boolean) => Promise<Applied>;
+}
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+const REFUSAL_AUDITS_PER_SEC = 100;
+
 export function buildRouter(ctx: MasterContext): Router {
   const r = new Router();
+  let refusalWindow = { sec: 0, n: 0 };
+
+  /** Audits a request that failed before it became a command (bad token, wrong role, bad body). */
+  function auditRefusal(req: Request, url: URL, action: string, target: string | null, e: HttpError, caller: Claims | null) {
+    const sec = Math.floor(ctx.nowMs() / 1000);
+    if (refusalWindow.sec !== sec) refusalWindow = { sec, n: 0 };
+    // Bounded: a flood of bad requests must not become a flood of writes.
+    if (++refusalWindow.n > REFUSAL_AUDITS_PER_SEC) return;
+    const token = caller ? null : TokenGate.tokenOf(req, url);
+    ctx.state
+      .propose({
+        type: "audit.record",
+        at: ctx.nowMs(),
+        actor: caller?.sub ?? (token ? "invalid-token" : "anonymous"),
+        actorRole: caller?.role ?? "read",
+        action,
+        ...(target ? { target } : {}),
+        result: `refused: ${e.status} ${e.code}`,
+        detail: e.detail.slice(0, 500),
+      })
+      .catch(() => {});
+  }
+
+  /** A state-changing route: admin only, audited whatever happens. */
+  function change(method: string, path: string, action: string, target: (p: Record<string, string>) => string | null, handler: (req: Request, p: Record<string, string>, url: URL, c: Change) => Promise<Response>) {
+    r.on(method, path, async (req, p, url) => {
+      let caller: Claims | null = null;
+      let proposed = false;
+      try {
+        caller = ctx.gate.check(req, url, "admin");
+        const who = caller;
+        const c: Change = {
+          caller: who,
+          commit: async (cmd, notFound = true) => {
+            proposed = true;
+            let applied: Applied;
+            try {
+              applied = await ctx.state.propose({ ...cmd, at: ctx.nowMs(), actor: who.sub, actorRole: who.role } as Command);
+            } catch (e) {
+              if (e instanceof StoreError) throw new HttpError(503, "storage", e.message);
+              throw e;
+            }
+            if (!applied.result.ok) {
+              const status = applied.result.error === "unknown_host" && notFound ? 404 : 409;
+              throw new HttpError(status, applied.result.error, applied.result.detail);
+            }
+            return applied;
+          },
+        };
+        return await handler(req, p, url, c);
+      } catch (e) {
+        if (e instanceof HttpError && !proposed) auditRefusal(req, url, action, target(p), e, caller);
+        throw e;
+      }
+    });
+  }
 
 
   r.on("GET", "/healthz", () => json({ ok: true, version: VERSION }));
@@ -80,20 +149,82 @@ export function buildRouter(ctx: MasterContext): Router {
     });
   });
 
-  r.on("POST", "/api/v1/tokens", async (req, _p, url) => {
-    const caller = ctx.gate.check(req, url, "admin");
+  change("POST", "/api/v1/tokens", "token.create", () => null, async (req, _p, _url, c) => {
     const body = parseBody(TokenRequestSchema, await readJson(req));
     const nowSec = Math.floor(ctx.nowMs() / 1000);
     const claims: Claims = {
-      sub: body.subject ?? `${body.role}-by-${caller.sub}`,
+      sub: body.subject ?? `${body.role}-by-${c.caller.sub}`,
       role: body.role,
       jti: newTokenId(),
       iat: nowSec,
       ...(body.ttlSeconds ? { exp: nowSec + body.ttlSeconds } : {}),
       ...(body.host ? { host: body.host } : {}),
     };
+    await c.commit({ type: "token.create", jti: claims.jti, role: claims.role, subject: claims.sub, issuedAt: claims.iat, ...(claims.exp ? { expiresAt: claims.exp } : {}), ...(claims.host ? { host: claims.host } : {}) });
     const token = signToken(claims, ctx.jwtKey);
-    return json({ token, jti: claims.jti, role: claims.role, subject: claims.sub, expiresAt: claims.exp ? new Date(claims.exp * 1000).toISOString() : null }, 201);
+    return json(
+      { token, jti: claims.jti, role: claims.role, subject: claims.sub, host: claims.host ?? null, expiresAt: claims.exp ? new Date(claims.exp * 1000).toISOString() : null },
+      201,
+    );
+  });
+
+  r.on("GET", "/api/v1/tokens", (req, _p, url) => {
+    ctx.gate.check(req, url, "admin");
+    const iso = (sec: number | null) => (sec ? new Date(sec * 1000).toISOString() : null);
+    return json(
+      allTokens(ctx.state.store.db).map((t) => ({
+        jti: t.jti,
+        role: t.role,
+        subject: t.subject,
+        host: t.host,
+        createdBy: t.createdBy,
+        issuedAt: iso(t.issuedAt),
+        expiresAt: iso(t.expiresAt),
+        revokedAt: t.revokedAt ? new Date(t.revokedAt).toISOString() : null,
+        revokedBy: t.revokedBy,
+      })),
+    );
+  });
+
+  change("DELETE", "/api/v1/tokens/:jti", "token.revoke", (p) => p.jti ?? null, async (_req, p, _url, c) => {
+    await c.commit({ type: "token.revoke", jti: p.jti! });
+    return json({ jti: p.jti, revoked: true });
+  });
+
+  const DrainSchema = v.strictObject({ reason: v.optional(v.pipe(v.string(), v.maxLength(1000))) });
+  change("POST", "/api/v1/hosts/:name/drain", "host.drain", (p) => p.name ?? null, async (req, p, _url, c) => {
+    const body = parseBody(DrainSchema, await readJson(req));
+    await c.commit({ type: "host.drain", hostname: p.name!, ...(body.reason ? { reason: body.reason } : {}) });
+    return json({ host: p.name, drained: true });
+  });
+  change("POST", "/api/v1/hosts/:name/resume", "host.resume", (p) => p.name ?? null, async (_req, p, _url, c) => {
+    await c.commit({ type: "host.resume", hostname: p.name! });
+    return json({ host: p.name, drained: false });
+  });
+  change("DELETE", "/api/v1/hosts/:name", "host.remove", (p) => p.name ?? null, async (_req, p, _url, c) => {
+    await c.commit({ type: "host.remove", hostname: p.name! });
+    return json({ host: p.name, removed: true });
+  });
+
+  r.on("GET", "/api/v1/audit", (req, _p, url) => {
+    ctx.gate.check(req, url, "admin");
+    const q = url.searchParams;
+    const now = ctx.nowMs();
+    const when = (name: string) => {
+      const raw = q.get(name);
+      if (raw === null || raw === "") return undefined;
+      const t = parseWhen(raw, now);
+      if (t === null) throw new HttpError(400, "bad_request", `${name}: expected ISO 8601, epoch ms, or a duration like 30m, 2h, 7d; got '${raw}'`);
+      return t;
+    };
+    const limitRaw = q.get("limit");
+    const limit = limitRaw === null ? 1000 : Number(limitRaw);
+    if (!Number.isInteger(limit) || limit < 1 || limit > 10_000) throw new HttpError(400, "bad_request", `limit: a whole number from 1 to 10000; got '${limitRaw}'`);
+    const since = when("since");
+    const until = when("until");
+    const action = q.get("action") ?? undefined;
+    const rows = auditSince(ctx.state.store.db, { ...(since !== undefined ? { sinceMs: since } : {}), ...(until !== undefined ? { untilMs: until } : {}), limit, ...(action ? { action } : {}) });
+    return json(rows.map((a) => ({ ...a, at: new Date(a.at).toISOString() })));
   });
 
   return r;

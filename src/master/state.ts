@@ -1,0 +1,88 @@
+/**
+ * The master's durable state and the in-memory views kept in step with it:
+ * the command log applies to SQLite, and `onApplied` mirrors each applied
+ * command into the host table and the revoked-token set, in log order.
+ * That one path serves a fresh start (replay), a local write, and later a
+ * Raft follower applying the leader's entries.
+ */
+import { allHosts, CommandLog, openStore, revokedTokenIds, type Applied, type Command, type OpenedStore } from "../store/index.ts";
+import { logger } from "../log/index.ts";
+import type { HostTable } from "./hosts/table.ts";
+
+const log = logger("state");
+
+export class MasterState {
+  readonly store: OpenedStore;
+  readonly clog: CommandLog;
+  readonly revoked = new Set<string>();
+  /** Called after a host is removed (to close its session). */
+  onHostRemoved: (hostId: number) => void = () => {};
+
+  constructor(
+    dataDir: string,
+    private readonly hosts: HostTable,
+  ) {
+    this.store = openStore(dataDir);
+    this.clog = new CommandLog(this.store, { onApplied: (a) => this.mirror(a) });
+    const replayed = this.clog.replay();
+    if (replayed > 0) log.info(`applied ${replayed} logged command(s) left unapplied by the last run`);
+    for (const row of allHosts(this.store.db)) {
+      hosts.upsert({
+        hostId: row.hostId,
+        hostname: row.hostname,
+        hardware: { ncpus: row.ncpus, memBytes: row.memBytes, gpus: row.gpus, ...(row.os ? { os: row.os } : {}) },
+        version: row.version,
+        registeredAtMs: row.registeredAt,
+        drained: row.drained,
+      });
+    }
+    for (const jti of revokedTokenIds(this.store.db)) this.revoked.add(jti);
+    log.info(`state: ${hosts.size} host(s), ${this.revoked.size} revoked token(s), log at index ${this.clog.lastIndex}`);
+  }
+
+  propose(cmd: Command): Promise<Applied> {
+    return this.clog.propose(cmd);
+  }
+
+  private mirror({ cmd, result }: Applied): void {
+    if (!result.ok) return;
+    switch (cmd.type) {
+      case "host.register": {
+        const hostId = result.value!.hostId as number;
+        const existing = this.hosts.byHostId(hostId);
+        this.hosts.upsert({
+          hostId,
+          hostname: cmd.hostname,
+          hardware: cmd.hardware,
+          version: cmd.version,
+          registeredAtMs: existing?.registeredAtMs ?? cmd.at,
+          drained: existing?.drained ?? false,
+        });
+        return;
+      }
+      case "host.drain":
+      case "host.resume": {
+        const h = this.hosts.byHostname(cmd.hostname);
+        if (h) h.drained = cmd.type === "host.drain";
+        return;
+      }
+      case "host.remove": {
+        const h = this.hosts.byHostname(cmd.hostname);
+        if (h) {
+          this.hosts.remove(cmd.hostname);
+          this.onHostRemoved(h.hostId);
+        }
+        return;
+      }
+      case "token.revoke":
+        this.revoked.add(cmd.jti);
+        return;
+      default:
+        return;
+    }
+  }
+
+  close(): void {
+    this.store.sqlite.close();
+  }
+}

@@ -1,0 +1,120 @@
+/**
+ * The state machine: applies one committed command to the database inside
+ * the caller's transaction. Deterministic: the same state and the same
+ * command give the same effect and result on every replica and on every
+ * replay (no clock, no randomness; times and ids come in the command).
+ * Every entry writes exactly one audit row keyed by its log index.
+ */
+import { eq, sql } from "drizzle-orm";
+import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { SQLiteTransaction } from "drizzle-orm/sqlite-core";
+import { audit, hosts, meta, tokens } from "./schema.ts";
+import type { ApplyResult, Command } from "./commands.ts";
+
+// Both the database and a transaction work here.
+export type Tx = BunSQLiteDatabase | SQLiteTransaction<"sync", void, Record<string, never>, never>;
+
+export function getMeta(tx: Tx, key: string): string | undefined {
+  return tx.select({ value: meta.value }).from(meta).where(eq(meta.key, key)).get()?.value;
+}
+
+export function setMeta(tx: Tx, key: string, value: string | number): void {
+  tx.insert(meta).values({ key, value: String(value) }).onConflictDoUpdate({ target: meta.key, set: { value: String(value) } }).run();
+}
+
+function refuse(error: string, detail: string): ApplyResult {
+  return { ok: false, error, detail };
+}
+
+function effect(tx: Tx, cmd: Command): ApplyResult {
+  switch (cmd.type) {
+    case "noop":
+      return { ok: true };
+    case "host.register": {
+      const hw = cmd.hardware;
+      const row = { ncpus: hw.ncpus, memBytes: hw.memBytes, gpus: hw.gpus ?? 0, os: hw.os ?? null, version: cmd.version, updatedAt: cmd.at };
+      const existing = tx.select({ hostId: hosts.hostId }).from(hosts).where(eq(hosts.hostname, cmd.hostname)).get();
+      if (existing) {
+        tx.update(hosts).set(row).where(eq(hosts.hostId, existing.hostId)).run();
+        return { ok: true, value: { hostId: existing.hostId, created: false } };
+      }
+      // Ids come from the state itself, so every replica assigns the same one.
+      const hostId = Number(getMeta(tx, "nextHostId") ?? 1);
+      setMeta(tx, "nextHostId", hostId + 1);
+      tx.insert(hosts).values({ hostId, hostname: cmd.hostname, registeredAt: cmd.at, ...row }).run();
+      return { ok: true, value: { hostId, created: true } };
+    }
+    case "host.drain":
+    case "host.resume": {
+      const drained = cmd.type === "host.drain";
+      const r = tx
+        .update(hosts)
+        .set({ drained, drainReason: drained ? (cmd.reason ?? null) : null, updatedAt: cmd.at })
+        .where(eq(hosts.hostname, cmd.hostname))
+        .returning({ hostId: hosts.hostId })
+        .all();
+      if (r.length === 0) return refuse("unknown_host", `no host named '${cmd.hostname}' is registered`);
+      return { ok: true, value: { hostname: cmd.hostname, drained } };
+    }
+    case "host.remove": {
+      const r = tx.delete(hosts).where(eq(hosts.hostname, cmd.hostname)).returning({ hostId: hosts.hostId }).all();
+      if (r.length === 0) return refuse("unknown_host", `no host named '${cmd.hostname}' is registered`);
+      return { ok: true, value: { hostname: cmd.hostname } };
+    }
+    case "token.create": {
+      const exists = tx.select({ jti: tokens.jti }).from(tokens).where(eq(tokens.jti, cmd.jti)).get();
+      if (exists) return refuse("conflict", `token id ${cmd.jti} exists`);
+      tx.insert(tokens)
+        .values({ jti: cmd.jti, role: cmd.role, subject: cmd.subject, host: cmd.host ?? null, createdBy: cmd.actor, issuedAt: cmd.issuedAt, expiresAt: cmd.expiresAt ?? null })
+        .run();
+      return { ok: true, value: { jti: cmd.jti } };
+    }
+    case "token.revoke": {
+      const r = tx
+        .update(tokens)
+        .set({ revokedAt: cmd.at, revokedBy: cmd.actor })
+        .where(sql`${tokens.jti} = ${cmd.jti} AND ${tokens.revokedAt} IS NULL`)
+        .returning({ jti: tokens.jti })
+        .all();
+      if (r.length === 0) {
+        const known = tx.select({ jti: tokens.jti }).from(tokens).where(eq(tokens.jti, cmd.jti)).get();
+        // Revoking an id we never saw still blocks it (a token minted elsewhere with our secret).
+        if (!known) {
+          tx.insert(tokens).values({ jti: cmd.jti, role: "unknown", subject: "unknown", createdBy: "unknown", issuedAt: 0, revokedAt: cmd.at, revokedBy: cmd.actor }).run();
+          return { ok: true, value: { jti: cmd.jti, known: false } };
+        }
+        return { ok: true, value: { jti: cmd.jti, already: true } };
+      }
+      return { ok: true, value: { jti: cmd.jti } };
+    }
+    case "audit.record":
+      return { ok: true };
+  }
+}
+
+function auditRow(idx: number, cmd: Command, result: ApplyResult) {
+  if (cmd.type === "noop") return null;
+  const target =
+    cmd.type === "audit.record" ? (cmd.target ?? null) : cmd.type === "token.create" || cmd.type === "token.revoke" ? cmd.jti : "hostname" in cmd ? cmd.hostname : null;
+  const detail =
+    cmd.type === "audit.record" ? (cmd.detail ?? null) : cmd.type === "token.create" ? JSON.stringify({ role: cmd.role, subject: cmd.subject }) : cmd.type === "host.drain" ? (cmd.reason ?? null) : null;
+  return {
+    logIdx: idx,
+    at: cmd.at,
+    actor: cmd.actor,
+    role: cmd.actorRole,
+    action: cmd.type === "audit.record" ? cmd.action : cmd.type,
+    target,
+    result: cmd.type === "audit.record" ? cmd.result : result.ok ? "ok" : `refused: ${result.detail}`,
+    detail,
+  };
+}
+
+/** Applies entry `idx` and records lastApplied in the same transaction. */
+export function applyEntry(tx: Tx, idx: number, cmd: Command): ApplyResult {
+  const result = effect(tx, cmd);
+  const row = auditRow(idx, cmd, result);
+  if (row) tx.insert(audit).values(row).run();
+  setMeta(tx, "lastApplied", idx);
+  return result;
+}

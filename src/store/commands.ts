@@ -1,0 +1,48 @@
+/**
+ * Commands: every change to durable state is one of these, appended to the
+ * log and applied in order (src/store/apply.ts). The proposer (the leader)
+ * stamps everything that would differ between replicas — time `at`, ids —
+ * into the command before it enters the log; apply reads no clock and draws
+ * no random number.
+ */
+import * as v from "valibot";
+import { HardwareSchema } from "../control/messages.ts";
+
+const RoleSchema = v.picklist(["agent", "read", "admin"]);
+const name = v.pipe(v.string(), v.minLength(1), v.maxLength(255));
+const text = v.pipe(v.string(), v.maxLength(4096));
+const ms = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/** Who asked: every command carries it, for the audit log. */
+const by = { at: ms, actor: v.pipe(v.string(), v.maxLength(256)), actorRole: RoleSchema };
+
+export const CommandSchema = v.variant("type", [
+  v.object({ type: v.literal("noop"), at: ms }),
+  v.object({ type: v.literal("host.register"), ...by, hostname: name, hardware: HardwareSchema, version: v.pipe(v.string(), v.maxLength(100)) }),
+  v.object({ type: v.literal("host.drain"), ...by, hostname: name, reason: v.optional(text) }),
+  v.object({ type: v.literal("host.resume"), ...by, hostname: name }),
+  v.object({ type: v.literal("host.remove"), ...by, hostname: name }),
+  v.object({
+    type: v.literal("token.create"),
+    ...by,
+    jti: name,
+    role: RoleSchema,
+    subject: name,
+    host: v.optional(name),
+    issuedAt: v.pipe(v.number(), v.integer()),
+    expiresAt: v.optional(v.pipe(v.number(), v.integer())),
+  }),
+  v.object({ type: v.literal("token.revoke"), ...by, jti: name }),
+  /** A request that changed nothing but must be audited: refusals, exec requests and results. */
+  v.object({ type: v.literal("audit.record"), ...by, action: name, target: v.optional(text), result: text, detail: v.optional(text) }),
+]);
+
+export type Command = v.InferOutput<typeof CommandSchema>;
+export type CommandType = Command["type"];
+
+/** What applying a command produced. Refusals are results, not exceptions: they are deterministic too. */
+export type ApplyResult = { ok: true; value?: Record<string, unknown> } | { ok: false; error: string; detail: string };
+
+export function parseCommand(json: string): Command {
+  return v.parse(CommandSchema, JSON.parse(json));
+}

@@ -1,0 +1,31 @@
+/**
+ * Migrations embedded in the binary: the compiled `lava` has no migrations
+ * folder at run time, so each SQL file drizzle-kit generates is imported as
+ * text here (add one import and one line per new migration).
+ */
+import journal from "./meta/_journal.json" with { type: "json" };
+import m0000 from "./0000_init.sql" with { type: "text" };
+
+const SQL: Record<string, string> = {
+  "0000_init": m0000,
+};
+
+export interface EmbeddedMigration {
+  sql: string[];
+  bps: boolean;
+  folderMillis: number;
+  hash: string;
+}
+
+export function embeddedMigrations(): EmbeddedMigration[] {
+  return journal.entries.map((e) => {
+    const text = SQL[e.tag];
+    if (text === undefined) throw new Error(`store: migration ${e.tag} is in the journal but not embedded; add it to src/store/migrations/index.ts`);
+    return {
+      sql: text.split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean),
+      bps: e.breakpoints,
+      folderMillis: e.when,
+      hash: new Bun.CryptoHasher("sha256").update(text).digest("hex"),
+    };
+  });
+}

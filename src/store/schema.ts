@@ -1,0 +1,71 @@
+/**
+ * The master's durable state (design §6): one SQLite database, written only
+ * by applying commands from the log (src/store/apply.ts). Live load is not
+ * here: it is soft state in memory, rebuilt from the next reports.
+ */
+import { sqliteTable, integer, text, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+/** Key/value facts about the state machine itself: lastApplied, nextHostId, … */
+export const meta = sqliteTable("meta", {
+  key: text("key").primaryKey(),
+  value: text("value").notNull(),
+});
+
+/**
+ * The command log. With one master an entry is committed when its
+ * transaction is; with Raft (issue 7) this is the Raft log. `data` is the
+ * command as JSON, stamped by the leader (times, ids) before it entered.
+ */
+export const log = sqliteTable("log", {
+  idx: integer("idx").primaryKey(),
+  term: integer("term").notNull(),
+  data: text("data").notNull(),
+});
+
+export const hosts = sqliteTable(
+  "hosts",
+  {
+    hostId: integer("host_id").primaryKey(),
+    hostname: text("hostname").notNull(),
+    ncpus: integer("ncpus").notNull(),
+    memBytes: integer("mem_bytes").notNull(),
+    gpus: integer("gpus").notNull().default(0),
+    os: text("os"),
+    version: text("version").notNull(),
+    registeredAt: integer("registered_at").notNull(),
+    updatedAt: integer("updated_at").notNull(),
+    drained: integer("drained", { mode: "boolean" }).notNull().default(false),
+    drainReason: text("drain_reason"),
+  },
+  (t) => [uniqueIndex("hosts_hostname").on(t.hostname)],
+);
+
+export const tokens = sqliteTable("tokens", {
+  jti: text("jti").primaryKey(),
+  role: text("role").notNull(),
+  subject: text("subject").notNull(),
+  host: text("host"),
+  createdBy: text("created_by").notNull(),
+  issuedAt: integer("issued_at").notNull(),
+  expiresAt: integer("expires_at"),
+  revokedAt: integer("revoked_at"),
+  revokedBy: text("revoked_by"),
+});
+
+/** Every state-changing request and every exec, refusals included (design §7). */
+export const audit = sqliteTable(
+  "audit",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    /** The log entry that wrote this row: applying an entry twice would show as a duplicate. */
+    logIdx: integer("log_idx").notNull(),
+    at: integer("at").notNull(),
+    actor: text("actor").notNull(),
+    role: text("role").notNull(),
+    action: text("action").notNull(),
+    target: text("target"),
+    result: text("result").notNull(),
+    detail: text("detail"),
+  },
+  (t) => [index("audit_at").on(t.at), uniqueIndex("audit_log_idx").on(t.logIdx)],
+);

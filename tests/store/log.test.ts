@@ -1,0 +1,129 @@
+import { afterEach, describe, expect, test } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { allHosts, allTokens, auditSince, CommandLog, openStore, revokedTokenIds, type Command, type OpenedStore } from "../../src/store/index.ts";
+import { log as logTable } from "../../src/store/schema.ts";
+
+const dirs: string[] = [];
+const stores: OpenedStore[] = [];
+function fresh(): string {
+  const d = mkdtempSync(join(tmpdir(), "lava-store-"));
+  dirs.push(d);
+  return d;
+}
+function open(dir: string) {
+  const s = openStore(dir);
+  stores.push(s);
+  return s;
+}
+afterEach(() => {
+  for (const s of stores.splice(0)) s.sqlite.close();
+  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+});
+
+const by = { actor: "test", actorRole: "admin" as const };
+const reg = (hostname: string, at = 1000): Command => ({ type: "host.register", at, ...by, hostname, hardware: { ncpus: 2, memBytes: 1e9, gpus: 0 }, version: "v" });
+
+describe("command log", () => {
+  test("the database is in WAL mode with synchronous FULL", () => {
+    const s = open(fresh());
+    expect((s.sqlite.query("PRAGMA journal_mode").get() as { journal_mode: string }).journal_mode).toBe("wal");
+    expect((s.sqlite.query("PRAGMA synchronous").get() as { synchronous: number }).synchronous).toBe(2);
+  });
+
+  test("concurrent proposals are group-committed in order and each gets its own index", async () => {
+    const s = open(fresh());
+    const clog = new CommandLog(s);
+    const results = await Promise.all(Array.from({ length: 50 }, (_, i) => clog.propose(reg(`h${i}`, i))));
+    expect(results.map((r) => r.idx)).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(results.map((r) => (r.result.ok ? r.result.value?.hostId : null))).toEqual(Array.from({ length: 50 }, (_, i) => i + 1));
+    expect(clog.lastApplied).toBe(50);
+    expect(allHosts(s.db)).toHaveLength(50);
+  });
+
+  test("re-registering a hostname keeps its hostId; drain/resume/remove refuse unknown hosts deterministically", async () => {
+    const clog = new CommandLog(open(fresh()));
+    const a = await clog.propose(reg("a"));
+    const again = await clog.propose(reg("a", 2000));
+    expect(again.result).toEqual({ ok: true, value: { hostId: 1, created: false } });
+    expect(a.result).toEqual({ ok: true, value: { hostId: 1, created: true } });
+    const bad = await clog.propose({ type: "host.drain", at: 3000, ...by, hostname: "nope" });
+    expect(bad.result).toMatchObject({ ok: false, error: "unknown_host" });
+  });
+
+  test("every entry writes exactly one audit row, refusals included", async () => {
+    const s = open(fresh());
+    const clog = new CommandLog(s);
+    await clog.propose(reg("a"));
+    await clog.propose({ type: "host.drain", at: 2000, ...by, hostname: "a", reason: "maintenance" });
+    await clog.propose({ type: "host.resume", at: 3000, ...by, hostname: "zzz" });
+    await clog.propose({ type: "audit.record", at: 4000, ...by, action: "exec", target: "a", result: "refused", detail: "not on the allowlist" });
+    const rows = auditSince(s.db, {});
+    expect(rows.map((r) => [r.logIdx, r.action, r.result.split(":")[0]])).toEqual([
+      [1, "host.register", "ok"],
+      [2, "host.drain", "ok"],
+      [3, "host.resume", "refused"],
+      [4, "exec", "refused"],
+    ]);
+    expect(auditSince(s.db, { sinceMs: 2500 }).map((r) => r.logIdx)).toEqual([3, 4]);
+    expect(auditSince(s.db, { limit: 1 }).map((r) => r.logIdx)).toEqual([4]);
+  });
+
+  test("state survives reopening; tokens and revocations persist", async () => {
+    const dir = fresh();
+    const s1 = open(dir);
+    const c1 = new CommandLog(s1);
+    await c1.propose(reg("a"));
+    await c1.propose({ type: "token.create", at: 1, ...by, jti: "j1", role: "read", subject: "r", issuedAt: 1 });
+    await c1.propose({ type: "token.revoke", at: 2, ...by, jti: "j1" });
+    await c1.propose({ type: "token.revoke", at: 3, ...by, jti: "never-seen" });
+    s1.sqlite.close();
+    stores.splice(stores.indexOf(s1), 1);
+    const s2 = open(dir);
+    const c2 = new CommandLog(s2);
+    expect(c2.lastIndex).toBe(4);
+    expect(c2.lastApplied).toBe(4);
+    expect(c2.replay()).toBe(0);
+    expect(allHosts(s2.db).map((h) => h.hostname)).toEqual(["a"]);
+    expect(revokedTokenIds(s2.db).sort()).toEqual(["j1", "never-seen"]);
+    expect(allTokens(s2.db).find((t) => t.jti === "j1")?.revokedAt).toBe(2);
+    // New hosts continue the id sequence.
+    expect((await c2.propose(reg("b"))).result).toMatchObject({ value: { hostId: 2 } });
+  });
+
+  test("entries appended but not applied (a crash between the two, or a Raft follower) are applied on replay, once", async () => {
+    const dir = fresh();
+    const s = open(dir);
+    const c = new CommandLog(s);
+    await c.propose(reg("a"));
+    // Append two entries without applying them, as a follower's log would.
+    s.db.insert(logTable).values([
+      { idx: 2, term: 1, data: JSON.stringify(reg("b")) },
+      { idx: 3, term: 1, data: JSON.stringify({ type: "host.drain", at: 5, ...by, hostname: "b" }) },
+    ]).run();
+    const seen: number[] = [];
+    const c2 = new CommandLog(s, { onApplied: (a) => seen.push(a.idx) });
+    expect(c2.replay()).toBe(2);
+    expect(seen).toEqual([2, 3]);
+    expect(c2.replay()).toBe(0);
+    expect(allHosts(s.db).find((h) => h.hostname === "b")?.drained).toBe(true);
+    expect(auditSince(s.db, {}).map((r) => r.logIdx)).toEqual([1, 2, 3]);
+  });
+
+  test("a damaged database is refused at start-up with advice", () => {
+    const dir = fresh();
+    const s = open(dir);
+    s.sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    s.sqlite.close();
+    stores.pop();
+    // Overwrite the middle of the file: header intact, pages garbage.
+    const path = join(dir, "lava.db");
+    const bytes = new Uint8Array(require("node:fs").readFileSync(path));
+    for (let i = 4096; i < bytes.length; i++) bytes[i] = 0xa5;
+    require("node:fs").writeFileSync(path, bytes);
+    rmSync(join(dir, "lava.db-wal"), { force: true });
+    rmSync(join(dir, "lava.db-shm"), { force: true });
+    expect(() => open(dir)).toThrow(/damaged.*restore/i);
+  });
+});
