@@ -65,6 +65,8 @@ export interface AgentStatus {
   invalidMessages: number;
   /** Leader address from the latest announce, tried first on the next connection. */
   leaderHint: string | null;
+  /** Why the last connection attempt failed or the last session ended, or null. */
+  lastProblem: string | null;
 }
 
 /** Everything createAgent takes from outside, so tests can steer it; all optional. */
@@ -133,6 +135,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   let registrations = 0;
   let announcesAccepted = 0;
   let invalidMessagesDone = 0;
+  let lastProblem: string | null = null;
   const announcesRejected: Partial<Record<AnnounceRejection, number>> = {};
   let loop: Promise<void> | null = null;
   let stopping = false;
@@ -239,36 +242,44 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     let unreachableLogged = false;
     log.info(`agent ${hostname} starting: masters ${masters.map(formatHostPort).join(", ")}, reports from UDP port ${reporter?.port}`);
     while (!stopping) {
-      const failures: string[] = [];
-      let ended: { master: HostPort; outcome: ControlOutcome } | null = null;
-      for (const m of candidates()) {
-        if (stopping) return;
-        const outcome = await session(m);
-        if (stopping) return;
-        if (outcome.registered) {
-          ended = { master: m, outcome };
-          break;
-        }
-        failures.push(`${formatHostPort(m)}: ${outcome.reason}`);
-        log.debug(`cannot register with master ${formatHostPort(m)}: ${outcome.reason}`);
-        if (leaderHint && formatHostPort(leaderHint) === formatHostPort(m)) leaderHint = null;
-      }
       let delayMs: number;
-      if (ended) {
-        unreachableLogged = false;
-        if (ended.outcome.registeredMs >= stableSessionMs) round = 0;
-        if (ended.outcome.reconnectNow) {
-          log.info(`left master ${formatHostPort(ended.master)} (${ended.outcome.reason}); registering again now`);
-          continue;
+      try {
+        const failures: string[] = [];
+        let ended: { master: HostPort; outcome: ControlOutcome } | null = null;
+        for (const m of candidates()) {
+          if (stopping) return;
+          const outcome = await session(m);
+          if (stopping) return;
+          if (outcome.registered) {
+            ended = { master: m, outcome };
+            break;
+          }
+          failures.push(`${formatHostPort(m)}: ${outcome.reason}`);
+          lastProblem = `${formatHostPort(m)}: ${outcome.reason}`;
+          log.debug(`cannot register with master ${formatHostPort(m)}: ${outcome.reason}`);
+          if (leaderHint && formatHostPort(leaderHint) === formatHostPort(m)) leaderHint = null;
         }
+        if (ended) {
+          unreachableLogged = false;
+          lastProblem = `${formatHostPort(ended.master)}: ${ended.outcome.reason}`;
+          if (ended.outcome.registeredMs >= stableSessionMs) round = 0;
+          if (ended.outcome.reconnectNow) {
+            log.debug(`left master ${formatHostPort(ended.master)} (${ended.outcome.reason}); registering again now`);
+            continue;
+          }
+          delayMs = reconnectDelayMs(round++, policy, rng);
+          log.warn(`disconnected from master ${formatHostPort(ended.master)}: ${ended.outcome.reason}; reconnecting in ${seconds(delayMs)}`);
+        } else {
+          delayMs = reconnectDelayMs(round++, policy, rng);
+          const text = `master unreachable (${failures.join("; ")}), retrying in ${seconds(delayMs)}`;
+          if (!unreachableLogged) log.warn(text);
+          else log.debug(text);
+          unreachableLogged = true;
+        }
+      } catch (e) {
+        // A bug, not an operating condition: log it and keep the agent alive.
+        log.error(`internal error in the control loop (recovering): ${errorText(e)}`);
         delayMs = reconnectDelayMs(round++, policy, rng);
-        log.warn(`disconnected from master ${formatHostPort(ended.master)}: ${ended.outcome.reason}; reconnecting in ${seconds(delayMs)}`);
-      } else {
-        delayMs = reconnectDelayMs(round++, policy, rng);
-        const text = `master unreachable (${failures.join("; ")}), retrying in ${seconds(delayMs)}`;
-        if (!unreachableLogged) log.warn(text);
-        else log.debug(text);
-        unreachableLogged = true;
       }
       state = "waiting";
       connecting = null;
@@ -376,6 +387,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         announcesRejected: { ...announcesRejected },
         invalidMessages: invalidMessagesDone + (conn?.invalidMessages ?? 0),
         leaderHint: leaderHint ? formatHostPort(leaderHint) : null,
+        lastProblem,
       };
     },
   };

@@ -134,8 +134,8 @@ export function openControl(opts: ControlOptions): ControlConnection {
     }
   }
 
-  function noisyLog(text: string): void {
-    if (noisy++ < NOISY_MESSAGES_LOGGED_MAX) log.warn(text);
+  function noisyLog(level: "warn" | "error", text: string): void {
+    if (noisy++ < NOISY_MESSAGES_LOGGED_MAX) log[level](text);
     else log.debug(text);
   }
 
@@ -145,7 +145,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
     const parsed = parseMessage(MasterMessageSchema, text);
     if (!parsed.ok) {
       conn.invalidMessages++;
-      noisyLog(`ignored an invalid message from master ${where}: ${parsed.error}: ${parsed.detail}`);
+      noisyLog("warn", `ignored an invalid message from master ${where}: ${parsed.error}: ${oneLine(parsed.detail)}`);
       return;
     }
     const msg = parsed.message;
@@ -160,7 +160,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
         send({ type: "pong", ts: msg.ts });
         break;
       case "error":
-        noisyLog(`master ${where} reports an error: ${msg.error}${msg.detail ? `: ${msg.detail}` : ""}`);
+        noisyLog("error", `master ${where} reports an error: ${oneLine(msg.error)}${msg.detail ? `: ${oneLine(msg.detail)}` : ""}`);
         break;
     }
   }
@@ -219,15 +219,35 @@ export function openControl(opts: ControlOptions): ControlConnection {
   return conn;
 }
 
-/** "WebSocket connection to 'ws://…' failed: Failed to connect ECONNREFUSED" → "Failed to connect ECONNREFUSED". */
+/** What an HTTP status refusing the upgrade means to an operator. */
+const UPGRADE_REFUSED: Record<string, string> = {
+  "401": "the master refused the token (HTTP 401): check agent.token / --token / LAVA_TOKEN",
+  "403": "the token is not allowed on /ws (HTTP 403): use a token with role agent",
+  "503": "the master is busy admitting other agents (HTTP 503)",
+};
+
+/**
+ * "WebSocket connection to 'ws://…' failed: Failed to connect ECONNREFUSED" → "Failed to connect ECONNREFUSED";
+ * "…: Expected 101 status code: 401 …" → what a 401 means.
+ */
 function shortenWsError(msg: string): string {
+  const status = /Expected 101 status code: (\d{3})/.exec(msg)?.[1];
+  if (status && UPGRADE_REFUSED[status]) return UPGRADE_REFUSED[status];
   const i = msg.indexOf("failed: ");
-  return (i >= 0 ? msg.slice(i + "failed: ".length) : msg).slice(0, 200);
+  return oneLine(i >= 0 ? msg.slice(i + "failed: ".length) : msg);
+}
+
+/** Untrusted text for one log line: no line breaks, bounded. */
+function oneLine(text: string): string {
+  const s = text.replace(/\s*\n\s*/g, " ");
+  return s.length > 300 ? `${s.slice(0, 300)}…` : s;
 }
 
 function closeText(code: number, reason: string, lastError: string | null): string {
   if (lastError) return lastError;
   if (code === 1006) return "connection lost";
+  // docs/api.md: a second registration of the same hostname closes the first with 4000.
+  if (code === 4000) return "replaced by a newer registration of this hostname (another agent with the same --hostname?)";
   return `closed by the master (code ${code}${reason ? ` "${reason.slice(0, CLOSE_REASON_CHARS_MAX)}"` : ""})`;
 }
 

@@ -77,13 +77,17 @@ async function bind(port: number, onData: ReporterOptions["onDatagram"]) {
   const socket = {
     data: guard((_s: unknown, buf: Uint8Array, fromPort: number, address: string) => onData(buf, { address, port: fromPort })),
   };
+  const fail = (e: unknown) =>
+    new Error(`cannot bind the UDP report port ${port}: ${errorText(e)} (choose another with --report-port, or 0 for any)`);
   try {
     return await Bun.udpSocket({ hostname: "::", port, socket });
-  } catch {
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === "EADDRINUSE") throw fail(e);
+    // No IPv6 on this host: IPv4 only.
     try {
       return await Bun.udpSocket({ hostname: "0.0.0.0", port, socket });
-    } catch (e) {
-      throw new Error(`cannot bind the UDP report port ${port}: ${errorText(e)} (choose another with --report-port, or 0 for any)`);
+    } catch (e2) {
+      throw fail(e2);
     }
   }
 }

@@ -110,11 +110,17 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
   };
 }
 
-/** Applies entry `idx` and records lastApplied in the same transaction. */
+/**
+ * Applies entry `idx` inside the caller's transaction. The caller records
+ * lastApplied in that same transaction (once per group: see CommandLog).
+ */
 export function applyEntry(tx: Tx, idx: number, cmd: Command): ApplyResult {
   const result = effect(tx, cmd);
   const row = auditRow(idx, cmd, result);
   if (row) tx.insert(audit).values(row).run();
-  setMeta(tx, "lastApplied", idx);
   return result;
+}
+
+export function setLastApplied(tx: Tx, idx: number): void {
+  setMeta(tx, "lastApplied", idx);
 }

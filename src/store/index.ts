@@ -5,5 +5,5 @@
 export { openStore, StoreError, DB_FILE, explainSqliteError, type OpenedStore } from "./db.ts";
 export { CommandLog, type Applied, type CommandLogOptions } from "./log.ts";
 export { CommandSchema, parseCommand, type Command, type CommandType, type ApplyResult } from "./commands.ts";
-export { applyEntry, getMeta } from "./apply.ts";
+export { applyEntry, getMeta, setLastApplied } from "./apply.ts";
 export * from "./queries.ts";

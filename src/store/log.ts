@@ -9,7 +9,7 @@
  */
 import { gt, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { applyEntry, getMeta, type Tx } from "./apply.ts";
+import { applyEntry, getMeta, setLastApplied, type Tx } from "./apply.ts";
 import { parseCommand, type ApplyResult, type Command } from "./commands.ts";
 import { explainSqliteError, StoreError, type OpenedStore } from "./db.ts";
 import { log } from "./schema.ts";
@@ -68,7 +68,14 @@ export class CommandLog {
     const rows = this.db.select().from(log).where(gt(log.idx, this.applied)).orderBy(log.idx).all();
     for (const row of rows) {
       const cmd = parseCommand(row.data);
-      const result = this.db.transaction((tx) => applyEntry(tx as unknown as Tx, row.idx, cmd), { behavior: "immediate" });
+      const result = this.db.transaction(
+        (tx) => {
+          const r = applyEntry(tx as unknown as Tx, row.idx, cmd);
+          setLastApplied(tx as unknown as Tx, row.idx);
+          return r;
+        },
+        { behavior: "immediate" },
+      );
       this.applied = row.idx;
       this.opts.onApplied?.({ idx: row.idx, cmd, result });
     }
@@ -102,6 +109,7 @@ export class CommandLog {
               this.insertLog.run({ idx, term: 0, data: JSON.stringify(p.cmd) });
               results.push({ idx, cmd: p.cmd, result: applyEntry(tx as unknown as Tx, idx, p.cmd) });
             }
+            setLastApplied(tx as unknown as Tx, idx);
             return results;
           },
           { behavior: "immediate" },

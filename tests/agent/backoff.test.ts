@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
 import { FIRST_DELAY_JITTER, reconnectDelayMs } from "../../src/agent/backoff.ts";
-import { seededRng } from "./rng.ts";
+import { seededRng } from "../helpers/rng.ts";
 
 const policy = { minMs: 10_000, maxMs: 300_000 };
 const fixed = (x: number) => () => x;
