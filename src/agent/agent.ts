@@ -245,6 +245,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       let delayMs: number;
       try {
         const failures: string[] = [];
+        let busyMaster: HostPort | null = null;
         let ended: { master: HostPort; outcome: ControlOutcome } | null = null;
         for (const m of candidates()) {
           if (stopping) return;
@@ -255,6 +256,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
             break;
           }
           failures.push(`${formatHostPort(m)}: ${outcome.reason}`);
+          if (outcome.reason.includes("HTTP 503")) busyMaster = m;
           lastProblem = `${formatHostPort(m)}: ${outcome.reason}`;
           log.debug(`cannot register with master ${formatHostPort(m)}: ${outcome.reason}`);
           if (leaderHint && formatHostPort(leaderHint) === formatHostPort(m)) leaderHint = null;
@@ -271,6 +273,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
           log.warn(`disconnected from master ${formatHostPort(ended.master)}: ${ended.outcome.reason}; reconnecting in ${seconds(delayMs)}`);
         } else {
           delayMs = reconnectDelayMs(round++, policy, rng);
+          if (busyMaster) delayMs = Math.max(delayMs, await admissionDelayMs(busyMaster, rng));
           const text = `master unreachable (${failures.join("; ")}), retrying in ${seconds(delayMs)}`;
           if (!unreachableLogged) log.warn(text);
           else log.debug(text);
@@ -395,4 +398,22 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
 
 function seconds(ms: number): string {
   return `${(ms / 1000).toFixed(ms < 10_000 ? 1 : 0)} s`;
+}
+
+/**
+ * Honouring Retry-After (design §4): Bun's WebSocket client does not expose
+ * the 503's headers, so after a refused upgrade the agent asks the master's
+ * /healthz for its current admission wait (the same number Retry-After
+ * carries) and waits at least that long, spread by up to half again so the
+ * refused agents do not come back together. Best effort: 0 if it cannot tell.
+ */
+export async function admissionDelayMs(m: HostPort, rng: Rng): Promise<number> {
+  try {
+    const res = await fetch(`http://${formatHostPort(m)}/healthz`, { signal: AbortSignal.timeout(2000) });
+    const body = (await res.json()) as { wsRetryAfterMs?: unknown };
+    const wait = typeof body.wsRetryAfterMs === "number" && Number.isFinite(body.wsRetryAfterMs) ? Math.min(Math.max(0, body.wsRetryAfterMs), 600_000) : 0;
+    return Math.round(wait * (1 + 0.5 * rng()));
+  } catch {
+    return 0;
+  }
 }

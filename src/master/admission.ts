@@ -17,6 +17,13 @@ export class AdmissionBucket {
     this.lastMs = nowMs();
   }
 
+  /** The wait take() would answer now, without taking a slot. */
+  peek(): number {
+    const now = this.nowMs();
+    const tokens = Math.min(this.burst, this.tokens + ((now - this.lastMs) / 1000) * this.perSec);
+    return tokens >= 1 ? 0 : Math.ceil(((1 - tokens) / this.perSec) * 1000);
+  }
+
   take(): number {
     const now = this.nowMs();
     this.tokens = Math.min(this.burst, this.tokens + ((now - this.lastMs) / 1000) * this.perSec);

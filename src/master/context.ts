@@ -7,6 +7,7 @@ import type { ControlSessions } from "./control/sessions.ts";
 import type { TokenGate } from "./tokens.ts";
 import type { UdpDrops } from "./kernel.ts";
 import type { MasterState } from "./state.ts";
+import type { AdmissionBucket } from "./admission.ts";
 
 export interface MasterContext {
   config: MasterConfig;
@@ -25,4 +26,5 @@ export interface MasterContext {
   httpPort: number;
   advertise: string;
   kernelDrops: () => UdpDrops | null;
+  admission: AdmissionBucket;
 }

@@ -162,6 +162,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     httpPort,
     advertise,
     kernelDrops: () => readUdpDrops(udpPort),
+    admission,
   } satisfies MasterContext);
 
   let announceSeq = 0;

@@ -98,7 +98,8 @@ export function buildRouter(ctx: MasterContext): Router {
   }
 
 
-  r.on("GET", "/healthz", () => json({ ok: true, version: VERSION }));
+  // wsRetryAfterMs: what a refused /ws upgrade's Retry-After says now (agents cannot read that header).
+  r.on("GET", "/healthz", () => json({ ok: true, version: VERSION, wsRetryAfterMs: ctx.admission.peek() }));
 
   r.on("GET", "/metrics", () => {
     const body = renderMetrics({
