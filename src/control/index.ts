@@ -1,2 +1,3 @@
 export * from "./messages.ts";
 export * from "./address.ts";
+export { parseWhen } from "./when.ts";

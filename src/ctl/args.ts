@@ -48,6 +48,22 @@ export function connect(args: { config?: string | undefined; json?: boolean | un
 /** Positional arguments as strings (citty keeps all of them in `_`). */
 export const positionals = (args: { _: unknown[] }): string[] => args._.map(String);
 
+/**
+ * The one NAME a command acts on (citty has already refused none at all), as
+ * a URL path segment. More than one, an empty one, or "." / ".." (which a URL
+ * cannot carry as a segment) is a usage error (exit 2).
+ */
+export function oneName(args: { _: unknown[] }, what: string, command: string): string {
+  const names = positionals(args);
+  if (names.length !== 1) throw new LavaError(`${command} takes one ${what}, got ${names.length}${names.length ? `: ${names.join(" ")}` : ""}`, EXIT.usage);
+  const name = names[0]!;
+  if (name.trim() === "" || name === "." || name === "..") throw new LavaError(`${command}: "${name}" is not a ${what}`, EXIT.usage);
+  return name;
+}
+
+/** A name as one URL path segment. */
+export const segment = (name: string): string => encodeURIComponent(name);
+
 /** An answer that must be a list; anything else means the address is not a (compatible) lava master. */
 export function expectList(answer: unknown, what: string): Record<string, unknown>[] {
   if (!Array.isArray(answer) || !answer.every((x) => typeof x === "object" && x !== null && !Array.isArray(x))) {

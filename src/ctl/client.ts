@@ -70,8 +70,13 @@ export class MasterClient {
     return this.request("GET", path);
   }
 
-  post(path: string, body: unknown): Promise<unknown> {
+  /** With `body` undefined nothing is sent (no content-type either). */
+  post(path: string, body?: unknown): Promise<unknown> {
     return this.request("POST", path, body);
+  }
+
+  delete(path: string): Promise<unknown> {
+    return this.request("DELETE", path);
   }
 
   private async request(method: string, path: string, body?: unknown): Promise<unknown> {

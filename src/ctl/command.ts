@@ -10,7 +10,11 @@ export default defineCommand({
   subCommands: {
     load: () => import("./load.ts").then((m) => m.default),
     hosts: () => import("./hosts.ts").then((m) => m.default),
+    host: () => import("./host.ts").then((m) => m.default),
     status: () => import("./status.ts").then((m) => m.default),
+    drain: () => import("./drain.ts").then((m) => m.default),
+    resume: () => import("./resume.ts").then((m) => m.default),
     token: () => import("./token.ts").then((m) => m.default),
+    audit: () => import("./audit.ts").then((m) => m.default),
   },
 });

@@ -90,3 +90,23 @@ export function formatLoad(x: number | null | undefined): string {
 export function formatCount(n: number | null | undefined): string {
   return isNum(n) ? String(Math.round(n)) : MISSING;
 }
+
+/**
+ * A point in time (ISO 8601 or epoch ms), compact and in UTC:
+ * "2026-11-22 21:04", or with `seconds` "2026-11-22 21:04:05". A string that
+ * is not a time is shown as it is, so an odd value is still visible.
+ */
+export function formatTime(t: string | number | null | undefined, seconds = false): string {
+  if (t === null || t === undefined || t === "") return MISSING;
+  const ms = typeof t === "number" ? t : Date.parse(t);
+  // ±8.64e15 ms is the range a Date can hold; beyond it toISOString throws.
+  if (!Number.isFinite(ms) || Math.abs(ms) > 8.64e15) return typeof t === "string" ? t : MISSING;
+  const iso = new Date(ms).toISOString(); // 2026-11-22T21:04:05.123Z
+  return `${iso.slice(0, 10)} ${iso.slice(11, seconds ? 19 : 16)}`;
+}
+
+/** Text cut to `width` characters, the last one "…" when something was cut. */
+export function truncate(text: string, width: number): string {
+  if (width < 1) throw new Error(`truncate width must be at least 1, got ${width}`);
+  return text.length <= width ? text : `${text.slice(0, width - 1)}…`;
+}

@@ -4,12 +4,14 @@
  * older master) print as "-" instead of failing, so one odd row never hides
  * the others.
  */
-import { formatAge, formatBytes, formatCount, formatLoad, formatPercent, formatTable, type Column } from "./table.ts";
+import { formatAge, formatBytes, formatCount, formatLoad, formatPercent, formatTable, formatTime, truncate, type Column } from "./table.ts";
 
 type Row = Record<string, unknown>;
 
 const num = (x: unknown): number | null => (typeof x === "number" && Number.isFinite(x) ? x : null);
 const str = (x: unknown): string => (typeof x === "string" ? x : x === null || x === undefined ? "-" : String(x));
+const time = (x: unknown, seconds = false): string =>
+  typeof x === "string" || typeof x === "number" ? formatTime(x, seconds) : x === null || x === undefined ? "-" : String(x);
 
 /** CPU busy percent: user + sys (what `lsload` calls ut). */
 function cpuBusy(r: Row): number | null {
@@ -125,4 +127,29 @@ export function statusText(s: Row): string {
   }
   if (s.sessions !== undefined) lines.push(["sessions", formatCount(num(s.sessions))]);
   return formatTable([{ title: "" }, { title: "" }], lines, { header: false });
+}
+
+/** `lava ctl token list`: JTI ROLE SUBJECT HOST CREATED EXPIRES REVOKED, times in UTC to the minute, "-" for none. */
+export function tokensTable(rows: readonly Row[]): string {
+  const columns: Column[] = [
+    { title: "JTI" },
+    { title: "ROLE" },
+    { title: "SUBJECT" },
+    { title: "HOST" },
+    { title: "CREATED" },
+    { title: "EXPIRES" },
+    { title: "REVOKED" },
+  ];
+  const cells = rows.map((r) => [str(r.jti), str(r.role), str(r.subject), str(r.host), time(r.issuedAt), time(r.expiresAt), time(r.revokedAt)]);
+  return formatTable(columns, cells);
+}
+
+/** Widest RESULT in the audit table; `--json` has it whole. */
+export const AUDIT_RESULT_WIDTH = 40;
+
+/** `lava ctl audit`: TIME ACTOR ROLE ACTION TARGET RESULT, times in UTC to the second, RESULT cut to AUDIT_RESULT_WIDTH. */
+export function auditTable(rows: readonly Row[]): string {
+  const columns: Column[] = [{ title: "TIME" }, { title: "ACTOR" }, { title: "ROLE" }, { title: "ACTION" }, { title: "TARGET" }, { title: "RESULT" }];
+  const cells = rows.map((r) => [time(r.at, true), str(r.actor), str(r.role), str(r.action), str(r.target), truncate(str(r.result), AUDIT_RESULT_WIDTH)]);
+  return formatTable(columns, cells);
 }

@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { setOutput } from "../../src/ctl/output.ts";
 import { main } from "../../src/main.ts";
-import { ADMIN_TOKEN, closedPort, HOST_ROWS, LOAD_ROWS, masterApi, serve, STATUS, type Fake } from "./fake-master.ts";
+import { ADMIN_TOKEN, AUDIT_ROWS, closedPort, HOST_ROWS, LOAD_ROWS, LONG_RESULT, masterApi, serve, STATUS, TOKEN_ROWS, type Fake } from "./fake-master.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lava-ctl-"));
 /** An empty config file, so a developer's /etc/lava/lava.yaml cannot leak in. */
@@ -55,6 +55,15 @@ async function ctl(...args: string[]): Promise<Run> {
 }
 
 const at = () => ["--master", master.text];
+/** The master and an admin token, for the commands that change state or read tokens and audit. */
+const asAdmin = () => ["--token", ADMIN_TOKEN, ...at()];
+
+/** Runs the command and returns what the master saw meanwhile. */
+async function ctlSeen(...args: string[]): Promise<Run & { seen: typeof master.seen }> {
+  const before = master.seen.length;
+  const r = await ctl(...args);
+  return { ...r, seen: master.seen.slice(before) };
+}
 
 describe("lava ctl load", () => {
   test("--json passes the master's array through as one document and a newline", async () => {
@@ -204,5 +213,224 @@ describe("lava ctl token create", () => {
     expect((await ctl("token", "create", "--role", "read", "--ttl", "1.5", ...at())).code).toBe(2);
     expect((await ctl("token", "create", "--role", "read", "--ttl", "-3", ...at())).code).toBe(2);
     expect(master.seen.length).toBe(before);
+  });
+});
+
+describe("lava ctl drain / resume", () => {
+  test("drain prints 'HOST drained' and POSTs the reason", async () => {
+    const r = await ctlSeen("drain", "alpha", "--reason", "disk swap", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("alpha drained\n");
+    expect(r.stderr).toBe("");
+    expect(r.seen).toEqual([{ method: "POST", path: "/api/v1/hosts/alpha/drain", authorization: `Bearer ${ADMIN_TOKEN}`, body: { reason: "disk swap" } }]);
+  });
+
+  test("drain without --reason sends an empty object", async () => {
+    const r = await ctlSeen("drain", "beta", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(r.seen[0]).toMatchObject({ method: "POST", path: "/api/v1/hosts/beta/drain", body: {} });
+  });
+
+  test("drain --json prints the master's answer", async () => {
+    const r = await ctl("drain", "alpha", "--json", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ host: "alpha", drained: true });
+  });
+
+  test("resume prints 'HOST resumed' and POSTs no body", async () => {
+    const r = await ctlSeen("resume", "alpha", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("alpha resumed\n");
+    expect(r.seen).toEqual([{ method: "POST", path: "/api/v1/hosts/alpha/resume", authorization: `Bearer ${ADMIN_TOKEN}`, body: undefined }]);
+  });
+
+  test("resume --json prints the master's answer", async () => {
+    const r = await ctl("resume", "beta", "--json", ...asAdmin());
+    expect(JSON.parse(r.stdout)).toEqual({ host: "beta", drained: false });
+  });
+
+  test("an unknown host (404) exits 1 with the master's detail and nothing on stdout", async () => {
+    for (const cmd of ["drain", "resume"]) {
+      const r = await ctl(cmd, "gamma", ...asAdmin());
+      expect(r.code).toBe(1);
+      expect(r.stdout).toBe("");
+      expect(r.stderr).toBe("lava: no host named 'gamma' is registered\n");
+    }
+  });
+
+  test("a host name goes as one URL path segment", async () => {
+    const r = await ctlSeen("drain", "a/b c", ...asAdmin());
+    expect(r.seen[0]!.path).toBe("/api/v1/hosts/a%2Fb%20c/drain");
+    expect(r.stderr).toContain("no host named 'a/b c'");
+  });
+
+  test("without an admin token: exit 1 naming the role", async () => {
+    const r = await ctl("drain", "alpha", "--token", "read-token", ...at());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("role");
+  });
+
+  test("a missing, extra or bad HOST, or an empty --reason, is a usage error (exit 2) and sends nothing", async () => {
+    const before = master.seen.length;
+    for (const args of [["drain"], ["resume"], ["drain", "alpha", "beta"], ["resume", "alpha", "beta"], ["drain", ".."], ["drain", "alpha", "--reason", ""]]) {
+      const r = await ctl(...args, ...asAdmin());
+      expect(r.code, args.join(" ")).toBe(2);
+      expect(r.stdout).toBe("");
+    }
+    expect((await ctl("drain", ...asAdmin())).stderr).toContain("HOST");
+    expect(master.seen.length).toBe(before);
+  });
+});
+
+describe("lava ctl host remove", () => {
+  test("prints 'HOST removed' and sends DELETE without a body", async () => {
+    const r = await ctlSeen("host", "remove", "beta", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("beta removed\n");
+    expect(r.seen).toEqual([{ method: "DELETE", path: "/api/v1/hosts/beta", authorization: `Bearer ${ADMIN_TOKEN}`, body: undefined }]);
+  });
+
+  test("--json prints the master's answer", async () => {
+    const r = await ctl("host", "remove", "alpha", "--json", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual({ host: "alpha", removed: true });
+  });
+
+  test("an unknown host (404) exits 1 with the master's detail", async () => {
+    const r = await ctl("host", "remove", "gamma", ...asAdmin());
+    expect(r.code).toBe(1);
+    expect(r.stdout).toBe("");
+    expect(r.stderr).toBe("lava: no host named 'gamma' is registered\n");
+  });
+
+  test("a missing HOST, or no subcommand, is a usage error (exit 2) and sends nothing", async () => {
+    const before = master.seen.length;
+    const r = await ctl("host", "remove", ...asAdmin());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("HOST");
+    expect((await ctl("host", "remove", "alpha", "beta", ...asAdmin())).code).toBe(2);
+    const prevLog = console.log;
+    console.log = () => {}; // the usage text `lava ctl host` prints
+    try {
+      expect((await ctl("host", ...asAdmin())).code).toBe(2);
+    } finally {
+      console.log = prevLog;
+    }
+    expect(master.seen.length).toBe(before);
+  });
+});
+
+describe("lava ctl token list / revoke", () => {
+  test("list: a table with compact UTC times and '-' for none", async () => {
+    const r = await ctlSeen("token", "list", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(r.seen[0]).toMatchObject({ method: "GET", path: "/api/v1/tokens" });
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines[0]!.split(/\s+/)).toEqual(["JTI", "ROLE", "SUBJECT", "HOST", "CREATED", "EXPIRES", "REVOKED"]);
+    expect(lines[1]).toMatch(/^j1\s+admin\s+bootstrap\s+-\s+2026-11-22 21:04\s+-\s+-$/);
+    expect(lines[2]).toMatch(/^j2\s+agent\s+rack1\s+alpha\s+2026-11-22 21:05\s+2027-11-22 21:05\s+2026-12-01 08:30$/);
+  });
+
+  test("list --json passes the array through", async () => {
+    const r = await ctl("token", "list", "--json", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(TOKEN_ROWS);
+  });
+
+  test("list with a read token: exit 1 naming the role", async () => {
+    const r = await ctl("token", "list", "--token", "read-token", ...at());
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain("role");
+  });
+
+  test("revoke prints 'token JTI revoked' and sends DELETE", async () => {
+    const r = await ctlSeen("token", "revoke", "j2", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("token j2 revoked\n");
+    expect(r.seen).toEqual([{ method: "DELETE", path: "/api/v1/tokens/j2", authorization: `Bearer ${ADMIN_TOKEN}`, body: undefined }]);
+  });
+
+  test("revoke --json prints the master's answer", async () => {
+    const r = await ctl("token", "revoke", "j9", "--json", ...asAdmin());
+    expect(JSON.parse(r.stdout)).toEqual({ jti: "j9", revoked: true });
+  });
+
+  test("revoke without a JTI, or with two, is a usage error (exit 2) and sends nothing", async () => {
+    const before = master.seen.length;
+    const r = await ctl("token", "revoke", ...asAdmin());
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("JTI");
+    expect((await ctl("token", "revoke", "j1", "j2", ...asAdmin())).code).toBe(2);
+    expect(master.seen.length).toBe(before);
+  });
+});
+
+describe("lava ctl audit", () => {
+  test("a table TIME ACTOR ROLE ACTION TARGET RESULT, the long RESULT cut short", async () => {
+    const r = await ctlSeen("audit", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(r.seen[0]).toMatchObject({ method: "GET", path: "/api/v1/audit" });
+    const lines = r.stdout.trimEnd().split("\n");
+    expect(lines[0]!.split(/\s+/)).toEqual(["TIME", "ACTOR", "ROLE", "ACTION", "TARGET", "RESULT"]);
+    expect(lines[1]).toMatch(/^2026-11-22 21:04:09\s+bootstrap\s+admin\s+token\.create\s+j2\s+ok$/);
+    expect(lines[3]).toMatch(/^2026-11-22 21:07:00\s+anonymous\s+read\s+host\.remove\s+-\s+refused: 401 unauthorized$/);
+    expect(r.stdout).not.toContain(LONG_RESULT);
+    expect(lines[2]).toContain(LONG_RESULT.slice(0, 30));
+    expect(lines[2]!.endsWith("…")).toBe(true);
+  });
+
+  test("--json has every row whole", async () => {
+    const r = await ctl("audit", "--json", ...asAdmin());
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toEqual(AUDIT_ROWS);
+  });
+
+  test("--since --until --limit --action go to the master as given", async () => {
+    const r = await ctlSeen("audit", "--since", "2h", "--until", "2030-01-01T00:00:00Z", "--limit", "50", "--action", "host.drain", ...asAdmin());
+    expect(r.code).toBe(0);
+    const url = new URL(r.seen[0]!.path, "http://x");
+    expect(url.pathname).toBe("/api/v1/audit");
+    expect(Object.fromEntries(url.searchParams)).toEqual({ since: "2h", until: "2030-01-01T00:00:00Z", limit: "50", action: "host.drain" });
+    const ms = await ctlSeen("audit", "--since", "1700000000000", ...asAdmin());
+    expect(ms.seen[0]!.path).toBe("/api/v1/audit?since=1700000000000");
+  });
+
+  test("a bad --since, --until, --limit or --action is a usage error (exit 2) and sends nothing", async () => {
+    const before = master.seen.length;
+    const bad = [
+      ["--since", "yesterday"],
+      ["--since", "2026-13-45"],
+      ["--since", "-5m"],
+      ["--until", "soon"],
+      ["--since", "1h", "--until", "2h"],
+      ["--limit", "0"],
+      ["--limit", "10001"],
+      ["--limit", "1.5"],
+      ["--limit", "ten"],
+      ["--action", ""],
+    ];
+    for (const flags of bad) {
+      const r = await ctl("audit", ...flags, ...asAdmin());
+      expect(r.code, flags.join(" ")).toBe(2);
+      expect(r.stdout).toBe("");
+    }
+    expect((await ctl("audit", "--since", "yesterday", ...asAdmin())).stderr).toContain('--since must be ISO 8601');
+    expect((await ctl("audit", "--limit", "0", ...asAdmin())).stderr).toContain("--limit must be a whole number from 1 to 10000");
+    expect(master.seen.length).toBe(before);
+  });
+});
+
+describe("lava ctl --help", () => {
+  test("lists the new commands", async () => {
+    let out = "";
+    const prevLog = console.log;
+    console.log = (...a: unknown[]) => void (out += a.map(String).join(" ") + "\n");
+    try {
+      expect(await main(["ctl", "--help"])).toBe(0);
+    } finally {
+      console.log = prevLog;
+    }
+    expect(out).toContain("lava ctl load|hosts|host|status|drain|resume|token|audit");
+    expect(out).toContain("Take a host out of scheduling");
   });
 });

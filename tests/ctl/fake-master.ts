@@ -30,7 +30,7 @@ export async function serve(handler: Handler): Promise<Fake> {
     hostname: "127.0.0.1",
     async fetch(req) {
       const url = new URL(req.url);
-      const raw = req.method === "POST" ? await req.text() : "";
+      const raw = req.method === "GET" || req.method === "HEAD" ? "" : await req.text();
       seen.push({ method: req.method, path: url.pathname + url.search, authorization: req.headers.get("authorization"), body: raw ? JSON.parse(raw) : undefined });
       return handler(req, url);
     },
@@ -139,17 +139,48 @@ export const STATUS = {
 
 export const ADMIN_TOKEN = "admin-token-for-tests";
 
-/** A master with the query and token endpoints; /api/v1/tokens needs ADMIN_TOKEN. */
+export const TOKEN_ROWS = [
+  { jti: "j1", role: "admin", subject: "bootstrap", host: null, createdBy: null, issuedAt: "2026-11-22T21:04:09.000Z", expiresAt: null, revokedAt: null, revokedBy: null },
+  { jti: "j2", role: "agent", subject: "rack1", host: "alpha", createdBy: "bootstrap", issuedAt: "2026-11-22T21:05:00.000Z", expiresAt: "2027-11-22T21:05:00.000Z", revokedAt: "2026-12-01T08:30:59.999Z", revokedBy: "bootstrap" },
+];
+
+/** A RESULT longer than the audit table shows. */
+export const LONG_RESULT = "refused: no host named 'a-host-with-a-rather-long-name.example.org' is registered";
+
+export const AUDIT_ROWS = [
+  { id: 1, logIdx: 3, at: "2026-11-22T21:04:09.123Z", actor: "bootstrap", role: "admin", action: "token.create", target: "j2", result: "ok", detail: null },
+  { id: 2, logIdx: 4, at: "2026-11-22T21:06:00.000Z", actor: "bootstrap", role: "admin", action: "host.drain", target: "a-host-with-a-rather-long-name.example.org", result: LONG_RESULT, detail: null },
+  { id: 3, logIdx: 5, at: "2026-11-22T21:07:00.000Z", actor: "anonymous", role: "read", action: "host.remove", target: null, result: "refused: 401 unauthorized", detail: "this needs a token" },
+];
+
+const unknownHost = (name: string) => apiError(404, "unknown_host", `no host named '${name}' is registered`);
+
+/** A master with the query endpoints, and the admin ones (tokens, hosts, audit) answering ADMIN_TOKEN only. */
 export function masterApi(): Handler {
   return async (req, url) => {
     const auth = req.headers.get("authorization");
-    if (req.method === "GET" && url.pathname === "/api/v1/load") return json(LOAD_ROWS);
-    if (req.method === "GET" && url.pathname === "/api/v1/hosts") return json(HOST_ROWS);
-    if (req.method === "GET" && url.pathname === "/api/v1/status") return json(STATUS);
-    if (req.method === "POST" && url.pathname === "/api/v1/tokens") {
+    const route = `${req.method} ${url.pathname}`;
+    if (route === "GET /api/v1/load") return json(LOAD_ROWS);
+    if (route === "GET /api/v1/hosts") return json(HOST_ROWS);
+    if (route === "GET /api/v1/status") return json(STATUS);
+    const admin = /^\/api\/v1\/(tokens(\/|$)|audit$)/.test(url.pathname) || (url.pathname.startsWith("/api/v1/hosts/") && req.method !== "GET");
+    if (admin) {
       if (!auth) return apiError(401, "unauthorized", "this needs a token");
-      if (auth !== `Bearer ${ADMIN_TOKEN}`) return apiError(403, "forbidden", "role read may not create tokens");
-      return json({ token: "eyJ.minted.token", jti: "j1", role: "read", subject: "ci", expiresAt: "2030-01-01T00:00:00.000Z" });
+      if (auth !== `Bearer ${ADMIN_TOKEN}`) return apiError(403, "forbidden", "role read may not do this");
+    }
+    if (route === "POST /api/v1/tokens") {
+      return json({ token: "eyJ.minted.token", jti: "j1", role: "read", subject: "ci", expiresAt: "2030-01-01T00:00:00.000Z" }, 201);
+    }
+    if (route === "GET /api/v1/tokens") return json(TOKEN_ROWS);
+    if (route === "GET /api/v1/audit") return json(AUDIT_ROWS);
+    let m = /^\/api\/v1\/tokens\/([^/]+)$/.exec(url.pathname);
+    if (m && req.method === "DELETE") return json({ jti: decodeURIComponent(m[1]!), revoked: true });
+    m = /^\/api\/v1\/hosts\/([^/]+)(?:\/(drain|resume))?$/.exec(url.pathname);
+    if (m) {
+      const name = decodeURIComponent(m[1]!);
+      const known = HOST_ROWS.some((h) => h.host === name);
+      if (m[2] && req.method === "POST") return known ? json({ host: name, drained: m[2] === "drain" }) : unknownHost(name);
+      if (!m[2] && req.method === "DELETE") return known ? json({ host: name, removed: true }) : unknownHost(name);
     }
     return apiError(404, "not_found", `no route ${req.method} ${url.pathname}`);
   };

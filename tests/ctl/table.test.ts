@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { formatAge, formatBytes, formatCount, formatLoad, formatPercent, formatTable } from "../../src/ctl/table.ts";
+import { formatAge, formatBytes, formatCount, formatLoad, formatPercent, formatTable, formatTime, truncate } from "../../src/ctl/table.ts";
 
 describe("formatTable", () => {
   test("aligns columns, right-aligns numbers, puts the header first", () => {
@@ -73,5 +73,29 @@ describe("formatters", () => {
     expect(formatLoad(null)).toBe("-");
     expect(formatCount(8)).toBe("8");
     expect(formatCount(null)).toBe("-");
+  });
+});
+
+describe("formatTime and truncate", () => {
+  test("times are compact UTC, to the minute or the second", () => {
+    expect(formatTime("2026-11-22T21:04:09.999Z")).toBe("2026-11-22 21:04");
+    expect(formatTime("2026-11-22T23:04:09+02:00", true)).toBe("2026-11-22 21:04:09");
+    expect(formatTime(Date.UTC(2026, 10, 22, 21, 4, 9))).toBe("2026-11-22 21:04");
+    expect(formatTime(null)).toBe("-");
+    expect(formatTime(undefined)).toBe("-");
+    expect(formatTime("")).toBe("-");
+  });
+
+  test("a value that is not a time is shown as it is", () => {
+    expect(formatTime("someday")).toBe("someday");
+    expect(formatTime(1e300)).toBe("-");
+  });
+
+  test("truncate cuts to the width, ending in an ellipsis", () => {
+    expect(truncate("short", 10)).toBe("short");
+    expect(truncate("exactly10!", 10)).toBe("exactly10!");
+    expect(truncate("eleven char", 10)).toBe("eleven ch…");
+    expect(truncate("eleven char", 10)).toHaveLength(10);
+    expect(() => truncate("x", 0)).toThrow();
   });
 });

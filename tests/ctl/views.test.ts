@@ -1,6 +1,6 @@
 import { describe, expect, test } from "bun:test";
-import { hostsTable, loadTable, statusText } from "../../src/ctl/views.ts";
-import { HOST_ROWS, LOAD_ROWS, STATUS } from "./fake-master.ts";
+import { AUDIT_RESULT_WIDTH, auditTable, hostsTable, loadTable, statusText, tokensTable } from "../../src/ctl/views.ts";
+import { AUDIT_ROWS, HOST_ROWS, LOAD_ROWS, LONG_RESULT, STATUS, TOKEN_ROWS } from "./fake-master.ts";
 
 const header = (text: string) => text.split("\n")[0]!.split(/\s+/);
 
@@ -60,5 +60,34 @@ describe("statusText", () => {
     expect(text).toContain("dropped: none");
     expect(text).toContain("INSECURE");
     expect(text).not.toContain("kernel");
+  });
+});
+
+describe("tokensTable", () => {
+  test("has the columns, compact times and '-' for none", () => {
+    const lines = tokensTable(TOKEN_ROWS).split("\n");
+    expect(header(lines[0]!)).toEqual(["JTI", "ROLE", "SUBJECT", "HOST", "CREATED", "EXPIRES", "REVOKED"]);
+    expect(lines[1]).toMatch(/^j1\s+admin\s+bootstrap\s+-\s+2026-11-22 21:04\s+-\s+-$/);
+    expect(lines[2]).toMatch(/^j2\s+agent\s+rack1\s+alpha\s+2026-11-22 21:05\s+2027-11-22 21:05\s+2026-12-01 08:30$/);
+  });
+
+  test("an empty list is the header alone", () => {
+    expect(tokensTable([]).split("\n")).toHaveLength(1);
+  });
+});
+
+describe("auditTable", () => {
+  test("has the columns, times to the second, '-' for no target", () => {
+    const lines = auditTable(AUDIT_ROWS).split("\n");
+    expect(header(lines[0]!)).toEqual(["TIME", "ACTOR", "ROLE", "ACTION", "TARGET", "RESULT"]);
+    expect(lines[1]).toMatch(/^2026-11-22 21:04:09\s+bootstrap\s+admin\s+token\.create\s+j2\s+ok$/);
+    expect(lines[3]).toMatch(/\shost\.remove\s+-\s+refused: 401 unauthorized$/);
+  });
+
+  test("RESULT is cut to AUDIT_RESULT_WIDTH", () => {
+    const line = auditTable(AUDIT_ROWS).split("\n")[2]!;
+    const result = line.slice(line.indexOf("refused"));
+    expect(result).toHaveLength(AUDIT_RESULT_WIDTH);
+    expect(result).toBe(LONG_RESULT.slice(0, AUDIT_RESULT_WIDTH - 1) + "…");
   });
 });

@@ -5,7 +5,7 @@
 import * as v from "valibot";
 import { newTokenId, RoleSchema, signToken, type Claims } from "../../auth/index.ts";
 import { allTokens, auditSince, StoreError, type Applied, type Command } from "../../store/index.ts";
-import { parseWhen } from "./when.ts";
+import { parseWhen } from "../../control/when.ts";
 import { COMMIT, VERSION } from "../../version.ts";
 import { countStates } from "../hosts/status.ts";
 import type { MasterContext } from "../context.ts";
