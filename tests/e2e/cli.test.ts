@@ -38,4 +38,24 @@ describe("dist/lava", () => {
     expect((await runLava(["master", "--udp-prot", "1"])).code).toBe(2);
     expect((await runLava(["frobnicate"])).code).toBe(2);
   }, 30_000);
+
+  test("a master refuses to start on a damaged database and says what to do", async () => {
+    const data = join(dir, "damaged");
+    const { mkdirSync } = await import("node:fs");
+    mkdirSync(data, { recursive: true });
+    writeFileSync(join(data, "lava.db"), "SQLite format 3\u0000" + "garbage".repeat(1000));
+    const r = await runLava(["master", "--data-dir", data, "--bind", "127.0.0.1", "--http-port", "0", "--udp-port", "0"]);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(/lava\.db/);
+    expect(r.stderr).toMatch(/restore|damaged|move it aside/i);
+  }, 30_000);
+
+  test("a data dir that cannot be created is a clear error, not a crash", async () => {
+    const f = join(dir, "a-file");
+    writeFileSync(f, "x");
+    const r = await runLava(["master", "--data-dir", join(f, "sub"), "--http-port", "0", "--udp-port", "0"]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("--data-dir");
+  }, 30_000);
 });
+

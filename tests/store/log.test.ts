@@ -126,4 +126,30 @@ describe("command log", () => {
     rmSync(join(dir, "lava.db-shm"), { force: true });
     expect(() => open(dir)).toThrow(/damaged.*restore/i);
   });
+
+  test("a full disk rejects the group with advice, loses nothing acknowledged, and recovers when space returns", async () => {
+    const s = open(fresh());
+    const clog = new CommandLog(s);
+    await clog.propose(reg("before"));
+    const pages = (s.sqlite.query("PRAGMA page_count").get() as { page_count: number }).page_count;
+    // SQLite's own limit stands in for a full disk: writes past it fail with SQLITE_FULL.
+    s.sqlite.exec(`PRAGMA max_page_count = ${pages}`);
+    const big = Array.from({ length: 200 }, (_, i) => ({ ...reg(`full-${i}`), version: "x".repeat(90) }) as Command);
+    const results = await Promise.allSettled(big.map((c) => clog.propose(c)));
+    const rejected = results.filter((r) => r.status === "rejected") as PromiseRejectedResult[];
+    expect(rejected.length).toBeGreaterThan(0);
+    expect(String(rejected[0]!.reason.message)).toMatch(/full/);
+    expect(clog.lastApplied).toBe(clog.lastIndex);
+    s.sqlite.exec("PRAGMA max_page_count = 1073741823");
+    const after = await clog.propose(reg("after"));
+    expect(after.idx).toBe(clog.lastIndex);
+    const names = allHosts(s.db).map((h) => h.hostname);
+    expect(names).toContain("before");
+    expect(names).toContain("after");
+    // What was acknowledged is there; what was refused is not.
+    const acked = results.flatMap((r, i) => (r.status === "fulfilled" ? [`full-${i}`] : []));
+    for (const n of acked) expect(names).toContain(n);
+    expect(names.length).toBe(2 + acked.length);
+  });
 });
+
