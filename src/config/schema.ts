@@ -31,6 +31,28 @@ const BusySchema = v.strictObject({
   memPercent: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(101)), 95),
 });
 
+const QueueSchema = v.strictObject({
+  /** Host name patterns (`*`, `?`) of the pool; empty = every host. */
+  hosts: v.optional(v.array(v.string()), []),
+  /** Most jobs of this queue running at once. */
+  maxRunning: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1, "maxRunning must be at least 1"))),
+  /** Higher is served first. */
+  priority: v.optional(v.pipe(v.number(), v.integer()), 0),
+  /** Token subjects allowed to submit to this queue; empty = any admin. */
+  users: v.optional(v.array(v.string()), []),
+});
+
+const JobsSchema = v.strictObject({
+  /** Seconds a host may be unavail, or without its control channel, before its running jobs are requeued (or LOST). */
+  lostAfter: v.optional(v.pipe(v.number(), v.minValue(0.1)), 60),
+  /** First retry delay in seconds; doubles per attempt, capped at 10 min. */
+  retryBackoff: v.optional(v.pipe(v.number(), v.minValue(0)), 5),
+  /** Seconds an agent has to report a dispatched job started before it is requeued. */
+  dispatchTimeout: v.optional(v.pipe(v.number(), v.minValue(0.1)), 30),
+  /** Grace between SIGTERM and SIGKILL when a job is killed, in seconds (sent to agents). */
+  killGrace: v.optional(v.pipe(v.number(), v.minValue(0)), 10),
+});
+
 export const MasterSchema = v.strictObject({
   /** Where the secret, tokens and the database live. Default chosen at run time (see defaultDataDir). */
   dataDir: v.optional(v.pipe(v.string(), v.minLength(1))),
@@ -55,6 +77,9 @@ export const MasterSchema = v.strictObject({
   /** WebSocket upgrades admitted per second before answering 503 + Retry-After (storm protection). */
   wsAdmitPerSec: v.optional(v.pipe(v.number(), v.minValue(1)), 500),
   busy: v.optional(BusySchema, {}),
+  /** Named host pools jobs are submitted to; `default` (every host) always exists. */
+  queues: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "queue names: letters, digits, '.', '_', '-'")), QueueSchema), {}),
+  jobs: v.optional(JobsSchema, {}),
   log: v.optional(LogSchema, {}),
 });
 

@@ -29,7 +29,53 @@ export const RegisterSchema = v.object({
 });
 export const PongSchema = v.object({ type: v.literal("pong"), ts: v.optional(v.number()) });
 
-export const AgentMessageSchema = v.variant("type", [RegisterSchema, PongSchema]);
+/** Bounds for jobs on the wire (design §5). */
+export const JOB_LIMITS = {
+  argvItems: 4096,
+  argBytes: 128 * 1024,
+  envItems: 1024,
+  /** Default bound on captured stdout and on stderr, each. */
+  outputBytesDefault: 1 << 20,
+  outputBytesMax: 16 << 20,
+} as const;
+
+const jobId = v.pipe(count, v.minValue(1), v.maxValue(2 ** 53));
+const attempt = v.pipe(count, v.minValue(1), v.maxValue(1000));
+export const JobEndStateSchema = v.picklist(["DONE", "EXIT", "KILLED"]);
+const outText = v.pipe(v.string(), v.maxLength(JOB_LIMITS.outputBytesMax * 2));
+
+/**
+ * A job's progress on an agent. `eventId` is unique per agent (the agent
+ * keeps unacknowledged events and sends them again after a reconnect); the
+ * master records each (jobId, attempt) end once and acks with `ack`.
+ */
+export const JobEventSchema = v.object({
+  type: v.literal("job_event"),
+  eventId: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  jobId,
+  attempt,
+  event: v.picklist(["started", "finished"]),
+  /** ms since the epoch on the agent. */
+  at: v.number(),
+  pid: v.optional(count),
+  state: v.optional(JobEndStateSchema),
+  exitCode: v.optional(v.nullable(v.pipe(v.number(), v.integer()))),
+  signal: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(20)))),
+  reason: v.optional(v.pipe(v.string(), v.maxLength(1000))),
+  startedAt: v.optional(v.number()),
+  stdout: v.optional(outText),
+  stderr: v.optional(outText),
+  stdoutTruncated: v.optional(v.boolean()),
+  stderrTruncated: v.optional(v.boolean()),
+});
+
+/** Sent after registration (and whenever asked): the jobs this agent is running, so the master can reconcile. */
+export const AgentStatusSchema = v.object({
+  type: v.literal("status"),
+  jobs: v.pipe(v.array(v.object({ jobId, attempt })), v.maxLength(100_000)),
+});
+
+export const AgentMessageSchema = v.variant("type", [RegisterSchema, PongSchema, JobEventSchema, AgentStatusSchema]);
 
 // ---- master → agent
 export const RegisteredSchema = v.object({
@@ -42,12 +88,35 @@ export const RegisteredSchema = v.object({
 export const PingSchema = v.object({ type: v.literal("ping"), ts: v.number() });
 export const ErrorSchema = v.object({ type: v.literal("error"), error: v.string(), detail: v.optional(v.string()), requestId: v.optional(v.string()) });
 
-export const MasterMessageSchema = v.variant("type", [RegisteredSchema, PingSchema, ErrorSchema]);
+export const RunJobSchema = v.object({
+  type: v.literal("run_job"),
+  jobId,
+  attempt,
+  argv: v.pipe(v.array(v.pipe(v.string(), v.maxLength(JOB_LIMITS.argBytes))), v.minLength(1), v.maxLength(JOB_LIMITS.argvItems)),
+  env: v.optional(v.pipe(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/)), v.pipe(v.string(), v.maxLength(JOB_LIMITS.argBytes))), v.check((e) => Object.keys(e).length <= JOB_LIMITS.envItems, "too many env entries"))),
+  cwd: v.optional(v.pipe(v.string(), v.maxLength(4096))),
+  /** 0 or absent: no timeout. */
+  timeoutMs: v.optional(v.pipe(count, v.maxValue(365 * 86400 * 1000))),
+  outputLimitBytes: v.optional(v.pipe(count, v.maxValue(JOB_LIMITS.outputBytesMax))),
+  /** Between SIGTERM and SIGKILL when the job is killed (timeout or kill_job); default 10 s. */
+  killGraceMs: v.optional(v.pipe(count, v.maxValue(3600 * 1000))),
+});
+export const KillJobSchema = v.object({ type: v.literal("kill_job"), jobId, attempt: v.optional(attempt), reason: v.optional(v.pipe(v.string(), v.maxLength(1000))) });
+/** The master has durably recorded these job events; the agent may forget them. */
+export const AckSchema = v.object({ type: v.literal("ack"), eventIds: v.pipe(v.array(v.pipe(v.string(), v.maxLength(100))), v.maxLength(10_000)) });
+
+export const MasterMessageSchema = v.variant("type", [RegisteredSchema, PingSchema, ErrorSchema, RunJobSchema, KillJobSchema, AckSchema]);
 
 export type Hardware = v.InferOutput<typeof HardwareSchema>;
 export type Register = v.InferOutput<typeof RegisterSchema>;
 export type Registered = v.InferOutput<typeof RegisteredSchema>;
 export type AgentMessage = v.InferOutput<typeof AgentMessageSchema>;
+export type JobEvent = v.InferOutput<typeof JobEventSchema>;
+export type AgentStatus = v.InferOutput<typeof AgentStatusSchema>;
+export type RunJob = v.InferOutput<typeof RunJobSchema>;
+export type KillJob = v.InferOutput<typeof KillJobSchema>;
+export type Ack = v.InferOutput<typeof AckSchema>;
+export type JobEndState = v.InferOutput<typeof JobEndStateSchema>;
 export type MasterMessage = v.InferOutput<typeof MasterMessageSchema>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string; detail: string };
