@@ -10,6 +10,7 @@ import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { SQLiteTransaction } from "drizzle-orm/sqlite-core";
 import { audit, hosts, meta, tokens } from "./schema.ts";
 import type { ApplyResult, Command } from "./commands.ts";
+import { applyJob } from "./apply-jobs.ts";
 
 // Both the database and a transaction work here.
 export type Tx = BunSQLiteDatabase | SQLiteTransaction<"sync", void, Record<string, never>, never>;
@@ -26,7 +27,7 @@ function refuse(error: string, detail: string): ApplyResult {
   return { ok: false, error, detail };
 }
 
-function effect(tx: Tx, cmd: Command): ApplyResult {
+function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
   switch (cmd.type) {
     case "noop":
       return { ok: true };
@@ -89,22 +90,38 @@ function effect(tx: Tx, cmd: Command): ApplyResult {
     }
     case "audit.record":
       return { ok: true };
+    default:
+      return applyJob(tx, idx, cmd);
   }
 }
 
+/** Scheduler and agent bookkeeping is in job_history, not the audit log: only requests are audited. */
+const UNAUDITED: ReadonlySet<Command["type"]> = new Set(["noop", "job.dispatch", "job.finish", "job.requeue"]);
+
 function auditRow(idx: number, cmd: Command, result: ApplyResult) {
-  if (cmd.type === "noop") return null;
+  if (UNAUDITED.has(cmd.type) || cmd.type === "noop") return null;
   const target =
     cmd.type === "audit.record" ? (cmd.target ?? null) : cmd.type === "token.create" || cmd.type === "token.revoke" ? cmd.jti : "hostname" in cmd ? cmd.hostname : null;
   const detail =
-    cmd.type === "audit.record" ? (cmd.detail ?? null) : cmd.type === "token.create" ? JSON.stringify({ role: cmd.role, subject: cmd.subject }) : cmd.type === "host.drain" ? (cmd.reason ?? null) : null;
+    cmd.type === "audit.record"
+      ? (cmd.detail ?? null)
+      : cmd.type === "token.create"
+        ? JSON.stringify({ role: cmd.role, subject: cmd.subject })
+        : cmd.type === "host.drain"
+          ? (cmd.reason ?? null)
+          : cmd.type === "job.submit"
+            ? JSON.stringify({ argv: cmd.argv.slice(0, 20), queue: cmd.queue, cpus: cmd.cpus })
+            : cmd.type === "job.cancel"
+              ? cmd.reason
+              : null;
+  const jobTarget = cmd.type === "job.cancel" ? String(cmd.jobId) : cmd.type === "job.submit" && result.ok ? String(result.value?.jobId) : null;
   return {
     logIdx: idx,
     at: cmd.at,
     actor: cmd.actor,
     role: cmd.actorRole,
     action: cmd.type === "audit.record" ? cmd.action : cmd.type,
-    target,
+    target: jobTarget ?? target,
     result: cmd.type === "audit.record" ? cmd.result : result.ok ? "ok" : `refused: ${result.detail}`,
     detail,
   };
@@ -115,7 +132,7 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
  * lastApplied in that same transaction (once per group: see CommandLog).
  */
 export function applyEntry(tx: Tx, idx: number, cmd: Command): ApplyResult {
-  const result = effect(tx, cmd);
+  const result = effect(tx, idx, cmd);
   const row = auditRow(idx, cmd, result);
   if (row) tx.insert(audit).values(row).run();
   return result;

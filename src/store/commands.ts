@@ -33,6 +33,41 @@ export const CommandSchema = v.variant("type", [
     expiresAt: v.optional(v.pipe(v.number(), v.integer())),
   }),
   v.object({ type: v.literal("token.revoke"), ...by, jti: name }),
+  v.object({
+    type: v.literal("job.submit"),
+    ...by,
+    argv: v.pipe(v.array(v.string()), v.minLength(1)),
+    env: v.optional(v.record(v.string(), v.string())),
+    cwd: v.optional(v.string()),
+    cpus: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    memBytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    gpus: v.pipe(v.number(), v.integer(), v.minValue(0)),
+    priority: v.pipe(v.number(), v.integer()),
+    queue: name,
+    timeoutSec: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+    retries: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)),
+  }),
+  /** The scheduler placed a pending job: it is RUN on that host from now (attempt = attempts + 1). */
+  v.object({ type: v.literal("job.dispatch"), ...by, jobId: v.number(), hostId: v.number(), hostname: name }),
+  /** An agent reported the end of an attempt. Recorded once: a second report of the same attempt is refused as stale. */
+  v.object({
+    type: v.literal("job.finish"),
+    ...by,
+    jobId: v.number(),
+    attempt: v.number(),
+    state: v.picklist(["DONE", "EXIT", "KILLED"]),
+    exitCode: v.nullable(v.number()),
+    signal: v.nullable(v.string()),
+    reason: v.nullable(v.string()),
+    startedAt: v.nullable(v.number()),
+    stdout: v.string(),
+    stderr: v.string(),
+    stdoutTruncated: v.boolean(),
+    stderrTruncated: v.boolean(),
+  }),
+  v.object({ type: v.literal("job.cancel"), ...by, jobId: v.number(), reason: text }),
+  /** The attempt's host died: back to PEND after notBefore while retries remain, else LOST. */
+  v.object({ type: v.literal("job.requeue"), ...by, jobId: v.number(), attempt: v.number(), reason: text, notBefore: ms }),
   /** A request that changed nothing but must be audited: refusals, exec requests and results. */
   v.object({ type: v.literal("audit.record"), ...by, action: name, target: v.optional(text), result: text, detail: v.optional(text) }),
 ]);

@@ -1,7 +1,7 @@
 /** Reads of durable state (hosts, tokens, audit). Writes go through the command log only. */
-import { and, desc, eq, gte, isNotNull, lte } from "drizzle-orm";
+import { and, desc, eq, getTableColumns, gte, inArray, isNotNull, lte } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { audit, hosts, tokens } from "./schema.ts";
+import { audit, hosts, jobHistory, jobs, tokens } from "./schema.ts";
 
 export type HostRow = typeof hosts.$inferSelect;
 export type TokenRow = typeof tokens.$inferSelect;
@@ -34,4 +34,38 @@ export function auditSince(db: BunSQLiteDatabase, opts: { sinceMs?: number; unti
     .limit(opts.limit ?? 1000)
     .all()
     .reverse();
+}
+
+export type JobRow = typeof jobs.$inferSelect;
+export type JobHistoryRow = typeof jobHistory.$inferSelect;
+
+export function jobById(db: BunSQLiteDatabase, id: number): JobRow | undefined {
+  return db.select().from(jobs).where(eq(jobs.id, id)).get();
+}
+
+/** Jobs not yet ended: the master keeps these in memory for scheduling. */
+export function activeJobs(db: BunSQLiteDatabase): JobRow[] {
+  return db.select().from(jobs).where(inArray(jobs.state, ["PEND", "RUN"])).orderBy(jobs.id).all();
+}
+
+export function listJobs(db: BunSQLiteDatabase, f: { states?: string[]; hostname?: string; queue?: string; limit?: number }): Omit<JobRow, "stdout" | "stderr">[] {
+  const where = and(
+    f.states && f.states.length ? inArray(jobs.state, f.states) : undefined,
+    f.hostname ? eq(jobs.hostname, f.hostname) : undefined,
+    f.queue ? eq(jobs.queue, f.queue) : undefined,
+  );
+  const { stdout: _o, stderr: _e, ...cols } = getTableColumns(jobs);
+  // The newest `limit`, returned in id order.
+  return db
+    .select(cols)
+    .from(jobs)
+    .where(where)
+    .orderBy(desc(jobs.id))
+    .limit(f.limit ?? 1000)
+    .all()
+    .reverse();
+}
+
+export function jobHistoryOf(db: BunSQLiteDatabase, jobId: number): JobHistoryRow[] {
+  return db.select().from(jobHistory).where(eq(jobHistory.jobId, jobId)).orderBy(jobHistory.id).all();
 }

@@ -69,3 +69,57 @@ export const audit = sqliteTable(
   },
   (t) => [index("audit_at").on(t.at), uniqueIndex("audit_log_idx").on(t.logIdx)],
 );
+
+/** Jobs (design §5). argv and env are JSON; times are ms since the epoch, stamped by the leader. */
+export const jobs = sqliteTable(
+  "jobs",
+  {
+    id: integer("id").primaryKey(),
+    state: text("state").notNull(),
+    argv: text("argv").notNull(),
+    env: text("env"),
+    cwd: text("cwd"),
+    cpus: integer("cpus").notNull(),
+    memBytes: integer("mem_bytes").notNull(),
+    gpus: integer("gpus").notNull(),
+    priority: integer("priority").notNull(),
+    queue: text("queue").notNull(),
+    timeoutSec: integer("timeout_sec"),
+    retries: integer("retries").notNull(),
+    /** Dispatches so far: attempt n is the n-th. */
+    attempts: integer("attempts").notNull().default(0),
+    hostId: integer("host_id"),
+    hostname: text("hostname"),
+    submittedAt: integer("submitted_at").notNull(),
+    submittedBy: text("submitted_by").notNull(),
+    dispatchedAt: integer("dispatched_at"),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+    exitCode: integer("exit_code"),
+    signal: text("signal"),
+    reason: text("reason"),
+    stdout: text("stdout"),
+    stderr: text("stderr"),
+    stdoutTruncated: integer("stdout_truncated", { mode: "boolean" }).notNull().default(false),
+    stderrTruncated: integer("stderr_truncated", { mode: "boolean" }).notNull().default(false),
+    /** Retry backoff: not dispatched before this time. */
+    notBefore: integer("not_before").notNull().default(0),
+  },
+  (t) => [index("jobs_state").on(t.state)],
+);
+
+/** Every transition of every job, with its time and reason. */
+export const jobHistory = sqliteTable(
+  "job_history",
+  {
+    id: integer("id").primaryKey({ autoIncrement: true }),
+    jobId: integer("job_id").notNull(),
+    logIdx: integer("log_idx").notNull(),
+    at: integer("at").notNull(),
+    state: text("state").notNull(),
+    reason: text("reason"),
+    hostname: text("hostname"),
+    attempt: integer("attempt").notNull(),
+  },
+  (t) => [index("job_history_job").on(t.jobId)],
+);
