@@ -27,8 +27,13 @@ export interface CtlContext {
   json: boolean;
 }
 
-/** Resolves flags > LAVA_* env > config file > defaults, and builds the client. Bad values are usage errors (exit 2). */
-export function connect(args: { config?: string | undefined; json?: boolean | undefined; master?: string | undefined }): CtlContext {
+/**
+ * Resolves flags > LAVA_* env > config file > defaults, and builds the client.
+ * Bad values are usage errors (exit 2). Commands whose own `--timeout` means
+ * something else (submit: the job's limit; wait: how long to wait) pass
+ * `timeout: undefined`, so requests wait LAVA_TIMEOUT or ctl.timeout.
+ */
+export function connect(args: { config?: string | undefined; json?: boolean | undefined; master?: string | undefined; timeout?: string | undefined }): CtlContext {
   const { config, file } = loadConfig({ role: "ctl", configFile: args.config, flags: flagsToConfig(args as Record<string, unknown>, CONFIG_FLAGS) });
   configureLogging(config.log);
   let masters;
@@ -78,4 +83,44 @@ export function expectObject(answer: unknown, what: string): Record<string, unkn
     throw new LavaError(`the master's answer to ${what} is not an object; is it a lava master of a matching version?`, EXIT.failed);
   }
   return answer as Record<string, unknown>;
+}
+
+/**
+ * Every value of a string flag that may repeat (`--env A=1 --env B=2`), in
+ * order, from the raw arguments before `--`. citty keeps only the last one.
+ * Other string flags of `def` are stepped over with their values, as citty
+ * parses them (a string flag takes the next token whatever it looks like).
+ * A repeated flag without a value is a usage error (exit 2).
+ */
+export function repeatedFlag(rawArgs: readonly string[], name: string, def: ArgsDef): string[] {
+  const takesValue = new Set<string>();
+  for (const [flag, arg] of Object.entries(def)) {
+    if (arg.type !== "string") continue;
+    takesValue.add(flag);
+    const alias = "alias" in arg ? arg.alias : undefined;
+    for (const a of Array.isArray(alias) ? alias : alias ? [alias] : []) takesValue.add(a);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < rawArgs.length; i++) {
+    const token = rawArgs[i]!;
+    if (token === "--") break;
+    if (!token.startsWith("-") || token === "-" || /^-\d/.test(token)) continue;
+    const body = token.replace(/^--?/, "");
+    const eq = body.indexOf("=");
+    const flag = eq >= 0 ? body.slice(0, eq) : body;
+    if (flag === name) {
+      if (eq >= 0) out.push(body.slice(eq + 1));
+      else if (i + 1 < rawArgs.length && rawArgs[i + 1] !== "--") out.push(rawArgs[++i]!);
+      else throw new LavaError(`--${name} needs a value`, EXIT.usage);
+    } else if (eq < 0 && takesValue.has(flag)) {
+      i++;
+    }
+  }
+  return out;
+}
+
+/** Everything after the first `--`, untouched: a command line to run, never parsed as flags. */
+export function afterDashes(rawArgs: readonly string[]): string[] | null {
+  const at = rawArgs.indexOf("--");
+  return at < 0 ? null : rawArgs.slice(at + 1);
 }

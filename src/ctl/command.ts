@@ -6,12 +6,17 @@
 import { defineCommand } from "citty";
 
 export default defineCommand({
-  meta: { name: "ctl", description: "Query and command the cluster (tables for people, --json for scripts)" },
+  meta: { name: "ctl", description: "Query and command the cluster and its jobs (tables for people, --json for scripts)" },
   subCommands: {
     load: () => import("./load.ts").then((m) => m.default),
     hosts: () => import("./hosts.ts").then((m) => m.default),
     host: () => import("./host.ts").then((m) => m.default),
     status: () => import("./status.ts").then((m) => m.default),
+    submit: () => import("./submit.ts").then((m) => m.default),
+    jobs: () => import("./jobs.ts").then((m) => m.default),
+    job: () => import("./job.ts").then((m) => m.default),
+    cancel: () => import("./cancel.ts").then((m) => m.default),
+    wait: () => import("./wait.ts").then((m) => m.default),
     drain: () => import("./drain.ts").then((m) => m.default),
     resume: () => import("./resume.ts").then((m) => m.default),
     token: () => import("./token.ts").then((m) => m.default),

@@ -153,3 +153,106 @@ export function auditTable(rows: readonly Row[]): string {
   const cells = rows.map((r) => [time(r.at, true), str(r.actor), str(r.role), str(r.action), str(r.target), truncate(str(r.result), AUDIT_RESULT_WIDTH)]);
   return formatTable(columns, cells);
 }
+
+/** Widest COMMAND in the jobs table; `lava ctl job ID` and `--json` have it whole. */
+export const JOBS_COMMAND_WIDTH = 50;
+
+/**
+ * An argv as one line: words joined by spaces, a word quoted ('…') when it is
+ * empty or holds a space, quote or shell character, so the words stay
+ * visible. For people only: the job runs its argv, never a shell.
+ */
+export function formatArgv(argv: unknown): string {
+  if (!Array.isArray(argv)) return str(argv);
+  return argv.map((a) => {
+    const w = typeof a === "string" ? a : String(a);
+    return w !== "" && /^[\w@%+=:,./-]+$/.test(w) ? w : `'${w.replace(/'/g, `'\\''`)}'`;
+  }).join(" ");
+}
+
+const exitText = (x: unknown): string => (num(x) === null ? "-" : String(num(x)));
+/** A memory request: "-" for none (0), else like "512M". */
+const memText = (x: unknown): string => (num(x) === 0 ? "-" : formatBytes(num(x)));
+
+/** `lava ctl jobs`: ID STATE QUEUE HOST EXIT CPUS MEM SUBMITTED COMMAND; MEM "-" when none is reserved, COMMAND cut to JOBS_COMMAND_WIDTH. */
+export function jobsTable(rows: readonly Row[]): string {
+  const R = "right" as const;
+  const columns: Column[] = [
+    { title: "ID", align: R },
+    { title: "STATE" },
+    { title: "QUEUE" },
+    { title: "HOST" },
+    { title: "EXIT", align: R },
+    { title: "CPUS", align: R },
+    { title: "MEM", align: R },
+    { title: "SUBMITTED" },
+    { title: "COMMAND" },
+  ];
+  const cells = rows.map((r) => [
+    str(r.id),
+    str(r.state),
+    str(r.queue),
+    str(r.host),
+    exitText(r.exitCode),
+    formatCount(num(r.cpus)),
+    memText(r.memBytes),
+    time(r.submittedAt, true),
+    truncate(formatArgv(r.argv), JOBS_COMMAND_WIDTH),
+  ]);
+  return formatTable(columns, cells);
+}
+
+const plural = (n: number | null, one: string, many = `${one}s`) => `${formatCount(n)} ${n === 1 ? one : many}`;
+
+/**
+ * `lava ctl job ID`: the job's facts (and why it waits, when pending), its
+ * history, then what it wrote on stdout and stderr, each marked when the
+ * master kept only part of it. Times in UTC to the second.
+ */
+export function jobText(j: Row): string {
+  const facts: [string, string][] = [];
+  facts.push(["job", str(j.id)]);
+  facts.push(["state", str(j.state)]);
+  if (j.state === "PEND" && j.waiting !== null && j.waiting !== undefined) facts.push(["waiting", str(j.waiting)]);
+  if (j.reason !== null && j.reason !== undefined) facts.push(["reason", str(j.reason)]);
+  facts.push(["command", formatArgv(j.argv)]);
+  facts.push(["queue", `${str(j.queue)} (priority ${str(j.priority)})`]);
+  const mem = num(j.memBytes);
+  facts.push(["request", `${plural(num(j.cpus), "cpu")}, ${mem === 0 ? "no" : formatBytes(mem)} memory, ${plural(num(j.gpus), "gpu")}`]);
+  facts.push(["host", str(j.host)]);
+  facts.push(["exit code", exitText(j.exitCode)]);
+  const retries = num(j.retries);
+  facts.push(["attempts", `${formatCount(num(j.attempts))}${retries !== null ? ` (retries allowed: ${retries})` : ""}`]);
+  const timeout = num(j.timeoutSeconds);
+  facts.push(["timeout", timeout === null ? "none" : `${timeout} s`]);
+  if (j.cwd !== undefined) facts.push(["cwd", j.cwd === null ? "-" : str(j.cwd)]);
+  if (typeof j.env === "object" && j.env !== null && !Array.isArray(j.env)) {
+    const env = Object.entries(j.env as Row).map(([k, v]) => `${k}=${str(v)}`);
+    facts.push(["env", env.length ? formatArgv(env) : "-"]);
+  }
+  facts.push(["submitted", time(j.submittedAt, true)]);
+  facts.push(["started", time(j.startedAt, true)]);
+  facts.push(["finished", time(j.finishedAt, true)]);
+  const parts = [formatTable([{ title: "" }, { title: "" }], facts, { header: false })];
+
+  if (Array.isArray(j.history) && j.history.length > 0) {
+    const rows = (j.history as unknown[]).map((h) => {
+      const e = typeof h === "object" && h !== null ? (h as Row) : {};
+      return [time(e.at, true), str(e.state), str(e.host), str(e.attempt), e.reason === null || e.reason === undefined ? "" : str(e.reason)];
+    });
+    const columns: Column[] = [{ title: "TIME" }, { title: "STATE" }, { title: "HOST" }, { title: "ATTEMPT", align: "right" }, { title: "REASON" }];
+    parts.push(`history:\n${formatTable(columns, rows)}`);
+  }
+  for (const stream of ["stdout", "stderr"] as const) {
+    if (!(stream in j)) continue;
+    const text = j[stream];
+    const truncated = j[`${stream}Truncated`] === true;
+    if (typeof text !== "string" || text === "") {
+      parts.push(`${stream}: ${text === null || text === undefined ? "none" : "empty"}${truncated ? " (truncated)" : ""}`);
+    } else {
+      const mark = truncated ? " (truncated: the master kept only part of it)" : "";
+      parts.push(`${stream}${mark}:\n${text.endsWith("\n") ? text.slice(0, -1) : text}`);
+    }
+  }
+  return parts.join("\n\n");
+}

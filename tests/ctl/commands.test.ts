@@ -430,7 +430,8 @@ describe("lava ctl --help", () => {
     } finally {
       console.log = prevLog;
     }
-    expect(out).toContain("lava ctl load|hosts|host|status|drain|resume|token|audit");
+    expect(out).toContain("lava ctl load|hosts|host|status|submit|jobs|job|cancel|wait|drain|resume|token|audit");
+    expect(out).toContain("Submit a job: lava ctl submit [flags] -- ARGV…");
     expect(out).toContain("Take a host out of scheduling");
   });
 });
