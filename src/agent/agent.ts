@@ -14,6 +14,16 @@
  * 60 s. An announce saying the master forgot this host ends the session and
  * reconnects at once, without waiting.
  *
+ * Jobs (jobs/runner.ts): the agent owns one JobRunner for its whole life,
+ * across reconnects. `run_job`, `kill_job` and `ack` from a registered
+ * session go to it; its `job_event`s are sent at once while registered and
+ * stay in its outbox until acked. After each registration the agent sends
+ * the whole outbox again, oldest first, and then `status` (the jobs it
+ * runs): finished events first, so that the master, reconciling with
+ * `status`, already knows how the jobs missing from it ended. stop() kills
+ * the jobs (they end KILLED "agent stopping") before closing the channel,
+ * so those events can still go out.
+ *
  * Logging: one info/warn line per state change (registered; disconnected,
  * with the reason and the wait; "master unreachable" once until the next
  * registration); each retry only at debug level.
@@ -23,7 +33,7 @@ import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import * as v from "valibot";
 import type { AgentConfig } from "../config/index.ts";
-import { formatHostPort, parseHostPort, parseMasterList, RegisterSchema, type HostPort, type Register, type Registered } from "../control/index.ts";
+import { formatHostPort, parseHostPort, parseMasterList, RegisterSchema, type Ack, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { hardwareInfo, ProcSampler, type HardwareInfo, type JobCounts } from "./procfs/index.ts";
@@ -31,6 +41,7 @@ import { judgeAnnounce, type AnnounceRejection } from "./announce.ts";
 import { reconnectDelayMs, STABLE_SESSION_MS, type Rng } from "./backoff.ts";
 import { errorText, openControl, type ControlConnection, type ControlOutcome } from "./control.ts";
 import { openReporter, type Reporter, type Sampler } from "./reporter.ts";
+import { createJobRunner, type JobRunnerOptions } from "./jobs/index.ts";
 
 const log = logger("agent");
 
@@ -67,6 +78,14 @@ export interface AgentStatus {
   leaderHint: string | null;
   /** Why the last connection attempt failed or the last session ended, or null. */
   lastProblem: string | null;
+  /** Job attempts running now. */
+  jobsRunning: number;
+  /** Job attempts accepted but not started yet (waiting for an older attempt to end). */
+  jobsPending: number;
+  /** Job attempts ended since the agent started. */
+  jobsFinished: number;
+  /** Job events waiting for the master's ack. */
+  jobEventsUnacked: number;
 }
 
 /** Everything createAgent takes from outside, so tests can steer it; all optional. */
@@ -76,8 +95,10 @@ export interface AgentDeps {
   now?: () => number;
   sampler?: Sampler;
   hardware?: () => HardwareInfo;
-  /** Jobs running and pending on this host (0/0 until jobs exist). */
+  /** Jobs running and pending on this host, for the reports (default: the job runner's counts). */
   jobs?: () => JobCounts;
+  /** Options of the job runner (bootId, clocks, grace and outbox bounds); its events always go to the master. */
+  jobRunner?: Omit<JobRunnerOptions, "onEvent">;
   /** Host name → IP literal for UDP. */
   resolve?: (host: string) => Promise<string>;
   /** A connection with no `registered` after this long is given up. Default 10 s. */
@@ -118,7 +139,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const forgottenGraceMs = deps.forgottenGraceMs ?? 5_000;
   const resolve = deps.resolve ?? defaultResolve;
   const sampler = deps.sampler ?? new ProcSampler(config.procRoot);
-  const jobs = deps.jobs ?? (() => ({ running: 0, pending: 0 }));
+  const runner = createJobRunner({ ...deps.jobRunner, onEvent: sendJobEvent });
+  const jobs = deps.jobs ?? (() => runner.counts());
   const hardware = deps.hardware ?? (() => hardwareInfo(config.procRoot));
   const hostname = config.hostname ?? osHostname();
   const policy = { minMs: config.reconnectMin * 1000, maxMs: config.reconnectMax * 1000 };
@@ -177,6 +199,34 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     state = "registered";
     if (leaderHint && formatHostPort(leaderHint) === formatHostPort(c.master)) leaderHint = null;
     log.info(`registered with master ${formatHostPort(c.master)} as host ${hostname} (id ${msg.hostId}); reports every ${intervalMs / 1000} s to ${masterIp}:${msg.udpPort}`);
+    // Unacknowledged job events first, then what runs (see the top of this file).
+    const pending = runner.outbox();
+    for (const ev of pending) c.send(ev);
+    c.send(runner.statusMessage());
+    if (pending.length > 0) log.info(`sent ${pending.length} unacknowledged job event(s) again`);
+  }
+
+  // ---- jobs
+
+  /** A new job event: out at once if a session is registered; it stays in the runner's outbox until acked either way. */
+  function sendJobEvent(ev: JobEvent): void {
+    const c = conn;
+    if (c !== null && c.registeredAt !== null) c.send(ev);
+  }
+
+  function onJobMessage(msg: RunJob | KillJob | Ack, c: ControlConnection): void {
+    if (c !== conn) return;
+    switch (msg.type) {
+      case "run_job":
+        runner.run(msg);
+        break;
+      case "kill_job":
+        runner.kill(msg);
+        break;
+      case "ack":
+        runner.ack(msg);
+        break;
+    }
   }
 
   /** One connection attempt to `m`; resolves when it has ended. */
@@ -201,6 +251,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       keepaliveMs,
       now,
       onRegistered: (msg, cc) => onRegistered(msg, cc, masterIp),
+      onJobMessage,
     });
     conn = c;
     const outcome = await c.outcome;
@@ -364,6 +415,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       stopping = true;
       stopSignal();
       wake?.();
+      // Jobs first, while the channel may still carry their "finished" events.
+      await runner.stop("agent stopping");
       const c = conn;
       c?.end("agent stopping");
       await loop;
@@ -375,6 +428,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
 
     status() {
       const s = reporter?.session ?? null;
+      const js = runner.stats();
       const shown = state === "registered" || state === "waiting" ? sessionMaster : (connecting ?? sessionMaster);
       return {
         state,
@@ -391,6 +445,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         invalidMessages: invalidMessagesDone + (conn?.invalidMessages ?? 0),
         leaderHint: leaderHint ? formatHostPort(leaderHint) : null,
         lastProblem,
+        jobsRunning: js.running,
+        jobsPending: js.pending,
+        jobsFinished: js.finished,
+        jobEventsUnacked: js.outbox,
       };
     },
   };

@@ -1,7 +1,8 @@
 /**
  * One control-channel connection to one master (docs/api.md, "Control
  * channel"): open `ws://<master>/ws` with the token, send `register`, take
- * `registered`, answer `ping`, log `error`, ignore anything invalid. The
+ * `registered`, answer `ping`, log `error`, hand `run_job` / `kill_job` /
+ * `ack` to the agent (only once registered), ignore anything invalid. The
  * connection ends once, with a reason; the agent (agent.ts) decides what
  * comes next. Nothing here throws out of a WebSocket callback or a timer.
  *
@@ -11,7 +12,7 @@
  * frame from the master, so a master host that vanished (no FIN, no RST)
  * is noticed in under a minute instead of after TCP's timeouts.
  */
-import { formatHostPort, MasterMessageSchema, parseMessage, type HostPort, type Register, type Registered } from "../control/index.ts";
+import { formatHostPort, MasterMessageSchema, parseMessage, type Ack, type AgentMessage, type HostPort, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 
 const log = logger("agent");
@@ -33,6 +34,8 @@ export interface ControlOptions {
   now: () => number;
   /** Called for each valid `registered` on this connection. */
   onRegistered: (msg: Registered, conn: ControlConnection) => void;
+  /** Called for each valid `run_job`, `kill_job` and `ack` after registration (before it they are ignored). */
+  onJobMessage?: (msg: RunJob | KillJob | Ack, conn: ControlConnection) => void;
 }
 
 export interface ControlOutcome {
@@ -56,6 +59,11 @@ export interface ControlConnection {
   readonly closed: Promise<void>;
   /** Ends the connection (idempotent). */
   end(reason: string, opts?: { reconnectNow?: boolean }): void;
+  /**
+   * Sends one message if the socket is open; returns whether it was handed
+   * to the socket (not whether the master got it: that is what acks are for).
+   */
+  send(msg: AgentMessage): boolean;
   /** Messages received that failed validation. */
   readonly invalidMessages: number;
 }
@@ -89,6 +97,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
     closed,
     invalidMessages: 0,
     end,
+    send,
   };
 
   function clearTimers(): void {
@@ -125,12 +134,14 @@ export function openControl(opts: ControlOptions): ControlConnection {
     resolveClosed();
   }
 
-  function send(msg: object): void {
-    if (!ws || ws.readyState !== WebSocket.OPEN) return;
+  function send(msg: object): boolean {
+    if (done || !ws || ws.readyState !== WebSocket.OPEN) return false;
     try {
       ws.send(JSON.stringify(msg));
+      return true;
     } catch (e) {
       end(`send failed: ${errorText(e)}`);
+      return false;
     }
   }
 
@@ -161,6 +172,15 @@ export function openControl(opts: ControlOptions): ControlConnection {
         break;
       case "error":
         noisyLog("error", `master ${where} reports an error: ${oneLine(msg.error)}${msg.detail ? `: ${oneLine(msg.detail)}` : ""}`);
+        break;
+      case "run_job":
+      case "kill_job":
+      case "ack":
+        if (conn.registeredAt === null) {
+          noisyLog("warn", `ignored ${msg.type} from master ${where} before registration`);
+          break;
+        }
+        opts.onJobMessage?.(msg, conn);
         break;
     }
   }

@@ -3,10 +3,11 @@
  * Pure parts: backoff.ts (reconnect delays), schedule.ts (report timing),
  * announce.ts (judging MASTER_ANNs). Edges: control.ts (WebSocket),
  * reporter.ts (UDP), agent.ts (the state machine tying them), run.ts
- * (signals).
+ * (signals), jobs/ (running jobs: runner.ts spawns; the rest is pure).
  */
 export { createAgent, SESSION_KEY_BYTES, type Agent, type AgentDeps, type AgentState, type AgentStatus } from "./agent.ts";
 export { runAgent } from "./run.ts";
 export { reconnectDelayMs, FIRST_DELAY_JITTER, STABLE_SESSION_MS, type BackoffPolicy, type Rng } from "./backoff.ts";
 export { hostnameHash32, nextReportDelayMs, phaseOffsetMs, REPORT_JITTER } from "./schedule.ts";
 export { judgeAnnounce, membership, type AnnounceRejection, type AnnounceSession, type AnnounceVerdict, type Membership } from "./announce.ts";
+export { createJobRunner, type JobRunner, type JobRunnerOptions, type JobRunnerStats } from "./jobs/index.ts";

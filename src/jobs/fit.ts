@@ -129,7 +129,7 @@ export function bytesText(n: number): string {
     v /= 1024;
     u++;
   }
-  return `${Number(v.toFixed(2))} ${UNITS[u]}`;
+  return `${Math.round(v * 100) / 100} ${UNITS[u]}`;
 }
 
 /** "a, b, c, d, e and 7 more": at most REASON_NAMES_MAX items. */

@@ -102,8 +102,8 @@ interface Pool {
   ok: number[];
   inPool: Uint8Array;
   hw: PoolHardware;
-  /** Ok members by load; null when there is none. */
-  tree: LoadTree | null;
+  /** The ok members; null when there is none. */
+  tree: PoolTree | null;
 }
 
 /** Per-(queue, request) answers that stay true for the rest of the round. */
@@ -117,8 +117,8 @@ interface ShapeMemo {
    */
   fail?: "held" | "blocked";
   reason?: string;
-  /** Index into the reserved list from which a host may still take it (those before cannot). */
-  heldFrom?: number;
+  /** The reserved host named in the "held" reason. */
+  heldBy?: number;
   /** No host is left to reserve for this request. */
   noCandidate?: boolean;
 }
@@ -145,10 +145,8 @@ class Round {
   private readonly resC: Float64Array;
   private readonly resM: Float64Array;
   private readonly resG: Float64Array;
-  /** Reserved hosts, in the order their reservations were made (= job order). */
-  private readonly reserved: number[] = [];
   /** For each host, the trees it is a leaf of and its position in each. */
-  private readonly treesOf: LoadTree[][];
+  private readonly treesOf: PoolTree[][];
   private readonly posOf: number[][];
   private readonly byId: number[];
   private readonly pools = new Map<string, Pool>();
@@ -214,7 +212,6 @@ class Round {
         return null;
       }
       memo.fail = "held";
-      memo.heldFrom = 0;
     }
     if (memo.fail === "held") {
       const held = this.heldReason(job, q, memo);
@@ -267,13 +264,7 @@ class Round {
    */
   private reserve(job: SchedJob, q: QueueCtx, memo: ShapeMemo): string | null {
     if (memo.noCandidate) return null;
-    let best = -1;
-    for (const i of q.pool.ok) {
-      if (!Number.isNaN(this.resJob[i]!) || !covers(hardware(this.hosts[i]!), job)) continue;
-      if (best < 0 || this.freeC[i]! > this.freeC[best]! || (this.freeC[i] === this.freeC[best] && this.freeM[i]! > this.freeM[best]!)) {
-        best = i; // `ok` is in hostId order, so ties keep the lowest id
-      }
-    }
+    const best = q.pool.tree!.mostFree(job.cpus, job.memBytes, job.gpus, true);
     if (best < 0) {
       memo.noCandidate = true; // candidates only get fewer within a round
       return null;
@@ -282,36 +273,23 @@ class Round {
     this.resC[best] = job.cpus;
     this.resM[best] = job.memBytes;
     this.resG[best] = job.gpus;
-    this.reserved.push(best);
     this.refresh(best);
     return this.hosts[best]!.hostname;
   }
 
-  /**
-   * If only reservations keep `job` out: the first reserved host of its pool
-   * whose free resources would take it. Scans on from `memo.heldFrom`: a
-   * reserved host that could not take this request never can again.
-   */
+  /** If only reservations keep `job` out: which one ("held for job 12 (backfill reservation on b)"). */
   private heldReason(job: SchedJob, q: QueueCtx, memo: ShapeMemo): string | null {
-    for (let k = memo.heldFrom ?? 0; k < this.reserved.length; k++) {
-      const h = this.reserved[k]!;
-      if (q.pool.inPool[h] && this.freeC[h]! >= job.cpus && this.freeM[h]! >= job.memBytes && this.freeG[h]! >= job.gpus) {
-        memo.heldFrom = k;
-        return `held for job ${this.resJob[h]} (backfill reservation on ${this.hosts[h]!.hostname})`;
-      }
+    let h = memo.heldBy ?? -1;
+    if (!(h >= 0 && this.freeC[h]! >= job.cpus && this.freeM[h]! >= job.memBytes && this.freeG[h]! >= job.gpus)) {
+      h = memo.heldBy = q.pool.tree!.reservedFitting(job.cpus, job.memBytes, job.gpus);
     }
-    memo.heldFrom = this.reserved.length;
-    return null;
+    return h < 0 ? null : `held for job ${this.resJob[h]} (backfill reservation on ${this.hosts[h]!.hostname})`;
   }
 
   /** "needs …; best ok host X has … free", or which larger hosts are not ok. */
   private blockedReason(job: SchedJob, q: QueueCtx): string {
     const need = `needs ${requestText(job)}`;
-    let best = -1;
-    for (const i of q.pool.ok) {
-      if (!covers(hardware(this.hosts[i]!), job)) continue;
-      if (best < 0 || this.freeC[i]! > this.freeC[best]! || (this.freeC[i] === this.freeC[best] && this.freeM[i]! > this.freeM[best]!)) best = i;
-    }
+    const best = q.pool.tree!.mostFree(job.cpus, job.memBytes, job.gpus, false);
     if (best >= 0) {
       const free = { cpus: this.freeC[best]!, memBytes: this.freeM[best]!, gpus: this.freeG[best]! };
       const res = this.resJob[best]!;
@@ -333,17 +311,30 @@ class Round {
     return listText(hs.map((h) => `${h.hostname} ${h.state}`));
   }
 
-  /** Pushes host `h`'s current load and what others may take into every tree it is in. */
+  /** Pushes host `h`'s current load, free and reserved resources into every tree it is in. */
   private refresh(h: number): void {
     const trees = this.treesOf[h]!;
     if (trees.length === 0) return;
-    const load = (this.load1[h]! + this.placedC[h]!) / this.ncpus[h]!;
-    const reserved = !Number.isNaN(this.resJob[h]!);
-    const c = reserved ? leftOver(this.freeC[h]!, this.resC[h]!) : this.freeC[h]!;
-    const m = reserved ? leftOver(this.freeM[h]!, this.resM[h]!) : this.freeM[h]!;
-    const g = reserved ? leftOver(this.freeG[h]!, this.resG[h]!) : this.freeG[h]!;
     const pos = this.posOf[h]!;
-    for (let k = 0; k < trees.length; k++) trees[k]!.update(pos[k]!, load, c, m, g);
+    const leaf = this.leafState(h);
+    for (let k = 0; k < trees.length; k++) trees[k]!.update(pos[k]!, leaf);
+  }
+
+  private leafState(h: number): LeafState {
+    const freeC = this.freeC[h]!;
+    const freeM = this.freeM[h]!;
+    const freeG = this.freeG[h]!;
+    const reserved = !Number.isNaN(this.resJob[h]!);
+    return {
+      load: (this.load1[h]! + this.placedC[h]!) / this.ncpus[h]!,
+      availC: reserved ? leftOver(freeC, this.resC[h]!) : freeC,
+      availM: reserved ? leftOver(freeM, this.resM[h]!) : freeM,
+      availG: reserved ? leftOver(freeG, this.resG[h]!) : freeG,
+      freeC,
+      freeM,
+      freeG,
+      reserved,
+    };
   }
 
   private queue(name: string): QueueCtx | undefined {
@@ -370,13 +361,17 @@ class Round {
       inPool[i] = 1;
       if (h.state === "ok") ok.push(i);
     }
-    const tree = ok.length > 0 ? new LoadTree(ok) : null;
-    if (tree) {
-      ok.forEach((h, pos) => {
-        this.treesOf[h]!.push(tree);
+    let tree: PoolTree | null = null;
+    if (ok.length > 0) {
+      // Leaves in order of free resources, so that alike hosts share subtrees.
+      const leaves = [...ok].sort((a, b) => this.freeG[b]! - this.freeG[a]! || this.freeM[b]! - this.freeM[a]! || this.freeC[b]! - this.freeC[a]! || a - b);
+      const t = (tree = new PoolTree(leaves, this.hosts));
+      leaves.forEach((h, pos) => {
+        this.treesOf[h]!.push(t);
         this.posOf[h]!.push(pos);
+        t.setLeaf(pos, this.leafState(h));
       });
-      for (const h of ok) this.refresh(h);
+      t.build();
     }
     pool = { members, ok, inPool, hw: poolHardware(members.map((i) => this.hosts[i]!)), tree };
     this.pools.set(key, pool);
@@ -402,88 +397,250 @@ function isoTime(ms: number): string {
   return Number.isNaN(d.getTime()) ? `${ms} ms` : d.toISOString();
 }
 
+
+/** What a tree leaf knows of its host; the Round pushes it after every change. */
+interface LeafState {
+  load: number;
+  /** What other jobs may take (free, less a reservation's hold). */
+  availC: number;
+  availM: number;
+  availG: number;
+  /** Free resources, reservation or not. */
+  freeC: number;
+  freeM: number;
+  freeG: number;
+  reserved: boolean;
+}
+
 /**
- * Ok hosts of one pool in a segment tree over hostId order. Each node keeps
- * the least (load, position) below it and the largest free cpus, memory and
- * gpus below it. `find` is a best-first search: a node's (least load,
- * position) bounds every leaf under it, and a subtree whose largest free
- * value falls short in any dimension holds no fitting host, so the first
- * fitting leaf popped is the least-loaded fitting host, ties by hostId.
- * Usually that is one path down: O(log hosts).
+ * Least-load searches keep one "least (load, hostId)" per class of free
+ * cpus (≥ 1, ≥ 2, ≥ 4 … ≥ 128, and any), and a job searches the largest class
+ * not above its request. Otherwise a host with no cpu left but a low load1
+ * would sit at the front of every search and be stepped over by every job;
+ * within its class a job meets only hosts with less than twice too few cpus.
  */
-class LoadTree {
+const CPU_CLASSES = [-Infinity, 1, 2, 4, 8, 16, 32, 64, 128] as const;
+
+function cpuClass(cpus: number): number {
+  let k = 0;
+  while (k + 1 < CPU_CLASSES.length && CPU_CLASSES[k + 1]! <= cpus) k++;
+  return k;
+}
+
+/**
+ * The ok hosts of one pool as leaves of a segment tree. Each node keeps,
+ * for the leaves below it: per cpu class, the least (load, hostId) leaf;
+ * the most (free cpus, free memory, −hostId) leaf, among all and among the
+ * unreserved; and the largest value in each dimension of what others may
+ * take, of the registered hardware and of reserved hosts' free resources.
+ *
+ * Queries are best-first searches: a node's best leaf bounds every leaf
+ * below it, and a subtree whose largest value falls short in some dimension
+ * holds no match, so the first matching leaf popped is the best match (and
+ * a popped node whose own best leaf matches is the answer at once). Leaves
+ * sit in order of free resources when the tree is built, so alike hosts
+ * share subtrees. Usually a query walks one or a few paths down,
+ * O(log hosts), not the whole pool.
+ */
+class PoolTree {
   private readonly size: number;
   private readonly hostAt: Int32Array;
-  private readonly minLoad: Float64Array;
-  private readonly arg: Int32Array;
-  private readonly maxC: Float64Array;
-  private readonly maxM: Float64Array;
-  private readonly maxG: Float64Array;
+  // Leaf values, by position.
+  private readonly id: Float64Array;
+  private readonly load: Float64Array;
+  private readonly freeC: Float64Array;
+  private readonly freeM: Float64Array;
+  // Node aggregates (node 1 is the root, leaves are size..2·size−1); -1 = no leaf.
+  private readonly loadArg: Int32Array[];
+  private readonly freeArg: Int32Array;
+  private readonly freeArgUnres: Int32Array;
+  private readonly availC: Float64Array;
+  private readonly availM: Float64Array;
+  private readonly availG: Float64Array;
+  private readonly hwC: Float64Array;
+  private readonly hwM: Float64Array;
+  private readonly hwG: Float64Array;
+  private readonly resC: Float64Array;
+  private readonly resM: Float64Array;
+  private readonly resG: Float64Array;
   private readonly heap: Int32Array;
+  // The search under way: which best-leaf aggregate, and whether it ranks by load (else by free).
+  private arg: Int32Array;
+  private byLoad = true;
 
-  constructor(hostIdx: readonly number[]) {
+  /** `leaves`: host indices in leaf order. */
+  constructor(leaves: readonly number[], hosts: readonly SchedHost[]) {
     let size = 1;
-    while (size < hostIdx.length) size *= 2;
+    while (size < leaves.length) size *= 2;
     this.size = size;
+    const nodes = 2 * size;
+    const none = () => new Int32Array(nodes).fill(-1);
+    const low = () => new Float64Array(nodes).fill(-Infinity);
     this.hostAt = new Int32Array(size).fill(-1);
-    hostIdx.forEach((h, pos) => (this.hostAt[pos] = h));
-    this.minLoad = new Float64Array(2 * size).fill(Infinity);
-    this.arg = new Int32Array(2 * size);
-    for (let pos = 0; pos < size; pos++) this.arg[size + pos] = pos;
-    this.maxC = new Float64Array(2 * size).fill(-Infinity);
-    this.maxM = new Float64Array(2 * size).fill(-Infinity);
-    this.maxG = new Float64Array(2 * size).fill(-Infinity);
-    this.heap = new Int32Array(2 * size);
-    for (let node = size - 1; node >= 1; node--) this.pull(node);
+    this.id = new Float64Array(size);
+    this.load = new Float64Array(size);
+    this.freeC = new Float64Array(size);
+    this.freeM = new Float64Array(size);
+    this.loadArg = CPU_CLASSES.map(none);
+    this.freeArg = none();
+    this.freeArgUnres = none();
+    this.availC = low();
+    this.availM = low();
+    this.availG = low();
+    this.hwC = low();
+    this.hwM = low();
+    this.hwG = low();
+    this.resC = low();
+    this.resM = low();
+    this.resG = low();
+    this.heap = new Int32Array(nodes);
+    this.arg = this.freeArg;
+    leaves.forEach((h, pos) => {
+      const host = hosts[h]!;
+      this.hostAt[pos] = h;
+      this.id[pos] = host.hostId;
+      this.hwC[size + pos] = host.ncpus;
+      this.hwM[size + pos] = host.memBytes;
+      this.hwG[size + pos] = host.gpus;
+      this.freeArg[size + pos] = pos;
+    });
   }
 
-  update(pos: number, load: number, c: number, m: number, g: number): void {
-    let node = this.size + pos;
-    this.minLoad[node] = load;
-    this.maxC[node] = c;
-    this.maxM[node] = m;
-    this.maxG[node] = g;
-    for (node >>= 1; node >= 1; node >>= 1) this.pull(node);
+  /** Sets a leaf without fixing its ancestors: call `build` once all are set. */
+  setLeaf(pos: number, s: LeafState): void {
+    const node = this.size + pos;
+    this.load[pos] = s.load;
+    this.freeC[pos] = s.freeC;
+    this.freeM[pos] = s.freeM;
+    for (let k = 0; k < CPU_CLASSES.length; k++) this.loadArg[k]![node] = s.availC >= CPU_CLASSES[k]! ? pos : -1;
+    this.availC[node] = s.availC;
+    this.availM[node] = s.availM;
+    this.availG[node] = s.availG;
+    this.freeArgUnres[node] = s.reserved ? -1 : pos;
+    this.resC[node] = s.reserved ? s.freeC : -Infinity;
+    this.resM[node] = s.reserved ? s.freeM : -Infinity;
+    this.resG[node] = s.reserved ? s.freeG : -Infinity;
   }
 
-  /** Index (into the round's hosts) of the least-loaded host that fits, or -1. */
-  find(c: number, m: number, g: number): number {
-    const { heap, size } = this;
-    if (!this.fits(1, c, m, g)) return -1;
-    let len = 1;
-    heap[0] = 1;
-    while (len > 0) {
-      const node = heap[0]!;
-      const last = heap[--len]!;
-      if (len > 0) this.siftDown(last, len);
-      if (node >= size) return this.hostAt[node - size]!;
+  build(): void {
+    for (let node = this.size - 1; node >= 1; node--) {
+      // Registered hardware does not change within a round: set once, here.
       const l = 2 * node;
-      if (this.fits(l, c, m, g)) len = this.push(l, len);
-      if (this.fits(l + 1, c, m, g)) len = this.push(l + 1, len);
+      this.hwC[node] = Math.max(this.hwC[l]!, this.hwC[l + 1]!);
+      this.hwM[node] = Math.max(this.hwM[l]!, this.hwM[l + 1]!);
+      this.hwG[node] = Math.max(this.hwG[l]!, this.hwG[l + 1]!);
+      this.pull(node, CPU_CLASSES.length);
+    }
+  }
+
+  update(pos: number, s: LeafState): void {
+    // Cpu classes above both the old and the new free cpus hold no change.
+    const classes = cpuClass(Math.max(this.availC[this.size + pos]!, s.availC)) + 1;
+    this.setLeaf(pos, s);
+    for (let node = (this.size + pos) >> 1; node >= 1; node >>= 1) this.pull(node, classes);
+  }
+
+  /** The least-loaded host (ties: lowest hostId) that can take c, m, g; -1 if none. */
+  find(c: number, m: number, g: number): number {
+    this.arg = this.loadArg[cpuClass(c)]!;
+    this.byLoad = true;
+    return this.search(c, m, g);
+  }
+
+  /** The host with the most free cpus, then memory (then lowest hostId) whose hardware holds c, m, g; -1 if none. */
+  mostFree(c: number, m: number, g: number, unreservedOnly: boolean): number {
+    this.arg = unreservedOnly ? this.freeArgUnres : this.freeArg;
+    this.byLoad = false;
+    return this.search(c, m, g);
+  }
+
+  /** A reserved host whose free resources (reservation ignored) would take c, m, g; -1 if none. */
+  reservedFitting(c: number, m: number, g: number): number {
+    const { heap, size } = this;
+    let len = 0;
+    heap[len++] = 1;
+    while (len > 0) {
+      const node = heap[--len]!;
+      if (!(this.resC[node]! >= c && this.resM[node]! >= m && this.resG[node]! >= g)) continue;
+      if (node >= size) return this.hostAt[node - size]!;
+      heap[len++] = 2 * node + 1;
+      heap[len++] = 2 * node;
     }
     return -1;
   }
 
-  private fits(node: number, c: number, m: number, g: number): boolean {
-    return this.maxC[node]! >= c && this.maxM[node]! >= m && this.maxG[node]! >= g;
+  private search(c: number, m: number, g: number): number {
+    const { heap, size, arg } = this;
+    if (!this.admits(1, c, m, g)) return -1;
+    let len = 1;
+    heap[0] = 1;
+    while (len > 0) {
+      const node = heap[0]!;
+      // The node's best leaf comes first of all leaves left: if it matches, it is the answer.
+      const best = arg[node]!;
+      if (this.admits(size + best, c, m, g)) return this.hostAt[best]!;
+      const last = heap[--len]!;
+      if (len > 0) this.siftDown(last, len);
+      if (node >= size) continue;
+      const l = 2 * node;
+      if (this.admits(l, c, m, g)) len = this.push(l, len);
+      if (this.admits(l + 1, c, m, g)) len = this.push(l + 1, len);
+    }
+    return -1;
   }
 
-  private pull(node: number): void {
+  /** Whether the subtree under `node` may hold a match (exact for a leaf). */
+  private admits(node: number, c: number, m: number, g: number): boolean {
+    if (this.arg[node]! < 0) return false;
+    if (this.byLoad) return this.availC[node]! >= c && this.availM[node]! >= m && this.availG[node]! >= g;
+    return this.hwC[node]! >= c && this.hwM[node]! >= m && this.hwG[node]! >= g;
+  }
+
+  /** Whether leaf position a comes before b by (load, hostId); -1 comes last. */
+  private lessLoaded(a: number, b: number): boolean {
+    if (a < 0) return false;
+    if (b < 0) return true;
+    const la = this.load[a]!;
+    const lb = this.load[b]!;
+    return la < lb || (la === lb && this.id[a]! < this.id[b]!);
+  }
+
+  /** Whether leaf position a comes before b by (free cpus, free memory) descending, then hostId; -1 comes last. */
+  private freer(a: number, b: number): boolean {
+    if (a < 0) return false;
+    if (b < 0) return true;
+    const ca = this.freeC[a]!;
+    const cb = this.freeC[b]!;
+    if (ca !== cb) return ca > cb;
+    const ma = this.freeM[a]!;
+    const mb = this.freeM[b]!;
+    return ma > mb || (ma === mb && this.id[a]! < this.id[b]!);
+  }
+
+  /** Whether heap entry x comes before y in the search under way. */
+  private before(x: number, y: number): boolean {
+    const a = this.arg;
+    return this.byLoad ? this.lessLoaded(a[x]!, a[y]!) : this.freer(a[x]!, a[y]!);
+  }
+
+  private pull(node: number, classes: number): void {
     const l = 2 * node;
     const r = l + 1;
-    const { minLoad, arg } = this;
-    const from = minLoad[r]! < minLoad[l]! ? r : l; // ties: left, the lower hostId
-    minLoad[node] = minLoad[from]!;
-    arg[node] = arg[from]!;
-    this.maxC[node] = Math.max(this.maxC[l]!, this.maxC[r]!);
-    this.maxM[node] = Math.max(this.maxM[l]!, this.maxM[r]!);
-    this.maxG[node] = Math.max(this.maxG[l]!, this.maxG[r]!);
-  }
-
-  private less(a: number, b: number): boolean {
-    const la = this.minLoad[a]!;
-    const lb = this.minLoad[b]!;
-    return la < lb || (la === lb && this.arg[a]! < this.arg[b]!);
+    for (let k = 0; k < classes; k++) {
+      const a = this.loadArg[k]!;
+      const ar = a[r]!;
+      const al = a[l]!;
+      a[node] = this.lessLoaded(ar, al) ? ar : al;
+    }
+    const { freeArg, freeArgUnres } = this;
+    freeArg[node] = this.freer(freeArg[r]!, freeArg[l]!) ? freeArg[r]! : freeArg[l]!;
+    freeArgUnres[node] = this.freer(freeArgUnres[r]!, freeArgUnres[l]!) ? freeArgUnres[r]! : freeArgUnres[l]!;
+    this.availC[node] = Math.max(this.availC[l]!, this.availC[r]!);
+    this.availM[node] = Math.max(this.availM[l]!, this.availM[r]!);
+    this.availG[node] = Math.max(this.availG[l]!, this.availG[r]!);
+    this.resC[node] = Math.max(this.resC[l]!, this.resC[r]!);
+    this.resM[node] = Math.max(this.resM[l]!, this.resM[r]!);
+    this.resG[node] = Math.max(this.resG[l]!, this.resG[r]!);
   }
 
   private push(node: number, len: number): number {
@@ -491,7 +648,7 @@ class LoadTree {
     let i = len;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (!this.less(node, heap[parent]!)) break;
+      if (!this.before(node, heap[parent]!)) break;
       heap[i] = heap[parent]!;
       i = parent;
     }
@@ -506,8 +663,8 @@ class LoadTree {
     for (;;) {
       let child = 2 * i + 1;
       if (child >= len) break;
-      if (child + 1 < len && this.less(heap[child + 1]!, heap[child]!)) child++;
-      if (!this.less(heap[child]!, node)) break;
+      if (child + 1 < len && this.before(heap[child + 1]!, heap[child]!)) child++;
+      if (!this.before(heap[child]!, node)) break;
       heap[i] = heap[child]!;
       i = child;
     }

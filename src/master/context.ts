@@ -8,6 +8,7 @@ import type { TokenGate } from "./tokens.ts";
 import type { UdpDrops } from "./kernel.ts";
 import type { MasterState } from "./state.ts";
 import type { AdmissionBucket } from "./admission.ts";
+import type { JobManager } from "./jobs/manager.ts";
 
 export interface MasterContext {
   config: MasterConfig;
@@ -27,4 +28,5 @@ export interface MasterContext {
   advertise: string;
   kernelDrops: () => UdpDrops | null;
   admission: AdmissionBucket;
+  jobs: JobManager;
 }

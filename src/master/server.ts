@@ -25,6 +25,7 @@ import { AdmissionBucket } from "./admission.ts";
 import { cachedVerifier } from "./mac.ts";
 import type { MasterContext } from "./context.ts";
 import { MasterState } from "./state.ts";
+import { JobManager } from "./jobs/manager.ts";
 
 const log = logger("master");
 
@@ -94,12 +95,16 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     reportIntervalMs: config.reportInterval * 1000,
     udpPort,
     nowMs,
+    onJobEvent: (hostId, ev) => jobs.onEvent(hostId, ev),
+    onStatus: (hostId, st, at) => jobs.onStatus(hostId, st, at),
     async persistHost(msg, claims) {
       const a = await state.propose({ type: "host.register", at: nowMs(), actor: claims.sub, actorRole: claims.role, hostname: msg.hostname, hardware: msg.hardware, version: msg.version });
       if (!a.result.ok) throw new Error(a.result.detail);
     },
   });
   state.onHostRemoved = (hostId) => sessions.disconnect(hostId, "host removed by an admin");
+  const jobs = new JobManager(config, state, hosts, policy, { send: (hostId, msg) => sessions.sendTo(hostId, msg) }, nowMs);
+  state.onJobApplied = (a) => jobs.onApplied(a);
   const admission = new AdmissionBucket(config.wsAdmitPerSec, nowMs);
   const router = buildRouter(ctx);
 
@@ -116,7 +121,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
             const wait = admission.take();
             if (wait > 0) return errorResponse(new HttpError(503, "busy", "too many agents connecting at once; retry later"), { "retry-after": String(Math.ceil(wait / 1000)) });
             const ip = srv.requestIP(req)?.address ?? "0.0.0.0";
-            const data: WsData = { claims, ip: ip.startsWith("::ffff:") ? ip.slice(7) : ip, hostId: 0, missed: 0, connectedAtMs: nowMs() };
+            const data: WsData = { claims, ip: ip.startsWith("::ffff:") ? ip.slice(7) : ip, hostId: 0, missed: 0, connectedAtMs: nowMs(), registeredAtMs: 0 };
             if (srv.upgrade(req, { data })) return undefined;
             return errorResponse(new HttpError(426, "upgrade_required", "/ws is a WebSocket endpoint"));
           } catch (e) {
@@ -163,6 +168,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     advertise,
     kernelDrops: () => readUdpDrops(udpPort),
     admission,
+    jobs,
   } satisfies MasterContext);
 
   let announceSeq = 0;
@@ -188,6 +194,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     async stop() {
       clearInterval(announce);
       clearInterval(heartbeat);
+      jobs.stop();
       sessions.closeAll();
       tcpListener?.stop(true);
       udpSocket.close();

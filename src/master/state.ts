@@ -17,6 +17,8 @@ export class MasterState {
   readonly revoked = new Set<string>();
   /** Called after a host is removed (to close its session). */
   onHostRemoved: (hostId: number) => void = () => {};
+  /** Called for every applied job command (the job manager mirrors them). */
+  onJobApplied: (a: Applied) => void = () => {};
 
   constructor(
     dataDir: string,
@@ -44,7 +46,12 @@ export class MasterState {
     return this.clog.propose(cmd);
   }
 
-  private mirror({ cmd, result }: Applied): void {
+  private mirror(a: Applied): void {
+    const { cmd, result } = a;
+    if (cmd.type.startsWith("job.")) {
+      this.onJobApplied(a);
+      return;
+    }
     if (!result.ok) return;
     switch (cmd.type) {
       case "host.register": {

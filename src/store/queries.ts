@@ -1,5 +1,5 @@
 /** Reads of durable state (hosts, tokens, audit). Writes go through the command log only. */
-import { and, desc, eq, getTableColumns, gte, inArray, isNotNull, lte } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, gte, inArray, isNotNull, lte } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { audit, hosts, jobHistory, jobs, tokens } from "./schema.ts";
 
@@ -68,4 +68,11 @@ export function listJobs(db: BunSQLiteDatabase, f: { states?: string[]; hostname
 
 export function jobHistoryOf(db: BunSQLiteDatabase, jobId: number): JobHistoryRow[] {
   return db.select().from(jobHistory).where(eq(jobHistory.jobId, jobId)).orderBy(jobHistory.id).all();
+}
+
+/** Jobs per state, every state listed. */
+export function jobCounts(db: BunSQLiteDatabase): Record<string, number> {
+  const out: Record<string, number> = { PEND: 0, RUN: 0, DONE: 0, EXIT: 0, KILLED: 0, LOST: 0 };
+  for (const r of db.select({ state: jobs.state, n: count() }).from(jobs).groupBy(jobs.state).all()) out[r.state] = r.n;
+  return out;
 }

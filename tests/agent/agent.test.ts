@@ -1,120 +1,22 @@
 /**
- * The agent in-process against a fake master on 127.0.0.1: a Bun.serve
- * WebSocket server that speaks the handshake of docs/api.md and a UDP socket
- * that receives the reports. Real sockets, port 0 everywhere, conditions
- * awaited with deadlines.
+ * The agent in-process against a fake master on 127.0.0.1 (fake-master.ts:
+ * a Bun.serve WebSocket server that speaks the handshake of docs/api.md and
+ * a UDP socket that receives the reports). Real sockets, port 0 everywhere,
+ * conditions awaited with deadlines.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
-import type { ServerWebSocket } from "bun";
 import * as v from "valibot";
 import { createAgent, type Agent, type AgentDeps } from "../../src/agent/index.ts";
 import { AgentSchema, type AgentConfig } from "../../src/config/index.ts";
 import { VERSION } from "../../src/version.ts";
-import { decodeDatagram, encodeAnnounce, OP, verifyTag, type Announce, type LoadReport } from "../../src/wire/index.ts";
 import { seededRng } from "../helpers/rng.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { fakeProcRoot, FakeMaster, HOST_ID, KEY, REPORT_INTERVAL_MS } from "./fake-master.ts";
 
-const HOST_ID = 7;
-const KEY = new Uint8Array(32).map((_, i) => i * 7 + 1);
 const TOKEN = "test-token";
-const REPORT_INTERVAL_MS = 250;
 const GIB = 1024 ** 3;
-
-interface Received {
-  report: LoadReport;
-  hostId: number;
-  seq: number;
-  tagOk: boolean;
-  fromPort: number;
-  at: number;
-}
-
-type Conn = ServerWebSocket<{ registered: boolean }>;
-
-/** The master side of docs/api.md, just enough to drive an agent. */
-class FakeMaster {
-  readonly registers: Record<string, unknown>[] = [];
-  readonly fromAgent: Record<string, unknown>[] = [];
-  readonly authHeaders: (string | null)[] = [];
-  readonly reports: Received[] = [];
-  readonly closes: { code: number; reason: string }[] = [];
-  readonly sockets = new Set<Conn>();
-  /** While set, upgrades are refused with 503 (as under admission control). */
-  refuse = false;
-  /** While set, `register` gets no answer. */
-  silent = false;
-  server!: ReturnType<typeof Bun.serve<{ registered: boolean }>>;
-  udp!: Bun.udp.Socket<"buffer">;
-
-  async start(): Promise<this> {
-    this.udp = await Bun.udpSocket({
-      hostname: "127.0.0.1",
-      port: 0,
-      socket: {
-        data: (_s, buf, port) => {
-          const d = decodeDatagram(buf);
-          if (!d.ok || d.op !== OP.SLAVE_REPORT || !d.auth) return;
-          this.reports.push({ report: d.report, hostId: d.auth.hostId, seq: d.auth.seq, tagOk: verifyTag(buf, KEY), fromPort: port, at: performance.now() });
-        },
-      },
-    });
-    this.server = Bun.serve<{ registered: boolean }>({
-      hostname: "127.0.0.1",
-      port: 0,
-      fetch: (req, srv) => {
-        if (new URL(req.url).pathname !== "/ws") return new Response("not found", { status: 404 });
-        if (this.refuse) return new Response("busy", { status: 503, headers: { "Retry-After": "1" } });
-        this.authHeaders.push(req.headers.get("authorization"));
-        if (srv.upgrade(req, { data: { registered: false } })) return undefined;
-        return new Response("upgrade failed", { status: 400 });
-      },
-      websocket: {
-        open: (ws) => {
-          this.sockets.add(ws);
-        },
-        close: (ws, code, reason) => {
-          this.sockets.delete(ws);
-          this.closes.push({ code, reason });
-        },
-        message: (ws, raw) => {
-          const msg = JSON.parse(String(raw)) as Record<string, unknown>;
-          this.fromAgent.push(msg);
-          if (msg.type === "register") {
-            this.registers.push(msg);
-            if (this.silent) return;
-            ws.data.registered = true;
-            ws.send(JSON.stringify({ type: "registered", hostId: HOST_ID, sessionKey: Buffer.from(KEY).toString("base64"), reportIntervalMs: REPORT_INTERVAL_MS, udpPort: this.udp.port }));
-          } else if (!ws.data.registered) {
-            ws.send(JSON.stringify({ type: "error", error: "not_registered", detail: "send register first" }));
-          }
-        },
-      },
-    });
-    return this;
-  }
-
-  get addr(): string {
-    return `127.0.0.1:${this.server.port}`;
-  }
-
-  /** Sends to every open agent connection. */
-  broadcast(data: string | Uint8Array): void {
-    for (const ws of this.sockets) ws.send(data);
-  }
-
-  announce(reportPort: number, a: Partial<Announce> = {}, key = KEY, seq = 1): void {
-    const ann: Announce = { nodeId: 1, term: 1, reportIntervalMs: REPORT_INTERVAL_MS, leaderAddr: this.addr, windowBase: 0, activeHostIds: [HOST_ID], ...a };
-    this.udp.send(encodeAnnounce(ann, { hostId: HOST_ID, seq, key }), reportPort, "127.0.0.1");
-  }
-
-  stop(): void {
-    this.server.stop(true);
-    this.udp.close();
-  }
-}
 
 /**
  * A TCP proxy in front of a master that can swallow all traffic in both
@@ -170,13 +72,7 @@ const masters: FakeMaster[] = [];
 const agents: Agent[] = [];
 
 beforeAll(() => {
-  procRoot = mkdtempSync(join(tmpdir(), "lava-agent-proc-"));
-  writeFileSync(join(procRoot, "loadavg"), "1.50 1.25 1.00 3/321 4242\n");
-  writeFileSync(
-    join(procRoot, "meminfo"),
-    ["MemTotal:        8388608 kB", "MemFree:         1048576 kB", "MemAvailable:    4194304 kB", "Buffers:          102400 kB", "Cached:          2097152 kB", "SwapTotal:       2097152 kB", "SwapFree:        1048576 kB", ""].join("\n"),
-  );
-  writeFileSync(join(procRoot, "stat"), ["cpu  100 0 50 850 0 0 0 0 0 0", "cpu0 50 0 25 425 0 0 0 0 0 0", "cpu1 50 0 25 425 0 0 0 0 0 0", "procs_running 3", ""].join("\n"));
+  procRoot = fakeProcRoot();
 });
 
 afterAll(() => {
@@ -399,9 +295,11 @@ describe("lava agent against a fake master", () => {
 
   test("a short keepalive does not disturb a healthy session", async () => {
     const m = await fakeMaster();
-    const agent = await startAgent(m.addr, {}, { keepaliveMs: 20 });
+    // Short enough that several keepalive periods pass, long enough (dead after 2 × 200 ms of
+    // silence) that a busy CI machine's event-loop stalls cannot fake a dead master.
+    const agent = await startAgent(m.addr, {}, { keepaliveMs: 200 });
     await waitFor(() => agent.status().state === "registered", 5000, "registration");
-    await waitFor(() => m.reports.length >= 4, 5000, "about 50 keepalive periods of reports");
+    await waitFor(() => m.reports.length >= 4, 8000, "several keepalive periods of reports");
     expect(agent.status().registrations).toBe(1);
   }, 10_000);
 

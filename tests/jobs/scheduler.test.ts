@@ -434,7 +434,7 @@ function cluster(seed: number, nHosts: number, nJobs: number) {
   }
   const qs = queues(
     queue("default"),
-    queue("gpu", { hosts: ["gpu-*"], priority: 10, maxRunning: Math.ceil(nJobs / 50), running: 3 }),
+    queue("gpu", { hosts: ["gpu-*"], priority: 10, maxRunning: Math.ceil(nJobs / 200), running: 3 }),
     queue("short", { hosts: ["node-0*", "node-1?3?"], priority: 5 }),
     queue("empty", { hosts: ["nothing-*"] }),
   );

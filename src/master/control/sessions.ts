@@ -6,7 +6,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { sessionKey, newTokenId, type Claims } from "../../auth/index.ts";
-import { AgentMessageSchema, parseMessage, type Register } from "../../control/index.ts";
+import { AgentMessageSchema, parseMessage, type AgentStatus, type JobEvent, type Register } from "../../control/index.ts";
 import { logger } from "../../log/index.ts";
 import type { HostEntry, HostTable } from "../hosts/table.ts";
 
@@ -19,6 +19,8 @@ export interface WsData {
   /** Pings sent since the last pong. */
   missed: number;
   connectedAtMs: number;
+  /** When this socket's current registration completed. */
+  registeredAtMs: number;
 }
 
 export type AgentSocket = ServerWebSocket<WsData>;
@@ -35,6 +37,9 @@ export interface SessionDeps {
    * be written.
    */
   persistHost: (msg: Register, claims: Claims) => Promise<void>;
+  /** Job traffic from a registered agent. */
+  onJobEvent?: (hostId: number, ev: JobEvent) => Promise<void>;
+  onStatus?: (hostId: number, st: AgentStatus, registeredAtMs: number) => Promise<void>;
 }
 
 export const CLOSE_REPLACED = 4000;
@@ -56,6 +61,14 @@ export class ControlSessions {
     return this.sockets.get(hostId);
   }
 
+  /** Sends on a host's current session; false if it has none. */
+  sendTo(hostId: number, msg: unknown): boolean {
+    const ws = this.sockets.get(hostId);
+    if (!ws) return false;
+    send(ws, msg);
+    return true;
+  }
+
   open(ws: AgentSocket): void {
     this.pending.add(ws);
   }
@@ -70,6 +83,16 @@ export class ControlSessions {
     const msg = parsed.message;
     if (msg.type === "pong") {
       ws.data.missed = 0;
+      return;
+    }
+    if (msg.type === "job_event" || msg.type === "status") {
+      const hostId = ws.data.hostId;
+      if (!hostId || this.sockets.get(hostId) !== ws) {
+        send(ws, { type: "error", error: "not_registered", detail: `send register before ${msg.type}` });
+        return;
+      }
+      const done = msg.type === "job_event" ? this.deps.onJobEvent?.(hostId, msg) : this.deps.onStatus?.(hostId, msg, ws.data.registeredAtMs);
+      done?.catch((e: Error) => log.error(`${msg.type} from host ${hostId} failed: ${e.message}`));
       return;
     }
     if (msg.type === "register") {
@@ -90,6 +113,7 @@ export class ControlSessions {
       const host = this.deps.hosts.byHostId(id);
       if (host) {
         host.connected = false;
+        host.disconnectedAtMs = this.deps.nowMs();
         log.info(`host ${host.hostname} (id ${id}) control channel closed (${code}${reason ? ` ${reason}` : ""})`);
       }
     }
@@ -133,6 +157,7 @@ export class ControlSessions {
     }
     if (ws.data.hostId && ws.data.hostId !== host.hostId) this.sockets.delete(ws.data.hostId);
     ws.data.hostId = host.hostId;
+    ws.data.registeredAtMs = this.deps.nowMs();
     this.pending.delete(ws);
     this.sockets.set(host.hostId, ws);
     send(ws, {

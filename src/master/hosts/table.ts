@@ -29,6 +29,8 @@ export interface HostEntry {
   session: Session | null;
   /** Control channel up. */
   connected: boolean;
+  /** When the control channel last went down (0: never up in this process). */
+  disconnectedAtMs: number;
   report: LoadReport | null;
   lastReportMs: number;
   /** Loss counted over all sessions: seq gaps, and reports received. */
@@ -84,6 +86,7 @@ export class HostTable {
         reportPort: 0,
         session: null,
         connected: false,
+        disconnectedAtMs: 0,
         report: null,
         lastReportMs: 0,
         lostTotal: 0,

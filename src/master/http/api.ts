@@ -4,7 +4,7 @@
  */
 import * as v from "valibot";
 import { newTokenId, RoleSchema, signToken, type Claims } from "../../auth/index.ts";
-import { allTokens, auditSince, StoreError, type Applied, type Command } from "../../store/index.ts";
+import { allTokens, auditSince, jobCounts, StoreError, type Applied, type Command } from "../../store/index.ts";
 import { parseWhen } from "../../control/when.ts";
 import { COMMIT, VERSION } from "../../version.ts";
 import { countStates } from "../hosts/status.ts";
@@ -14,6 +14,7 @@ import { HttpError, json } from "./errors.ts";
 import { renderMetrics } from "./metrics.ts";
 import { readJson, Router } from "./router.ts";
 import { TokenGate } from "../tokens.ts";
+import { jobRoutes } from "./jobs-api.ts";
 
 const TokenRequestSchema = v.strictObject({
   role: RoleSchema,
@@ -29,12 +30,19 @@ export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown): 
 }
 
 /** What a state-changing handler gets: the caller, and a way to run a command through the log. */
-interface Change {
+export interface Change {
   caller: Claims;
   /** Proposes a command stamped with the time and the caller; a refusal becomes an HttpError. */
   commit: (cmd: DistributiveOmit<Command, "at" | "actor" | "actorRole">, notFound?: boolean) => Promise<Applied>;
 }
 type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+export type ChangeRoute = (
+  method: string,
+  path: string,
+  action: string,
+  target: (p: Record<string, string>) => string | null,
+  handler: (req: Request, p: Record<string, string>, url: URL, c: Change) => Promise<Response>,
+) => void;
 
 const REFUSAL_AUDITS_PER_SEC = 100;
 
@@ -110,6 +118,7 @@ export function buildRouter(ctx: MasterContext): Router {
       sessions: ctx.sessions.count,
       kernel: ctx.kernelDrops(),
       uptimeMs: ctx.nowMs() - ctx.startedMs,
+      jobs: jobCounts(ctx.state.store.db),
     });
     return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4" } });
   });
@@ -146,6 +155,7 @@ export function buildRouter(ctx: MasterContext): Router {
         kernel: k ? { socketDrops: k.socketDrops, rcvbufErrors: k.rcvbufErrors, inErrors: k.inErrors } : null,
       },
       hosts: countStates(ctx.hosts.values(), now, ctx.policy),
+      jobs: jobCounts(ctx.state.store.db),
       sessions: ctx.sessions.count,
     });
   });
@@ -206,6 +216,8 @@ export function buildRouter(ctx: MasterContext): Router {
     await c.commit({ type: "host.remove", hostname: p.name! });
     return json({ host: p.name, removed: true });
   });
+
+  jobRoutes(r, ctx, change);
 
   r.on("GET", "/api/v1/audit", (req, _p, url) => {
     ctx.gate.check(req, url, "admin");

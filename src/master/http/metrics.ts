@@ -17,6 +17,7 @@ export interface MetricsInput {
   sessions: number;
   kernel: UdpDrops | null;
   uptimeMs: number;
+  jobs: Record<string, number>;
 }
 
 const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -54,6 +55,9 @@ export function renderMetrics(m: MetricsInput): string {
   out.push(`lava_control_sessions ${m.sessions}`);
   head("lava_master_uptime_seconds", "gauge", "seconds since this master started");
   out.push(`lava_master_uptime_seconds ${(m.uptimeMs / 1000).toFixed(3)}`);
+
+  head("lava_jobs", "gauge", "jobs by state");
+  for (const [state, n] of Object.entries(m.jobs)) out.push(`lava_jobs{state="${state}"} ${n}`);
 
   const hosts = [...m.hosts];
   const states = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<string, number>;

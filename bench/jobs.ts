@@ -1,0 +1,130 @@
+#!/usr/bin/env bun
+/**
+ * Job throughput: 2,000 `true` jobs submitted to a compiled master with 2
+ * local compiled agents (real /proc, real processes).
+ *
+ * Reports submit rate (HTTP, 32 in flight), completed jobs/s (first submit
+ * to last DONE) and submit-to-start latency p50/p99 (startedAt − submittedAt,
+ * both stamped on this machine). Baseline, same run: Bun.spawn of `true`
+ * 2,000 times with 2 in flight — the raw cost of running the processes the
+ * jobs are, without lava. Targets (issue): ≥ 500 jobs/s completed, p50 ≤ 20 ms.
+ *
+ *   bun bench/jobs.ts [--jobs 2000] [--inflight 32]
+ */
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import type { Subprocess } from "bun";
+import { parseFlags } from "./lib/args.ts";
+import { writeResult } from "./lib/results.ts";
+import { lavaBinary } from "./lib/master.ts";
+import { cleanEnv } from "../tests/helpers/binary.ts";
+import { waitFor } from "../tests/helpers/wait.ts";
+
+const flags = parseFlags("bun bench/jobs.ts", process.argv.slice(2), {
+  jobs: { kind: "number", default: 2000, min: 1, integer: true, help: "jobs to submit" },
+  inflight: { kind: "number", default: 32, min: 1, integer: true, help: "concurrent submit requests" },
+  lava: { kind: "string", default: null, help: "lava binary (default dist/lava)" },
+  out: { kind: "string", default: null, help: "result file" },
+});
+
+const quantile = (xs: number[], q: number) => {
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))] ?? NaN;
+};
+
+async function spawnBaseline(n: number, inflight: number): Promise<number> {
+  const t0 = performance.now();
+  let next = 0;
+  const worker = async () => {
+    while (next < n) {
+      next++;
+      await Bun.spawn(["true"], { stdout: "ignore", stderr: "ignore" }).exited;
+    }
+  };
+  await Promise.all(Array.from({ length: inflight }, worker));
+  return n / ((performance.now() - t0) / 1000);
+}
+
+const bin = lavaBinary(flags.lava);
+const dir = mkdtempSync(join(tmpdir(), "lava-bench-jobs-"));
+const procs: Subprocess[] = [];
+try {
+  const baseline = await spawnBaseline(flags.jobs, 2);
+
+  const master = Bun.spawn([bin, "master", "--data-dir", join(dir, "m"), "--bind", "127.0.0.1", "--http-port", "0", "--udp-port", "0"], {
+    env: { ...cleanEnv(), LAVA_REPORT_INTERVAL: "1" },
+    stdout: "ignore",
+    stderr: "ignore",
+  });
+  procs.push(master);
+  const run = await waitFor(() => {
+    try {
+      return JSON.parse(readFileSync(join(dir, "m", "master.json"), "utf8")) as { httpPort: number };
+    } catch {
+      return null;
+    }
+  }, 15_000, "master");
+  const addr = `127.0.0.1:${run.httpPort}`;
+  const token = readFileSync(join(dir, "m", "admin.token"), "utf8").trim();
+  const api = (path: string, init: RequestInit = {}) => fetch(`http://${addr}${path}`, { ...init, headers: { authorization: `Bearer ${token}` } });
+  for (const name of ["bench-a", "bench-b"]) {
+    procs.push(Bun.spawn([bin, "agent", "--master", addr, "--hostname", name, "--interval", "1"], { env: { ...cleanEnv(), LAVA_TOKEN: token }, stdout: "ignore", stderr: "ignore" }));
+  }
+  await waitFor(async () => {
+    const l = (await (await api("/api/v1/load")).json()) as { status: string }[];
+    return l.length === 2 && l.every((h) => h.status === "ok");
+  }, 20_000, "two ok hosts");
+
+  // Submit.
+  const t0 = performance.now();
+  let next = 0;
+  let submitted = 0;
+  const submitter = async () => {
+    while (next < flags.jobs) {
+      next++;
+      const res = await api("/api/v1/jobs", { method: "POST", body: JSON.stringify({ argv: ["true"] }) });
+      if (res.status !== 201) throw new Error(`submit: ${res.status} ${await res.text()}`);
+      await res.arrayBuffer();
+      submitted++;
+    }
+  };
+  await Promise.all(Array.from({ length: flags.inflight }, submitter));
+  const submitSec = (performance.now() - t0) / 1000;
+
+  // Completion.
+  await waitFor(async () => {
+    const s = (await (await api("/api/v1/status")).json()) as { jobs: Record<string, number> };
+    return s.jobs.DONE! + s.jobs.EXIT! + s.jobs.KILLED! + s.jobs.LOST! >= flags.jobs;
+  }, 600_000, "all jobs to end", 20);
+  const totalSec = (performance.now() - t0) / 1000;
+
+  const jobs = (await (await api(`/api/v1/jobs?limit=${flags.jobs}`)).json()) as { state: string; submittedAt: string; startedAt: string | null }[];
+  const notDone = jobs.filter((j) => j.state !== "DONE").length;
+  const lat = jobs.filter((j) => j.startedAt).map((j) => Date.parse(j.startedAt!) - Date.parse(j.submittedAt));
+  const completedPerSec = flags.jobs / totalSec;
+  const result = {
+    jobs: flags.jobs,
+    inflight: flags.inflight,
+    baselineSpawnPerSec: baseline,
+    submitPerSec: submitted / submitSec,
+    completedPerSec,
+    ratioCompletedToSpawn: completedPerSec / baseline,
+    submitToStartP50Ms: quantile(lat, 0.5),
+    submitToStartP99Ms: quantile(lat, 0.99),
+    notDone,
+    targets: { completedPerSec: 500, submitToStartP50Ms: 20 },
+    met: { completed: completedPerSec >= 500, latency: quantile(lat, 0.5) <= 20, allDone: notDone === 0 },
+  };
+  const r = (x: number) => Math.round(x * 10) / 10;
+  console.log(`baseline: Bun.spawn('true'), 2 in flight: ${r(baseline)}/s`);
+  console.log(`submit: ${r(result.submitPerSec)} jobs/s (${flags.inflight} in flight)`);
+  console.log(`completed: ${r(completedPerSec)} jobs/s  ratio to bare spawn ${r(result.ratioCompletedToSpawn * 100) / 100}  (target ≥ 500)`);
+  console.log(`submit-to-start: p50 ${r(result.submitToStartP50Ms)} ms, p99 ${r(result.submitToStartP99Ms)} ms  (target p50 ≤ 20)`);
+  console.log(`not DONE: ${notDone}`);
+  console.log(`wrote ${writeResult("jobs", result, flags.out)}`);
+} finally {
+  for (const p of procs.reverse()) p.kill("SIGTERM");
+  await Promise.all(procs.map((p) => p.exited));
+  rmSync(dir, { recursive: true, force: true });
+}
