@@ -12,7 +12,7 @@
  * frame from the master, so a master host that vanished (no FIN, no RST)
  * is noticed in under a minute instead of after TCP's timeouts.
  */
-import { formatHostPort, MasterMessageSchema, parseMessage, type Ack, type AgentMessage, type HostPort, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
+import { formatHostPort, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 
 const log = logger("agent");
@@ -36,6 +36,8 @@ export interface ControlOptions {
   onRegistered: (msg: Registered, conn: ControlConnection) => void;
   /** Called for each valid `run_job`, `kill_job` and `ack` after registration (before it they are ignored). */
   onJobMessage?: (msg: RunJob | KillJob | Ack, conn: ControlConnection) => void;
+  /** Called for each valid `execute`, `health_check`, `stream_logs`, `stop_logs`, `update_agent` after registration. */
+  onRequest?: (msg: AgentRequest, conn: ControlConnection) => void;
 }
 
 export interface ControlOutcome {
@@ -181,6 +183,17 @@ export function openControl(opts: ControlOptions): ControlConnection {
           break;
         }
         opts.onJobMessage?.(msg, conn);
+        break;
+      case "execute":
+      case "health_check":
+      case "stream_logs":
+      case "stop_logs":
+      case "update_agent":
+        if (conn.registeredAt === null) {
+          noisyLog("warn", `ignored ${msg.type} from master ${where} before registration`);
+          break;
+        }
+        opts.onRequest?.(msg, conn);
         break;
     }
   }

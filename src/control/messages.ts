@@ -75,7 +75,65 @@ export const AgentStatusSchema = v.object({
   jobs: v.pipe(v.array(v.object({ jobId, attempt })), v.maxLength(100_000)),
 });
 
-export const AgentMessageSchema = v.variant("type", [RegisterSchema, PongSchema, JobEventSchema, AgentStatusSchema]);
+// ---- remote commands, health, alerts, logs, self-update (design §4; docs/api.md)
+const requestId = v.pipe(v.string(), v.minLength(1), v.maxLength(100));
+const argvSchema = v.pipe(v.array(v.pipe(v.string(), v.maxLength(JOB_LIMITS.argBytes))), v.minLength(1), v.maxLength(JOB_LIMITS.argvItems));
+export const SeveritySchema = v.picklist(["info", "warning", "critical"]);
+export const CheckStatusSchema = v.picklist(["ok", "warning", "critical", "unknown"]);
+
+/** A chunk of a running command's output, streamed as it comes. */
+export const CommandOutputSchema = v.object({
+  type: v.literal("command_output"),
+  requestId,
+  stream: v.picklist(["stdout", "stderr"]),
+  data: v.pipe(v.string(), v.maxLength(256 * 1024)),
+});
+/** The end of an `execute` (or of an `update_agent`): refused by policy, failed to start, timed out, or ran. */
+export const CommandResultSchema = v.object({
+  type: v.literal("command_result"),
+  requestId,
+  status: v.picklist(["ok", "refused", "failed", "timeout"]),
+  exitCode: v.optional(v.nullable(v.pipe(v.number(), v.integer()))),
+  signal: v.optional(v.nullable(v.pipe(v.string(), v.maxLength(20)))),
+  error: v.optional(v.pipe(v.string(), v.maxLength(2000))),
+  stdoutTruncated: v.optional(v.boolean()),
+  stderrTruncated: v.optional(v.boolean()),
+  durationMs: v.optional(v.number()),
+});
+export const HealthSchema = v.object({
+  type: v.literal("health"),
+  /** Set when answering a `health_check`; absent for the periodic report. */
+  requestId: v.optional(requestId),
+  at: v.number(),
+  checks: v.pipe(v.record(v.pipe(v.string(), v.maxLength(100)), v.object({ status: CheckStatusSchema, detail: v.pipe(v.string(), v.maxLength(2000)) })), v.check((c) => Object.keys(c).length <= 256, "too many checks")),
+});
+export const AlertSchema = v.object({
+  type: v.literal("alert"),
+  /** Stable per (host, rule): the same id while active, so raising twice is deduplicated. */
+  id: v.pipe(v.string(), v.minLength(1), v.maxLength(200)),
+  rule: v.pipe(v.string(), v.maxLength(200)),
+  severity: SeveritySchema,
+  state: v.picklist(["firing", "resolved"]),
+  message: v.pipe(v.string(), v.maxLength(2000)),
+  value: v.optional(v.number()),
+  at: v.number(),
+});
+export const LogLineSchema = v.object({ type: v.literal("log_line"), requestId, line: v.pipe(v.string(), v.maxLength(64 * 1024)), at: v.optional(v.number()) });
+/** The end of a `stream_logs`: the file ended (not following), it was stopped, or it failed (error). */
+export const LogsEndSchema = v.object({ type: v.literal("logs_end"), requestId, error: v.optional(v.pipe(v.string(), v.maxLength(2000))) });
+
+export const AgentMessageSchema = v.variant("type", [
+  RegisterSchema,
+  PongSchema,
+  JobEventSchema,
+  AgentStatusSchema,
+  CommandOutputSchema,
+  CommandResultSchema,
+  HealthSchema,
+  AlertSchema,
+  LogLineSchema,
+  LogsEndSchema,
+]);
 
 // ---- master → agent
 export const RegisteredSchema = v.object({
@@ -105,7 +163,46 @@ export const KillJobSchema = v.object({ type: v.literal("kill_job"), jobId, atte
 /** The master has durably recorded these job events; the agent may forget them. */
 export const AckSchema = v.object({ type: v.literal("ack"), eventIds: v.pipe(v.array(v.pipe(v.string(), v.maxLength(100))), v.maxLength(10_000)) });
 
-export const MasterMessageSchema = v.variant("type", [RegisteredSchema, PingSchema, ErrorSchema, RunJobSchema, KillJobSchema, AckSchema]);
+export const ExecuteSchema = v.object({
+  type: v.literal("execute"),
+  requestId,
+  argv: argvSchema,
+  timeoutMs: v.pipe(count, v.minValue(1), v.maxValue(24 * 3600 * 1000)),
+  outputLimitBytes: v.optional(v.pipe(count, v.maxValue(JOB_LIMITS.outputBytesMax))),
+});
+export const HealthCheckSchema = v.object({ type: v.literal("health_check"), requestId });
+export const StreamLogsSchema = v.object({
+  type: v.literal("stream_logs"),
+  requestId,
+  path: v.optional(v.pipe(v.string(), v.maxLength(4096))),
+  unit: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  follow: v.boolean(),
+  /** Lines from the end to start with (like tail -n). */
+  lines: v.optional(v.pipe(count, v.maxValue(100_000))),
+});
+export const StopLogsSchema = v.object({ type: v.literal("stop_logs"), requestId });
+export const UpdateAgentSchema = v.object({
+  type: v.literal("update_agent"),
+  requestId,
+  /** Path on the master's HTTP port to fetch the binary from (with the agent's token). */
+  path: v.pipe(v.string(), v.maxLength(200)),
+  sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
+  version: v.pipe(v.string(), v.maxLength(100)),
+});
+
+export const MasterMessageSchema = v.variant("type", [
+  RegisteredSchema,
+  PingSchema,
+  ErrorSchema,
+  RunJobSchema,
+  KillJobSchema,
+  AckSchema,
+  ExecuteSchema,
+  HealthCheckSchema,
+  StreamLogsSchema,
+  StopLogsSchema,
+  UpdateAgentSchema,
+]);
 
 export type Hardware = v.InferOutput<typeof HardwareSchema>;
 export type Register = v.InferOutput<typeof RegisterSchema>;
@@ -117,6 +214,21 @@ export type RunJob = v.InferOutput<typeof RunJobSchema>;
 export type KillJob = v.InferOutput<typeof KillJobSchema>;
 export type Ack = v.InferOutput<typeof AckSchema>;
 export type JobEndState = v.InferOutput<typeof JobEndStateSchema>;
+export type CommandOutput = v.InferOutput<typeof CommandOutputSchema>;
+export type CommandResult = v.InferOutput<typeof CommandResultSchema>;
+export type Health = v.InferOutput<typeof HealthSchema>;
+export type Alert = v.InferOutput<typeof AlertSchema>;
+export type LogLine = v.InferOutput<typeof LogLineSchema>;
+export type LogsEnd = v.InferOutput<typeof LogsEndSchema>;
+export type Execute = v.InferOutput<typeof ExecuteSchema>;
+export type HealthCheck = v.InferOutput<typeof HealthCheckSchema>;
+export type StreamLogs = v.InferOutput<typeof StreamLogsSchema>;
+export type StopLogs = v.InferOutput<typeof StopLogsSchema>;
+export type UpdateAgent = v.InferOutput<typeof UpdateAgentSchema>;
+/** Master → agent requests other than jobs: handled by the agent's request modules. */
+export type AgentRequest = Execute | HealthCheck | StreamLogs | StopLogs | UpdateAgent;
+/** Agent → master messages other than the handshake and jobs. */
+export type AgentReport = CommandOutput | CommandResult | Health | Alert | LogLine | LogsEnd;
 export type MasterMessage = v.InferOutput<typeof MasterMessageSchema>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string; detail: string };

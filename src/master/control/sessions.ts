@@ -6,7 +6,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { sessionKey, newTokenId, type Claims } from "../../auth/index.ts";
-import { AgentMessageSchema, parseMessage, type AgentStatus, type JobEvent, type Register } from "../../control/index.ts";
+import { AgentMessageSchema, parseMessage, type AgentReport, type AgentStatus, type JobEvent, type Register } from "../../control/index.ts";
 import { logger } from "../../log/index.ts";
 import type { HostEntry, HostTable } from "../hosts/table.ts";
 
@@ -40,6 +40,10 @@ export interface SessionDeps {
   /** Job traffic from a registered agent. */
   onJobEvent?: (hostId: number, ev: JobEvent) => Promise<void>;
   onStatus?: (hostId: number, st: AgentStatus, registeredAtMs: number) => Promise<void>;
+  /** Command output and results, health, alerts, log lines from a registered agent. */
+  onReport?: (hostId: number, msg: AgentReport) => void;
+  /** A host's session ended (closed, dead, replaced by a new one is not an end). */
+  onDisconnected?: (hostId: number) => void;
 }
 
 export const CLOSE_REPLACED = 4000;
@@ -95,6 +99,15 @@ export class ControlSessions {
       done?.catch((e: Error) => log.error(`${msg.type} from host ${hostId} failed: ${e.message}`));
       return;
     }
+    if (msg.type === "command_output" || msg.type === "command_result" || msg.type === "health" || msg.type === "alert" || msg.type === "log_line" || msg.type === "logs_end") {
+      const hostId = ws.data.hostId;
+      if (!hostId || this.sockets.get(hostId) !== ws) {
+        send(ws, { type: "error", error: "not_registered", detail: `send register before ${msg.type}` });
+        return;
+      }
+      this.deps.onReport?.(hostId, msg);
+      return;
+    }
     if (msg.type === "register") {
       this.register(ws, msg).catch((e: Error) => {
         log.error(`registration of ${msg.hostname} failed: ${e.message}`);
@@ -114,6 +127,7 @@ export class ControlSessions {
       if (host) {
         host.connected = false;
         host.disconnectedAtMs = this.deps.nowMs();
+        this.deps.onDisconnected?.(id);
         log.info(`host ${host.hostname} (id ${id}) control channel closed (${code}${reason ? ` ${reason}` : ""})`);
       }
     }
