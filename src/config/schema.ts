@@ -53,6 +53,27 @@ const JobsSchema = v.strictObject({
   killGrace: v.optional(v.pipe(v.number(), v.minValue(0)), 10),
 });
 
+const MasterExecSchema = v.strictObject({
+  /** Commands (argv[0]) the master lets through to agents; empty = leave it to each agent's allowlist. */
+  allow: v.optional(v.array(v.string()), []),
+  /** Commands the master always refuses, whatever the agents allow. */
+  deny: v.optional(v.array(v.string()), []),
+  /** Most hosts one exec may target at once (bigger fan-outs run in waves of this size). */
+  maxParallel: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000),
+});
+
+const MasterAlertsSchema = v.strictObject({
+  /** POST each alert change (JSON) here; empty = no webhook. */
+  webhook: v.optional(v.string()),
+});
+
+const UpgradeSchema = v.strictObject({
+  /** Hosts told to update at once; the next wave starts when this one has re-registered or failed. */
+  waveSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 10),
+  /** Seconds a host has to come back on the new version before it counts as failed. */
+  timeout: v.optional(v.pipe(v.number(), v.minValue(1)), 120),
+});
+
 export const MasterSchema = v.strictObject({
   /** Where the secret, tokens and the database live. Default chosen at run time (see defaultDataDir). */
   dataDir: v.optional(v.pipe(v.string(), v.minLength(1))),
@@ -80,12 +101,67 @@ export const MasterSchema = v.strictObject({
   /** Named host pools jobs are submitted to; `default` (every host) always exists. */
   queues: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "queue names: letters, digits, '.', '_', '-'")), QueueSchema), {}),
   jobs: v.optional(JobsSchema, {}),
+  exec: v.optional(MasterExecSchema, {}),
+  alerts: v.optional(MasterAlertsSchema, {}),
+  upgrade: v.optional(UpgradeSchema, {}),
   log: v.optional(LogSchema, {}),
 });
 
 const AgentExecSchema = v.strictObject({
   /** Commands (argv[0], exact path or bare name) the agent may run. Empty: none. */
   allow: v.optional(v.array(v.string()), []),
+  /** Bound on captured stdout and on stderr of one command, in bytes. */
+  outputLimit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1 << 20),
+});
+
+const AgentLogsSchema = v.strictObject({
+  /** Files (or directory prefixes ending in /, or globs) `lava ctl logs` may read. Empty: none. */
+  allow: v.optional(v.array(v.string()), []),
+  /** journald units `lava ctl logs --unit` may read. Empty: none. */
+  units: v.optional(v.array(v.string()), []),
+});
+
+const HealthCheckCmdSchema = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  /** argv, run directly (no shell); exit 0 ok, 1 warning, 2+ critical (Nagios convention). */
+  argv: v.pipe(v.array(v.string()), v.minLength(1)),
+  timeout: v.optional(v.pipe(v.number(), v.minValue(0.1)), 10),
+});
+
+const AgentHealthSchema = v.strictObject({
+  /** Seconds between self-checks sent to the master. */
+  interval: v.optional(v.pipe(v.number(), v.minValue(1)), 300),
+  /** Filesystem use percent that is a warning / critical. */
+  diskWarn: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 80),
+  diskCrit: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 95),
+  /** Memory use percent that is a warning / critical. */
+  memWarn: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 90),
+  memCrit: v.optional(v.pipe(v.number(), v.minValue(0), v.maxValue(100)), 98),
+  checks: v.optional(v.array(HealthCheckCmdSchema), []),
+});
+
+const AlertRuleSchema = v.strictObject({
+  name: v.pipe(v.string(), v.minLength(1), v.maxLength(100)),
+  /** cpu (user+sys %), mem (% used), disk (% used of the fullest filesystem), load1, load1PerCpu, swap (% used). */
+  metric: v.picklist(["cpu", "mem", "disk", "load1", "load1PerCpu", "swap"]),
+  op: v.optional(v.picklist([">", ">=", "<", "<="]), ">"),
+  /** Enter threshold. */
+  threshold: v.number(),
+  /** Clear threshold (hysteresis); default: the enter threshold. */
+  clear: v.optional(v.number()),
+  /** Seconds the condition must hold before the alert fires (and be clear before it resolves). */
+  for: v.optional(v.pipe(v.number(), v.minValue(0)), 0),
+  severity: v.optional(v.picklist(["info", "warning", "critical"]), "warning"),
+});
+
+const AgentAlertsSchema = v.strictObject({
+  /** Rules evaluated on the agent's own samples. Default: cpu > 90 % for 5 min critical, disk > 80 % warning. */
+  rules: v.optional(v.array(AlertRuleSchema), [
+    { name: "cpu-high", metric: "cpu", op: ">", threshold: 90, clear: 85, for: 300, severity: "critical" },
+    { name: "disk-full", metric: "disk", op: ">", threshold: 80, clear: 78, for: 0, severity: "warning" },
+  ]),
+  /** Seconds between evaluations. */
+  interval: v.optional(v.pipe(v.number(), v.minValue(0.05)), 10),
 });
 
 export const AgentSchema = v.strictObject({
@@ -106,6 +182,9 @@ export const AgentSchema = v.strictObject({
   reconnectMin: v.optional(v.pipe(v.number(), v.minValue(0.05)), 10),
   reconnectMax: v.optional(v.pipe(v.number(), v.minValue(0.05)), 300),
   exec: v.optional(AgentExecSchema, {}),
+  logs: v.optional(AgentLogsSchema, {}),
+  health: v.optional(AgentHealthSchema, {}),
+  alerts: v.optional(AgentAlertsSchema, {}),
   log: v.optional(LogSchema, {}),
 });
 
