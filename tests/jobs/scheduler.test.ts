@@ -251,7 +251,7 @@ describe("backfill: a small job runs past a large blocked one when it cannot del
 
   test("the reserved host is the ok pool host with the most free cpus whose hardware fits", () => {
     const hosts = [
-      host(1, "small", { ncpus: 4 , used: used(1) }), // 3 free, but 4 cpus in all: never holds 6
+      host(1, "small", { ncpus: 4, used: used(1) }), // 3 free, but 4 cpus in all: never holds 6
       host(2, "big-1", { ncpus: 16, used: used(14) }),
       host(3, "big-2", { ncpus: 16, used: used(13) }),
       host(4, "big-3", { ncpus: 16, used: used(0), state: "drained" }),
@@ -507,6 +507,20 @@ describe("scale and agreement with the rules written out", () => {
       const r = schedule(jobs, hosts, qs, NOW, maxPlacements === undefined ? {} : { maxPlacements });
       expect(r.placements).toEqual(reference(jobs, hosts, qs, NOW, maxPlacements));
       checkInvariants(jobs, hosts, qs, r);
+    }
+  });
+
+  test("memory-bound clusters (free memory and load unrelated): placements equal the reference's", () => {
+    for (let seed = 1; seed <= 3; seed++) {
+      const rnd = seededRng(1000 + seed);
+      const hosts = Array.from({ length: 200 }, (_, i): SchedHost => host(i + 1, `n${i}`, {
+        ncpus: 64, memBytes: 64 * GiB, load1: rnd() * 64,
+        used: used(Math.floor(rnd() * 32), Math.floor((56 + rnd() * 8) * GiB)),
+      }));
+      const jobs = Array.from({ length: 1500 }, (_, i) => job(i + 1, { cpus: 1 + Math.floor(rnd() * 3), memBytes: Math.floor(rnd() * 4 * GiB), priority: Math.floor(rnd() * 2) }));
+      const r = schedule(jobs, hosts, queues(), NOW);
+      checkInvariants(jobs, hosts, queues(), r);
+      expect(r.placements).toEqual(reference(jobs, hosts, queues(), NOW));
     }
   });
 

@@ -83,6 +83,13 @@ export class JobManager {
   /** Jobs this master process dispatched and has not seen start: the dispatch timeout applies to these only. */
   private readonly unstarted = new Map<number, number>();
   private roundScheduled = false;
+  /**
+   * The last round left jobs waiting: capacity, not the scheduler, is what
+   * holds them, so a new submission cannot change the outcome until
+   * something frees up (an end, a new host, the 1 s tick). Skipping those
+   * rounds keeps a backlog of thousands from costing a full round per submit.
+   */
+  private saturated = false;
   private roundRunning = false;
   private rerun = false;
   private readonly timer: ReturnType<typeof setInterval>;
@@ -175,6 +182,7 @@ export class JobManager {
         return;
       }
       const result = schedule(pending, this.schedHosts(), this.queues(), this.nowMs());
+      this.saturated = result.waiting.size > 0;
       this.waiting.clear();
       for (const [id, why] of result.waiting) this.waiting.set(id, why);
       if (result.placements.length === 0) return;
@@ -251,7 +259,8 @@ export class JobManager {
           startedAt: null,
           notBefore: 0,
         });
-        this.kick();
+        if (!this.saturated) this.kick();
+        else this.waiting.set(id, "queued behind jobs waiting for resources; considered at the next free slot");
         return;
       }
       case "job.dispatch": {
