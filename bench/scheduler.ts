@@ -22,6 +22,7 @@ import { schedule, type QueueSpec, type SchedHost, type SchedJob } from "../src/
 import { parseFlags } from "./lib/args.ts";
 import { writeResult } from "./lib/results.ts";
 import { percentile } from "./lib/stats.ts";
+import { seededRng as rng } from "../src/rng/index.ts";
 
 const flags = parseFlags("bun bench/scheduler.ts", process.argv.slice(2), {
   seconds: { kind: "number", default: 2, min: 0.1, help: "seconds per measurement" },
@@ -33,17 +34,6 @@ const JOBS = 10_000;
 const GiB = 2 ** 30;
 const NOW = 1_000_000;
 
-/** mulberry32: the same fixtures every run. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 interface Fixture {
   hosts: SchedHost[];

@@ -13,8 +13,10 @@
  * coming back every ~10 s.
  */
 
+import type { Rng } from "../rng/index.ts";
+
 /** A source of uniform numbers in [0, 1), like Math.random. */
-export type Rng = () => number;
+export type { Rng };
 
 /** Jitter of the first delay: ±20 % around `minMs`. */
 export const FIRST_DELAY_JITTER = 0.2;

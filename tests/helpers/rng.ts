@@ -1,11 +1,2 @@
-/** Seeded PRNG for agent tests (mulberry32): the same seed gives the same run. */
-export function seededRng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Seeded PRNG for tests: the same seed gives the same run (src/rng). */
+export { seededRng } from "../../src/rng/index.ts";

@@ -18,17 +18,8 @@ import {
   type DropReason,
   type LoadReport,
 } from "../../src/wire/index.ts";
+import { seededRng as mulberry32 } from "../../src/rng/index.ts";
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const CASES = 100_000;
 const SEED = process.env.LAVA_FUZZ_SEED === undefined ? 0x1a7a_2024 : Number(process.env.LAVA_FUZZ_SEED) >>> 0;

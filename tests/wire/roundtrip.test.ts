@@ -16,18 +16,8 @@ import {
   type Announce,
   type LoadReport,
 } from "../../src/wire/index.ts";
+import { seededRng as mulberry32 } from "../../src/rng/index.ts";
 
-/** mulberry32: small seeded PRNG so any failure replays. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 const SEED = 0x5eed_0001;
 const rand = mulberry32(SEED);
 const int = (n: number): number => Math.floor(rand() * n);

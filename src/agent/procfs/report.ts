@@ -3,6 +3,7 @@ import { cpuPercent } from "./cpu.ts";
 import type { Loadavg } from "./loadavg.ts";
 import type { Meminfo } from "./meminfo.ts";
 import { ZERO_CPU_TIMES, type Stat } from "./stat.ts";
+import type { LoadReport } from "../../wire/index.ts";
 
 /** One reading of /proc, parsed. */
 export interface ProcSample {
@@ -12,27 +13,10 @@ export interface ProcSample {
 }
 
 /**
- * Structurally identical to `LoadReport` in src/wire (kept local so this
- * folder does not depend on the codec). Memory in bytes, cpu* in percent of
+ * The wire's `LoadReport`: what the agent sends is exactly what it read. Memory in bytes, cpu* in percent of
  * all CPUs over the interval since the previous sample.
  */
-export interface ProcLoadReport {
-  load1: number;
-  load5: number;
-  load15: number;
-  memUsed: number;
-  memFree: number;
-  swapUsed: number;
-  swapFree: number;
-  ncpus: number;
-  cpuUser: number;
-  cpuSys: number;
-  cpuIdle: number;
-  jobsRunning: number;
-  jobsPending: number;
-  procsTotal: number;
-  flags: number;
-}
+export type ProcLoadReport = LoadReport;
 
 export interface JobCounts {
   running: number;
