@@ -1,0 +1,192 @@
+/**
+ * A compiled `lava master` for benchmarks: started on loopback with port 0
+ * and a temp data dir, measured from outside (/proc), restarted on the same
+ * ports, always stopped by the caller (try/finally).
+ *
+ * Unlike tests/helpers/cluster.ts it runs the binary as operators do (log
+ * level info, not debug, so logging costs what it costs in production),
+ * never rebuilds it behind the caller's back (other people may be editing
+ * src/ while a benchmark runs), and keeps only the tail of the master's
+ * output.
+ */
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import type { Subprocess } from "bun";
+import { cleanEnv } from "../../tests/helpers/binary.ts";
+import { waitFor } from "../../tests/helpers/wait.ts";
+import { trackChild } from "./child.ts";
+
+export const REPO = resolve(import.meta.dir, "..", "..");
+export const DEFAULT_LAVA = join(REPO, "dist", "lava");
+
+/** Keeps the last `maxChars` characters of a stream, so a chatty process cannot fill memory. */
+class Tail {
+  private chunks: string[] = [];
+  private size = 0;
+  constructor(private readonly maxChars = 64 * 1024) {}
+  push(s: string): void {
+    this.chunks.push(s);
+    this.size += s.length;
+    while (this.size > this.maxChars && this.chunks.length > 1) this.size -= this.chunks.shift()!.length;
+  }
+  get text(): string {
+    return this.chunks.join("");
+  }
+}
+
+/** Finds the binary; builds it with `bun run build` only if it does not exist. Warns if src/ is newer. */
+export function lavaBinary(path: string | null): string {
+  const bin = path ? resolve(path) : DEFAULT_LAVA;
+  if (!existsSync(bin)) {
+    if (path) throw new Error(`no lava binary at ${bin}`);
+    console.error(`bench: ${bin} missing; running 'bun run build'`);
+    const r = Bun.spawnSync([process.execPath, "run", "build"], { cwd: REPO, stdout: "inherit", stderr: "inherit" });
+    if (r.exitCode !== 0) throw new Error("bun run build failed");
+  }
+  return bin;
+}
+
+/** `lava version` of the binary (first line), for the results. */
+export function binaryVersion(bin: string): string {
+  const r = Bun.spawnSync([bin, "version"], { env: cleanEnv(), stderr: "pipe" });
+  return r.stdout.toString().trim().split("\n")[0] ?? "";
+}
+
+/** True if some file under src/ is newer than the binary (the figures may not describe the working tree). */
+export function binaryIsStale(bin: string): boolean {
+  const t = statSync(bin).mtimeMs;
+  for (const e of readdirSync(join(REPO, "src"), { withFileTypes: true, recursive: true })) {
+    if (e.isFile() && statSync(join(e.parentPath, e.name)).mtimeMs > t) return true;
+  }
+  return false;
+}
+
+export interface RunFile {
+  pid: number;
+  httpPort: number;
+  udpPort: number;
+}
+
+export interface StatusBody {
+  ingest: {
+    accepted: number;
+    dropped: Record<string, number>;
+    kernel: { socketDrops: number; rcvbufErrors: number; inErrors: number } | null;
+  };
+  hosts: Record<string, number>;
+  sessions: number;
+}
+
+export class BenchMaster {
+  proc: Subprocess<"ignore", "pipe", "pipe"> | null = null;
+  run: RunFile | null = null;
+  readonly output = new Tail();
+  private ownsDataDir: boolean;
+
+  private constructor(
+    /** argv before `master …`: the binary, or e.g. [bun, --cpu-prof, src/main.ts]. */
+    readonly cmd: string[],
+    readonly dataDir: string,
+    readonly extraArgs: string[],
+    ownsDataDir: boolean,
+  ) {
+    this.ownsDataDir = ownsDataDir;
+  }
+
+  static async start(opts: { bin: string | string[]; dataDir?: string; args?: string[] }): Promise<BenchMaster> {
+    const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "lava-bench-"));
+    const m = new BenchMaster(typeof opts.bin === "string" ? [opts.bin] : opts.bin, dir, opts.args ?? [], !opts.dataDir);
+    await m.restart();
+    return m;
+  }
+
+  get pid(): number {
+    if (!this.run) throw new Error("master not started");
+    return this.run.pid;
+  }
+  get httpPort(): number {
+    return this.run!.httpPort;
+  }
+  get udpPort(): number {
+    return this.run!.udpPort;
+  }
+  get addr(): string {
+    return `127.0.0.1:${this.httpPort}`;
+  }
+  get adminToken(): string {
+    return readFileSync(join(this.dataDir, "admin.token"), "utf8").trim();
+  }
+
+  /** (Re)starts on the same data dir; after the first start, on the same ports. */
+  async restart(): Promise<void> {
+    if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) throw new Error("master still running; stop() it first");
+    mkdirSync(this.dataDir, { recursive: true });
+    rmSync(join(this.dataDir, "master.json"), { force: true });
+    const ports = this.run ? ["--http-port", String(this.run.httpPort), "--udp-port", String(this.run.udpPort)] : ["--http-port", "0", "--udp-port", "0"];
+    const proc = Bun.spawn([...this.cmd, "master", "--data-dir", this.dataDir, "--bind", "127.0.0.1", ...ports, ...this.extraArgs], {
+      env: cleanEnv(),
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    this.proc = proc;
+    trackChild(proc);
+    void this.pump(proc.stdout);
+    void this.pump(proc.stderr);
+    const started = await waitFor<{ exited: number } | { run: RunFile } | null>(
+      () => {
+        if (proc.exitCode !== null) return { exited: proc.exitCode };
+        try {
+          const r = JSON.parse(readFileSync(join(this.dataDir, "master.json"), "utf8")) as RunFile;
+          return r.pid === proc.pid ? { run: r } : null;
+        } catch {
+          return null;
+        }
+      },
+      15_000,
+      "the master to start",
+      5,
+    );
+    if (!started || "exited" in started) throw new Error(`master exited ${started?.exited}: ${this.output.text.slice(-2000)}`);
+    this.run = started.run;
+  }
+
+  private async pump(stream: ReadableStream<Uint8Array>): Promise<void> {
+    const dec = new TextDecoder();
+    try {
+      for await (const chunk of stream) this.output.push(dec.decode(chunk, { stream: true }));
+    } catch {
+      // the process went away
+    }
+  }
+
+  async api<T>(path: string, timeoutMs = 10_000): Promise<T> {
+    const res = await fetch(`http://${this.addr}${path}`, {
+      headers: { authorization: `Bearer ${this.adminToken}` },
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    if (!res.ok) throw new Error(`GET ${path}: HTTP ${res.status} ${await res.text()}`);
+    return (await res.json()) as T;
+  }
+
+  status(): Promise<StatusBody> {
+    return this.api<StatusBody>("/api/v1/status");
+  }
+
+  /** SIGTERM, then SIGKILL after `timeoutMs`; resolves when the process is gone. */
+  async stop(timeoutMs = 5_000): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    p.kill("SIGTERM");
+    const t = setTimeout(() => p.kill("SIGKILL"), timeoutMs);
+    await p.exited;
+    clearTimeout(t);
+  }
+
+  /** Stops the master and removes the data dir if this object created it. */
+  async dispose(): Promise<void> {
+    await this.stop();
+    if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * Per-process figures from /proc (Linux): resident memory and CPU time.
+ * Used to measure the master from outside, as an operator would.
+ */
+import { readFileSync } from "node:fs";
+
+/** Clock ticks per second for /proc/<pid>/stat times (sysconf(_SC_CLK_TCK)); 100 on every Linux Bun runs on. */
+export const CLK_TCK = (() => {
+  const r = Bun.spawnSync(["getconf", "CLK_TCK"], { stderr: "ignore" });
+  const n = Number(r.stdout.toString().trim());
+  return r.exitCode === 0 && n > 0 ? n : 100;
+})();
+
+/** VmRSS of a process, in bytes. */
+export function rssBytes(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/status`, "utf8");
+  const m = /^VmRSS:\s+(\d+)\s+kB/m.exec(text);
+  if (!m) throw new Error(`no VmRSS in /proc/${pid}/status`);
+  return Number(m[1]) * 1024;
+}
+
+/** utime + stime of a process (all its threads), in seconds. */
+export function cpuSeconds(pid: number): number {
+  const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) is in parentheses and may hold spaces: split after the last ')'.
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // rest[0] is field 3 (state); utime and stime are fields 14 and 15.
+  const utime = Number(rest[11]);
+  const stime = Number(rest[12]);
+  return (utime + stime) / CLK_TCK;
+}
+
+/** A sysctl value as text, or null. */
+export function sysctl(path: string): string | null {
+  try {
+    return readFileSync(`/proc/sys/${path}`, "utf8").trim();
+  } catch {
+    return null;
+  }
+}
+
+/** A CPU/RSS sample of a process at a wall-clock instant. */
+export interface ProcSample {
+  atMs: number;
+  cpuS: number;
+  rssBytes: number;
+}
+
+export function sample(pid: number): ProcSample {
+  return { atMs: performance.now(), cpuS: cpuSeconds(pid), rssBytes: rssBytes(pid) };
+}
+
+/** CPU share between two samples, as a fraction of one core. */
+export function cpuShare(a: ProcSample, b: ProcSample): number {
+  const wallS = (b.atMs - a.atMs) / 1000;
+  return wallS > 0 ? (b.cpuS - a.cpuS) / wallS : 0;
+}
