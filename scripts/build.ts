@@ -20,6 +20,8 @@ const proc = Bun.spawnSync(
     "build",
     "--compile",
     "--minify-syntax",
+    "--bytecode",
+    "--format=esm",
     `--define=LAVA_VERSION=${JSON.stringify(version)}`,
     `--define=LAVA_COMMIT=${JSON.stringify(commit)}`,
     `--outfile=${outfile}`,

@@ -79,7 +79,5 @@ export async function main(rawArgs: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  const code = await main(process.argv.slice(2));
-  process.exit(code);
-}
+// No top-level await: the binary is compiled to bytecode, which needs a plain entry.
+if (import.meta.main) void main(process.argv.slice(2)).then((code) => process.exit(code));

@@ -76,6 +76,9 @@ export interface Reporter {
 async function bind(port: number, onData: ReporterOptions["onDatagram"]) {
   const socket = {
     data: guard((_s: unknown, buf: Uint8Array, fromPort: number, address: string) => onData(buf, { address, port: fromPort })),
+    // A report to a master whose UDP port is closed (restarting) comes back as
+    // ICMP unreachable, raised on the socket; without a handler Bun ends the process.
+    error: guard(() => {}),
   };
   const fail = (e: unknown) =>
     new Error(`cannot bind the UDP report port ${port}: ${errorText(e)} (choose another with --report-port, or 0 for any)`);

@@ -70,6 +70,16 @@ export class MasterClient {
     return this.request("GET", path);
   }
 
+  /**
+   * The body of a successful GET as the master sent it, not parsed: for
+   * `--json` output that passes the master's answer through unchanged,
+   * where parsing and re-serialising 10,000 hosts would cost more than
+   * everything else ctl does. Errors are handled as for get().
+   */
+  async getText(path: string): Promise<string> {
+    return (await this.request("GET", path, undefined, true)) as string;
+  }
+
   /** With `body` undefined nothing is sent (no content-type either). */
   post(path: string, body?: unknown): Promise<unknown> {
     return this.request("POST", path, body);
@@ -79,7 +89,7 @@ export class MasterClient {
     return this.request("DELETE", path);
   }
 
-  private async request(method: string, path: string, body?: unknown): Promise<unknown> {
+  private async request(method: string, path: string, body?: unknown, raw = false): Promise<unknown> {
     const tried: string[] = [];
     const n = this.masters.length;
     for (let k = 0; k < n; k++) {
@@ -106,6 +116,7 @@ export class MasterClient {
         continue;
       }
       this.preferred = index;
+      if (raw && answer.status >= 200 && answer.status < 300) return answer.text;
       return this.interpret(answer, addr, method, path, tried);
     }
     throw new LavaError(

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { EXIT, LavaError } from "../cli/errors.ts";
 import { connect, ctlArgs, expectList, positionals } from "./args.ts";
-import { print, printJson } from "./output.ts";
+import { print, printJson, printRaw } from "./output.ts";
 import { loadTable } from "./views.ts";
 
 export default defineCommand({
@@ -16,8 +16,16 @@ export default defineCommand({
   },
   async run({ args }) {
     const ctx = connect(args);
+    const names = positionals(args);
+    if (ctx.json && names.length === 0) {
+      // The whole table as the master sent it (design §8 fields), unparsed: see MasterClient.getText.
+      const text = await ctx.client.getText("/api/v1/load");
+      if (!text.trimStart().startsWith("[")) expectList(JSON.parse(text), "GET /api/v1/load");
+      await printRaw(text.endsWith("\n") ? text : text + "\n");
+      return;
+    }
     const rows = expectList(await ctx.client.get("/api/v1/load"), "GET /api/v1/load");
-    const selected = selectHosts(rows, positionals(args));
+    const selected = selectHosts(rows, names);
     if (ctx.json) await printJson(selected);
     else await print(loadTable(selected, args.long === true));
   },

@@ -45,6 +45,11 @@ export async function print(...lines: string[]): Promise<void> {
   await current.write(lines.join("\n") + "\n");
 }
 
+/** Text exactly as given (a master's JSON passed through). */
+export async function printRaw(text: string): Promise<void> {
+  await current.write(text);
+}
+
 /** One JSON document and a newline (the `--json` contract, design §8). */
 export async function printJson(value: unknown): Promise<void> {
   await current.write(JSON.stringify(value) + "\n");

@@ -29,4 +29,6 @@ export interface MasterContext {
   kernelDrops: () => UdpDrops | null;
   admission: AdmissionBucket;
   jobs: JobManager;
+  /** UDP socket errors (mostly ICMP unreachable for announces to agents that went away). */
+  udpErrors: () => number;
 }

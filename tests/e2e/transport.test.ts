@@ -20,7 +20,7 @@ let master: TestMaster;
 let tcpPort: number;
 beforeAll(async () => {
   tcpPort = freePort();
-  master = await TestMaster.start({ args: ["--tcp-report-port", String(tcpPort)], config: "master:\n  pingInterval: 0.2\n" });
+  master = await TestMaster.start({ args: ["--tcp-report-port", String(tcpPort)], config: "master:\n  pingInterval: 0.2\n  announceInterval: 0.2\n" });
 }, 20_000);
 afterAll(async () => {
   await master?.stop();
@@ -79,6 +79,18 @@ describe("TCP transport", () => {
     const after = (await master.api<{ ingest: { dropped: Record<string, number> } }>("/api/v1/status")).body.ingest.dropped.long!;
     expect(after).toBe(before + 1);
     expect((await master.api("/healthz", { token: null })).status).toBe(200);
+  }, 10_000);
+});
+
+describe("announces", () => {
+  test("announces to an agent whose port is closed (ICMP unreachable) are counted, and the master carries on", async () => {
+    const h = await register("gone-port", true); // reportPort 7: nothing listens there
+    await waitFor(async () => {
+      const m = (await master.api<string>("/metrics")).body;
+      return /lava_udp_errors_total [1-9]/.test(m);
+    }, 5000, "an ICMP error counted");
+    expect((await master.api("/healthz", { token: null })).status).toBe(200);
+    h.ws.close();
   }, 10_000);
 });
 

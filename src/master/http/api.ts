@@ -119,6 +119,7 @@ export function buildRouter(ctx: MasterContext): Router {
       kernel: ctx.kernelDrops(),
       uptimeMs: ctx.nowMs() - ctx.startedMs,
       jobs: jobCounts(ctx.state.store.db),
+      udpErrors: ctx.udpErrors(),
     });
     return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4" } });
   });

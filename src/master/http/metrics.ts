@@ -18,6 +18,7 @@ export interface MetricsInput {
   kernel: UdpDrops | null;
   uptimeMs: number;
   jobs: Record<string, number>;
+  udpErrors: number;
 }
 
 const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -51,6 +52,8 @@ export function renderMetrics(m: MetricsInput): string {
     head("lava_udp_rcvbuf_errors_total", "counter", "system-wide UDP RcvbufErrors (/proc/net/snmp)");
     out.push(`lava_udp_rcvbuf_errors_total ${m.kernel.rcvbufErrors}`);
   }
+  head("lava_udp_errors_total", "counter", "UDP socket errors, mostly announces to agents whose port is gone (ICMP unreachable)");
+  out.push(`lava_udp_errors_total ${m.udpErrors}`);
   head("lava_control_sessions", "gauge", "agents with a registered control channel");
   out.push(`lava_control_sessions ${m.sessions}`);
   head("lava_master_uptime_seconds", "gauge", "seconds since this master started");
