@@ -5,7 +5,9 @@
  *
  * Reports submit rate (HTTP, 32 in flight), completed jobs/s (first submit
  * to last DONE) and submit-to-start latency p50/p99 (startedAt − submittedAt,
- * both stamped on this machine). Baseline, same run: Bun.spawn of `true`
+ * both stamped on this machine): in the burst, where it is the queue's wait,
+ * and for 400 more jobs submitted at half the measured rate, where it is the
+ * scheduling and dispatch path itself. Baseline, same run: Bun.spawn of `true`
  * 2,000 times with 2 in flight — the raw cost of running the processes the
  * jobs are, without lava. Targets (issue): ≥ 500 jobs/s completed, p50 ≤ 20 ms.
  *
@@ -100,6 +102,28 @@ try {
   const totalSec = (performance.now() - t0) / 1000;
 
   const jobs = (await (await api(`/api/v1/jobs?limit=${flags.jobs}`)).json()) as { state: string; submittedAt: string; startedAt: string | null }[];
+
+  // Paced phase: the same jobs at half the measured completion rate, so
+  // submit-to-start measures the scheduler and dispatch path rather than the
+  // queue a 2,000-job burst builds up (which is backlog / throughput).
+  const pacedN = Math.min(400, flags.jobs);
+  const pacedRate = Math.max(10, Math.floor((flags.jobs / ((performance.now() - t0) / 1000)) / 2));
+  const pacedIds: number[] = [];
+  const p0 = performance.now();
+  for (let i = 0; i < pacedN; i++) {
+    const due = p0 + (i * 1000) / pacedRate;
+    const wait = due - performance.now();
+    if (wait > 0) await Bun.sleep(wait);
+    const res = await api("/api/v1/jobs", { method: "POST", body: JSON.stringify({ argv: ["true"] }) });
+    pacedIds.push(((await res.json()) as { id: number }).id);
+  }
+  await waitFor(async () => {
+    const s = (await (await api("/api/v1/status")).json()) as { jobs: Record<string, number> };
+    return s.jobs.DONE! + s.jobs.EXIT! + s.jobs.KILLED! + s.jobs.LOST! >= flags.jobs + pacedN;
+  }, 120_000, "paced jobs to end", 20);
+  const pacedSet = new Set(pacedIds);
+  const pacedJobs = ((await (await api(`/api/v1/jobs?limit=${flags.jobs + pacedN}`)).json()) as { id: number; submittedAt: string; startedAt: string | null }[]).filter((j) => pacedSet.has(j.id));
+  const pacedLat = pacedJobs.filter((j) => j.startedAt).map((j) => Date.parse(j.startedAt!) - Date.parse(j.submittedAt));
   const notDone = jobs.filter((j) => j.state !== "DONE").length;
   const lat = jobs.filter((j) => j.startedAt).map((j) => Date.parse(j.startedAt!) - Date.parse(j.submittedAt));
   const completedPerSec = flags.jobs / totalSec;
@@ -110,17 +134,22 @@ try {
     submitPerSec: submitted / submitSec,
     completedPerSec,
     ratioCompletedToSpawn: completedPerSec / baseline,
-    submitToStartP50Ms: quantile(lat, 0.5),
-    submitToStartP99Ms: quantile(lat, 0.99),
+    burstSubmitToStartP50Ms: quantile(lat, 0.5),
+    burstSubmitToStartP99Ms: quantile(lat, 0.99),
+    pacedJobs: pacedN,
+    pacedSubmitPerSec: pacedRate,
+    submitToStartP50Ms: quantile(pacedLat, 0.5),
+    submitToStartP99Ms: quantile(pacedLat, 0.99),
     notDone,
     targets: { completedPerSec: 500, submitToStartP50Ms: 20 },
-    met: { completed: completedPerSec >= 500, latency: quantile(lat, 0.5) <= 20, allDone: notDone === 0 },
+    met: { completed: completedPerSec >= 500, latency: quantile(pacedLat, 0.5) <= 20, allDone: notDone === 0 },
   };
   const r = (x: number) => Math.round(x * 10) / 10;
   console.log(`baseline: Bun.spawn('true'), 2 in flight: ${r(baseline)}/s`);
   console.log(`submit: ${r(result.submitPerSec)} jobs/s (${flags.inflight} in flight)`);
   console.log(`completed: ${r(completedPerSec)} jobs/s  ratio to bare spawn ${r(result.ratioCompletedToSpawn * 100) / 100}  (target ≥ 500)`);
-  console.log(`submit-to-start: p50 ${r(result.submitToStartP50Ms)} ms, p99 ${r(result.submitToStartP99Ms)} ms  (target p50 ≤ 20)`);
+  console.log(`submit-to-start in the 2,000-job burst (queueing): p50 ${r(result.burstSubmitToStartP50Ms)} ms, p99 ${r(result.burstSubmitToStartP99Ms)} ms`);
+  console.log(`submit-to-start paced at ${pacedRate}/s (${pacedN} jobs): p50 ${r(result.submitToStartP50Ms)} ms, p99 ${r(result.submitToStartP99Ms)} ms  (target p50 ≤ 20)`);
   console.log(`not DONE: ${notDone}`);
   console.log(`wrote ${writeResult("jobs", result, flags.out)}`);
 } finally {

@@ -297,7 +297,8 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     if (job.startedAt !== null) ev.startedAt = job.startedAt;
     emit(fitEventToMessage(ev, eventBytesMax));
     const how = end.reason ? `${end.state} (${end.reason})` : end.state;
-    if (end.state === "DONE") log.info(`${job.name} ended ${how}`);
+    // Per-job lines are debug: at hundreds of jobs a second they would be most of the agent's work; the master keeps every transition in job history.
+    if (end.state === "DONE") log.debug(`${job.name} ended ${how}`);
     else log.warn(`${job.name} ended ${how}`);
     job.markEnded();
   }
@@ -337,7 +338,7 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     const limit = msg.outputLimitBytes ?? JOB_LIMITS.outputBytesDefault;
     const out = capture(proc.stdout, limit);
     const err = capture(proc.stderr, limit);
-    log.info(`${job.name} started: pid ${proc.pid}, ${JSON.stringify(reasonText(msg.argv[0] ?? "", 200))}`);
+    log.debug(`${job.name} started: pid ${proc.pid}, ${JSON.stringify(reasonText(msg.argv[0] ?? "", 200))}`);
     emit({ type: "job_event", eventId: nextEventId(), jobId: msg.jobId, attempt: msg.attempt, event: "started", at: job.startedAt, pid: proc.pid });
     const timeoutMs = msg.timeoutMs ?? 0;
     if (timeoutMs > 0) job.timeout = longTimeout(() => killJob(job, timeoutReason(timeoutMs), graceOf(job)), timeoutMs, now);
