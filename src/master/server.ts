@@ -54,7 +54,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   const nowMs = () => Date.now();
 
   const hosts = new HostTable();
-  const state = new MasterState(dataDir, hosts);
+  const state = new MasterState(dataDir, hosts, loaded.secret);
 
   const adminTokenPath = join(dataDir, "admin.token");
   if (!existsSync(adminTokenPath)) {
@@ -112,8 +112,8 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     nowMs,
     onJobEvent: (hostId, ev) => jobs.onEvent(hostId, ev),
     onStatus: (hostId, st, at) => jobs.onStatus(hostId, st, at),
-    async persistHost(msg, claims) {
-      const a = await state.propose({ type: "host.register", at: nowMs(), actor: claims.sub, actorRole: claims.role, hostname: msg.hostname, hardware: msg.hardware, version: msg.version });
+    async persistHost(msg, claims, session) {
+      const a = await state.propose({ type: "host.register", at: nowMs(), actor: claims.sub, actorRole: claims.role, hostname: msg.hostname, hardware: msg.hardware, version: msg.version, session });
       if (!a.result.ok) throw new Error(a.result.detail);
     },
   });

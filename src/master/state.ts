@@ -7,6 +7,7 @@
  */
 import { allHosts, CommandLog, openStore, revokedTokenIds, type Applied, type Command, type OpenedStore } from "../store/index.ts";
 import { logger } from "../log/index.ts";
+import { sessionKey } from "../auth/index.ts";
 import type { HostTable } from "./hosts/table.ts";
 
 const log = logger("state");
@@ -23,6 +24,7 @@ export class MasterState {
   constructor(
     dataDir: string,
     private readonly hosts: HostTable,
+    private readonly secret: Uint8Array,
   ) {
     this.store = openStore(dataDir);
     this.clog = new CommandLog(this.store, { onApplied: (a) => this.mirror(a) });
@@ -37,9 +39,27 @@ export class MasterState {
         registeredAtMs: row.registeredAt,
         drained: row.drained,
       });
+      if (row.sessionNonce) this.restoreSession(row.hostname, row.hostId, row.sessionNonce, row.reportIp ?? "", row.reportPort ?? 0);
     }
     for (const jti of revokedTokenIds(this.store.db)) this.revoked.add(jti);
     log.info(`state: ${hosts.size} host(s), ${this.revoked.size} revoked token(s), log at index ${this.clog.lastIndex}`);
+  }
+
+  /**
+   * Gives a host the session its latest registration recorded, so its
+   * reports verify at once: after a restart, or on a replica that applies
+   * the leader's log. The control channel is not up (connected stays false)
+   * until the agent connects to this master. The replay check restarts at
+   * seq 0 for the session: a replayed old report can set stale load once,
+   * until the agent's next report (documented in docs/operations.md).
+   */
+  private restoreSession(hostname: string, hostId: number, nonce: string, reportIp: string, reportPort: number): void {
+    const h = this.hosts.byHostname(hostname);
+    if (!h || h.hostId !== hostId) return;
+    if (h.session?.nonce === nonce) return; // this process made it
+    const connected = h.connected;
+    this.hosts.attachSession(hostname, { reportIp, reportPort, nonce, key: sessionKey(this.secret, hostId, nonce) });
+    h.connected = connected;
   }
 
   propose(cmd: Command): Promise<Applied> {
@@ -65,6 +85,7 @@ export class MasterState {
           registeredAtMs: existing?.registeredAtMs ?? cmd.at,
           drained: existing?.drained ?? false,
         });
+        if (cmd.session) this.restoreSession(cmd.hostname, hostId, cmd.session.nonce, cmd.session.reportIp, cmd.session.reportPort);
         return;
       }
       case "host.drain":

@@ -33,7 +33,15 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
       return { ok: true };
     case "host.register": {
       const hw = cmd.hardware;
-      const row = { ncpus: hw.ncpus, memBytes: hw.memBytes, gpus: hw.gpus ?? 0, os: hw.os ?? null, version: cmd.version, updatedAt: cmd.at };
+      const row = {
+        ncpus: hw.ncpus,
+        memBytes: hw.memBytes,
+        gpus: hw.gpus ?? 0,
+        os: hw.os ?? null,
+        version: cmd.version,
+        updatedAt: cmd.at,
+        ...(cmd.session ? { sessionNonce: cmd.session.nonce, reportIp: cmd.session.reportIp, reportPort: cmd.session.reportPort } : {}),
+      };
       const existing = tx.select({ hostId: hosts.hostId }).from(hosts).where(eq(hosts.hostname, cmd.hostname)).get();
       if (existing) {
         tx.update(hosts).set(row).where(eq(hosts.hostId, existing.hostId)).run();

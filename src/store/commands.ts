@@ -18,7 +18,15 @@ const by = { at: ms, actor: v.pipe(v.string(), v.maxLength(256)), actorRole: Rol
 
 export const CommandSchema = v.variant("type", [
   v.object({ type: v.literal("noop"), at: ms }),
-  v.object({ type: v.literal("host.register"), ...by, hostname: name, hardware: HardwareSchema, version: v.pipe(v.string(), v.maxLength(100)) }),
+  v.object({
+    type: v.literal("host.register"),
+    ...by,
+    hostname: name,
+    hardware: HardwareSchema,
+    version: v.pipe(v.string(), v.maxLength(100)),
+    /** The new session (nonce → key with the cluster secret) and where its reports come from. */
+    session: v.optional(v.object({ nonce: name, reportIp: v.pipe(v.string(), v.maxLength(64)), reportPort: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)) })),
+  }),
   v.object({ type: v.literal("host.drain"), ...by, hostname: name, reason: v.optional(text) }),
   v.object({ type: v.literal("host.resume"), ...by, hostname: name }),
   v.object({ type: v.literal("host.remove"), ...by, hostname: name }),

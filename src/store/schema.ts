@@ -36,6 +36,15 @@ export const hosts = sqliteTable(
     updatedAt: integer("updated_at").notNull(),
     drained: integer("drained", { mode: "boolean" }).notNull().default(false),
     drainReason: text("drain_reason"),
+    /**
+     * Nonce of the host's current session: with the cluster secret it derives
+     * the session key, so a restarted master (or a new leader) verifies the
+     * agent's reports at once instead of dropping them until it registers again.
+     */
+    sessionNonce: text("session_nonce"),
+    /** Where the agent's reports come from and announces go (registration source IP, its reportPort). */
+    reportIp: text("report_ip"),
+    reportPort: integer("report_port"),
   },
   (t) => [uniqueIndex("hosts_hostname").on(t.hostname)],
 );

@@ -159,3 +159,47 @@ describe("audit", () => {
     expect((await master.api<Row[]>("/api/v1/audit?limit=2")).body).toHaveLength(2);
   }, 10_000);
 });
+
+describe("sessions survive a master restart", () => {
+  test("reports signed with the session key from before the restart are accepted at once (host unreach until it reconnects)", async () => {
+    const { createHmac } = await import("node:crypto");
+    const sock = await Bun.udpSocket({ hostname: "127.0.0.1" });
+    try {
+      const ws = new WebSocket(`ws://${master.addr}/ws?token=${master.adminToken}`);
+      const reply = await new Promise<Record<string, unknown>>((resolve) => {
+        ws.onopen = () => ws.send(JSON.stringify({ type: "register", hostname: "keeps-key", hardware: { ncpus: 2, memBytes: 4e9 }, reportPort: sock.port, version: "t" }));
+        ws.onmessage = (e) => resolve(JSON.parse(String(e.data)));
+      });
+      const hostId = reply.hostId as number;
+      const key = Buffer.from(reply.sessionKey as string, "base64");
+      const report = (seq: number) => {
+        const buf = new Uint8Array(148);
+        const dv = new DataView(buf.buffer);
+        dv.setUint32(0, 11);
+        dv.setUint32(4, 136);
+        dv.setUint32(8, 1);
+        dv.setUint32(12, hostId);
+        dv.setUint32(16, seq);
+        [0.75, 0.5, 0.25, 1e9, 3e9, 0, 0, 2, 10, 5, 85].forEach((x, i) => dv.setFloat64(44 + 8 * i, x));
+        buf.set(createHmac("sha256", key).update(buf.subarray(0, 20)).update(buf.subarray(44)).digest().subarray(0, 24), 20);
+        return buf;
+      };
+      ws.close();
+      await master.stop();
+      await master.restart();
+      sock.send(report(1), master.run.udpPort, "127.0.0.1");
+      type Load = { host: string; load1: number | null; status: string };
+      const h = await waitFor(async () => {
+        const l = (await master.api<Load[]>("/api/v1/load")).body.find((x) => x.host === "keeps-key");
+        return l && l.load1 !== null ? l : null;
+      }, 5000, "the old session's report accepted");
+      expect(h).toMatchObject({ load1: 0.75, status: "unreach" });
+      const st = (await master.api<{ ingest: { dropped: Record<string, number> } }>("/api/v1/status")).body;
+      expect(st.ingest.dropped.unknown_host).toBe(0);
+      expect(st.ingest.dropped.bad_tag).toBe(0);
+    } finally {
+      sock.close();
+    }
+  }, 20_000);
+});
+

@@ -36,7 +36,7 @@ export interface SessionDeps {
    * log) and resolves once the host table holds it; rejects if state cannot
    * be written.
    */
-  persistHost: (msg: Register, claims: Claims) => Promise<void>;
+  persistHost: (msg: Register, claims: Claims, session: { nonce: string; reportIp: string; reportPort: number }) => Promise<void>;
   /** Job traffic from a registered agent. */
   onJobEvent?: (hostId: number, ev: JobEvent) => Promise<void>;
   onStatus?: (hostId: number, st: AgentStatus, registeredAtMs: number) => Promise<void>;
@@ -154,16 +154,17 @@ export class ControlSessions {
       return;
     }
     const hosts = this.deps.hosts;
-    const known = hosts.byHostname(msg.hostname);
-    // Only new hosts and changed hardware or versions go through the log: a reconnect costs no write.
-    if (!known || !sameRecord(known, msg)) await this.deps.persistHost(msg, claims);
+    // Every registration goes through the log with its new session (group-committed), so a
+    // restarted master or a new leader can verify this agent's reports without waiting for it.
+    const nonce = newTokenId();
+    await this.deps.persistHost(msg, claims, { nonce, reportIp: ws.data.ip, reportPort: msg.reportPort });
     if (ws.readyState !== 1) return; // went away while we were writing
     const record = hosts.byHostname(msg.hostname);
     if (!record) throw new Error(`host ${msg.hostname} vanished during registration (removed concurrently)`);
     const oldSocket = this.sockets.get(record.hostId);
-    const nonce = newTokenId();
     const key = sessionKey(this.deps.secret, record.hostId, nonce);
-    const host = hosts.attachSession(msg.hostname, { reportIp: ws.data.ip, reportPort: msg.reportPort, nonce, key })!;
+    const host = record.session?.nonce === nonce ? record : hosts.attachSession(msg.hostname, { reportIp: ws.data.ip, reportPort: msg.reportPort, nonce, key })!;
+    host.connected = true;
     if (oldSocket && oldSocket !== ws) {
       this.sockets.delete(host.hostId);
       oldSocket.data.hostId = 0;
@@ -196,12 +197,6 @@ export class ControlSessions {
   closeAll(): void {
     for (const ws of [...this.sockets.values(), ...this.pending]) ws.close(1001, "master shutting down");
   }
-}
-
-function sameRecord(h: HostEntry, msg: Register): boolean {
-  const a = h.hardware;
-  const b = msg.hardware;
-  return h.version === msg.version && a.ncpus === b.ncpus && a.memBytes === b.memBytes && (a.gpus ?? 0) === (b.gpus ?? 0) && (a.os ?? null) === (b.os ?? null);
 }
 
 export function send(ws: AgentSocket, msg: unknown): void {
