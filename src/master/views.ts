@@ -27,28 +27,6 @@ export function loadView(h: HostEntry, nowMs: number, policy: StatusPolicy): Loa
   return out as LoadView;
 }
 
-const num = (x: number | null) => (x === null || !Number.isFinite(x) ? "null" : String(x));
-
-/**
- * The whole `GET /api/v1/load` answer as JSON text, built directly: the same
- * fields, order and values as JSON.stringify(hosts.map(loadView)) (a test
- * holds them equal), at a third of the cost with 10,000 hosts — no row
- * objects, one string per host.
- */
-export function loadJson(hosts: readonly HostEntry[], nowMs: number, policy: StatusPolicy): string {
-  const parts: string[] = new Array(hosts.length);
-  for (let i = 0; i < hosts.length; i++) {
-    const h = hosts[i]!;
-    const r = h.report;
-    const loss = hostLoss(h);
-    let row = `{"host":${JSON.stringify(h.hostname)},"hostId":${h.hostId},"status":"${hostState(h, nowMs, policy)}","ageMs":${r ? Math.max(0, nowMs - h.lastReportMs) : "null"}`;
-    for (const f of REPORT_FIELDS) row += `,"${f}":${r ? num(r[f]) : "null"}`;
-    row += `,"lossPct":${num(Math.round(loss.pct * 100) / 100)},"reportsLost":${loss.lost},"reportsReceived":${loss.received}}`;
-    parts[i] = row;
-  }
-  return `[${parts.join(",")}]`;
-}
-
 export function hostView(h: HostEntry, nowMs: number, policy: StatusPolicy) {
   return {
     host: h.hostname,

@@ -9,7 +9,7 @@ import { parseWhen } from "../../control/when.ts";
 import { COMMIT, VERSION } from "../../version.ts";
 import { countStates } from "../hosts/status.ts";
 import type { MasterContext } from "../context.ts";
-import { hostView, loadJson, loadView } from "../views.ts";
+import { hostView, loadView } from "../views.ts";
 import { HttpError, json } from "./errors.ts";
 import { renderMetrics } from "./metrics.ts";
 import { readJson, Router } from "./router.ts";
@@ -126,7 +126,8 @@ export function buildRouter(ctx: MasterContext): Router {
 
   r.on("GET", "/api/v1/load", (req, _p, url) => {
     ctx.gate.check(req, url, "read");
-    return new Response(loadJson(ctx.hosts.list(), ctx.nowMs(), ctx.policy), { headers: { "content-type": "application/json" } });
+    const now = ctx.nowMs();
+    return json(ctx.hosts.list().map((h) => loadView(h, now, ctx.policy)));
   });
 
   r.on("GET", "/api/v1/hosts", (req, _p, url) => {
