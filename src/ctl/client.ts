@@ -46,7 +46,21 @@ export class MasterError extends LavaError {
 interface Exchange {
   status: number;
   statusText: string;
-  text: string;
+  /** The body as received; `text` decodes it (once, only when someone asks). */
+  bytes: Uint8Array;
+  readonly text: string;
+}
+
+function exchangeOf(status: number, statusText: string, bytes: Uint8Array): Exchange {
+  let text: string | undefined;
+  return {
+    status,
+    statusText,
+    bytes,
+    get text() {
+      return (text ??= new TextDecoder().decode(bytes));
+    },
+  };
 }
 
 class AnswerTooLarge extends Error {}
@@ -76,8 +90,8 @@ export class MasterClient {
    * where parsing and re-serialising 10,000 hosts would cost more than
    * everything else ctl does. Errors are handled as for get().
    */
-  async getText(path: string): Promise<string> {
-    return (await this.request("GET", path, undefined, true)) as string;
+  async getBytes(path: string): Promise<Uint8Array> {
+    return (await this.request("GET", path, undefined, true)) as Uint8Array;
   }
 
   /** With `body` undefined nothing is sent (no content-type either). */
@@ -116,7 +130,7 @@ export class MasterClient {
         continue;
       }
       this.preferred = index;
-      if (raw && answer.status >= 200 && answer.status < 300) return answer.text;
+      if (raw && answer.status >= 200 && answer.status < 300) return answer.bytes;
       return this.interpret(answer, addr, method, path, tried);
     }
     throw new LavaError(
@@ -152,7 +166,7 @@ export class MasterClient {
         }
         continue;
       }
-      return { status: res.status, statusText: res.statusText, text: await readBounded(res) };
+      return exchangeOf(res.status, res.statusText, await readBounded(res));
     }
     throw new TypeError(`redirected to a non-HTTP location from ${url}`);
   }
@@ -224,13 +238,13 @@ function detailOf(answer: Exchange): string | undefined {
 }
 
 /** The body as text, refusing more than ANSWER_BYTES_MAX. */
-async function readBounded(res: Response): Promise<string> {
+async function readBounded(res: Response): Promise<Uint8Array> {
   const declared = Number(res.headers.get("content-length"));
   if (Number.isFinite(declared) && declared > ANSWER_BYTES_MAX) {
     await res.body?.cancel();
     throw new AnswerTooLarge();
   }
-  if (!res.body) return "";
+  if (!res.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let total = 0;
   const reader = res.body.getReader();
@@ -244,5 +258,5 @@ async function readBounded(res: Response): Promise<string> {
     }
     chunks.push(value);
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  return chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
 }

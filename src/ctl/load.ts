@@ -18,10 +18,13 @@ export default defineCommand({
     const ctx = connect(args);
     const names = positionals(args);
     if (ctx.json && names.length === 0) {
-      // The whole table as the master sent it (design §8 fields), unparsed: see MasterClient.getText.
-      const text = await ctx.client.getText("/api/v1/load");
-      if (!text.trimStart().startsWith("[")) expectList(JSON.parse(text), "GET /api/v1/load");
-      await printRaw(text.endsWith("\n") ? text : text + "\n");
+      // The whole table as the master sent it (design §8 fields), unparsed and undecoded: see MasterClient.getBytes.
+      const bytes = await ctx.client.getBytes("/api/v1/load");
+      let i = 0;
+      while (i < bytes.length && (bytes[i] === 0x20 || bytes[i] === 0x0a || bytes[i] === 0x0d || bytes[i] === 0x09)) i++;
+      if (bytes[i] !== 0x5b /* [ */) expectList(null, "GET /api/v1/load");
+      await printRaw(bytes);
+      if (bytes[bytes.length - 1] !== 0x0a) await printRaw("\n");
       return;
     }
     const rows = expectList(await ctx.client.get("/api/v1/load"), "GET /api/v1/load");

@@ -6,7 +6,7 @@
 import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
 
 export interface Output {
-  write(text: string): void | Promise<void>;
+  write(text: string | Uint8Array): void | Promise<void>;
 }
 
 /**
@@ -45,8 +45,8 @@ export async function print(...lines: string[]): Promise<void> {
   await current.write(lines.join("\n") + "\n");
 }
 
-/** Text exactly as given (a master's JSON passed through). */
-export async function printRaw(text: string): Promise<void> {
+/** Bytes or text exactly as given (a master's JSON passed through). */
+export async function printRaw(text: string | Uint8Array): Promise<void> {
   await current.write(text);
 }
 

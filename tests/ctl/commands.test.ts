@@ -42,7 +42,7 @@ interface Run {
 async function ctl(...args: string[]): Promise<Run> {
   let stdout = "";
   let stderr = "";
-  const prevOut = setOutput({ write: (t) => void (stdout += t) });
+  const prevOut = setOutput({ write: (t) => void (stdout += typeof t === "string" ? t : new TextDecoder().decode(t)) });
   const prevErr = console.error;
   console.error = (...a: unknown[]) => void (stderr += a.map(String).join(" ") + "\n");
   try {

@@ -50,7 +50,7 @@ async function ctl(...args: string[]): Promise<Run> {
   let stdout = "";
   let stderr = "";
   const before = master.seen.length;
-  const prevOut = setOutput({ write: (t) => void (stdout += t) });
+  const prevOut = setOutput({ write: (t) => void (stdout += typeof t === "string" ? t : new TextDecoder().decode(t)) });
   const prevErr = console.error;
   const prevLog = console.log;
   console.error = (...a: unknown[]) => void (stderr += a.map(String).join(" ") + "\n");
