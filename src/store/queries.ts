@@ -1,5 +1,5 @@
 /** Reads of durable state (hosts, tokens, audit). Writes go through the command log only. */
-import { and, count, desc, eq, getTableColumns, gte, inArray, isNotNull, lte } from "drizzle-orm";
+import { and, count, desc, eq, getTableColumns, gt, gte, inArray, isNotNull, lte } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { audit, hosts, jobHistory, jobs, tokens } from "./schema.ts";
 
@@ -19,12 +19,15 @@ export function revokedTokenIds(db: BunSQLiteDatabase): string[] {
   return db.select({ jti: tokens.jti }).from(tokens).where(isNotNull(tokens.revokedAt)).all().map((r) => r.jti);
 }
 
-export function auditSince(db: BunSQLiteDatabase, opts: { sinceMs?: number; untilMs?: number; limit?: number; action?: string }): AuditRow[] {
+export function auditSince(db: BunSQLiteDatabase, opts: { sinceMs?: number; untilMs?: number; limit?: number; action?: string; afterId?: number }): AuditRow[] {
   const where = and(
+    opts.afterId !== undefined ? gt(audit.id, opts.afterId) : undefined,
     opts.sinceMs !== undefined ? gte(audit.at, opts.sinceMs) : undefined,
     opts.untilMs !== undefined ? lte(audit.at, opts.untilMs) : undefined,
     opts.action !== undefined ? eq(audit.action, opts.action) : undefined,
   );
+  // Paging forward from a cursor: the oldest rows after it, so a reader never skips any.
+  if (opts.afterId !== undefined) return db.select().from(audit).where(where).orderBy(audit.id).limit(opts.limit ?? 1000).all();
   // Newest first for the limit, then returned oldest first (like a log).
   return db
     .select()

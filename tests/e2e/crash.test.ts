@@ -61,8 +61,15 @@ test(`every acknowledged change survives ${KILLS} SIGKILLs, none applied twice (
   expect(missing).toEqual([]);
   expect(twice).toEqual([]);
 
-  type Row = { logIdx: number; action: string; detail: string | null };
-  const audit = (await m.api<Row[]>("/api/v1/audit?limit=10000&action=token.create")).body;
+  type Row = { id: number; logIdx: number; action: string; detail: string | null };
+  // Page through the whole audit log: a fast machine acknowledges more than one page of writes.
+  const audit: Row[] = [];
+  for (let after = 0; ; ) {
+    const page = (await m.api<Row[]>(`/api/v1/audit?limit=10000&action=token.create&after=${after}`)).body;
+    audit.push(...page);
+    if (page.length < 10_000) break;
+    after = page[page.length - 1]!.id;
+  }
   const bySubject = new Map<string, number>();
   for (const a of audit) {
     const subject = JSON.parse(a.detail ?? "{}").subject as string;

@@ -68,6 +68,11 @@ describe("command log", () => {
     ]);
     expect(auditSince(s.db, { sinceMs: 2500 }).map((r) => r.logIdx)).toEqual([3, 4]);
     expect(auditSince(s.db, { limit: 1 }).map((r) => r.logIdx)).toEqual([4]);
+    // Paging forward from a cursor takes the oldest rows after it, so no row is skipped.
+    const first = auditSince(s.db, { afterId: 0, limit: 2 });
+    expect(first.map((r) => r.logIdx)).toEqual([1, 2]);
+    expect(auditSince(s.db, { afterId: first[1]!.id, limit: 2 }).map((r) => r.logIdx)).toEqual([3, 4]);
+    expect(auditSince(s.db, { afterId: first[1]!.id, limit: 2, action: "exec" }).map((r) => r.logIdx)).toEqual([4]);
   });
 
   test("state survives reopening; tokens and revocations persist", async () => {

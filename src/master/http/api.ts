@@ -237,7 +237,16 @@ export function buildRouter(ctx: MasterContext): Router {
     const since = when("since");
     const until = when("until");
     const action = q.get("action") ?? undefined;
-    const rows = auditSince(ctx.state.store.db, { ...(since !== undefined ? { sinceMs: since } : {}), ...(until !== undefined ? { untilMs: until } : {}), limit, ...(action ? { action } : {}) });
+    const afterRaw = q.get("after");
+    const after = afterRaw === null ? undefined : Number(afterRaw);
+    if (after !== undefined && (!Number.isInteger(after) || after < 0)) throw new HttpError(400, "bad_request", `after: an audit row id (a whole number ≥ 0); got '${afterRaw}'`);
+    const rows = auditSince(ctx.state.store.db, {
+      ...(since !== undefined ? { sinceMs: since } : {}),
+      ...(until !== undefined ? { untilMs: until } : {}),
+      limit,
+      ...(action ? { action } : {}),
+      ...(after !== undefined ? { afterId: after } : {}),
+    });
     return json(rows.map((a) => ({ ...a, at: new Date(a.at).toISOString() })));
   });
 
