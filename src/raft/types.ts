@@ -108,7 +108,11 @@ export interface Message {
   reject?: boolean;
   /** append_resp with reject: the follower's hint where the logs may match (its last index or the conflict's start). */
   rejectHint?: number;
-  /** For the read_index round trip and for heartbeats carrying it. */
+  /**
+   * For the read_index round trip and for heartbeats carrying it; on a vote
+   * request, "transfer" marks a campaign forced by timeout_now (voters then
+   * ignore their leader lease).
+   */
   context?: string;
   snapshot?: Snapshot;
 }
@@ -176,6 +180,29 @@ export interface RaftConfig {
   rng: () => number;
   /** The index the application has applied up to (on restart: lastApplied from its state). */
   applied: number;
+  /** Most entries handed out in one Ready's committedEntries (default 1000). */
+  maxCommittedPerReady?: number;
+  /** A leader refuses proposals (no_quorum_yet) while this many entries are not yet committed (default 10000). */
+  maxUncommittedEntries?: number;
+  /** Read-index requests queued at a leader at once; more are refused (default 1024). */
+  maxPendingReads?: number;
+  /**
+   * TESTS ONLY. Each knob breaks Raft on purpose, so that the simulator can
+   * prove it notices. Production code never sets this field; the core
+   * refuses a knob whose `iKnowThisBreaksRaft` is not set.
+   */
+  testingKnobs?: RaftTestingKnobs;
+}
+
+/** See RaftConfig.testingKnobs: for tests that check that the checks can fail. */
+export interface RaftTestingKnobs {
+  iKnowThisBreaksRaft: true;
+  /** Grant votes without comparing logs (breaks leader completeness). */
+  voteIgnoresLog?: boolean;
+  /** Accept an append when the previous index exists, whatever its term (breaks log matching). */
+  skipPrevTermCheck?: boolean;
+  /** Commit entries of earlier terms by counting replicas (breaks §5.4.2, Figure 8). */
+  commitPriorTerms?: boolean;
 }
 
 /** Why a proposal or request was not taken; the caller forwards to `leader` (0 = unknown) or retries. */
@@ -183,7 +210,9 @@ export type ProposeError =
   | { error: "not_leader"; leader: NodeId }
   | { error: "conf_change_pending"; detail: string }
   | { error: "transfer_in_progress"; leader: NodeId }
-  | { error: "no_quorum_yet"; detail: string };
+  | { error: "no_quorum_yet"; detail: string }
+  /** The request itself makes no sense (e.g. transfer to a node that is not a voter): do not retry it. */
+  | { error: "invalid_request"; detail: string };
 
 export type ProposeResult = { ok: true; index: number; term: number } | ({ ok: false } & ProposeError);
 
