@@ -24,6 +24,20 @@
  * the jobs (they end KILLED "agent stopping") before closing the channel,
  * so those events can still go out.
  *
+ * Requests (docs/api.md "Agent requests"), from a registered session only:
+ * `execute` → exec/ (its command_output while it runs, one command_result;
+ * results that find no session are kept, bounded, and sent after the next
+ * registration); `health_check` → health/ (also every agent.health.interval
+ * and once after each registration); `stream_logs` / `stop_logs` → logs/
+ * (a stream belongs to the connection it came on and ends with it);
+ * `update_agent` → update/ (on success `restartRequested` resolves and
+ * run.ts stops the agent and re-executes the new binary). alerts/ evaluates
+ * agent.alerts.rules every agent.alerts.interval. After each registration,
+ * following the job messages above: the kept command results, the alerts
+ * still firing (and resolves that did not go out), then a health report.
+ * stop() ends those too, before the channel closes: running commands are
+ * killed (their results say so), log streams end with `logs_end`.
+ *
  * Logging: one info/warn line per state change (registered; disconnected,
  * with the reason and the wait; "master unreachable" once until the next
  * registration); each retry only at debug level.
@@ -33,15 +47,21 @@ import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import * as v from "valibot";
 import type { AgentConfig } from "../config/index.ts";
-import { formatHostPort, parseHostPort, parseMasterList, RegisterSchema, type Ack, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
+import { join } from "node:path";
+import { formatHostPort, parseHostPort, parseMasterList, RegisterSchema, type Ack, type AgentReport, type AgentRequest, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { hardwareInfo, ProcSampler, type HardwareInfo, type JobCounts } from "./procfs/index.ts";
 import { judgeAnnounce, type AnnounceRejection } from "./announce.ts";
 import { reconnectDelayMs, STABLE_SESSION_MS, type Rng } from "./backoff.ts";
-import { errorText, openControl, type ControlConnection, type ControlOutcome } from "./control.ts";
+import { errorText, httpBase, openControl, type ControlConnection, type ControlOutcome } from "./control.ts";
 import { openReporter, type Reporter, type Sampler } from "./reporter.ts";
-import { createJobRunner, type JobRunnerOptions } from "./jobs/index.ts";
+import { commandEnv, createJobRunner, currentUser, type EnvSource, type JobRunnerOptions } from "./jobs/index.ts";
+import { createExecutor, type ExecutorOptions } from "./exec/index.ts";
+import { collectHealth, createHealthMonitor, fullestDiskPercent, readDisks, type DiskSource, type Statfs } from "./health/index.ts";
+import { createAlertMonitor } from "./alerts/index.ts";
+import { createLogStreamer, type LogStreamerOptions } from "./logs/index.ts";
+import { createUpdater, isCompiledBinary, type RestartPlan } from "./update/index.ts";
 
 const log = logger("agent");
 
@@ -86,6 +106,16 @@ export interface AgentStatus {
   jobsFinished: number;
   /** Job events waiting for the master's ack. */
   jobEventsUnacked: number;
+  /** `execute` commands running now. */
+  commandsRunning: number;
+  /** Final command results waiting for a registered session. */
+  commandResultsKept: number;
+  /** Log streams running now. */
+  logStreams: number;
+  /** Alerts firing now. */
+  alertsFiring: number;
+  /** Health reports sent (periodic and answers). */
+  healthReportsSent: number;
 }
 
 /** Everything createAgent takes from outside, so tests can steer it; all optional. */
@@ -114,14 +144,38 @@ export interface AgentDeps {
    * 4 s announce period).
    */
   forgottenGraceMs?: number;
+  /** The config file the agent read (named in refusals: "add it to agent.exec.allow in <file>"); null or absent if none. */
+  configFile?: string | null;
+  /** Milliseconds since the epoch, for the `at` of health reports, alerts and log lines. */
+  wallClock?: () => number;
+  /** Where PATH, HOME, LANG and USER of `execute`, health-check commands and journalctl come from (default process.env). */
+  env?: EnvSource;
+  /** Bounds of `execute` (running at once, kill grace, kept results, output flush). */
+  exec?: Pick<ExecutorOptions, "runningMax" | "killGraceMs" | "resultsMax" | "flushMs">;
+  /** Where the health checks and the disk alert metric read filesystems (default: `mounts` under procRoot, fs.statfsSync). */
+  health?: { mountsPath?: string; statfs?: Statfs };
+  /** Log streaming: poll period, sessions, sink rate. */
+  logs?: Pick<LogStreamerOptions, "pollMs" | "sessionsMax" | "sink">;
+  /**
+   * Self-update: the executable to replace (default process.execPath),
+   * whether it is a compiled lava binary (default: judged from Bun.main), the
+   * argv to restart with (default process.argv), the version check's timeout.
+   */
+  update?: { execPath?: string; compiled?: boolean; argv?: readonly string[]; versionCheckTimeoutMs?: number };
 }
 
 export interface Agent {
   /** Binds the UDP socket (throws if it cannot) and starts connecting; resolves without waiting for a master. */
   start(): Promise<void>;
-  /** Closes the WebSocket and the socket, clears every timer; resolves when all is down. Idempotent. */
-  stop(): Promise<void>;
+  /**
+   * Kills running jobs and commands and ends log streams (`reason` goes into
+   * their results; default "agent stopping"), then closes the WebSocket and
+   * the socket and clears every timer; resolves when all is down. Idempotent.
+   */
+  stop(reason?: string): Promise<void>;
   status(): AgentStatus;
+  /** Resolves once an `update_agent` has put a verified new binary in place: stop, then restart with the plan (run.ts). */
+  readonly restartRequested: Promise<RestartPlan>;
 }
 
 async function defaultResolve(host: string): Promise<string> {
@@ -144,6 +198,83 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const hardware = deps.hardware ?? (() => hardwareInfo(config.procRoot));
   const hostname = config.hostname ?? osHostname();
   const policy = { minMs: config.reconnectMin * 1000, maxMs: config.reconnectMax * 1000 };
+  const wallClock = deps.wallClock ?? Date.now;
+  const configFile = deps.configFile ?? null;
+  const agentEnv = deps.env ?? process.env;
+  const startedAt = now();
+
+  // ---- requests (exec/, health/, alerts/, logs/, update/)
+
+  /** Sends on the registered session, if there is one. */
+  function sendReport(msg: AgentReport): boolean {
+    const c = conn;
+    return c !== null && c.registeredAt !== null && c.send(msg);
+  }
+
+  const executor = createExecutor({ ...deps.exec, allow: config.exec.allow, outputLimitBytes: config.exec.outputLimit, configFile, send: sendReport, env: agentEnv });
+  const disks: DiskSource = { mountsPath: deps.health?.mountsPath ?? join(config.procRoot, "mounts"), ...(deps.health?.statfs ? { statfs: deps.health.statfs } : {}) };
+  const health = createHealthMonitor({
+    intervalMs: config.health.interval * 1000,
+    collect: (signal) =>
+      collectHealth({
+        procRoot: config.procRoot,
+        disks,
+        memory: { warn: config.health.memWarn, crit: config.health.memCrit },
+        disk: { warn: config.health.diskWarn, crit: config.health.diskCrit },
+        commands: config.health.checks,
+        env: commandEnv(agentEnv, currentUser()),
+        uptimeMs: now() - startedAt,
+        signal,
+      }),
+    send: sendReport,
+    wallClock,
+  });
+  // Its own sampler: the alerts' cpu is the delta between two evaluations, independent of the report timing.
+  const alertSampler = new ProcSampler(config.procRoot);
+  const alerts = createAlertMonitor({
+    hostname,
+    rules: config.alerts.rules,
+    intervalMs: config.alerts.interval * 1000,
+    sample: () => alertSampler.sample({ running: 0, pending: 0 }, 0),
+    diskPercent: () => fullestDiskPercent(readDisks(disks)),
+    send: sendReport,
+    now,
+    wallClock,
+  });
+  const logs = createLogStreamer({ ...deps.logs, allow: config.logs.allow, units: config.logs.units, configFile, env: agentEnv });
+  let requestRestart!: (plan: RestartPlan) => void;
+  const restartRequested = new Promise<RestartPlan>((r) => (requestRestart = r));
+  const updater = createUpdater({
+    execPath: deps.update?.execPath ?? process.execPath,
+    compiled: deps.update?.compiled ?? isCompiledBinary(Bun.main),
+    token: config.token,
+    deliver: (r) => executor.deliver(r),
+    onReady: (plan) => requestRestart(plan),
+    env: agentEnv,
+    ...(deps.update?.argv ? { argv: deps.update.argv } : {}),
+    ...(deps.update?.versionCheckTimeoutMs ? { versionCheckTimeoutMs: deps.update.versionCheckTimeoutMs } : {}),
+  });
+
+  function onRequest(msg: AgentRequest, c: ControlConnection): void {
+    if (c !== conn) return;
+    switch (msg.type) {
+      case "execute":
+        executor.execute(msg);
+        break;
+      case "health_check":
+        health.request(msg.requestId, (h) => c.send(h));
+        break;
+      case "stream_logs":
+        logs.start(msg, { send: (m) => c.send(m), bufferedAmount: () => c.bufferedAmount() }, c.outcome);
+        break;
+      case "stop_logs":
+        logs.stop(msg.requestId);
+        break;
+      case "update_agent":
+        updater.update(msg, httpBase(c.master));
+        break;
+    }
+  }
 
   let masters: HostPort[] = [];
   let state: AgentState = "idle";
@@ -204,6 +335,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     for (const ev of pending) c.send(ev);
     c.send(runner.statusMessage());
     if (pending.length > 0) log.info(`sent ${pending.length} unacknowledged job event(s) again`);
+    // Then what a new master must learn: results kept while away, alerts still firing, the health.
+    executor.flush();
+    alerts.onRegistered();
+    health.onRegistered();
   }
 
   // ---- jobs
@@ -252,6 +387,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       now,
       onRegistered: (msg, cc) => onRegistered(msg, cc, masterIp),
       onJobMessage,
+      onRequest,
     });
     conn = c;
     const outcome = await c.outcome;
@@ -402,12 +538,14 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         onDatagram,
       });
       state = "connecting";
+      health.start();
+      alerts.start();
       loop = controlLoop().catch((e) => {
         log.error(`control loop failed: ${errorText(e)}`);
       });
     },
 
-    async stop() {
+    async stop(reason = "agent stopping") {
       if (stopping) {
         await loop;
         return;
@@ -415,8 +553,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       stopping = true;
       stopSignal();
       wake?.();
-      // Jobs first, while the channel may still carry their "finished" events.
-      await runner.stop("agent stopping");
+      health.stop();
+      alerts.stop();
+      // Jobs, commands and log streams first, while the channel may still carry their last messages.
+      await Promise.all([runner.stop(reason), executor.stop(reason), logs.stopAll()]);
       const c = conn;
       c?.end("agent stopping");
       await loop;
@@ -449,8 +589,15 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         jobsPending: js.pending,
         jobsFinished: js.finished,
         jobEventsUnacked: js.outbox,
+        commandsRunning: executor.stats().running,
+        commandResultsKept: executor.stats().resultsKept,
+        logStreams: logs.active(),
+        alertsFiring: alerts.firing().length,
+        healthReportsSent: health.sent,
       };
     },
+
+    restartRequested,
   };
 }
 

@@ -20,9 +20,9 @@ export default defineCommand({
     "reconnect-max": { type: "string", description: "Reconnect backoff cap in seconds (default 300)", valueHint: "SECONDS" },
   },
   async run({ args }) {
-    const { config } = loadConfig({ role: "agent", configFile: args.config, flags: flagsToConfig(args, flags) });
+    const { config, file } = loadConfig({ role: "agent", configFile: args.config, flags: flagsToConfig(args, flags) });
     configureLogging(config.log);
     const { runAgent } = await import("./run.ts");
-    await runAgent(config);
+    await runAgent(config, { configFile: file });
   },
 });

@@ -66,12 +66,19 @@ export interface ControlConnection {
    * to the socket (not whether the master got it: that is what acks are for).
    */
   send(msg: AgentMessage): boolean;
+  /** Bytes handed to the socket and not written yet (log streams hold back while this is high). */
+  bufferedAmount(): number;
   /** Messages received that failed validation. */
   readonly invalidMessages: number;
 }
 
 export function wsUrl(master: HostPort): string {
   return `ws://${formatHostPort(master)}/ws`;
+}
+
+/** "http://host:port" of a master's HTTP port (what `update_agent` downloads from): the scheme goes with wsUrl's. */
+export function httpBase(master: HostPort): string {
+  return `http://${formatHostPort(master)}`;
 }
 
 /** Opens one connection; never throws (a bad URL ends the connection at once). */
@@ -100,6 +107,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
     invalidMessages: 0,
     end,
     send,
+    bufferedAmount: () => ws?.bufferedAmount ?? 0,
   };
 
   function clearTimers(): void {

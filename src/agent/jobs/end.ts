@@ -46,12 +46,13 @@ export function spawnFailureExitCode(code: string | undefined): number | null {
   }
 }
 
-export function spawnFailure(argv0: string, err: { code?: string | undefined; message: string }): JobEnd {
+/** `pathOf`: whose PATH a bare name was looked up in, for the message. */
+export function spawnFailure(argv0: string, err: { code?: string | undefined; message: string }, pathOf = "the job's PATH"): JobEnd {
   const exitCode = spawnFailureExitCode(err.code);
   const shown = JSON.stringify(reasonText(argv0, 200));
   const why =
     exitCode === 127
-      ? `command not found: ${shown} (not in the job's PATH, or no such file)`
+      ? `command not found: ${shown} (not in ${pathOf}, or no such file)`
       : exitCode === 126
         ? `command not executable: ${shown} (${err.code})`
         : `cannot start ${shown}: ${err.message}`;

@@ -16,13 +16,22 @@ export const DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/
 
 export type EnvSource = Readonly<Record<string, string | undefined>>;
 
-export function jobEnv(agentEnv: EnvSource, msg: Pick<RunJob, "jobId" | "attempt" | "env">, user: string): Record<string, string> {
-  const env: Record<string, string> = {
+/**
+ * PATH, HOME, LANG and USER from the agent's environment, or a safe default:
+ * the whole environment of what the agent runs for `execute`, health checks
+ * and journalctl, and the base of a job's.
+ */
+export function commandEnv(agentEnv: EnvSource, user: string): Record<string, string> {
+  return {
     PATH: agentEnv.PATH || DEFAULT_PATH,
     HOME: agentEnv.HOME || "/",
     LANG: agentEnv.LANG || "C.UTF-8",
     USER: agentEnv.USER || user,
   };
+}
+
+export function jobEnv(agentEnv: EnvSource, msg: Pick<RunJob, "jobId" | "attempt" | "env">, user: string): Record<string, string> {
+  const env = commandEnv(agentEnv, user);
   for (const [k, val] of Object.entries(msg.env ?? {})) env[k] = val;
   env.LAVA_JOB_ID = String(msg.jobId);
   env.LAVA_JOB_ATTEMPT = String(msg.attempt);

@@ -37,7 +37,6 @@
  * has passed. Nothing to do here about that.)
  */
 import { accessSync, constants as fsConstants, statSync } from "node:fs";
-import { constants as osConstants, userInfo } from "node:os";
 import { JOB_LIMITS, type Ack, type AgentStatus, type JobEvent, type KillJob, type RunJob } from "../../control/index.ts";
 import { logger } from "../../log/index.ts";
 import type { JobCounts } from "../procfs/index.ts";
@@ -46,6 +45,7 @@ import { capture, type Capture, type Captured } from "./capture.ts";
 import { classifyEnd, spawnFailure, timeoutReason, type JobEnd } from "./end.ts";
 import { jobEnv, type EnvSource } from "./env.ts";
 import { EVENT_BYTES_MAX, fitEventToMessage, reasonText } from "./event.ts";
+import { currentUser, signalGroup as signalGroupOf, signalName, within } from "./group.ts";
 import { Outbox, type OutboxBounds } from "./outbox.ts";
 
 const log = logger("agent");
@@ -132,14 +132,6 @@ function randomBootId(): string {
   return Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
 }
 
-function currentUser(): string {
-  try {
-    return userInfo().username;
-  } catch {
-    return "nobody";
-  }
-}
-
 /** Why `cwd` cannot be a job's working directory, or null if it can. */
 function cwdProblem(cwd: string): string | null {
   const shown = JSON.stringify(reasonText(cwd, 300));
@@ -174,31 +166,6 @@ function longTimeout(fn: () => void, ms: number, now: () => number): { clear(): 
       t = null;
     },
   };
-}
-
-/** "SIGTERM" for a name or a number; null for none. At most 20 characters (JobEventSchema). */
-function signalName(sig: NodeJS.Signals | number | null | undefined): string | null {
-  if (sig === null || sig === undefined) return null;
-  if (typeof sig === "string") return sig.slice(0, 20);
-  const name = Object.entries(osConstants.signals).find(([, n]) => n === sig)?.[0];
-  return (name ?? `signal ${sig}`).slice(0, 20);
-}
-
-/** Resolves after `ms`, or with `true` when `p` settles first. */
-function within(p: Promise<unknown>, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(false), ms);
-    void p.then(
-      () => {
-        clearTimeout(t);
-        resolve(true);
-      },
-      () => {
-        clearTimeout(t);
-        resolve(true);
-      },
-    );
-  });
 }
 
 export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
@@ -253,19 +220,7 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
   }
 
   function signalGroup(job: Job, sig: NodeJS.Signals): void {
-    if (job.pid === null) return;
-    try {
-      process.kill(-job.pid, sig);
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ESRCH") return; // the group is gone
-      log.warn(`${job.name}: cannot send ${sig} to process group ${job.pid}: ${errorText(e)}; signalling the process alone`);
-      try {
-        process.kill(job.pid, sig);
-      } catch {
-        // gone as well
-      }
-    }
+    if (job.pid !== null) signalGroupOf(job.pid, sig, job.name);
   }
 
   function finish(job: Job, end: JobEnd, out: Captured | null, err: Captured | null): void {
