@@ -8,21 +8,18 @@
  * line is bounded too. Each line is decoded on its own, lossy (bytes that
  * are not UTF-8 become U+FFFD).
  */
+import { utf8Boundary } from "../exec/index.ts";
+
 export const LINE_BYTES_MAX = 64 * 1024;
 const NL = 0x0a;
-
-/** Where to cut `buf[a, b)` so the piece is at most `max` bytes and does not split a UTF-8 sequence. */
-function cutAt(buf: Uint8Array, a: number, max: number): number {
-  let c = a + max;
-  while (c > a && (buf[c]! & 0xc0) === 0x80) c--;
-  return c === a ? a + max : c;
-}
 
 export class LineSplitter {
   private pending: Uint8Array = new Uint8Array(0);
   private readonly decoder = new TextDecoder("utf-8", { fatal: false });
 
-  constructor(private readonly maxBytes = LINE_BYTES_MAX) {}
+  constructor(private readonly maxBytes = LINE_BYTES_MAX) {
+    if (maxBytes < 4) throw new Error("maxBytes must hold one UTF-8 sequence (4 bytes)");
+  }
 
   /** Bytes held for a line not finished yet. */
   get pendingBytes(): number {
@@ -39,7 +36,8 @@ export class LineSplitter {
       const nl = buf.indexOf(NL, start);
       const end = nl < 0 ? buf.byteLength : nl;
       while (end - start > this.maxBytes) {
-        const c = cutAt(buf, start, this.maxBytes);
+        // Inside buf (end - start > maxBytes), so this backs off at most 3 bytes: every piece holds something.
+        const c = utf8Boundary(buf, start + this.maxBytes);
         out.push(this.decoder.decode(buf.subarray(start, c)));
         start = c;
       }
