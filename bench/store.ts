@@ -1,8 +1,9 @@
 #!/usr/bin/env bun
 /**
  * Durable-state benchmark: acknowledged commands per second through the
- * command log (append + apply + audit row + lastApplied, one IMMEDIATE
- * transaction per group, WAL, synchronous=FULL), with 1 client and with 64
+ * command log — a one-voter Raft node on SQLite, as a single master runs it
+ * (append + hard state + apply + audit row + lastApplied, one IMMEDIATE
+ * transaction per Ready, WAL, synchronous=FULL), with 1 client and with 64
  * concurrent clients.
  *
  * Baseline, same run, same file system, same durability setting: raw
@@ -16,7 +17,8 @@ import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { CommandLog, openStore, type Command } from "../src/store/index.ts";
+import { openStore, type Command } from "../src/store/index.ts";
+import { openSoloLog } from "../src/master/raft/solo.ts";
 import { parseFlags } from "./lib/args.ts";
 import { writeResult } from "./lib/results.ts";
 
@@ -51,7 +53,7 @@ function rawBaseline(seconds: number): number {
 
 async function logRate(clients: number, seconds: number): Promise<{ perSec: number; latencyP50Ms: number; latencyP99Ms: number }> {
   const store = openStore(tmp());
-  const clog = new CommandLog(store);
+  const clog = openSoloLog(store);
   const end = performance.now() + seconds * 1000;
   let n = 0;
   const lat: number[] = [];
@@ -69,6 +71,7 @@ async function logRate(clients: number, seconds: number): Promise<{ perSec: numb
   const t0 = performance.now();
   await Promise.all(Array.from({ length: clients }, client));
   const elapsed = (performance.now() - t0) / 1000;
+  clog.stop();
   store.sqlite.close();
   lat.sort((a, b) => a - b);
   const q = (p: number) => lat[Math.min(lat.length - 1, Math.floor(p * lat.length))] ?? 0;

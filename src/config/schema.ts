@@ -74,6 +74,32 @@ const UpgradeSchema = v.strictObject({
   timeout: v.optional(v.pipe(v.number(), v.minValue(1)), 120),
 });
 
+/** Raft between masters (design §6; docs/raft.md). Defaults suit a LAN; every value is in ticks or ms as named. */
+const RaftSchema = v.strictObject({
+  /** Length of one Raft tick. */
+  tickMs: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10_000)), 50),
+  /** Ticks without a leader before a follower campaigns, randomized up to twice this (8 × 50 ms: 0.4–0.8 s). */
+  electionTicks: v.optional(v.pipe(v.number(), v.integer(), v.minValue(3), v.maxValue(1000)), 8),
+  /** Leader heartbeat period in ticks; must be below electionTicks. */
+  heartbeatTicks: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)), 2),
+  /** Most entries in one append to a follower. */
+  batchSize: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1000)), 100),
+  /** Append messages in flight to one follower before waiting for its answers. */
+  maxInflight: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(1024)), 64),
+  /** A follower further behind than this many entries is sent a snapshot instead. */
+  resyncThreshold: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000),
+  /** Seconds a snapshot transfer may take. */
+  snapshotTimeout: v.optional(v.pipe(v.number(), v.minValue(1)), 60),
+  /** Applied entries kept in the log for followers that fall behind; older ones are dropped (the state holds them). */
+  keepEntries: v.optional(v.pipe(v.number(), v.integer(), v.minValue(100)), 10_000),
+  /** Seconds a write waits to be committed before the caller is told it timed out (it may still be applied). */
+  proposalTimeout: v.optional(v.pipe(v.number(), v.minValue(0.1)), 10),
+  /** Start as a new, empty member of an existing cluster (added with `lava ctl cluster add`), not as a founder. */
+  join: v.optional(v.boolean(), false),
+});
+
+const PEER_RE = /^[1-9]\d{0,9}=[^\s=]+:\d{1,5}$/;
+
 export const MasterSchema = v.strictObject({
   /** Where the secret, tokens and the database live. Default chosen at run time (see defaultDataDir). */
   dataDir: v.optional(v.pipe(v.string(), v.minLength(1))),
@@ -104,6 +130,13 @@ export const MasterSchema = v.strictObject({
   exec: v.optional(MasterExecSchema, {}),
   alerts: v.optional(MasterAlertsSchema, {}),
   upgrade: v.optional(UpgradeSchema, {}),
+  /** This master's Raft node id (env LAVA_NODE_ID): unique in the cluster, 1 … 4294967295. */
+  nodeId: v.optional(v.pipe(v.number(), v.integer("nodeId must be a whole number"), v.minValue(1, "nodeId must be 1 … 4294967295"), v.maxValue(0xffff_ffff, "nodeId must be 1 … 4294967295")), 1),
+  /** The other masters, each "ID=HOST:PORT" of its HTTP port (env LAVA_RAFT_PEERS, comma-separated). Empty: a single master. */
+  raftPeers: v.optional(v.array(v.pipe(v.string(), v.regex(PEER_RE, "each raft peer is ID=HOST:PORT, e.g. 2=10.0.0.2:6880"))), []),
+  /** Bootstrap hint (env LAVA_IS_LEADER): campaign at once on start. Still needs a majority; safety never depends on it. */
+  isLeader: v.optional(v.boolean(), false),
+  raft: v.optional(RaftSchema, {}),
   log: v.optional(LogSchema, {}),
 });
 

@@ -144,7 +144,8 @@ export const RegisteredSchema = v.object({
   udpPort: v.pipe(count, v.minValue(1), v.maxValue(65535)),
 });
 export const PingSchema = v.object({ type: v.literal("ping"), ts: v.number() });
-export const ErrorSchema = v.object({ type: v.literal("error"), error: v.string(), detail: v.optional(v.string()), requestId: v.optional(v.string()) });
+/** `leader` ("host:port") comes with error "not_leader": a follower sends agents to the leader. */
+export const ErrorSchema = v.object({ type: v.literal("error"), error: v.string(), detail: v.optional(v.string()), requestId: v.optional(v.string()), leader: v.optional(v.pipe(v.string(), v.maxLength(300))) });
 
 export const RunJobSchema = v.object({
   type: v.literal("run_job"),

@@ -10,7 +10,7 @@
  * all, the error has exit code 3 and lists what each one did.
  */
 import { EXIT, LavaError } from "../cli/errors.ts";
-import { formatHostPort, type HostPort } from "../control/address.ts";
+import { formatHostPort, parseHostPort, type HostPort } from "../control/address.ts";
 import { logger } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 
@@ -18,6 +18,8 @@ import { VERSION } from "../version.ts";
 export const ANSWER_BYTES_MAX = 64 * 1024 * 1024;
 /** A master may redirect a request to the leader (design §6); more hops than this is a loop. */
 export const REDIRECTS_MAX = 3;
+/** Between rounds over the masters while they elect a leader. */
+const LEADER_WAIT_MS = 200;
 
 const log = logger("ctl");
 
@@ -37,6 +39,8 @@ export class MasterError extends LavaError {
     readonly status: number,
     /** The answer's short `error` code, if it sent one (e.g. "not_found"). */
     readonly code: string | null,
+    /** With "not_leader": the leader's address, when the master knows it. */
+    readonly leader: string | null = null,
   ) {
     super(message, EXIT.failed);
     this.name = "MasterError";
@@ -65,8 +69,33 @@ function exchangeOf(status: number, statusText: string, bytes: Uint8Array): Exch
 
 class AnswerTooLarge extends Error {}
 
+/**
+ * What stream() passes through request() in place of a body: the body, the
+ * Accept header, and a timeout that stops at the status line (a streamed
+ * answer lasts as long as the command it streams). exchange() leaves a 2xx
+ * response here unread.
+ */
+class StreamRequest {
+  response: Response | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  constructor(
+    readonly body: unknown,
+    readonly accept: string,
+  ) {}
+  signal(timeoutMs: number): AbortSignal {
+    const c = new AbortController();
+    this.timer = setTimeout(() => c.abort(new DOMException(`no answer within ${timeoutMs} ms`, "TimeoutError")), timeoutMs);
+    this.timer.unref?.();
+    return c.signal;
+  }
+  headersArrived(): void {
+    if (this.timer) clearTimeout(this.timer);
+  }
+}
+
 export class MasterClient {
-  readonly masters: readonly HostPort[];
+  /** The configured masters, then leaders that answers named. */
+  readonly masters: HostPort[];
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
   /** The master that answered last; later requests start there. */
@@ -75,7 +104,7 @@ export class MasterClient {
   constructor(opts: MasterClientOptions) {
     if (opts.masters.length === 0) throw new Error("MasterClient needs at least one master");
     if (!(opts.timeoutMs > 0)) throw new Error(`MasterClient timeoutMs must be positive, got ${opts.timeoutMs}`);
-    this.masters = opts.masters;
+    this.masters = [...opts.masters];
     this.token = opts.token ? opts.token : undefined;
     this.timeoutMs = opts.timeoutMs;
   }
@@ -103,7 +132,51 @@ export class MasterClient {
     return this.request("DELETE", path);
   }
 
+  /**
+   * A streamed answer (NDJSON or text lines: exec, logs, upgrade), tried on
+   * the masters in turn as for get(); the timeout covers only the wait for
+   * the status line, and a 2xx answer's body is handed over unread. Errors
+   * are handled as for get().
+   */
+  async stream(method: string, path: string, body?: unknown, accept = "application/x-ndjson"): Promise<Response> {
+    const streamed = new StreamRequest(body, accept);
+    await this.request(method, path, streamed, true);
+    if (!streamed.response) throw new LavaError(`the master's answer to ${method} ${path} has no body`, EXIT.failed);
+    return streamed.response;
+  }
+
+  /**
+   * Tries the masters in turn. If every master that answered said "no
+   * leader right now" (503: an election is under way), the round is tried
+   * again after a short wait, within the timeout: a failover is a pause for
+   * scripts, not an error. A 503 naming the leader adds it to the list.
+   */
   private async request(method: string, path: string, body?: unknown, raw = false): Promise<unknown> {
+    const deadline = performance.now() + this.timeoutMs;
+    for (let round = 0; ; round++) {
+      try {
+        return await this.round(method, path, body, raw);
+      } catch (e) {
+        const retry = e instanceof MasterError && e.status === 503 && (e.code === "not_leader" || e.code === "commit_timeout");
+        if (!retry || performance.now() + LEADER_WAIT_MS > deadline) throw e;
+        if (e.leader) this.preferLeader(e.leader);
+        log.debug(`no leader yet (${e.message}); asking again in ${LEADER_WAIT_MS} ms`);
+        await Bun.sleep(LEADER_WAIT_MS);
+      }
+    }
+  }
+
+  /** Ask the named leader first from now on (it may not be in --master). */
+  private preferLeader(addr: string): void {
+    const hp = parseHostPort(addr);
+    if (!hp) return;
+    const k = formatHostPort(hp);
+    let i = this.masters.findIndex((m) => formatHostPort(m) === k);
+    if (i < 0) i = this.masters.push(hp) - 1;
+    this.preferred = i;
+  }
+
+  private async round(method: string, path: string, body: unknown, raw: boolean): Promise<unknown> {
     const tried: string[] = [];
     const n = this.masters.length;
     for (let k = 0; k < n; k++) {
@@ -140,8 +213,10 @@ export class MasterClient {
   }
 
   private async exchange(master: HostPort, method: string, path: string, body: unknown): Promise<Exchange> {
-    const signal = AbortSignal.timeout(this.timeoutMs);
-    const headers: Record<string, string> = { accept: "application/json", "user-agent": `lava-ctl/${VERSION}` };
+    const streamed = body instanceof StreamRequest ? body : null;
+    if (streamed) body = streamed.body;
+    const signal = streamed ? streamed.signal(this.timeoutMs) : AbortSignal.timeout(this.timeoutMs);
+    const headers: Record<string, string> = { accept: streamed?.accept ?? "application/json", "user-agent": `lava-ctl/${VERSION}` };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
     let payload: string | undefined;
     if (body !== undefined) {
@@ -165,6 +240,13 @@ export class MasterClient {
           delete headers["content-type"];
         }
         continue;
+      }
+      if (streamed) {
+        streamed.headersArrived();
+        if (res.status >= 200 && res.status < 300) {
+          streamed.response = res;
+          return exchangeOf(res.status, res.statusText, new Uint8Array(0));
+        }
       }
       return exchangeOf(res.status, res.statusText, await readBounded(res));
     }
@@ -214,18 +296,19 @@ export class MasterClient {
     } else if (answer.status >= 300 && answer.status < 400) {
       message = `${addr} answered ${method} ${path} with HTTP ${answer.status} (too many redirects?)`;
     }
-    throw new MasterError(message, answer.status, body.error ?? null);
+    throw new MasterError(message, answer.status, body.error ?? null, body.leader ?? null);
   }
 }
 
-function parseErrorBody(text: string): { error?: string; detail?: string } {
+function parseErrorBody(text: string): { error?: string; detail?: string; leader?: string } {
   try {
     const parsed: unknown = JSON.parse(text);
     if (typeof parsed !== "object" || parsed === null) return {};
-    const { error, detail } = parsed as Record<string, unknown>;
+    const { error, detail, leader } = parsed as Record<string, unknown>;
     return {
       ...(typeof error === "string" && error ? { error } : {}),
       ...(typeof detail === "string" && detail ? { detail } : {}),
+      ...(typeof leader === "string" && leader ? { leader } : {}),
     };
   } catch {
     return {};

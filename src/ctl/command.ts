@@ -21,5 +21,7 @@ export default defineCommand({
     resume: () => import("./resume.ts").then((m) => m.default),
     token: () => import("./token.ts").then((m) => m.default),
     audit: () => import("./audit.ts").then((m) => m.default),
+    cluster: () => import("./cluster.ts").then((m) => m.default),
+    "force-resync": () => import("./force-resync.ts").then((m) => m.default),
   },
 });

@@ -9,6 +9,7 @@ import type { UdpDrops } from "./kernel.ts";
 import type { MasterState } from "./state.ts";
 import type { AdmissionBucket } from "./admission.ts";
 import type { JobManager } from "./jobs/manager.ts";
+import type { Remote } from "./requests/remote.ts";
 
 export interface MasterContext {
   config: MasterConfig;
@@ -31,4 +32,8 @@ export interface MasterContext {
   jobs: JobManager;
   /** UDP socket errors (mostly ICMP unreachable for announces to agents that went away). */
   udpErrors: () => number;
+  /** Requests to agents (exec, health, logs, upgrade), health and alerts. */
+  remote: Remote;
+  /** Lifts the HTTP idle timeout for a long streamed answer (exec, logs -f, upgrade). */
+  holdOpen: (req: Request) => void;
 }

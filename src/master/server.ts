@@ -26,6 +26,7 @@ import { KeyedMac } from "./mac.ts";
 import type { MasterContext } from "./context.ts";
 import { MasterState } from "./state.ts";
 import { JobManager } from "./jobs/manager.ts";
+import { Remote } from "./requests/remote.ts";
 
 const log = logger("master");
 
@@ -55,15 +56,6 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
 
   const hosts = new HostTable();
   const state = new MasterState(dataDir, hosts, loaded.secret);
-
-  const adminTokenPath = join(dataDir, "admin.token");
-  if (!existsSync(adminTokenPath)) {
-    const iat = Math.floor(nowMs() / 1000);
-    const jti = newTokenId();
-    await state.propose({ type: "token.create", at: nowMs(), actor: "master", actorRole: "admin", jti, role: "admin", subject: "admin", issuedAt: iat });
-    writePrivateFile(adminTokenPath, signToken({ sub: "admin", role: "admin", jti, iat }, jwtKey) + "\n");
-    log.info(`${loaded.created ? "created the cluster secret " + secretPath + " and " : "created "}an admin token in ${adminTokenPath} (mode 0600)`);
-  }
 
   const mac = new KeyedMac();
   const ingest = new Ingest(hosts, { insecure: config.insecure, verify: mac.verify });
@@ -112,14 +104,36 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     nowMs,
     onJobEvent: (hostId, ev) => jobs.onEvent(hostId, ev),
     onStatus: (hostId, st, at) => jobs.onStatus(hostId, st, at),
+    onReport: (hostId, msg) => remote.onReport(hostId, msg),
+    onDisconnected: (hostId) => remote.onDisconnected(hostId),
+    onRegistered: (hostId, msg) => remote.onRegistered(hostId, msg.hostname, msg.version),
+    refuseRegistration: () =>
+      state.isLeader || !state.clustered ? null : { detail: state.replication.leaderAddr ? `this master is a follower; register with the leader at ${state.replication.leaderAddr}` : "this master is a follower and no leader is elected yet; retry shortly", leader: state.replication.leaderAddr },
     async persistHost(msg, claims, session) {
       const a = await state.propose({ type: "host.register", at: nowMs(), actor: claims.sub, actorRole: claims.role, hostname: msg.hostname, hardware: msg.hardware, version: msg.version, session });
       if (!a.result.ok) throw new Error(a.result.detail);
     },
   });
-  state.onHostRemoved = (hostId) => sessions.disconnect(hostId, "host removed by an admin");
+  let remote: Remote;
+  try {
+    remote = new Remote({ config, hosts, send: (hostId, msg) => sessions.sendTo(hostId, msg), nowMs });
+  } catch (e) {
+    udpSocket.close();
+    state.close();
+    throw e;
+  }
+  state.onHostRemoved = (hostId) => {
+    sessions.disconnect(hostId, "host removed by an admin");
+    remote.onHostRemoved(hostId);
+  };
   const jobs = new JobManager(config, state, hosts, policy, { send: (hostId, msg) => sessions.sendTo(hostId, msg) }, nowMs);
   state.onJobApplied = (a) => jobs.onApplied(a);
+  state.onReload = () => jobs.reload();
+  state.onLeadership = (leading) => {
+    jobs.setLeader(leading);
+    // Agents must talk to the leader: it alone runs their jobs and commands.
+    if (!leading) sessions.handOff(state.replication.leaderAddr);
+  };
   const admission = new AdmissionBucket(config.wsAdmitPerSec, nowMs);
   const router = buildRouter(ctx);
 
@@ -128,8 +142,11 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     server = Bun.serve<WsData>({
       hostname: config.bind,
       port: config.httpPort,
+      maxRequestBodySize: 64 * 2 ** 30, // snapshots; every other route bounds its own body (readJson)
       async fetch(req, srv) {
         const url = new URL(req.url);
+        // The leader holds the live state and the agents' channels: a follower forwards the API to it.
+        if (url.pathname.startsWith("/api/v1/") && !state.isLeader && state.clustered) return proxyToLeader(req, url, state, config.nodeId);
         if (url.pathname === "/ws") {
           try {
             const claims = gate.check(req, url, "agent");
@@ -177,7 +194,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     policy,
     nowMs,
     startedMs: nowMs(),
-    nodeId: 1,
+    nodeId: config.nodeId,
     udpPort,
     httpPort,
     advertise,
@@ -185,7 +202,12 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     admission,
     jobs,
     udpErrors: () => udpSendErrors,
+    remote,
+    holdOpen: (req: Request) => server.timeout(req, 0),
   } satisfies MasterContext);
+
+  const repl = state.startReplication(config, advertise);
+  await ensureAdminToken(state, join(dataDir, "admin.token"), jwtKey, nowMs, loaded.created ? secretPath : null);
 
   // Announces: one round per announceInterval, sent in slices every ANNOUNCE_SLICE_MS (see announce.ts).
   const ANNOUNCE_SLICE_MS = 100;
@@ -196,7 +218,13 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   const announce = setInterval(
     () => {
       try {
-        if (slice === 0 || !round) round = planRound(hosts.values(), { nodeId: ctx.nodeId, term: 1, addr: advertise, reportIntervalMs: policy.reportIntervalMs }, ++announceSeq);
+        // Only the leader announces: agents follow the announces to it (design §2, §6).
+        if (!state.isLeader) {
+          round = null;
+          slice = 0;
+          return;
+        }
+        if (slice === 0 || !round) round = planRound(hosts.values(), { nodeId: ctx.nodeId, term: repl.driver.status().term, addr: advertise, reportIntervalMs: policy.reportIntervalMs }, ++announceSeq);
         const per = Math.ceil(round.hosts.length / slices);
         for (const host of round.hosts.slice(slice * per, (slice + 1) * per)) {
           const bytes = announceFor(round, host, mac.sign);
@@ -223,6 +251,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
       clearInterval(announce);
       clearInterval(heartbeat);
       jobs.stop();
+      remote.stop();
       sessions.closeAll();
       tcpListener?.stop(true);
       udpSocket.close();
@@ -230,6 +259,62 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
       state.close();
     },
   };
+}
+
+/**
+ * A follower's API answers come from the leader: the request is sent on as
+ * it came (token included) and the leader's answer, streamed bodies too,
+ * goes back. A request that was forwarded once is never forwarded again
+ * (leadership moving under it): it gets a 503 saying whom to ask.
+ */
+async function proxyToLeader(req: Request, url: URL, state: MasterState, selfId: number): Promise<Response> {
+  const leader = state.replication.leaderAddr;
+  if (!leader || req.headers.has(FORWARDED_HEADER)) {
+    return errorResponse(new HttpError(503, "not_leader", leader ? `this master is a follower; ask the leader at ${leader}` : "no leader is elected right now (an election is under way, or no majority of masters is up); retry shortly", { leader }));
+  }
+  const headers = new Headers(req.headers);
+  headers.delete("host");
+  headers.delete("content-length");
+  headers.set(FORWARDED_HEADER, String(selfId));
+  let res: Response;
+  try {
+    res = await fetch(`http://${leader}${url.pathname}${url.search}`, {
+      method: req.method,
+      headers,
+      body: req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer(),
+      redirect: "manual",
+    });
+  } catch (e) {
+    return errorResponse(new HttpError(503, "not_leader", `the leader at ${leader} did not answer (${(e as Error).message}); retry shortly`, { leader }));
+  }
+  const out = new Headers(res.headers);
+  // fetch() has already decoded the body.
+  out.delete("content-encoding");
+  out.delete("content-length");
+  out.set("x-lava-served-by", leader);
+  return new Response(res.body, { status: res.status, headers: out });
+}
+
+const FORWARDED_HEADER = "x-lava-forwarded-by";
+
+/**
+ * First start: an admin token in <data-dir>/admin.token (mode 0600). The
+ * file is written at once (it is a JWT on the cluster secret, valid on every
+ * master); its record, which `lava ctl token list` shows, goes through the
+ * log as soon as a leader can take it.
+ */
+async function ensureAdminToken(state: MasterState, path: string, jwtKey: Uint8Array, nowMs: () => number, createdSecret: string | null): Promise<void> {
+  if (existsSync(path)) return;
+  const iat = Math.floor(nowMs() / 1000);
+  const jti = newTokenId();
+  const record = () => state.propose({ type: "token.create", at: nowMs(), actor: "master", actorRole: "admin", jti, role: "admin", subject: "admin", issuedAt: iat });
+  if (!state.clustered) await record();
+  else {
+    const retry = () => record().catch(() => setTimeout(retry, 1000));
+    void retry();
+  }
+  writePrivateFile(path, signToken({ sub: "admin", role: "admin", jti, iat }, jwtKey) + "\n");
+  log.info(`${createdSecret ? "created the cluster secret " + createdSecret + " and " : "created "}an admin token in ${path} (mode 0600)`);
 }
 
 /** Optional TCP transport: the same datagrams, each preceded by a 4-byte big-endian length. */

@@ -1,37 +1,99 @@
 /**
- * The master's durable state and the in-memory views kept in step with it:
- * the command log applies to SQLite, and `onApplied` mirrors each applied
- * command into the host table and the revoked-token set, in log order.
- * That one path serves a fresh start (replay), a local write, and later a
- * Raft follower applying the leader's entries.
+ * The master's durable state and the in-memory views kept in step with it.
+ * Every change is a command in the Raft log (src/master/raft); applying it
+ * writes SQLite, and `mirror` copies each applied command into the host
+ * table and the revoked-token set, in log order. That one path serves a
+ * restart (entries committed but not yet applied), a local write, and a
+ * follower applying the leader's entries. A snapshot from the leader
+ * replaces the database; the views are then loaded from it again.
  */
-import { allHosts, CommandLog, openStore, revokedTokenIds, type Applied, type Command, type OpenedStore } from "../store/index.ts";
+import { allHosts, openStore, revokedTokenIds, type Applied, type Command, type Members, type OpenedStore } from "../store/index.ts";
+import type { MasterConfig } from "../config/index.ts";
+import type { SoftState } from "../raft/types.ts";
 import { logger } from "../log/index.ts";
 import { sessionKey } from "../auth/index.ts";
 import type { HostTable } from "./hosts/table.ts";
+import { Replication } from "./raft/replication.ts";
 
 const log = logger("state");
 
 export class MasterState {
   readonly store: OpenedStore;
-  readonly clog: CommandLog;
+  private repl: Replication | null = null;
   readonly revoked = new Set<string>();
   /** Called after a host is removed (to close its session). */
   onHostRemoved: (hostId: number) => void = () => {};
   /** Called for every applied job command (the job manager mirrors them). */
   onJobApplied: (a: Applied) => void = () => {};
+  /** The state was replaced by a snapshot: views other than ours reload too. */
+  onReload: () => void = () => {};
+  /** This master became the leader (true) or stopped being it (false). */
+  onLeadership: (leader: boolean, soft: SoftState) => void = () => {};
+  private leading = false;
 
   constructor(
-    dataDir: string,
+    private readonly dataDir: string,
     private readonly hosts: HostTable,
     private readonly secret: Uint8Array,
   ) {
     this.store = openStore(dataDir);
-    this.clog = new CommandLog(this.store, { onApplied: (a) => this.mirror(a) });
-    const replayed = this.clog.replay();
-    if (replayed > 0) log.info(`applied ${replayed} logged command(s) left unapplied by the last run`);
-    for (const row of allHosts(this.store.db)) {
-      hosts.upsert({
+    this.loadViews();
+  }
+
+  /** Starts the Raft node once this master's address is known (after its HTTP port is bound). */
+  startReplication(config: MasterConfig, selfAddr: string): Replication {
+    const repl = new Replication(this.store, config, this.secret, this.dataDir, selfAddr, {
+      onApplied: (a) => this.mirror(a),
+      onSnapshotInstalled: () => {
+        this.loadViews();
+        this.onReload();
+      },
+      onSoftState: (soft, term) => {
+        const leading = soft.role === "leader";
+        log.info(leading ? `this master (node ${config.nodeId}) is the leader in term ${term}` : `node ${config.nodeId} is ${soft.role}${soft.leader ? `; the leader is node ${soft.leader}` : "; no leader yet"} (term ${term})`);
+        if (leading !== this.leading) {
+          this.leading = leading;
+          this.onLeadership(leading, soft);
+        }
+      },
+      onMembers: (m: Members) => log.info(`masters: ${m.voters.map((v) => `${v}=${m.addrs[v] ?? "?"}`).join(", ")}`),
+    });
+    this.repl = repl;
+    repl.start();
+    log.info(`state: ${this.hosts.size} host(s), ${this.revoked.size} revoked token(s), log at index ${repl.storage.lastIndex} (applied ${repl.storage.lastApplied})`);
+    return repl;
+  }
+
+  get replication(): Replication {
+    if (!this.repl) throw new Error("state: replication not started");
+    return this.repl;
+  }
+
+  get isLeader(): boolean {
+    return this.leading;
+  }
+
+  /** More than one master (a follower must defer to the leader). */
+  get clustered(): boolean {
+    return (this.repl?.members.voters.length ?? 1) > 1;
+  }
+
+  propose(cmd: Command): Promise<Applied> {
+    return this.replication.propose(cmd);
+  }
+
+  /** Waits until reads of durable state here are linearizable (see Replication.readBarrier). */
+  readBarrier(): Promise<void> {
+    return this.replication.readBarrier();
+  }
+
+  /** Host records and revoked tokens, from the database as it is now. */
+  private loadViews(): void {
+    const rows = allHosts(this.store.db);
+    const keep = new Set(rows.map((r) => r.hostname));
+    for (const h of [...this.hosts.values()]) if (!keep.has(h.hostname)) this.hosts.remove(h.hostname);
+    for (const row of rows) {
+      this.hosts.upsert({
         hostId: row.hostId,
         hostname: row.hostname,
         hardware: { ncpus: row.ncpus, memBytes: row.memBytes, gpus: row.gpus, ...(row.os ? { os: row.os } : {}) },
@@ -41,8 +103,8 @@ export class MasterState {
       });
       if (row.sessionNonce) this.restoreSession(row.hostname, row.hostId, row.sessionNonce, row.reportIp ?? "", row.reportPort ?? 0);
     }
+    this.revoked.clear();
     for (const jti of revokedTokenIds(this.store.db)) this.revoked.add(jti);
-    log.info(`state: ${hosts.size} host(s), ${this.revoked.size} revoked token(s), log at index ${this.clog.lastIndex}`);
   }
 
   /**
@@ -60,10 +122,6 @@ export class MasterState {
     const connected = h.connected;
     this.hosts.attachSession(hostname, { reportIp, reportPort, nonce, key: sessionKey(this.secret, hostId, nonce) });
     h.connected = connected;
-  }
-
-  propose(cmd: Command): Promise<Applied> {
-    return this.clog.propose(cmd);
   }
 
   private mirror(a: Applied): void {
@@ -111,6 +169,7 @@ export class MasterState {
   }
 
   close(): void {
+    this.repl?.stop();
     this.store.sqlite.close();
   }
 }

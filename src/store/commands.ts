@@ -86,6 +86,13 @@ export type CommandType = Command["type"];
 /** What applying a command produced. Refusals are results, not exceptions: they are deterministic too. */
 export type ApplyResult = { ok: true; value?: Record<string, unknown> } | { ok: false; error: string; detail: string };
 
+/** A command applied at log index `idx`, with what applying it produced. */
+export interface Applied {
+  idx: number;
+  cmd: Command;
+  result: ApplyResult;
+}
+
 export function parseCommand(json: string): Command {
   return v.parse(CommandSchema, JSON.parse(json));
 }

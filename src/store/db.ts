@@ -12,8 +12,18 @@ import { embeddedMigrations } from "./migrations/index.ts";
 
 export const DB_FILE = "lava.db";
 
+/**
+ * State could not be written or a write's fate is unknown. `code` is what
+ * the HTTP API answers (503 with it): "storage" (disk full, read-only…),
+ * "not_leader" (this master cannot take writes now; `leader` says who can),
+ * "commit_timeout" / "unknown_outcome" (the write may or may not be applied).
+ */
 export class StoreError extends LavaError {
-  constructor(message: string) {
+  constructor(
+    message: string,
+    readonly code: "storage" | "not_leader" | "commit_timeout" | "unknown_outcome" = "storage",
+    readonly leader: string | null = null,
+  ) {
     super(message, EXIT.failed);
     this.name = "StoreError";
   }

@@ -3,7 +3,7 @@
  * from the log. See docs/storage.md.
  */
 export { openStore, StoreError, DB_FILE, explainSqliteError, type OpenedStore } from "./db.ts";
-export { CommandLog, type Applied, type CommandLogOptions } from "./log.ts";
-export { CommandSchema, parseCommand, type Command, type CommandType, type ApplyResult } from "./commands.ts";
+export { CommandSchema, parseCommand, type Applied, type Command, type CommandType, type ApplyResult } from "./commands.ts";
+export { SqliteRaftStorage, checkSnapshotFile, type Members } from "./raft-storage.ts";
 export { applyEntry, getMeta, setLastApplied } from "./apply.ts";
 export * from "./queries.ts";

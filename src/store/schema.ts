@@ -12,13 +12,15 @@ export const meta = sqliteTable("meta", {
 });
 
 /**
- * The command log. With one master an entry is committed when its
- * transaction is; with Raft (issue 7) this is the Raft log. `data` is the
- * command as JSON, stamped by the leader (times, ids) before it entered.
+ * The Raft log (src/store/raft-storage.ts): entries appended by this node,
+ * committed once a majority holds them. `data` is the command as JSON,
+ * stamped by the leader (times, ids) before it entered; "" is a new
+ * leader's no-op. `type` "conf" entries hold a membership change.
  */
 export const log = sqliteTable("log", {
   idx: integer("idx").primaryKey(),
   term: integer("term").notNull(),
+  type: text("type").notNull().default("normal"),
   data: text("data").notNull(),
 });
 

@@ -2,7 +2,9 @@
  * A fake master for agent tests: a Bun.serve WebSocket server on 127.0.0.1
  * that speaks the handshake of docs/api.md, and a UDP socket that receives
  * the reports. Port 0 everywhere. Every message from the agent is kept in
- * `fromAgent`; `onMessage` lets a test answer job messages (acks).
+ * `fromAgent`; `onMessage` lets a test answer job messages (acks). Plain
+ * HTTP GETs are answered from `files` (what `update_agent` downloads) and
+ * recorded in `httpRequests`.
  */
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,6 +39,10 @@ export class FakeMaster {
   refuse = false;
   /** While set, `register` gets no answer. */
   silent = false;
+  /** Bodies served to GET <path> (any other path: 404). */
+  readonly files = new Map<string, Uint8Array | string>();
+  /** Every plain HTTP request (not /ws): its path and query, and its Authorization header. */
+  readonly httpRequests: { path: string; auth: string | null }[] = [];
   /** Called with every message from a registered agent after it was recorded (not `register`). */
   onMessage: ((msg: Record<string, unknown>, ws: Conn) => void) | null = null;
   server!: ReturnType<typeof Bun.serve<{ registered: boolean }>>;
@@ -58,7 +64,13 @@ export class FakeMaster {
       hostname: "127.0.0.1",
       port: 0,
       fetch: (req, srv) => {
-        if (new URL(req.url).pathname !== "/ws") return new Response("not found", { status: 404 });
+        const url = new URL(req.url);
+        if (url.pathname !== "/ws") {
+          const path = url.pathname + url.search;
+          this.httpRequests.push({ path, auth: req.headers.get("authorization") });
+          const body = this.files.get(path);
+          return body === undefined ? new Response("not found", { status: 404 }) : new Response(body);
+        }
         if (this.refuse) return new Response("busy", { status: 503, headers: { "Retry-After": "1" } });
         this.authHeaders.push(req.headers.get("authorization"));
         if (srv.upgrade(req, { data: { registered: false } })) return undefined;
@@ -108,6 +120,11 @@ export class FakeMaster {
   /** Sends one message as JSON to every open agent connection. */
   sendJson(msg: object): void {
     this.broadcast(JSON.stringify(msg));
+  }
+
+  /** Messages from the agent of one type, in arrival order. */
+  ofType(type: string): Record<string, unknown>[] {
+    return this.fromAgent.filter((x) => x.type === type);
   }
 
   /** Closes every agent connection (the agent reconnects). */

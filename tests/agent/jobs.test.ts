@@ -9,7 +9,7 @@
  * own timeout.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -19,10 +19,9 @@ import { JobEventSchema, MAX_MESSAGE_BYTES, type JobEvent, type RunJob } from ".
 import { seededRng } from "../helpers/rng.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { fakeProcRoot, FakeMaster } from "./fake-master.ts";
+import { GROUP_GONE_MS, groupGone, groupMembers } from "./procs.ts";
 
 const MIB = 1 << 20;
-/** Orphans are reaped by PID 1, which may take a second or two in a container. */
-const GROUP_GONE_MS = 10_000;
 
 let dir: string;
 const runners: JobRunner[] = [];
@@ -62,32 +61,6 @@ function harness(opts: Omit<JobRunnerOptions, "onEvent"> = {}): Harness {
 
 function job(jobId: number, argv: string[], extra: Partial<RunJob> = {}): RunJob {
   return { type: "run_job", jobId, attempt: 1, argv, ...extra };
-}
-
-/** Live (not zombie) processes whose process group is `pgid`, from /proc. */
-function groupMembers(pgid: number): number[] {
-  const out: number[] = [];
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const [state, , pgrp] = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-      if (Number(pgrp) === pgid && state !== "Z") out.push(Number(name));
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
-/** True once no process (not even a zombie) is left in the group. */
-function groupGone(pgid: number): boolean {
-  try {
-    process.kill(-pgid, 0);
-    return false;
-  } catch (e) {
-    return (e as NodeJS.ErrnoException).code === "ESRCH";
-  }
 }
 
 describe("job runner: running and ending", () => {

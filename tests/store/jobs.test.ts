@@ -2,11 +2,14 @@ import { afterEach, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { activeJobs, auditSince, CommandLog, jobById, jobHistoryOf, listJobs, openStore, type Command, type OpenedStore } from "../../src/store/index.ts";
+import { activeJobs, auditSince, jobById, jobHistoryOf, listJobs, openStore, type Command, type OpenedStore } from "../../src/store/index.ts";
+import { openSoloLog, type SoloLog } from "../../src/master/raft/solo.ts";
 
 const dirs: string[] = [];
 const stores: OpenedStore[] = [];
+const logs: SoloLog[] = [];
 afterEach(() => {
+  for (const l of logs.splice(0)) l.stop();
   for (const s of stores.splice(0)) s.sqlite.close();
   for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
 });
@@ -15,7 +18,9 @@ function setup() {
   dirs.push(d);
   const s = openStore(d);
   stores.push(s);
-  return { s, clog: new CommandLog(s) };
+  const clog = openSoloLog(s);
+  logs.push(clog);
+  return { s, clog };
 }
 const by = { actor: "alice", actorRole: "admin" as const };
 const submit = (over: Partial<Extract<Command, { type: "job.submit" }>> = {}): Command => ({

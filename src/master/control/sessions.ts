@@ -42,13 +42,23 @@ export interface SessionDeps {
   onStatus?: (hostId: number, st: AgentStatus, registeredAtMs: number) => Promise<void>;
   /** Command output and results, health, alerts, log lines from a registered agent. */
   onReport?: (hostId: number, msg: AgentReport) => void;
+  /**
+   * Whether this master takes registrations now; a follower answers the
+   * agent with the leader's address instead (it would not be able to run
+   * its jobs or commands).
+   */
+  refuseRegistration?: () => { detail: string; leader: string | null } | null;
   /** A host's session ended (closed, dead, replaced by a new one is not an end). */
   onDisconnected?: (hostId: number) => void;
+  /** A host completed a registration (a new session; `replaced` if it had one open). */
+  onRegistered?: (hostId: number, msg: Register, replaced: boolean) => void;
 }
 
 export const CLOSE_REPLACED = 4000;
 export const CLOSE_DEAD = 4001;
 export const CLOSE_REFUSED = 4003;
+/** This master is not the leader (any more): the error message before it names the leader. */
+export const CLOSE_NOT_LEADER = 4004;
 
 export class ControlSessions {
   /** hostId → the socket of its current session. */
@@ -153,6 +163,12 @@ export class ControlSessions {
       ws.close(CLOSE_REFUSED, "token bound to another host");
       return;
     }
+    const refused = this.deps.refuseRegistration?.();
+    if (refused) {
+      send(ws, { type: "error", error: "not_leader", detail: refused.detail, ...(refused.leader ? { leader: refused.leader } : {}) });
+      ws.close(CLOSE_NOT_LEADER, "not the leader");
+      return;
+    }
     const hosts = this.deps.hosts;
     // Every registration goes through the log with its new session (group-committed), so a
     // restarted master or a new leader can verify this agent's reports without waiting for it.
@@ -182,6 +198,7 @@ export class ControlSessions {
       reportIntervalMs: this.deps.reportIntervalMs,
       udpPort: this.deps.udpPort,
     });
+    this.deps.onRegistered?.(host.hostId, msg, oldSocket !== undefined && oldSocket !== ws);
     log.info(`host ${host.hostname} registered (id ${host.hostId}, from ${ws.data.ip}, reports from port ${msg.reportPort}${oldSocket ? ", replacing its previous session" : ""})`);
   }
 
@@ -192,6 +209,14 @@ export class ControlSessions {
     this.sockets.delete(hostId);
     ws.data.hostId = 0;
     ws.close(CLOSE_REFUSED, reason);
+  }
+
+  /** This master stopped leading: every agent is sent to the new leader (when known) and its session closed. */
+  handOff(leader: string | null): void {
+    for (const ws of [...this.sockets.values(), ...this.pending]) {
+      send(ws, { type: "error", error: "not_leader", detail: leader ? `the leader is now ${leader}` : "this master is no longer the leader", ...(leader ? { leader } : {}) });
+      ws.close(CLOSE_NOT_LEADER, "not the leader");
+    }
   }
 
   closeAll(): void {

@@ -10,11 +10,13 @@ import { COMMIT, VERSION } from "../../version.ts";
 import { countStates } from "../hosts/status.ts";
 import type { MasterContext } from "../context.ts";
 import { hostView, loadView } from "../views.ts";
-import { HttpError, json } from "./errors.ts";
+import { HttpError, json, storeHttpError } from "./errors.ts";
 import { renderMetrics } from "./metrics.ts";
 import { readJson, Router } from "./router.ts";
 import { TokenGate } from "../tokens.ts";
 import { jobRoutes } from "./jobs-api.ts";
+import { raftRoutes } from "./raft-api.ts";
+import { remoteRoutes } from "./remote-api.ts";
 
 const TokenRequestSchema = v.strictObject({
   role: RoleSchema,
@@ -87,7 +89,7 @@ export function buildRouter(ctx: MasterContext): Router {
             try {
               applied = await ctx.state.propose({ ...cmd, at: ctx.nowMs(), actor: who.sub, actorRole: who.role } as Command);
             } catch (e) {
-              if (e instanceof StoreError) throw new HttpError(503, "storage", e.message);
+              if (e instanceof StoreError) throw storeHttpError(e);
               throw e;
             }
             if (!applied.result.ok) {
@@ -120,6 +122,7 @@ export function buildRouter(ctx: MasterContext): Router {
       uptimeMs: ctx.nowMs() - ctx.startedMs,
       jobs: jobCounts(ctx.state.store.db),
       udpErrors: ctx.udpErrors(),
+      remote: ctx.remote.metrics(),
     });
     return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4" } });
   });
@@ -219,6 +222,8 @@ export function buildRouter(ctx: MasterContext): Router {
   });
 
   jobRoutes(r, ctx, change);
+  raftRoutes(r, ctx, change);
+  remoteRoutes(r, ctx, change);
 
   r.on("GET", "/api/v1/audit", (req, _p, url) => {
     ctx.gate.check(req, url, "admin");

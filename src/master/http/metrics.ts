@@ -8,6 +8,7 @@ import { HOST_STATES, hostState, type StatusPolicy } from "../hosts/status.ts";
 import { hostLoss, type HostEntry } from "../hosts/table.ts";
 import type { IngestCounters } from "../ingest.ts";
 import type { UdpDrops } from "../kernel.ts";
+import type { RemoteMetrics } from "../requests/remote.ts";
 
 export interface MetricsInput {
   nowMs: number;
@@ -19,6 +20,8 @@ export interface MetricsInput {
   uptimeMs: number;
   jobs: Record<string, number>;
   udpErrors: number;
+  /** Alerts, agent requests and the alert webhook. */
+  remote?: RemoteMetrics;
 }
 
 const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -37,6 +40,21 @@ const PER_HOST: [name: string, help: string, get: (h: HostEntry) => number | und
   ["lava_host_procs", "processes", (h) => h.report?.procsTotal],
   ["lava_host_jobs_running", "lava jobs running", (h) => h.report?.jobsRunning],
 ];
+
+function renderRemote(r: RemoteMetrics, head: (name: string, type: string, help: string) => void, out: string[]): void {
+  head("lava_alerts_active", "gauge", "active (firing) alerts by severity");
+  for (const [severity, n] of Object.entries(r.alertsActive)) out.push(`lava_alerts_active{severity="${severity}"} ${n}`);
+  head("lava_alerts_dropped_total", "counter", "firing alerts refused because the per-host or total bound was reached");
+  out.push(`lava_alerts_dropped_total ${r.alertsDropped}`);
+  if (r.webhook) {
+    head("lava_alert_webhook_total", "counter", "alert webhook deliveries by outcome (sent, failed after retries or refused, dropped from a full queue, retries)");
+    for (const [outcome, n] of Object.entries(r.webhook)) out.push(`lava_alert_webhook_total{outcome="${outcome}"} ${n}`);
+  }
+  head("lava_agent_requests_pending", "gauge", "requests to agents (exec, health, logs, update) waiting for an answer");
+  out.push(`lava_agent_requests_pending ${r.requestsPending}`);
+  head("lava_agent_requests_total", "counter", "requests to agents and their answers by outcome (unknown, wrongHost, wrongKind: answers dropped)");
+  for (const [outcome, n] of Object.entries(r.requests)) out.push(`lava_agent_requests_total{outcome="${outcome}"} ${n}`);
+}
 
 export function renderMetrics(m: MetricsInput): string {
   const out: string[] = [];
@@ -61,6 +79,7 @@ export function renderMetrics(m: MetricsInput): string {
 
   head("lava_jobs", "gauge", "jobs by state");
   for (const [state, n] of Object.entries(m.jobs)) out.push(`lava_jobs{state="${state}"} ${n}`);
+  if (m.remote) renderRemote(m.remote, head, out);
 
   const hosts = [...m.hosts];
   const states = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<string, number>;

@@ -2,7 +2,8 @@
  * A small method+path router. Handlers take a Request and return a Response
  * (or throw HttpError), so the whole API is testable without a socket.
  */
-import { HttpError, errorResponse } from "./errors.ts";
+import { HttpError, errorResponse, storeHttpError } from "./errors.ts";
+import { StoreError } from "../../store/index.ts";
 import { logger } from "../../log/index.ts";
 
 export type Params = Record<string, string>;
@@ -35,6 +36,7 @@ export class Router {
         return await r.handler(req, params, url);
       } catch (e) {
         if (e instanceof HttpError) return errorResponse(e);
+        if (e instanceof StoreError) return errorResponse(storeHttpError(e));
         logger("http").error(`${req.method} ${url.pathname} failed`, e);
         return errorResponse(new HttpError(500, "internal", "the master failed to answer; see its log"));
       }
@@ -57,12 +59,27 @@ function match(pattern: string[], parts: string[]): Params | null {
 
 /** Reads a JSON body with a size bound, as a 400 with a reason when it is not JSON. */
 export async function readJson(req: Request, maxBytes = 1 << 20): Promise<unknown> {
-  const text = await req.text();
-  if (text.length > maxBytes) throw new HttpError(413, "too_large", `request body over ${maxBytes} bytes`);
+  const text = await readText(req, maxBytes);
   if (text.trim() === "") return {};
   try {
     return JSON.parse(text);
   } catch {
     throw new HttpError(400, "bad_json", "request body is not valid JSON");
   }
+}
+
+/** The body as text, refused with 413 as soon as it passes maxBytes (never buffered past the bound). */
+export async function readText(req: Request, maxBytes: number): Promise<string> {
+  const tooLarge = () => new HttpError(413, "too_large", `request body over ${maxBytes} bytes`);
+  const declared = Number(req.headers.get("content-length") ?? NaN);
+  if (declared > maxBytes) throw tooLarge();
+  if (!req.body) return "";
+  const chunks: Uint8Array[] = [];
+  let n = 0;
+  for await (const chunk of req.body) {
+    n += chunk.byteLength;
+    if (n > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks).toString("utf8");
 }

@@ -93,7 +93,10 @@ export class JobManager {
   private roundRunning = false;
   private rerun = false;
   private readonly timer: ReturnType<typeof setInterval>;
-  private readonly startedMs: number;
+  /** Since when this master leads: silence and missing channels count from here at the earliest. */
+  private startedMs: number;
+  /** Only the leader schedules, dispatches and requeues; followers only mirror. */
+  private leading = false;
 
   constructor(
     private readonly config: MasterConfig,
@@ -107,6 +110,7 @@ export class JobManager {
     this.startedMs = nowMs();
     // Periodic: backoffs expire, load changes, hosts die. Events kick a round sooner.
     this.timer = setInterval(() => {
+      if (!this.leading) return;
       this.checkDeadHosts();
       this.kick();
     }, 1000);
@@ -115,6 +119,27 @@ export class JobManager {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  /**
+   * Leadership changed. A new leader gives every host the full grace
+   * (lostAfter) from now before requeueing its jobs: the agents are still
+   * finding their way to it.
+   */
+  setLeader(leading: boolean): void {
+    this.leading = leading;
+    if (!leading) return;
+    this.startedMs = this.nowMs();
+    this.unstarted.clear();
+    this.kick();
+  }
+
+  /** The state was replaced by a snapshot: mirror it again. */
+  reload(): void {
+    this.active.clear();
+    this.waiting.clear();
+    this.unstarted.clear();
+    for (const row of activeJobs(this.state.store.db)) this.active.set(row.id, fromRow(row));
   }
 
   queues(): Map<string, QueueSpec> {
@@ -167,6 +192,7 @@ export class JobManager {
   }
 
   private async round(): Promise<void> {
+    if (!this.leading) return;
     if (this.roundRunning) {
       this.rerun = true;
       return;

@@ -7,11 +7,13 @@ import journal from "./meta/_journal.json" with { type: "json" };
 import m0000 from "./0000_init.sql" with { type: "text" };
 import m0001 from "./0001_jobs.sql" with { type: "text" };
 import m0002 from "./0002_host_sessions.sql" with { type: "text" };
+import m0003 from "./0003_raft_log.sql" with { type: "text" };
 
 const SQL: Record<string, string> = {
   "0000_init": m0000,
   "0001_jobs": m0001,
   "0002_host_sessions": m0002,
+  "0003_raft_log": m0003,
 };
 
 export interface EmbeddedMigration {

@@ -1,0 +1,50 @@
+import { defineCommand } from "citty";
+import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
+import { afterDashes, connect, ctlArgs } from "./args.ts";
+import { ExecCollector } from "./exec-view.ts";
+import { print, printJson } from "./output.ts";
+import { eachEvent, targetArgs, targetBody } from "./stream.ts";
+
+/** The master's bound on an exec timeout (docs/api.md). */
+export const EXEC_TIMEOUT_SEC_MAX = 24 * 3600;
+
+const args = {
+  ...ctlArgs,
+  ...targetArgs,
+  // Replaces ctlArgs.timeout here: the command's limit on each host. Requests to the master wait LAVA_TIMEOUT or ctl.timeout.
+  timeout: { type: "string", description: "Kill the command (its process group) on a host after this many seconds; status timeout (default 60)", valueHint: "SECONDS" },
+  argv: { type: "positional", required: false, description: "After --: the command and its arguments, run as given on each host (never through a shell); required" },
+} as const;
+
+export default defineCommand({
+  meta: {
+    name: "exec",
+    description: "Run a command on hosts: lava ctl exec --hosts A,B|--all|--queue Q [--timeout S] -- ARGV…; prints 'host: line' as output comes; exit 0 only if every host exited 0 (needs an admin token)",
+  },
+  args,
+  async run({ args: parsed, rawArgs }) {
+    const argv = afterDashes(rawArgs);
+    const stray = parsed._.slice(0, parsed._.length - (argv?.length ?? 0)).map(String);
+    const body = execRequest(parsed, argv, stray);
+    const ctx = connect({ ...parsed, timeout: undefined });
+    const res = await ctx.client.stream("POST", "/api/v1/exec", body);
+    const collector = new ExecCollector(ctx.json, { stdout: (line) => print(line), stderr: (line) => console.error(line) });
+    await eachEvent(res.body, "POST /api/v1/exec", (e) => collector.event(e));
+    if (ctx.json) await printJson(collector.sorted());
+    else console.error(collector.summary());
+    if (!collector.succeeded) throw new ExitRequest(EXIT.failed);
+  },
+});
+
+/** The POST /api/v1/exec body from the flags; a mistake is exit 2 before anything is sent. Pure. */
+export function execRequest(flags: { hosts?: string | undefined; all?: boolean | undefined; queue?: string | undefined; timeout?: string | undefined }, argv: string[] | null, stray: string[]) {
+  if (stray.length > 0) throw new LavaError(`exec: unexpected ${stray.join(" ")} before --; put the command after --: lava ctl exec --all -- ${stray.join(" ")}`, EXIT.usage);
+  if (!argv || argv.length === 0) throw new LavaError("exec needs a command after --: lava ctl exec --all -- uptime", EXIT.usage);
+  const targets = targetBody(flags, "exec");
+  let timeoutSec: number | undefined;
+  if (flags.timeout !== undefined) {
+    timeoutSec = Number(flags.timeout.trim());
+    if (flags.timeout.trim() === "" || !(timeoutSec > 0) || timeoutSec > EXEC_TIMEOUT_SEC_MAX) throw new LavaError(`--timeout must be seconds, more than 0 and at most ${EXEC_TIMEOUT_SEC_MAX}; got "${flags.timeout}"`, EXIT.usage);
+  }
+  return { ...targets, argv, ...(timeoutSec !== undefined ? { timeoutSec } : {}) };
+}

@@ -1,0 +1,1 @@
+export { HealthBook, healthView, worstStatus, type CheckStatus, type HostHealth } from "./book.ts";

@@ -1,0 +1,82 @@
+/**
+ * POST /api/v1/exec (docs/api.md "Remote execution"): one command on many
+ * hosts, answered as a stream of NDJSON lines: output as it comes, one
+ * result per host, then a summary. Master policy first, then the audit row
+ * of the request, then the fan-out; every host's result is audited too
+ * (bounded, see requests/audit.ts), whether or not the client still reads.
+ */
+import * as v from "valibot";
+import { JOB_LIMITS } from "../../control/index.ts";
+import type { MasterContext } from "../context.ts";
+import { auditWriter, ResultAudit } from "../requests/audit.ts";
+import { runExec, succeeded, type ExecHostResult } from "../requests/exec.ts";
+import { checkExecPolicy } from "../requests/policy.ts";
+import { summarizeNames, type TargetSpec } from "../requests/targets.ts";
+import type { ChangeRoute } from "./api.ts";
+import { parseBody } from "./api.ts";
+import { HttpError } from "./errors.ts";
+import { readJson } from "./router.ts";
+import { LineStream, NDJSON, STREAM_BUFFER_BYTES } from "./stream.ts";
+import { resolveOrThrow, TargetFields, targetSpecOf, hasOneTarget, ONE_TARGET } from "./targets.ts";
+
+export const EXEC_TIMEOUT_SEC_DEFAULT = 60;
+export const EXEC_TIMEOUT_SEC_MAX = 24 * 3600;
+
+export const ExecRequestSchema = v.pipe(
+  v.strictObject({
+    ...TargetFields,
+    argv: v.pipe(v.array(v.pipe(v.string(), v.maxLength(JOB_LIMITS.argBytes))), v.minLength(1, "argv must name a command"), v.maxLength(JOB_LIMITS.argvItems)),
+    timeoutSec: v.optional(v.pipe(v.number(), v.minValue(0.001, "timeoutSec must be positive"), v.maxValue(EXEC_TIMEOUT_SEC_MAX, `timeoutSec: at most ${EXEC_TIMEOUT_SEC_MAX} (24 h)`)), EXEC_TIMEOUT_SEC_DEFAULT),
+  }),
+  v.check(hasOneTarget, ONE_TARGET),
+);
+
+/** What the audit row and the `--json` summary say of one host's result. */
+export function resultText(r: ExecHostResult): string {
+  if (r.status === "ok") return r.signal ? `ok signal ${r.signal}` : `ok exit ${r.exitCode ?? "?"}`;
+  return r.error ? `${r.status}: ${r.error}` : r.status;
+}
+
+const specText = (spec: TargetSpec) => ("hosts" in spec ? summarizeNames(spec.hosts) : "all" in spec ? "all" : `queue ${spec.queue}`);
+
+export function execRoutes(ctx: MasterContext, change: ChangeRoute): void {
+  change("POST", "/api/v1/exec", "exec.request", () => null, async (req, _p, _url, c) => {
+    const body = parseBody(ExecRequestSchema, await readJson(req));
+    const spec = targetSpecOf(body);
+    const detail = JSON.stringify({ argv: body.argv, timeoutSec: body.timeoutSec });
+    const verdict = checkExecPolicy(ctx.config.exec, body.argv);
+    if (!verdict.ok) {
+      await c.commit({ type: "audit.record", action: "exec.refused", target: specText(spec), result: "refused: master policy", detail: `${verdict.detail}; request ${detail}` });
+      throw new HttpError(403, "refused", verdict.detail);
+    }
+    const { targets, summary } = resolveOrThrow(ctx, spec);
+    await c.commit({ type: "audit.record", action: "exec.request", target: summary, result: `started on ${targets.length} hosts`, detail });
+
+    ctx.holdOpen(req);
+    const stream = new LineStream({ maxBufferedBytes: STREAM_BUFFER_BYTES });
+    // Bun sends the status and headers with the first chunk: say at once what will come.
+    stream.push(JSON.stringify({ type: "start", hosts: targets.length, argv: body.argv, timeoutSec: body.timeoutSec }), false);
+    const dropped = new Map<string, { stdout: number; stderr: number }>();
+    const audit = new ResultAudit(auditWriter((cmd) => ctx.state.propose(cmd), c.caller, ctx.nowMs), "exec.result");
+    const timeoutMs = Math.max(1, Math.round(body.timeoutSec * 1000));
+    void runExec(targets, { argv: body.argv, timeoutMs }, ctx.config.exec.maxParallel, { router: ctx.remote.router, send: (id, m) => ctx.sessions.sendTo(id, m), nowMs: ctx.nowMs }, {
+      output(host, s, data) {
+        if (stream.push(JSON.stringify({ type: "output", host, stream: s, data }))) return;
+        const d = dropped.get(host) ?? { stdout: 0, stderr: 0 };
+        d[s] += data.length;
+        dropped.set(host, d);
+      },
+      result(r) {
+        const d = dropped.get(r.host);
+        dropped.delete(r.host);
+        const line = { type: "result", ...r, stdoutTruncated: r.stdoutTruncated || (d?.stdout ?? 0) > 0, stderrTruncated: r.stderrTruncated || (d?.stderr ?? 0) > 0, droppedBytes: (d?.stdout ?? 0) + (d?.stderr ?? 0) };
+        stream.push(JSON.stringify(line), false);
+        audit.add(r.host, resultText(r), succeeded(r) ? "ok" : "failed", JSON.stringify({ exitCode: r.exitCode, signal: r.signal, error: r.error, durationMs: r.durationMs }));
+      },
+    })
+      .then((sum) => stream.end(JSON.stringify({ type: "done", ...sum })))
+      .catch((e: Error) => stream.end(JSON.stringify({ type: "error", error: "internal", detail: `the exec failed on the master: ${e.message}` })))
+      .finally(() => void audit.finish());
+    return new Response(stream.readable, { headers: NDJSON });
+  });
+}

@@ -1,0 +1,15 @@
+/** The routes of requests to agents: exec, health and alerts, logs, self-update. */
+import type { MasterContext } from "../context.ts";
+import type { ChangeRoute } from "./api.ts";
+import { execRoutes } from "./exec-api.ts";
+import { healthRoutes } from "./health-api.ts";
+import { logsRoutes } from "./logs-api.ts";
+import type { Router } from "./router.ts";
+import { upgradeRoutes } from "./upgrade-api.ts";
+
+export function remoteRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): void {
+  execRoutes(ctx, change);
+  healthRoutes(r, ctx);
+  logsRoutes(ctx, change);
+  upgradeRoutes(r, ctx, change);
+}

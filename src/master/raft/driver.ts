@@ -1,0 +1,511 @@
+/**
+ * Runs the pure Raft core (src/raft) for a master: ticks it, steps peer
+ * messages and proposals into it, and carries out each Ready against
+ * SQLite and the transport. The master's durable state is the state
+ * machine; one master alone is a one-voter cluster that commits as soon as
+ * it has written, so there is one code path for 1, 3 or 5 masters.
+ *
+ * One Ready is one IMMEDIATE transaction (one fsync): the new entries, the
+ * hard state and every committed entry applied, with lastApplied — so a
+ * crash at any point restarts to the same state, and concurrent proposals
+ * made in one event-loop turn share that fsync (group commit).
+ *
+ * Order (the Ready contract of src/raft/types.ts), with one refinement from
+ * the Raft thesis (§10.2.1): a leader sends its appends *before* writing
+ * its own copy. That is safe because the leader counts its own entries
+ * only once written, and it cannot process any follower's answer until
+ * this synchronous write has finished. Everything else (votes, append
+ * answers) is sent only after the write.
+ */
+import { decodeConfChange, RawNode } from "../../raft/index.ts";
+import type { ConfChange, Entry, Message, ProposeError, RaftStatus, Ready, SoftState } from "../../raft/types.ts";
+import { applyEntry, parseCommand, StoreError, type Applied, type Command, type Members, type OpenedStore, type SqliteRaftStorage } from "../../store/index.ts";
+import { logger } from "../../log/index.ts";
+
+const log = logger("raft");
+
+export interface DriverConfig {
+  id: number;
+  tickMs: number;
+  electionTicks: number;
+  heartbeatTicks: number;
+  batchSize: number;
+  maxInflight: number;
+  resyncThreshold: number;
+  /** Applied entries kept for lagging followers before the log is compacted. */
+  keepEntries: number;
+  proposalTimeoutMs: number;
+  rng: () => number;
+  /** Campaign as soon as started (the LAVA_IS_LEADER hint); a lone voter always does. */
+  campaignAtStart: boolean;
+}
+
+export interface DriverHooks {
+  /** Hand messages to the transport (it must not block). */
+  send(msgs: Message[]): void;
+  /** An applied command, in log order, after its transaction committed. */
+  onApplied(a: Applied): void;
+  /** The applied membership changed (a conf entry, or a snapshot). */
+  onMembers(m: Members): void;
+  /** The whole state was replaced by a snapshot: reload every in-memory view. */
+  onSnapshotInstalled(): void;
+  /** Leader or role changed. */
+  onSoftState(s: SoftState, term: number): void;
+}
+
+interface Waiter {
+  term: number;
+  resolve: (v: Applied | Members) => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+interface ReadWaiter {
+  resolve: () => void;
+  reject: (e: Error) => void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+const WRITE_RETRY_MS_MIN = 100;
+const WRITE_RETRY_MS_MAX = 2_000;
+/** Most Ready rounds handled in one go before yielding to the event loop. */
+const READY_ROUNDS_MAX = 64;
+
+export class RaftDriver {
+  private node: RawNode;
+  private soft: SoftState = { leader: 0, role: "follower" };
+  private readonly waiters = new Map<number, Waiter>();
+  /** Reads queued in this turn: one read-index round serves them all. */
+  private queuedReads: ReadWaiter[] = [];
+  private readonly readRounds = new Map<string, ReadWaiter[]>();
+  /** Read rounds confirmed, waiting for the state machine to reach their index. */
+  private confirmedReads: { index: number; readers: ReadWaiter[] }[] = [];
+  private readSeq = 0;
+  private scheduled = false;
+  /** Set while writes are refused after a failed write (see writeFailed). */
+  private blocked: StoreError | null = null;
+  private failures = 0;
+  private ticker: ReturnType<typeof setInterval> | null = null;
+  private stopped = false;
+  /** The received snapshot file stepped into the core, if any. */
+  private installedSnapshot: string | null = null;
+
+  constructor(
+    private readonly cfg: DriverConfig,
+    readonly storage: SqliteRaftStorage,
+    private readonly store: OpenedStore,
+    private readonly hooks: DriverHooks,
+  ) {
+    this.node = this.newNode();
+  }
+
+  private newNode(): RawNode {
+    return new RawNode({
+      id: this.cfg.id,
+      storage: this.storage,
+      electionTick: this.cfg.electionTicks,
+      heartbeatTick: this.cfg.heartbeatTicks,
+      maxEntriesPerMsg: this.cfg.batchSize,
+      maxInflightMsgs: this.cfg.maxInflight,
+      resyncThreshold: this.cfg.resyncThreshold,
+      preVote: true,
+      checkQuorum: true,
+      rng: this.cfg.rng,
+      applied: this.storage.lastApplied,
+    });
+  }
+
+  start(): void {
+    const voters = this.storage.members.voters;
+    if (this.cfg.campaignAtStart || (voters.length === 1 && voters[0] === this.cfg.id)) this.node.campaign();
+    this.drain();
+    this.ticker = setInterval(() => {
+      this.node.tick();
+      this.schedule();
+    }, this.cfg.tickMs);
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.ticker) clearInterval(this.ticker);
+    const err = new StoreError("the master is shutting down; the write may or may not be applied", "unknown_outcome");
+    this.failAll(err);
+  }
+
+  // ---- queries
+
+  get id(): number {
+    return this.cfg.id;
+  }
+  get isLeader(): boolean {
+    return this.soft.role === "leader";
+  }
+  get leaderId(): number {
+    return this.soft.leader;
+  }
+  get leaderAddr(): string | null {
+    return this.soft.leader ? (this.storage.members.addrs[this.soft.leader] ?? null) : null;
+  }
+  status(): RaftStatus {
+    return this.node.status();
+  }
+
+  // ---- inputs
+
+  step(msg: Message): void {
+    if (this.stopped) return;
+    this.node.step(msg);
+    this.schedule();
+  }
+
+  /**
+   * Steps a snapshot message whose data (a database file another master
+   * streamed) is at `path`. Returns whether it replaced our state; if not
+   * (stale, or from a deposed leader), the caller deletes the file.
+   */
+  stepSnapshot(msg: Message, path: string): boolean {
+    if (this.stopped || !msg.snapshot) return false;
+    this.installedSnapshot = null;
+    this.node.step({ ...msg, snapshot: { meta: msg.snapshot.meta, data: path } });
+    this.drain();
+    return this.installedSnapshot === path;
+  }
+
+  /** Appends a command; resolves once it is committed and applied here. */
+  propose(cmd: Command): Promise<Applied> {
+    if (this.stopped) return Promise.reject(new StoreError("the master is shutting down", "unknown_outcome"));
+    if (this.blocked) return Promise.reject(this.blocked);
+    const r = this.node.propose(JSON.stringify(cmd));
+    if (!r.ok) return Promise.reject(this.refusal(r));
+    this.schedule();
+    return this.wait(r.index, r.term) as Promise<Applied>;
+  }
+
+  /** A membership change; resolves with the new membership once applied. */
+  proposeConfChange(cc: ConfChange): Promise<Members> {
+    const r = this.node.proposeConfChange(cc);
+    if (!r.ok) return Promise.reject(this.refusal(r));
+    this.schedule();
+    return this.wait(r.index, r.term) as Promise<Members>;
+  }
+
+  transferLeader(to: number): void {
+    const r = this.node.transferLeader(to);
+    if (!r.ok) throw this.refusal(r);
+    this.schedule();
+  }
+
+  forceSnapshot(to: number): void {
+    const r = this.node.forceSnapshot(to);
+    if (!r.ok) throw this.refusal(r);
+    this.schedule();
+  }
+
+  reportUnreachable(id: number): void {
+    this.node.reportUnreachable(id);
+    this.schedule();
+  }
+
+  reportSnapshot(id: number, ok: boolean): void {
+    this.node.reportSnapshot(id, ok);
+    this.schedule();
+  }
+
+  /**
+   * Linearizable read barrier (read index, Raft §6.4): resolves once this
+   * master's state reflects every write committed before the call. Reads
+   * queued in one event-loop turn share one round.
+   */
+  readBarrier(): Promise<void> {
+    if (this.stopped) return Promise.reject(new StoreError("the master is shutting down", "unknown_outcome"));
+    return new Promise((resolve, reject) => {
+      const w: ReadWaiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.dropReader(w);
+          reject(new StoreError(`could not confirm this master's state with a majority within ${this.cfg.proposalTimeoutMs} ms`, "commit_timeout", this.leaderAddr));
+        }, this.cfg.proposalTimeoutMs),
+      };
+      this.queuedReads.push(w);
+      this.schedule();
+    });
+  }
+
+  /** Resolves once this master has applied entry `index` (after a write another master committed for us). */
+  waitApplied(index: number): Promise<void> {
+    if (this.storage.lastApplied >= index) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      const w: ReadWaiter = {
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.dropReader(w);
+          reject(new StoreError(`entry ${index} was committed but not applied here within ${this.cfg.proposalTimeoutMs} ms`, "commit_timeout", this.leaderAddr));
+        }, this.cfg.proposalTimeoutMs),
+      };
+      this.confirmedReads.push({ index, readers: [w] });
+    });
+  }
+
+  private dropReader(w: ReadWaiter): void {
+    this.queuedReads = this.queuedReads.filter((x) => x !== w);
+    for (const [k, list] of this.readRounds) {
+      const rest = list.filter((x) => x !== w);
+      if (rest.length) this.readRounds.set(k, rest);
+      else this.readRounds.delete(k);
+    }
+    for (const c of this.confirmedReads) c.readers = c.readers.filter((x) => x !== w);
+  }
+
+  private refusal(r: ProposeError): StoreError {
+    switch (r.error) {
+      case "not_leader": {
+        const addr = r.leader ? (this.storage.members.addrs[r.leader] ?? null) : null;
+        return new StoreError(addr ? `this master is not the leader; the leader is node ${r.leader} at ${addr}` : "no leader is elected right now (an election is under way, or no majority of masters is up); retry shortly", "not_leader", addr);
+      }
+      case "transfer_in_progress":
+        return new StoreError("leadership is being handed over; retry shortly", "not_leader", null);
+      default:
+        return new StoreError(`${r.error}: ${r.detail}`, "not_leader", this.leaderAddr);
+    }
+  }
+
+  private wait(index: number, term: number): Promise<Applied | Members> {
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.waiters.delete(index);
+        reject(new StoreError(`the write was not committed within ${this.cfg.proposalTimeoutMs} ms (is a majority of masters up?); it may still be applied`, "commit_timeout", this.leaderAddr));
+      }, this.cfg.proposalTimeoutMs);
+      this.waiters.set(index, { term, resolve, reject, timer });
+    });
+  }
+
+  private failAll(err: StoreError): void {
+    for (const [i, w] of this.waiters) {
+      clearTimeout(w.timer);
+      w.reject(err);
+      this.waiters.delete(i);
+    }
+    const readers = [...this.queuedReads, ...[...this.readRounds.values()].flat(), ...this.confirmedReads.flatMap((c) => c.readers)];
+    this.queuedReads = [];
+    this.readRounds.clear();
+    this.confirmedReads = [];
+    for (const r of readers) {
+      clearTimeout(r.timer);
+      r.reject(err);
+    }
+  }
+
+  // ---- the Ready loop
+
+  private schedule(): void {
+    if (this.scheduled || this.stopped || this.blocked) return;
+    this.scheduled = true;
+    // setImmediate: every request already in the event loop's hands joins this round.
+    setImmediate(() => this.drain());
+  }
+
+  private drain(): void {
+    this.scheduled = false;
+    if (this.stopped || this.blocked) return;
+    if (this.queuedReads.length > 0) {
+      const ctx = `${this.cfg.id}.${++this.readSeq}`;
+      const readers = this.queuedReads;
+      this.queuedReads = [];
+      const r = this.node.readIndex(ctx);
+      if (r.ok) this.readRounds.set(ctx, readers);
+      else {
+        const err = this.refusal(r);
+        for (const w of readers) {
+          clearTimeout(w.timer);
+          w.reject(err);
+        }
+      }
+    }
+    for (let i = 0; i < READY_ROUNDS_MAX && this.node.hasReady(); i++) {
+      const rd = this.node.ready();
+      if (!this.handle(rd)) return;
+      this.node.advance(rd);
+    }
+    if (this.node.hasReady()) this.schedule();
+    else this.failures = 0;
+  }
+
+  /** Carries out one Ready; false if writing failed (the core was restarted from storage). */
+  private handle(rd: Ready): boolean {
+    if (rd.softState) {
+      const was = this.soft;
+      this.soft = rd.softState;
+      if (was.leader !== rd.softState.leader || was.role !== rd.softState.role) this.hooks.onSoftState(rd.softState, rd.hardState?.term ?? this.storage.hardState.term);
+    }
+    let late = rd.messages;
+    if (this.soft.role === "leader" && rd.messages.length > 0) {
+      const early = rd.messages.filter((m) => m.type === "append" || m.type === "heartbeat");
+      late = rd.messages.filter((m) => m.type !== "append" && m.type !== "heartbeat");
+      if (early.length > 0) this.hooks.send(early);
+    }
+
+    const applied: { a: Applied; term: number }[] = [];
+    const confs: { cc: ConfChange; index: number; term: number; members: Members }[] = [];
+    try {
+      if (rd.snapshot) this.install(rd);
+      let members = this.storage.members;
+      let lastIdx = 0;
+      this.storage.write(
+        () => {
+          for (const e of rd.committedEntries) {
+            if (e.index <= this.storage.lastApplied) continue;
+            lastIdx = e.index;
+            if (e.type === "conf") {
+              const cc = decodeConfChange(e.data);
+              if (!cc) continue;
+              members = nextMembers(members, cc);
+              this.storage.setMembersInTx(members);
+              confs.push({ cc, index: e.index, term: e.term, members });
+              continue;
+            }
+            const a = this.applyNormal(e);
+            if (a) applied.push({ a, term: e.term });
+          }
+          if (lastIdx > 0) this.storage.setAppliedInTx(lastIdx);
+        },
+        rd.entries,
+        rd.hardState,
+      );
+    } catch (e) {
+      this.writeFailed(e);
+      return false;
+    }
+
+    if (late.length > 0) this.hooks.send(late);
+    for (const c of confs) {
+      this.node.applyConfChange(c.cc);
+      this.hooks.onMembers(c.members);
+      this.settle(c.index, c.term, c.members);
+    }
+    for (const { a, term } of applied) {
+      this.hooks.onApplied(a);
+      this.settle(a.idx, term, a);
+    }
+    // Entries applied without a waiter that matched (no-ops, other leaders' entries) end older waits.
+    if (rd.committedEntries.length > 0) this.expireWaitersUpTo(this.storage.lastApplied, rd.committedEntries);
+    for (const rs of rd.readStates) {
+      const readers = this.readRounds.get(rs.context);
+      if (!readers) continue;
+      this.readRounds.delete(rs.context);
+      this.confirmedReads.push({ index: rs.index, readers });
+    }
+    this.releaseReads();
+    this.maybeCompact();
+    return true;
+  }
+
+  /**
+   * Writing a Ready failed (disk full, read-only, I/O error). What it held
+   * is not on disk, so the core's view of its log is wrong: it is rebuilt
+   * from what is. Writes are refused with the reason until a retry after a
+   * backoff succeeds, so a full disk is an error, not a busy loop.
+   */
+  private writeFailed(e: unknown): void {
+    const err = e instanceof StoreError ? e : new StoreError(`cannot apply the log: ${(e as Error).message}`);
+    const clustered = this.storage.members.voters.length > 1;
+    this.failures++;
+    const backoffMs = Math.min(WRITE_RETRY_MS_MAX, WRITE_RETRY_MS_MIN * 2 ** Math.min(10, this.failures - 1));
+    if (this.failures === 1) log.error(`${err.message}; restarting the Raft node from what is on disk, retrying every ≤ ${WRITE_RETRY_MS_MAX / 1000} s`);
+    this.blocked = new StoreError(`${err.message}${clustered ? " (other masters may still apply the write)" : ""}`, clustered ? "unknown_outcome" : "storage");
+    this.failAll(this.blocked);
+    this.node = this.newNode();
+    setTimeout(() => {
+      if (this.stopped) return;
+      this.blocked = null;
+      const voters = this.storage.members.voters;
+      if (voters.length === 1 && voters[0] === this.cfg.id) this.node.campaign();
+      this.schedule();
+    }, backoffMs);
+  }
+
+  private applyNormal(e: Entry): Applied | null {
+    if (e.data === "") return null; // a new leader's no-op
+    let cmd: Command;
+    try {
+      cmd = parseCommand(e.data);
+    } catch (err) {
+      // Deterministic on every replica: a command this version cannot read is skipped alike everywhere.
+      log.error(`log entry ${e.index} is not a command this version understands (${(err as Error).message}); skipped`);
+      return null;
+    }
+    return { idx: e.index, cmd, result: applyEntry(this.store.db, e.index, cmd) };
+  }
+
+  private settle(index: number, term: number, value: Applied | Members): void {
+    const w = this.waiters.get(index);
+    if (!w) return;
+    this.waiters.delete(index);
+    clearTimeout(w.timer);
+    if (w.term === term) w.resolve(value);
+    else w.reject(new StoreError("leadership changed before the write was committed; it was not applied, retry", "not_leader", this.leaderAddr));
+  }
+
+  private expireWaitersUpTo(applied: number, committed: Entry[]): void {
+    const terms = new Map(committed.map((e) => [e.index, e.term]));
+    for (const [i, w] of this.waiters) {
+      if (i > applied) continue;
+      this.waiters.delete(i);
+      clearTimeout(w.timer);
+      const t = terms.get(i);
+      if (t !== undefined && t !== w.term) w.reject(new StoreError("leadership changed before the write was committed; it was not applied, retry", "not_leader", this.leaderAddr));
+      else w.reject(new StoreError("the write's outcome is unknown (the state was replaced by a snapshot); check before retrying", "unknown_outcome", this.leaderAddr));
+    }
+  }
+
+  private releaseReads(): void {
+    if (this.confirmedReads.length === 0) return;
+    const applied = this.storage.lastApplied;
+    const ready = this.confirmedReads.filter((c) => c.index <= applied);
+    this.confirmedReads = this.confirmedReads.filter((c) => c.index > applied);
+    for (const c of ready) {
+      for (const r of c.readers) {
+        clearTimeout(r.timer);
+        r.resolve();
+      }
+    }
+  }
+
+  private install(rd: Ready): void {
+    const snap = rd.snapshot!;
+    const path = snap.data;
+    if (typeof path !== "string") throw new Error("raft: a snapshot to install came without its database file");
+    this.storage.installSnapshotFile(path, snap.meta, rd.hardState ?? this.storage.hardState);
+    this.installedSnapshot = path;
+    log.info(`installed a snapshot up to entry ${snap.meta.index} (term ${snap.meta.term})`);
+    this.hooks.onSnapshotInstalled();
+    this.hooks.onMembers(this.storage.members);
+  }
+
+  private maybeCompact(): void {
+    const applied = this.storage.lastApplied;
+    const first = this.storage.firstIndex();
+    // Compact in chunks of keepEntries, so it runs once per keepEntries writes, not on every one.
+    if (applied - first + 1 < 2 * this.cfg.keepEntries) return;
+    try {
+      this.storage.compact(applied - this.cfg.keepEntries);
+    } catch (e) {
+      log.warn(`log compaction failed (will retry): ${(e as Error).message}`);
+    }
+  }
+}
+
+/** Membership after a single-server change. */
+export function nextMembers(m: Members, cc: ConfChange): Members {
+  const voters = new Set(m.voters);
+  const addrs = { ...m.addrs };
+  if (cc.type === "add") {
+    voters.add(cc.node);
+    if (cc.context) addrs[cc.node] = cc.context;
+  } else {
+    voters.delete(cc.node);
+    delete addrs[cc.node];
+  }
+  return { voters: [...voters].sort((a, b) => a - b), addrs };
+}

@@ -1,0 +1,210 @@
+/**
+ * A master's replication: the Raft driver, the HTTP transport between
+ * masters, snapshots as SQLite database copies, and writes made on a
+ * follower forwarded to the leader. MasterState talks to this only.
+ */
+import { mkdirSync, readdirSync, rmSync, unlinkSync } from "node:fs";
+import { join } from "node:path";
+import type { MasterConfig } from "../../config/index.ts";
+import type { Message, SoftState } from "../../raft/types.ts";
+import { checkSnapshotFile, SqliteRaftStorage, StoreError, type Applied, type Command, type Members, type OpenedStore } from "../../store/index.ts";
+import { systemRng } from "../../rng/index.ts";
+import { logger } from "../../log/index.ts";
+import { RaftDriver } from "./driver.ts";
+import { initialMembers } from "./members.ts";
+import { PEER_HEADER, PeerAuth } from "./peer-auth.ts";
+import { HttpTransport } from "./transport.ts";
+
+const log = logger("raft");
+
+export interface ReplicationHooks {
+  onApplied(a: Applied): void;
+  onSnapshotInstalled(): void;
+  onSoftState(s: SoftState, term: number): void;
+  onMembers?(m: Members): void;
+}
+
+/** Where received and outgoing snapshot files live while in transit. */
+const SNAP_DIR = "snapshots";
+
+export class Replication {
+  readonly storage: SqliteRaftStorage;
+  readonly driver: RaftDriver;
+  readonly transport: HttpTransport;
+  readonly auth: PeerAuth;
+  private readonly snapDir: string;
+  private readonly snapshotWaits = new Map<number, ((r: { ok: boolean; detail: string }) => void)[]>();
+  private snapSeq = 0;
+
+  constructor(
+    private readonly store: OpenedStore,
+    private readonly config: MasterConfig,
+    secret: Uint8Array,
+    dataDir: string,
+    selfAddr: string,
+    hooks: ReplicationHooks,
+  ) {
+    this.storage = new SqliteRaftStorage(store);
+    this.auth = new PeerAuth(secret);
+    this.snapDir = join(dataDir, SNAP_DIR);
+    // Files left by a transfer the last run did not finish are useless now.
+    rmSync(this.snapDir, { recursive: true, force: true });
+    mkdirSync(this.snapDir, { recursive: true, mode: 0o700 });
+
+    const id = config.nodeId;
+    if (!config.raft.join && this.storage.bootstrap(initialMembers(id, selfAddr, config.raftPeers))) {
+      log.info(`founding member ${id} of a cluster of ${this.storage.members.voters.length} master(s): ${Object.entries(this.storage.members.addrs).map(([k, a]) => `${k}=${a}`).join(", ")}`);
+    }
+    const members = this.storage.members;
+    if (members.voters.length > 0 && !members.voters.includes(id)) log.warn(`node id ${id} is not among the voters (${members.voters.join(", ")}); it will follow but never lead`);
+
+    this.transport = new HttpTransport({
+      selfId: id,
+      addrOf: (peer) => this.storage.members.addrs[peer] ?? null,
+      auth: this.auth,
+      scheme: "http",
+      nowMs: () => Date.now(),
+      onUnreachable: (peer) => this.driver.reportUnreachable(peer),
+      onSnapshotSent: (peer, ok, detail) => {
+        this.driver.reportSnapshot(peer, ok);
+        for (const w of this.snapshotWaits.get(peer) ?? []) w({ ok, detail });
+        this.snapshotWaits.delete(peer);
+      },
+      makeSnapshot: (path) => this.storage.createSnapshotFile(path),
+      snapshotPath: (to) => join(this.snapDir, `out-${to}-${++this.snapSeq}.db`),
+      snapshotTimeoutMs: config.raft.snapshotTimeout * 1000,
+    });
+    this.driver = new RaftDriver(
+      {
+        id,
+        tickMs: config.raft.tickMs,
+        electionTicks: config.raft.electionTicks,
+        heartbeatTicks: config.raft.heartbeatTicks,
+        batchSize: config.raft.batchSize,
+        maxInflight: config.raft.maxInflight,
+        resyncThreshold: config.raft.resyncThreshold,
+        keepEntries: config.raft.keepEntries,
+        proposalTimeoutMs: config.raft.proposalTimeout * 1000,
+        rng: systemRng,
+        campaignAtStart: config.isLeader,
+      },
+      this.storage,
+      store,
+      {
+        send: (msgs) => this.transport.send(msgs),
+        onApplied: hooks.onApplied,
+        onMembers: (m) => hooks.onMembers?.(m),
+        onSnapshotInstalled: hooks.onSnapshotInstalled,
+        onSoftState: hooks.onSoftState,
+      },
+    );
+  }
+
+  start(): void {
+    this.driver.start();
+  }
+
+  stop(): void {
+    this.driver.stop();
+    this.transport.stop();
+  }
+
+  get isLeader(): boolean {
+    return this.driver.isLeader;
+  }
+  get leaderAddr(): string | null {
+    return this.driver.leaderAddr;
+  }
+  get members(): Members {
+    return this.storage.members;
+  }
+
+  /**
+   * Commits a command. On the leader: through the local core. On a
+   * follower: forwarded to the leader, then waited for here, so that the
+   * caller sees its own write in this master's state.
+   */
+  async propose(cmd: Command): Promise<Applied> {
+    if (this.driver.isLeader || this.storage.members.voters.length <= 1) return this.driver.propose(cmd);
+    const leader = this.driver.leaderAddr;
+    if (!leader) throw new StoreError("no leader is elected right now (an election is under way, or no majority of masters is up); retry shortly", "not_leader");
+    const path = "/_raft/propose";
+    let res: Response;
+    try {
+      res = await fetch(`http://${leader}${path}`, {
+        method: "POST",
+        headers: { "content-type": "application/json", [PEER_HEADER]: this.auth.header(this.config.nodeId, "POST", path, Date.now() / 1000) },
+        body: JSON.stringify({ command: cmd }),
+        signal: AbortSignal.timeout(this.config.raft.proposalTimeout * 1000),
+      });
+    } catch (e) {
+      throw new StoreError(`the leader at ${leader} did not answer (${(e as Error).message}); the write may or may not be applied`, "unknown_outcome", leader);
+    }
+    const body = (await res.json().catch(() => ({}))) as { idx?: number; result?: Applied["result"]; error?: string; detail?: string; leader?: string | null };
+    if (!res.ok || typeof body.idx !== "number" || !body.result) {
+      const code = body.error === "not_leader" || body.error === "commit_timeout" || body.error === "unknown_outcome" ? body.error : "storage";
+      throw new StoreError(`the leader refused the write: ${body.detail ?? `HTTP ${res.status}`}`, code, body.leader ?? null);
+    }
+    await this.driver.waitApplied(body.idx);
+    return { idx: body.idx, cmd, result: body.result };
+  }
+
+  /** Linearizable reads: wait until this master's state is at least as new as any write acknowledged before now. */
+  readBarrier(): Promise<void> {
+    return this.driver.readBarrier();
+  }
+
+  /** Handles a peer's message batch (already authenticated as `from`). */
+  stepAll(from: number, msgs: Message[]): void {
+    for (const m of msgs) {
+      if (m.from !== from || m.to !== this.config.nodeId) continue; // misrouted or forged: ignore
+      this.driver.step(m);
+    }
+  }
+
+  /** A file for an incoming snapshot. */
+  incomingPath(from: number): string {
+    return join(this.snapDir, `in-${from}-${++this.snapSeq}.db`);
+  }
+
+  /**
+   * Installs a received snapshot file if the core takes it. Returns whether
+   * it did; the file is removed either way (its rows were copied in).
+   */
+  installReceived(msg: Message, path: string): { installed: boolean; detail: string } {
+    try {
+      const meta = msg.snapshot?.meta;
+      if (!meta) return { installed: false, detail: "no snapshot meta" };
+      const problem = checkSnapshotFile(path, this.store, meta.index);
+      if (problem) return { installed: false, detail: problem };
+      const installed = this.driver.stepSnapshot(msg, path);
+      return { installed, detail: installed ? `installed up to entry ${meta.index}` : "not needed: this master is already past it, or the sender is no longer the leader" };
+    } finally {
+      try {
+        unlinkSync(path);
+      } catch {
+        /* gone */
+      }
+    }
+  }
+
+  /** force-resync: snapshot `target` now and wait for the outcome. */
+  forceResync(target: number): Promise<{ ok: boolean; detail: string }> {
+    return new Promise((resolve, reject) => {
+      try {
+        this.driver.forceSnapshot(target);
+      } catch (e) {
+        reject(e);
+        return;
+      }
+      const list = this.snapshotWaits.get(target) ?? [];
+      list.push(resolve);
+      this.snapshotWaits.set(target, list);
+    });
+  }
+
+  /** Files in the snapshot directory (for tests: a transfer leaves none behind). */
+  snapshotFiles(): string[] {
+    return readdirSync(this.snapDir);
+  }
+}

@@ -1,0 +1,1 @@
+ALTER TABLE `log` ADD `type` text DEFAULT 'normal' NOT NULL;

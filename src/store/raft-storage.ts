@@ -1,0 +1,311 @@
+/**
+ * The Raft log and hard state in SQLite (src/raft's RaftStorage), beside the
+ * state they produce: one database, so that appending entries, recording
+ * the hard state and applying committed entries can share one transaction
+ * (one fsync) per Ready.
+ *
+ * Keys in `meta`:
+ *   raft.term, raft.vote, raft.commit     this node's hard state (node-local)
+ *   raft.snapIndex, raft.snapTerm         where this node's log starts (node-local)
+ *   members                               voters and their addresses (state machine:
+ *                                         written when a conf entry is applied)
+ *   lastApplied                           state machine: the last entry applied
+ * A snapshot carries every table and every meta key except `raft.*`.
+ */
+import { Database } from "bun:sqlite";
+import type { ConfState, Entry, EntryType, HardState, RaftStorage, Snapshot, SnapshotMeta } from "../raft/types.ts";
+import { explainSqliteError, StoreError, type OpenedStore } from "./db.ts";
+
+/** Voters and where to reach them ("host:port" of their HTTP port), by node id. */
+export interface Members {
+  voters: number[];
+  addrs: Record<string, string>;
+}
+
+/** Entries kept in memory at the tail of the log: what followers and the apply loop read back soon. */
+const TAIL_MAX = 4096;
+
+interface Row {
+  idx: number;
+  term: number;
+  type: string;
+  data: string;
+}
+
+function toEntry(r: Row): Entry {
+  return { index: r.idx, term: r.term, type: r.type as EntryType, data: r.data };
+}
+
+/** Tables that are not state-machine state: a snapshot install leaves them alone. */
+const NOT_STATE = new Set(["log", "meta", "__drizzle_migrations"]);
+
+export class SqliteRaftStorage implements RaftStorage {
+  private readonly sqlite: Database;
+  private snapIndex: number;
+  private snapTerm: number;
+  private last: number;
+  /** Contiguous entries ending at `last` (possibly empty). */
+  private tail: Entry[] = [];
+  private hs: HardState;
+  private applied: number;
+  private mem: Members;
+  private readonly q;
+
+  constructor(private readonly store: OpenedStore) {
+    this.sqlite = store.sqlite;
+    this.q = {
+      meta: this.sqlite.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
+      setMeta: this.sqlite.query<unknown, [string, string]>("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      range: this.sqlite.query<Row, [number, number, number]>("SELECT idx, term, type, data FROM log WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"),
+      term: this.sqlite.query<{ term: number }, [number]>("SELECT term FROM log WHERE idx = ?"),
+      truncate: this.sqlite.query<unknown, [number]>("DELETE FROM log WHERE idx >= ?"),
+      compact: this.sqlite.query<unknown, [number]>("DELETE FROM log WHERE idx <= ?"),
+      insert: this.sqlite.query<unknown, [number, number, string, string]>("INSERT INTO log(idx, term, type, data) VALUES (?, ?, ?, ?)"),
+      maxIdx: this.sqlite.query<{ m: number | null }, []>("SELECT max(idx) AS m FROM log"),
+    };
+    this.snapIndex = this.metaNum("raft.snapIndex");
+    this.snapTerm = this.metaNum("raft.snapTerm");
+    this.last = Math.max(this.snapIndex, this.q.maxIdx.get()?.m ?? 0);
+    this.hs = { term: this.metaNum("raft.term"), vote: this.metaNum("raft.vote"), commit: this.metaNum("raft.commit") };
+    this.applied = this.metaNum("lastApplied");
+    this.mem = this.readMembers();
+    if (this.last > this.snapIndex) this.tail = this.q.range.all(Math.max(this.snapIndex + 1, this.last - TAIL_MAX + 1), this.last + 1, TAIL_MAX).map(toEntry);
+  }
+
+  private metaNum(key: string): number {
+    return Number(this.q.meta.get(key)?.value ?? 0);
+  }
+
+  private readMembers(): Members {
+    const raw = this.q.meta.get("members")?.value;
+    return raw ? (JSON.parse(raw) as Members) : { voters: [], addrs: {} };
+  }
+
+  // ---- RaftStorage (read by the core)
+
+  initialState(): { hardState: HardState; confState: ConfState } {
+    return { hardState: { ...this.hs }, confState: { voters: [...this.mem.voters] } };
+  }
+
+  firstIndex(): number {
+    return this.snapIndex + 1;
+  }
+
+  lastIndex(): number {
+    return this.last;
+  }
+
+  term(i: number): number | undefined {
+    if (i === this.snapIndex) return this.snapTerm;
+    if (i < this.snapIndex || i > this.last) return undefined;
+    const t = this.fromTail(i);
+    if (t) return t.term;
+    return this.q.term.get(i)?.term;
+  }
+
+  entries(lo: number, hi: number, maxEntries: number): Entry[] {
+    const from = Math.max(lo, this.snapIndex + 1);
+    const to = Math.min(hi, this.last + 1);
+    if (from >= to) return [];
+    const n = Math.max(1, Math.min(maxEntries, to - from));
+    const start = this.tail[0]?.index;
+    if (start !== undefined && from >= start) return this.tail.slice(from - start, from - start + n);
+    return this.q.range.all(from, to, n).map(toEntry);
+  }
+
+  /**
+   * What a lagging follower is sent: the state as of the last applied entry.
+   * The transport replaces this with the meta of the database copy it really
+   * streams (which may be a little newer); see src/master/raft/snapshot.ts.
+   */
+  snapshot(): Snapshot {
+    const index = this.applied;
+    return { meta: { index, term: this.term(index) ?? 0, confState: { voters: [...this.mem.voters] } } };
+  }
+
+  private fromTail(i: number): Entry | undefined {
+    const start = this.tail[0]?.index;
+    return start === undefined || i < start ? undefined : this.tail[i - start];
+  }
+
+  // ---- application side
+
+  get hardState(): HardState {
+    return { ...this.hs };
+  }
+  get lastApplied(): number {
+    return this.applied;
+  }
+  get members(): Members {
+    return { voters: [...this.mem.voters], addrs: { ...this.mem.addrs } };
+  }
+
+  /**
+   * First start of a new cluster: the initial voters (this node and its
+   * configured peers). Every bootstrapping member computes the same list
+   * from the same configuration. A node that joins an existing cluster
+   * starts with no voters and learns them from the leader.
+   */
+  bootstrap(members: Members): boolean {
+    if (this.mem.voters.length > 0 || this.last > 0) return false;
+    this.write(() => this.setMembersInTx(members));
+    return true;
+  }
+
+  /** Inside write(): record the applied membership (a conf entry was applied). */
+  setMembersInTx(members: Members): void {
+    this.q.setMeta.run("members", JSON.stringify({ voters: [...members.voters].sort((a, b) => a - b), addrs: members.addrs }));
+    this.pending.members = members;
+  }
+
+  /** Inside write(): the state machine has applied up to `idx`. */
+  setAppliedInTx(idx: number): void {
+    this.q.setMeta.run("lastApplied", String(idx));
+    this.pending.applied = idx;
+  }
+
+  private pending: { members?: Members; applied?: number } = {};
+
+  /**
+   * One IMMEDIATE transaction: entries appended (a conflicting suffix
+   * truncated first), the hard state recorded, then whatever `inTx` does
+   * (applying committed entries). synchronous=FULL: durable when this
+   * returns. Caches change only after the commit, so a failed write leaves
+   * this object as it was. Throws StoreError with advice.
+   */
+  write(inTx: () => void, entries: Entry[] = [], hardState?: HardState): void {
+    this.pending = {};
+    try {
+      this.sqlite.transaction(() => {
+        if (entries.length > 0) {
+          const first = entries[0]!.index;
+          if (first <= this.last) this.q.truncate.run(first);
+          for (const e of entries) this.q.insert.run(e.index, e.term, e.type, e.data);
+        }
+        if (hardState) {
+          this.q.setMeta.run("raft.term", String(hardState.term));
+          this.q.setMeta.run("raft.vote", String(hardState.vote));
+          this.q.setMeta.run("raft.commit", String(hardState.commit));
+        }
+        inTx();
+      }).immediate();
+    } catch (e) {
+      this.pending = {};
+      if (e instanceof StoreError) throw e;
+      throw new StoreError(`cannot write state: ${explainSqliteError(e, this.store.path)}`);
+    }
+    if (entries.length > 0) {
+      const first = entries[0]!.index;
+      const start = this.tail[0]?.index;
+      if (start !== undefined && first >= start) this.tail.length = first - start;
+      else this.tail = [];
+      for (const e of entries) this.tail.push(e);
+      if (this.tail.length > TAIL_MAX) this.tail = this.tail.slice(this.tail.length - TAIL_MAX);
+      this.last = entries[entries.length - 1]!.index;
+    }
+    if (hardState) this.hs = { ...hardState };
+    if (this.pending.members) this.mem = this.pending.members;
+    if (this.pending.applied !== undefined) this.applied = this.pending.applied;
+    this.pending = {};
+  }
+
+  /** Drops entries up to `upTo` (already applied and covered by the state itself). */
+  compact(upTo: number): void {
+    if (upTo <= this.snapIndex) return;
+    if (upTo > this.applied) throw new Error(`raft storage: cannot compact to ${upTo} past the applied index ${this.applied}`);
+    const term = this.term(upTo)!;
+    this.write(() => {
+      this.q.compact.run(upTo);
+      this.q.setMeta.run("raft.snapIndex", String(upTo));
+      this.q.setMeta.run("raft.snapTerm", String(term));
+    });
+    this.snapIndex = upTo;
+    this.snapTerm = term;
+    const start = this.tail[0]?.index;
+    if (start !== undefined && upTo >= start) this.tail = this.tail.slice(upTo - start + 1);
+  }
+
+  /**
+   * Copies the state as of now into `path` (VACUUM INTO: a consistent,
+   * compact copy read from one snapshot of the database) and says which
+   * entry it covers.
+   */
+  createSnapshotFile(path: string): SnapshotMeta {
+    this.sqlite.run(`VACUUM INTO '${path.replaceAll("'", "''")}'`);
+    const copy = new Database(path, { readonly: true });
+    try {
+      const get = (k: string) => (copy.query("SELECT value FROM meta WHERE key = ?").get(k) as { value: string } | null)?.value;
+      const index = Number(get("lastApplied") ?? 0);
+      const members = get("members");
+      const voters = members ? (JSON.parse(members) as Members).voters : [];
+      const term = this.term(index);
+      if (term === undefined) throw new Error(`snapshot at ${index} is outside the log [${this.snapIndex}, ${this.last}]`);
+      return { index, term, confState: { voters } };
+    } finally {
+      copy.close();
+    }
+  }
+
+  /**
+   * Replaces the whole state by a snapshot database another master sent
+   * (checked by the caller: integrity, same schema). One transaction: every
+   * state table and state meta key copied over, the log dropped (a snapshot
+   * discards the log it supersedes), the log restarted after the snapshot.
+   */
+  installSnapshotFile(path: string, meta: SnapshotMeta, hardState: HardState): void {
+    const tables = (this.sqlite.query("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'").all() as { name: string }[])
+      .map((t) => t.name)
+      .filter((n) => !NOT_STATE.has(n));
+    this.sqlite.run(`ATTACH DATABASE '${path.replaceAll("'", "''")}' AS snap`);
+    try {
+      this.write(() => {
+        for (const t of tables) {
+          this.sqlite.run(`DELETE FROM main."${t}"`);
+          this.sqlite.run(`INSERT INTO main."${t}" SELECT * FROM snap."${t}"`);
+        }
+        // AUTOINCREMENT counters too, so that rows added later get the leader's ids.
+        this.sqlite.run("DELETE FROM main.sqlite_sequence");
+        this.sqlite.run("INSERT INTO main.sqlite_sequence SELECT * FROM snap.sqlite_sequence");
+        this.sqlite.run("DELETE FROM main.meta WHERE key NOT LIKE 'raft.%'");
+        this.sqlite.run("INSERT INTO main.meta SELECT * FROM snap.meta WHERE key NOT LIKE 'raft.%'");
+        this.sqlite.run("DELETE FROM main.log");
+        this.q.setMeta.run("raft.snapIndex", String(meta.index));
+        this.q.setMeta.run("raft.snapTerm", String(meta.term));
+      }, [], { ...hardState, commit: Math.max(hardState.commit, meta.index) });
+    } finally {
+      this.sqlite.run("DETACH DATABASE snap");
+    }
+    this.snapIndex = meta.index;
+    this.snapTerm = meta.term;
+    this.last = meta.index;
+    this.tail = [];
+    this.applied = this.metaNum("lastApplied");
+    this.mem = this.readMembers();
+  }
+}
+
+/**
+ * Checks a received snapshot database before it may replace our state:
+ * not damaged, the same migrations as ours, and covering `index`.
+ */
+export function checkSnapshotFile(path: string, ours: OpenedStore, index: number): string | null {
+  let copy: Database;
+  try {
+    copy = new Database(path, { readonly: true });
+  } catch (e) {
+    return `cannot open the snapshot: ${(e as Error).message}`;
+  }
+  try {
+    const check = copy.query("PRAGMA quick_check").all() as { quick_check: string }[];
+    if (check.length !== 1 || check[0]!.quick_check !== "ok") return `the snapshot failed its integrity check (${check[0]?.quick_check ?? "no answer"})`;
+    const hashes = (db: Database) => (db.query("SELECT hash FROM __drizzle_migrations ORDER BY id").all() as { hash: string }[]).map((r) => r.hash).join(",");
+    if (hashes(copy) !== hashes(ours.sqlite)) return "the snapshot comes from a master with a different database schema; run the same lava version on every master";
+    const applied = Number((copy.query("SELECT value FROM meta WHERE key = 'lastApplied'").get() as { value: string } | null)?.value ?? -1);
+    if (applied !== index) return `the snapshot covers entry ${applied}, not ${index} as announced`;
+    return null;
+  } catch (e) {
+    return `cannot read the snapshot: ${(e as Error).message}`;
+  } finally {
+    copy.close();
+  }
+}
