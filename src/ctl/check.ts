@@ -1,0 +1,76 @@
+import { defineCommand } from "citty";
+import { ExitRequest, LavaError } from "../cli/errors.ts";
+import { formatHostPort } from "../control/address.ts";
+import { connect, ctlArgs, expectList, expectObject } from "./args.ts";
+import { CHECK, CHECK_DEFAULTS, checkVerdict, type CheckInput, type CheckThresholds } from "./check-status.ts";
+import { print } from "./output.ts";
+
+export default defineCommand({
+  meta: {
+    name: "check",
+    description: "Nagios-style check for cron and monitoring: one status line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
+  },
+  args: {
+    ...ctlArgs,
+    "warn-unavail": { type: "string", description: `WARNING from this many hosts down (unavail or unreach); 0 = never (default ${CHECK_DEFAULTS.warnUnavail})`, valueHint: "N" },
+    "crit-unavail-pct": { type: "string", description: `CRITICAL from this percent of hosts down; 0 = never (default ${CHECK_DEFAULTS.critUnavailPct})`, valueHint: "P" },
+  },
+  async run({ args }) {
+    let verdict: { code: number; line: string };
+    try {
+      const t = thresholds(args["warn-unavail"], args["crit-unavail-pct"]);
+      verdict = checkVerdict(await gather(args), t);
+    } catch (e) {
+      // A plugin answers UNKNOWN for whatever kept it from checking (design §8), never another exit code.
+      if (!(e instanceof LavaError)) throw e;
+      verdict = { code: CHECK.unknown, line: `LAVA UNKNOWN - ${e.message.replace(/[|\n]/g, " ")}` };
+    }
+    await print(verdict.line);
+    if (verdict.code !== CHECK.ok) throw new ExitRequest(verdict.code);
+  },
+});
+
+/** The thresholds from the flags; a bad one is reported as UNKNOWN like any other failure to check. */
+export function thresholds(warn: string | undefined, critPct: string | undefined): CheckThresholds {
+  const t = { ...CHECK_DEFAULTS };
+  if (warn !== undefined) {
+    const n = Number(warn.trim());
+    if (!/^\d+$/.test(warn.trim())) throw new LavaError(`--warn-unavail must be a whole number ≥ 0, got "${warn}"`);
+    t.warnUnavail = n;
+  }
+  if (critPct !== undefined) {
+    const p = Number(critPct.trim());
+    if (critPct.trim() === "" || !(p >= 0 && p <= 100)) throw new LavaError(`--crit-unavail-pct must be a percentage from 0 to 100, got "${critPct}"`);
+    t.critUnavailPct = p;
+  }
+  return t;
+}
+
+async function gather(args: Parameters<typeof connect>[0]): Promise<CheckInput> {
+  const ctx = connect(args);
+  const timeoutMs = Math.round(ctx.config.timeout * 1000);
+  const configured = [...ctx.client.masters];
+  const masters = await Promise.all(
+    configured.map(async (m) => {
+      const address = formatHostPort(m);
+      try {
+        const res = await fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+        const body = (await res.json().catch(() => null)) as { ok?: unknown } | null;
+        return { address, up: res.ok && body?.ok === true };
+      } catch {
+        return { address, up: false };
+      }
+    }),
+  );
+  const input: CheckInput = { masters, hosts: null, alerts: null, error: null };
+  if (!masters.some((m) => m.up)) return input;
+  try {
+    const status = expectObject(await ctx.client.get("/api/v1/status"), "GET /api/v1/status");
+    input.hosts = (typeof status.hosts === "object" && status.hosts !== null ? status.hosts : {}) as Record<string, number>;
+    input.alerts = expectList(await ctx.client.get("/api/v1/alerts"), "GET /api/v1/alerts").map((a) => ({ host: String(a.host), id: String(a.id), severity: String(a.severity) }));
+  } catch (e) {
+    if (!(e instanceof LavaError)) throw e;
+    input.error = e.message;
+  }
+  return input;
+}

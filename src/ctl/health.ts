@@ -1,0 +1,34 @@
+import { defineCommand } from "citty";
+import { EXIT, LavaError } from "../cli/errors.ts";
+import { connect, ctlArgs, expectList, expectObject, positionals, segment } from "./args.ts";
+import { print, printJson } from "./output.ts";
+import { healthDetail, healthTable } from "./remote-views.ts";
+
+export default defineCommand({
+  meta: {
+    name: "health",
+    description: "Hosts' latest self-checks (status is the worst check); with HOST its checks one by one, --refresh asks the host now",
+  },
+  args: {
+    ...ctlArgs,
+    host: { type: "positional", required: false, description: "One host: its checks with their details" },
+    refresh: { type: "boolean", description: "Ask the host to run its checks now and wait for them (needs HOST)" },
+  },
+  async run({ args }) {
+    const names = positionals(args);
+    if (names.length > 1) throw new LavaError(`health takes at most one HOST, got ${names.join(" ")}`, EXIT.usage);
+    const host = names[0];
+    if (args.refresh && host === undefined) throw new LavaError("--refresh needs a HOST: lava ctl health HOST --refresh", EXIT.usage);
+    const ctx = connect(args);
+    if (host === undefined) {
+      const rows = expectList(await ctx.client.get("/api/v1/health"), "GET /api/v1/health");
+      if (ctx.json) await printJson(rows);
+      else await print(healthTable(rows, Date.now()));
+      return;
+    }
+    const path = `/api/v1/health/${segment(host)}${args.refresh ? "?refresh=1" : ""}`;
+    const row = expectObject(await ctx.client.get(path), `GET ${path}`);
+    if (ctx.json) await printJson(row);
+    else await print(healthDetail(row, Date.now()));
+  },
+});
