@@ -114,6 +114,8 @@ export interface AgentStatus {
   logStreams: number;
   /** Alerts firing now. */
   alertsFiring: number;
+  /** Alert evaluations done (one every agent.alerts.interval). */
+  alertEvaluations: number;
   /** Health reports sent (periodic and answers). */
   healthReportsSent: number;
 }
@@ -593,6 +595,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         commandResultsKept: executor.stats().resultsKept,
         logStreams: logs.active(),
         alertsFiring: alerts.firing().length,
+        alertEvaluations: alerts.evaluations,
         healthReportsSent: health.sent,
       };
     },

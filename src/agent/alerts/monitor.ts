@@ -43,6 +43,8 @@ export interface AlertMonitor {
   onRegistered(): void;
   /** Alerts firing now. */
   firing(): Alert[];
+  /** Evaluations done (each one sample of /proc and the filesystems). */
+  readonly evaluations: number;
   stop(): void;
 }
 
@@ -61,6 +63,7 @@ export function createAlertMonitor(opts: AlertMonitorOptions): AlertMonitor {
   /** Resolves that found no session, by rule name. */
   const unsentResolves = new Map<string, Alert>();
   let samples = 0;
+  let evaluations = 0;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let stopped = false;
   let sampleErrorLogged = false;
@@ -87,6 +90,7 @@ export function createAlertMonitor(opts: AlertMonitorOptions): AlertMonitor {
     }
     sampleErrorLogged = false;
     const values = alertMetrics(s.value, { cpuValid: samples++ > 0, diskPercent: opts.diskPercent() });
+    evaluations++;
     const step = evaluateRules(opts.hostname, opts.rules, states, values, { nowMs: now(), wallMs: wallClock() });
     states = step.states;
     for (const a of step.alerts) {
@@ -124,6 +128,9 @@ export function createAlertMonitor(opts: AlertMonitorOptions): AlertMonitor {
       for (const a of [...unsentResolves.values()]) deliver(a);
     },
     firing,
+    get evaluations() {
+      return evaluations;
+    },
     stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
