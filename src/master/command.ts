@@ -3,7 +3,7 @@ import { commonArgs, flagsToConfig } from "../cli/args.ts";
 import { loadConfig } from "../config/index.ts";
 import { configureLogging } from "../log/index.ts";
 
-const flags = ["data-dir", "bind", "udp-port", "http-port", "tcp-report-port", "advertise", "insecure", "secret-file", "log-level", "log-format"] as const;
+const flags = ["data-dir", "bind", "udp-port", "http-port", "tcp-report-port", "advertise", "insecure", "secret-file", "node-id", "raft-peers", "is-leader", "log-level", "log-format"] as const;
 
 export default defineCommand({
   meta: { name: "master", description: "Run a master: live host table, HTTP API, control channel, scheduler" },
@@ -17,6 +17,9 @@ export default defineCommand({
     advertise: { type: "string", description: "host:port agents and ctl use to reach this master", valueHint: "ADDR" },
     insecure: { type: "boolean", description: "Development mode: no tokens, unauthenticated reports accepted" },
     "secret-file": { type: "string", description: "Cluster secret file (default <data-dir>/secret)", valueHint: "FILE" },
+    "node-id": { type: "string", description: "This master's Raft node id, unique in the cluster (default 1; env LAVA_NODE_ID)", valueHint: "ID" },
+    "raft-peers": { type: "string", description: "The other masters, comma-separated ID=HOST:PORT (env LAVA_RAFT_PEERS); none: a single master", valueHint: "PEERS" },
+    "is-leader": { type: "boolean", description: "Bootstrap hint: campaign at once on start (env LAVA_IS_LEADER)" },
   },
   async run({ args }) {
     const { config } = loadConfig({ role: "master", configFile: args.config, flags: flagsToConfig(args, flags) });

@@ -146,7 +146,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
       async fetch(req, srv) {
         const url = new URL(req.url);
         // The leader holds the live state and the agents' channels: a follower forwards the API to it.
-        if (url.pathname.startsWith("/api/v1/") && !state.isLeader && state.clustered) return proxyToLeader(req, url, state, config.nodeId);
+        if ((url.pathname.startsWith("/api/v1/") || url.pathname === "/_raft/force-resync") && !state.isLeader && state.clustered) return proxyToLeader(req, url, state, config.nodeId);
         if (url.pathname === "/ws") {
           try {
             const claims = gate.check(req, url, "agent");
@@ -310,7 +310,7 @@ async function ensureAdminToken(state: MasterState, path: string, jwtKey: Uint8A
   const record = () => state.propose({ type: "token.create", at: nowMs(), actor: "master", actorRole: "admin", jti, role: "admin", subject: "admin", issuedAt: iat });
   if (!state.clustered) await record();
   else {
-    const retry = () => record().catch(() => setTimeout(retry, 1000));
+    const retry = () => record().catch(() => setTimeout(retry, 500));
     void retry();
   }
   writePrivateFile(path, signToken({ sub: "admin", role: "admin", jti, iat }, jwtKey) + "\n");

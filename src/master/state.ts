@@ -60,7 +60,7 @@ export class MasterState {
     });
     this.repl = repl;
     repl.start();
-    log.info(`state: ${this.hosts.size} host(s), ${this.revoked.size} revoked token(s), log at index ${repl.storage.lastIndex} (applied ${repl.storage.lastApplied})`);
+    log.info(`state: ${this.hosts.size} host(s), ${this.revoked.size} revoked token(s), log at index ${repl.storage.lastIndex()} (applied ${repl.storage.lastApplied})`);
     return repl;
   }
 
@@ -73,9 +73,9 @@ export class MasterState {
     return this.leading;
   }
 
-  /** More than one master (a follower must defer to the leader). */
+  /** Part of a cluster of masters (a follower must defer to the leader), not a master alone. */
   get clustered(): boolean {
-    return (this.repl?.members.voters.length ?? 1) > 1;
+    return this.repl !== null && !this.repl.solo;
   }
 
   propose(cmd: Command): Promise<Applied> {

@@ -61,6 +61,10 @@ export function spawnLava(args: string[], env: Record<string, string> = {}): Pro
 export class TestMaster {
   proc!: Proc;
   run!: RunFile;
+  /** Ports to use from the first start (masters of a cluster must know each other's in advance). */
+  fixedPorts: { http: number; udp: number } | null = null;
+  /** Extra environment (LAVA_NODE_ID, LAVA_RAFT_PEERS, …). */
+  env: Record<string, string> = {};
   constructor(
     readonly dataDir: string,
     readonly extraArgs: string[] = [],
@@ -81,8 +85,9 @@ export class TestMaster {
   async restart(): Promise<void> {
     mkdirSync(this.dataDir, { recursive: true });
     rmSync(join(this.dataDir, "master.json"), { force: true });
-    const ports = this.run ? ["--http-port", String(this.run.httpPort), "--udp-port", String(this.run.udpPort)] : ["--http-port", "0", "--udp-port", "0"];
-    this.proc = spawnLava(["master", "--data-dir", this.dataDir, "--bind", "127.0.0.1", ...ports, "--log-level", "debug", ...this.extraArgs]);
+    const known = this.run ? { http: this.run.httpPort, udp: this.run.udpPort } : this.fixedPorts;
+    const ports = known ? ["--http-port", String(known.http), "--udp-port", String(known.udp)] : ["--http-port", "0", "--udp-port", "0"];
+    this.proc = spawnLava(["master", "--data-dir", this.dataDir, "--bind", "127.0.0.1", ...ports, "--log-level", "debug", ...this.extraArgs], this.env);
     const started = await waitFor(
       () => {
         if (this.proc.proc.exitCode !== null) return { exited: this.proc.proc.exitCode };

@@ -13,7 +13,6 @@ import { parseRaftMessage } from "../../raft/index.ts";
 import type { Message } from "../../raft/types.ts";
 import { CommandSchema, StoreError } from "../../store/index.ts";
 import type { MasterContext } from "../context.ts";
-import { PEER_HEADER } from "../raft/peer-auth.ts";
 import { parsePeer } from "../raft/members.ts";
 import { healthView, resyncStatsView, syncStatusView, type HealthPolicy } from "../raft/status.ts";
 import { SNAPSHOT_HEADER } from "../raft/transport.ts";
@@ -46,8 +45,9 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
   const policy = (): HealthPolicy => ({ resyncThreshold: ctx.config.raft.resyncThreshold, batchSize: ctx.config.raft.batchSize, silentTicks: 2 * ctx.config.raft.electionTicks });
 
   function peer(req: Request, path: string): number {
-    const r = repl().auth.verify(req.headers.get(PEER_HEADER), req.method, path, Date.now() / 1000);
+    const r = repl().auth.verify(req.headers, req.method, path, Date.now() / 1000);
     if (!r.ok) throw new HttpError(401, "peer_auth", r.reason);
+    repl().learn(r.from, r.addr);
     return r.from;
   }
 

@@ -12,7 +12,7 @@ import { systemRng } from "../../rng/index.ts";
 import { logger } from "../../log/index.ts";
 import { RaftDriver } from "./driver.ts";
 import { initialMembers } from "./members.ts";
-import { PEER_HEADER, PeerAuth } from "./peer-auth.ts";
+import { PeerAuth } from "./peer-auth.ts";
 import { HttpTransport } from "./transport.ts";
 
 const log = logger("raft");
@@ -35,13 +35,19 @@ export class Replication {
   private readonly snapDir: string;
   private readonly snapshotWaits = new Map<number, ((r: { ok: boolean; detail: string }) => void)[]>();
   private snapSeq = 0;
+  /**
+   * Addresses of masters that called us but are not (yet) in our applied
+   * membership: a new member learns where the leader is from its first
+   * append, long before it has applied the entry that lists the leader.
+   */
+  private readonly learned = new Map<number, string>();
 
   constructor(
     private readonly store: OpenedStore,
     private readonly config: MasterConfig,
     secret: Uint8Array,
     dataDir: string,
-    selfAddr: string,
+    private readonly selfAddr: string,
     hooks: ReplicationHooks,
   ) {
     this.storage = new SqliteRaftStorage(store);
@@ -60,7 +66,8 @@ export class Replication {
 
     this.transport = new HttpTransport({
       selfId: id,
-      addrOf: (peer) => this.storage.members.addrs[peer] ?? null,
+      selfAddr,
+      addrOf: (peer) => this.storage.members.addrs[peer] ?? this.learned.get(peer) ?? null,
       auth: this.auth,
       scheme: "http",
       nowMs: () => Date.now(),
@@ -119,13 +126,19 @@ export class Replication {
     return this.storage.members;
   }
 
+  /** The only voter is this master: it commits alone, and nothing is forwarded. */
+  get solo(): boolean {
+    const v = this.storage.members.voters;
+    return v.length === 1 && v[0] === this.config.nodeId;
+  }
+
   /**
    * Commits a command. On the leader: through the local core. On a
    * follower: forwarded to the leader, then waited for here, so that the
    * caller sees its own write in this master's state.
    */
   async propose(cmd: Command): Promise<Applied> {
-    if (this.driver.isLeader || this.storage.members.voters.length <= 1) return this.driver.propose(cmd);
+    if (this.driver.isLeader || this.solo) return this.driver.propose(cmd);
     const leader = this.driver.leaderAddr;
     if (!leader) throw new StoreError("no leader is elected right now (an election is under way, or no majority of masters is up); retry shortly", "not_leader");
     const path = "/_raft/propose";
@@ -133,7 +146,7 @@ export class Replication {
     try {
       res = await fetch(`http://${leader}${path}`, {
         method: "POST",
-        headers: { "content-type": "application/json", [PEER_HEADER]: this.auth.header(this.config.nodeId, "POST", path, Date.now() / 1000) },
+        headers: { "content-type": "application/json", ...this.auth.headers(this.config.nodeId, this.selfAddr, "POST", path, Date.now() / 1000) },
         body: JSON.stringify({ command: cmd }),
         signal: AbortSignal.timeout(this.config.raft.proposalTimeout * 1000),
       });
@@ -160,6 +173,11 @@ export class Replication {
       if (m.from !== from || m.to !== this.config.nodeId) continue; // misrouted or forged: ignore
       this.driver.step(m);
     }
+  }
+
+  /** An authenticated peer told us its address. */
+  learn(from: number, addr: string): void {
+    if (addr && this.storage.members.addrs[from] === undefined && this.learned.get(from) !== addr) this.learned.set(from, addr);
   }
 
   /** A file for an incoming snapshot. */

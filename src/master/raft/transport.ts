@@ -16,7 +16,7 @@
 import { unlinkSync, statSync } from "node:fs";
 import type { Message, SnapshotMeta } from "../../raft/types.ts";
 import { logger } from "../../log/index.ts";
-import { PEER_HEADER, type PeerAuth } from "./peer-auth.ts";
+import type { PeerAuth } from "./peer-auth.ts";
 
 const log = logger("raft");
 
@@ -59,6 +59,8 @@ export interface SnapshotProgress {
 
 export interface TransportDeps {
   selfId: number;
+  /** This master's own HTTP address, sent with every request. */
+  selfAddr: string;
   addrOf(id: number): string | null;
   auth: PeerAuth;
   /** "http" or "https" (TLS between masters). */
@@ -176,7 +178,7 @@ export class HttpTransport {
     const started = performance.now();
     fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/json", [PEER_HEADER]: this.deps.auth.header(this.deps.selfId, "POST", path, this.deps.nowMs() / 1000) },
+      headers: { "content-type": "application/json", ...this.deps.auth.headers(this.deps.selfId, this.deps.selfAddr, "POST", path, this.deps.nowMs() / 1000) },
       body: JSON.stringify(batch),
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     })
@@ -242,7 +244,7 @@ export class HttpTransport {
     const header = JSON.stringify({ from: this.deps.selfId, to, term: m.term, meta, bytes: total });
     fetch(url, {
       method: "POST",
-      headers: { "content-type": "application/octet-stream", [PEER_HEADER]: this.deps.auth.header(this.deps.selfId, "POST", "/_raft/snapshot", this.deps.nowMs() / 1000), [SNAPSHOT_HEADER]: header },
+      headers: { "content-type": "application/octet-stream", ...this.deps.auth.headers(this.deps.selfId, this.deps.selfAddr, "POST", "/_raft/snapshot", this.deps.nowMs() / 1000), [SNAPSHOT_HEADER]: header },
       body,
       signal: AbortSignal.timeout(this.deps.snapshotTimeoutMs),
     })

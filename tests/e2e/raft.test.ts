@@ -1,0 +1,219 @@
+/**
+ * Replicated masters, end to end (design §6): three compiled masters on
+ * loopback elect a leader, commit writes on a majority, survive the leader
+ * being killed again and again, catch a lagging follower up with a
+ * snapshot, and change membership.
+ */
+import { afterAll, describe, expect, test } from "bun:test";
+import { runLava } from "../helpers/binary.ts";
+import { TestMaster } from "../helpers/cluster.ts";
+import { freePorts, TestCluster } from "../helpers/masters.ts";
+import { waitFor } from "../helpers/wait.ts";
+
+const clusters: TestCluster[] = [];
+const extra: TestMaster[] = [];
+afterAll(async () => {
+  await Promise.all(extra.map((m) => m.stop()));
+  for (const c of clusters) {
+    await c.stop();
+    c.cleanup();
+  }
+});
+
+async function start(n: number, config?: string): Promise<TestCluster> {
+  const c = await TestCluster.start(n, config ? { config } : {});
+  clusters.push(c);
+  return c;
+}
+
+/** One token write through any master that answers; the subject is the write's unique value. */
+async function write(addrs: string[], token: string, subject: string, first = 0): Promise<{ ok: boolean; via: number }> {
+  for (let k = 0; k < addrs.length; k++) {
+    const i = (first + k) % addrs.length;
+    try {
+      const res = await fetch(`http://${addrs[i]}/api/v1/tokens`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}` },
+        body: JSON.stringify({ role: "read", subject }),
+        signal: AbortSignal.timeout(2000),
+      });
+      await res.arrayBuffer();
+      if (res.status === 201) return { ok: true, via: i };
+    } catch {
+      /* down: try the next */
+    }
+  }
+  return { ok: false, via: first };
+}
+
+const subjects = (c: TestCluster, m: TestMaster) => new Set(c.query<{ subject: string }>(m, "SELECT subject FROM tokens").map((r) => r.subject));
+
+async function converged(c: TestCluster, timeoutMs = 10_000): Promise<void> {
+  await waitFor(
+    async () => {
+      const hs = await Promise.all(c.masters.map((m) => c.health(m)));
+      if (hs.some((h) => h === null)) return false;
+      const commit = Math.max(...hs.map((h) => h!.commit_index));
+      return hs.every((h) => h!.last_applied === commit);
+    },
+    timeoutMs,
+    "every master to apply the leader's commit index",
+  );
+}
+
+describe("three masters", () => {
+  test("elect one leader; a write made through any master is committed on all of them", async () => {
+    const c = await start(3);
+    const leader = await c.leader(5000);
+    const token = leader.adminToken;
+    const follower = c.masters.find((m) => m !== leader)!;
+    expect((await write([leader.addr], token, "via-leader")).ok).toBe(true);
+    expect((await write([follower.addr], token, "via-follower")).ok).toBe(true);
+    await converged(c);
+    for (const m of c.masters) {
+      const s = subjects(c, m);
+      expect(s.has("via-leader") && s.has("via-follower")).toBe(true);
+    }
+    // A follower answers queries from the leader (live state lives there).
+    const res = await fetch(`http://${follower.addr}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } });
+    expect(res.status).toBe(200);
+    expect(res.headers.get("x-lava-served-by")).toBe(leader.addr);
+    // The monitoring endpoints answer without a token, with the seed's fields.
+    const health = (await (await fetch(`http://${leader.addr}/_raft/health`)).json()) as Record<string, unknown>;
+    expect(health).toMatchObject({ node_id: c.masters.indexOf(leader) + 1, state: "Leader" });
+    expect(Object.values(health.followers as Record<string, string>)).toEqual(["healthy", "healthy"]);
+    const sync = (await (await fetch(`http://${follower.addr}/_raft/sync-status`)).json()) as { is_leader: boolean };
+    expect(sync.is_leader).toBe(false);
+    const stats = (await (await fetch(`http://${leader.addr}/_raft/resync_stats`)).json()) as Record<string, unknown>;
+    expect(stats).toMatchObject({ is_leader: true, resync_stats: { snapshots_created: 0, send_attempts: 0, send_successes: 0, send_failures: 0 } });
+    // Peer endpoints refuse callers without the cluster's peer signature.
+    const forged = await fetch(`http://${leader.addr}/_raft/append`, { method: "POST", body: "[]" });
+    expect(forged.status).toBe(401);
+
+    const out = await runLava(["ctl", "cluster", "--json", "--master", follower.addr], { env: { LAVA_TOKEN: token } });
+    expect(out.code).toBe(0);
+    const view = JSON.parse(out.stdout) as { leader: { id: number; address: string }; members: { id: number; role: string; health: string | null }[] };
+    expect(view.leader.address).toBe(leader.addr);
+    expect(view.members.map((m) => m.role).sort()).toEqual(["follower", "follower", "leader"]);
+    expect(view.members.filter((m) => m.health === "healthy")).toHaveLength(2);
+    const table = await runLava(["ctl", "cluster", "--master", leader.addr], { env: { LAVA_TOKEN: token } });
+    expect(table.stdout).toContain(`leader: node ${view.leader.id} (${leader.addr})`);
+    expect(table.stdout).toMatch(/ID\s+ADDRESS\s+ROLE\s+TERM\s+COMMIT\s+APPLIED\s+LAG\s+HEALTH/);
+  }, 60_000);
+
+  test("the leader killed with SIGKILL 10 times in a row: a new leader within 3 s each time, every acknowledged write on every master", async () => {
+    const c = await start(3);
+    await c.leader(5000);
+    const token = c.masters[0]!.adminToken;
+    const acked = new Set<string>();
+    let stop = false;
+    let lastAckMs = 0;
+    const writer = async (w: number) => {
+      let via = w % 3;
+      for (let i = 0; !stop; i++) {
+        const subject = `w${w}-${i}`;
+        const r = await write(c.addrs, token, subject, via);
+        via = r.via;
+        if (r.ok) {
+          acked.add(subject);
+          lastAckMs = performance.now();
+        }
+      }
+    };
+    const writers = Array.from({ length: 4 }, (_, w) => writer(w));
+    const elections: number[] = [];
+    const nextWrite: number[] = [];
+    try {
+      for (let k = 0; k < 10; k++) {
+        const leader = await c.leader(5000);
+        await waitFor(() => performance.now() - lastAckMs < 100, 5000, "writes going through before the kill");
+        const killedAt = performance.now();
+        await leader.proc.kill9();
+        await c.leader(3000, leader);
+        elections.push(performance.now() - killedAt);
+        await waitFor(() => lastAckMs > killedAt, 5000, "a write acknowledged after the kill");
+        nextWrite.push(lastAckMs - killedAt);
+        await leader.restart();
+      }
+    } finally {
+      stop = true;
+      await Promise.all(writers);
+    }
+    expect(elections).toHaveLength(10);
+    for (const ms of elections) expect(ms).toBeLessThan(3000);
+    expect(acked.size).toBeGreaterThan(50);
+    await converged(c, 15_000);
+    for (const m of c.masters) {
+      const have = subjects(c, m);
+      expect([...acked].filter((s) => !have.has(s))).toEqual([]);
+    }
+    // Each write's audit row exists once on every master, under the same log index.
+    const rows = c.masters.map((m) => c.query<{ log_idx: number; detail: string }>(m, "SELECT log_idx, detail FROM audit WHERE action = 'token.create' ORDER BY log_idx"));
+    expect(rows[1]).toEqual(rows[0]!);
+    expect(rows[2]).toEqual(rows[0]!);
+    console.log(`elections after SIGKILL (ms): ${elections.map(Math.round).join(" ")}; next acknowledged write (ms): ${nextWrite.map(Math.round).join(" ")}; ${acked.size} writes acknowledged`);
+  }, 120_000);
+
+  test("a follower far behind gets a snapshot and catches up; force-resync sends one on demand and is audited", async () => {
+    const c = await start(3, "master:\n  raft:\n    resyncThreshold: 50\n    keepEntries: 100\n");
+    const leader = await c.leader(5000);
+    const token = leader.adminToken;
+    const lagger = c.masters.find((m) => m !== leader)!;
+    await lagger.stop();
+    for (let i = 0; i < 300; i++) expect((await write([leader.addr], token, `behind-${i}`)).ok).toBe(true);
+    await lagger.restart();
+    await converged(c, 15_000);
+    const have = subjects(c, lagger);
+    for (let i = 0; i < 300; i++) expect(have.has(`behind-${i}`)).toBe(true);
+    // The follower answers the snapshot's POST after installing it; the leader counts it when that answer arrives.
+    const resync = async () => ((await (await fetch(`http://${leader.addr}/_raft/resync_stats`)).json()) as { resync_stats: Record<string, number> }).resync_stats;
+    const stats = { resync_stats: await waitFor(async () => ((await resync()).send_successes! >= 1 ? resync() : null), 5000, "the snapshot's success to be counted") };
+    expect(stats.resync_stats.snapshots_created).toBeGreaterThanOrEqual(1);
+
+    const before = stats.resync_stats.send_successes!;
+    const out = await runLava(["ctl", "force-resync", lagger.addr, "--master", lagger.addr], { env: { LAVA_TOKEN: token } });
+    expect(out.stderr).toBe("");
+    expect(out.code).toBe(0);
+    expect(out.stdout).toContain(`Snapshot resync to ${lagger.addr} completed successfully`);
+    expect((await resync()).send_successes).toBe(before + 1);
+    await converged(c);
+    expect(subjects(c, lagger).size).toBe(subjects(c, leader).size);
+    const audit = c.query<{ action: string; target: string; result: string }>(leader, "SELECT action, target, result FROM audit WHERE action = 'raft.force-resync'");
+    expect(audit).toEqual([{ action: "raft.force-resync", target: lagger.addr, result: "ok" }]);
+    // An unknown target is a clear 404, not a hang.
+    const bad = await runLava(["ctl", "force-resync", "127.0.0.1:1", "--master", leader.addr], { env: { LAVA_TOKEN: token } });
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain("no master at '127.0.0.1:1'");
+  }, 90_000);
+
+  test("a new master joins empty with `cluster add`, catches up, and `cluster remove` takes it out again", async () => {
+    const c = await start(3);
+    const leader = await c.leader(5000);
+    const token = leader.adminToken;
+    for (let i = 0; i < 20; i++) expect((await write([leader.addr], token, `before-join-${i}`)).ok).toBe(true);
+    const [ports] = await freePorts(1);
+    const m4 = new TestMaster(`${c.root}/m4`, ["--secret-file", c.secretFile]);
+    m4.fixedPorts = ports!;
+    m4.env = { LAVA_NODE_ID: "4", LAVA_RAFT_JOIN: "true" };
+    extra.push(m4);
+    await m4.restart();
+    const add = await runLava(["ctl", "cluster", "add", `4=${m4.addr}`, "--master", c.addrs.join(",")], { env: { LAVA_TOKEN: token } });
+    expect(add.stderr).toBe("");
+    expect(add.code).toBe(0);
+    await waitFor(async () => (await c.health(m4))?.last_applied === (await c.health(leader))?.commit_index && (await c.health(m4))?.state === "Follower", 10_000, "the new master to catch up");
+    expect(subjects(c, m4).has("before-join-19")).toBe(true);
+    const h = await c.health(leader);
+    expect(h!.followers[m4.addr]).toBe("healthy");
+    // Its own view agrees: four voters.
+    expect((await c.health(m4))!.leader_id).toBe(h!.node_id);
+
+    const rm = await runLava(["ctl", "cluster", "remove", "4", "--master", leader.addr], { env: { LAVA_TOKEN: token } });
+    expect(rm.code).toBe(0);
+    await waitFor(async () => !Object.keys((await c.health(leader))!.followers).includes(m4.addr), 5000, "node 4 to leave");
+    const audit = c.query<{ action: string; target: string }>(leader, "SELECT action, target FROM audit WHERE action LIKE 'cluster.%' ORDER BY id");
+    expect(audit).toEqual([
+      { action: "cluster.add", target: "4" },
+      { action: "cluster.remove", target: "4" },
+    ]);
+  }, 60_000);
+});
