@@ -39,7 +39,7 @@ export interface ExecDeps {
  * agent's result: the agent's kill grace (SIGTERM, then SIGKILL) and the
  * way back. After it the host's result is `timeout` from the master.
  */
-export const EXEC_SLACK_MS = 15_000;
+export const EXEC_SLACK_MS = 5_000;
 /**
  * Output the master passes on per host and stream. The agent bounds what it
  * captures (agent.exec.outputLimit); this bound holds against an agent that
