@@ -4,8 +4,10 @@
  * `pollMs` (no inotify: it works the same on every file system, NFS
  * included, and one stat per poll per stream is cheap).
  *
- * - Truncated in place (copytruncate: the size fell below what was read):
- *   read again from the start, after a marker line.
+ * - Truncated in place (copytruncate: the size fell below what was read,
+ *   or the last bytes read are no longer there: truncated and refilled
+ *   past the old size between two polls): read again from the start, after
+ *   a marker line.
  * - Replaced (rename-and-create rotation, the name now names another file):
  *   the rest of the old file is read, then the new one from its start,
  *   after a marker line. The new file must pass the policy again (its real
@@ -21,6 +23,8 @@ import type { LogSink } from "./sink.ts";
 export const TAIL_BYTES_MAX = 4 << 20;
 export const POLL_BYTES_MAX = 1 << 20;
 export const POLL_MS = 250;
+/** The last bytes read, compared on each poll to notice a file truncated and refilled between two polls. */
+const FINGERPRINT_BYTES = 64;
 
 export interface FileTailOptions {
   /** The real path, already allowed. */
@@ -89,6 +93,18 @@ async function replacement(requested: string, dev: number, ino: number): Promise
   }
 }
 
+/** The last FINGERPRINT_BYTES of a ‖ b. */
+function concatTail(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const all = new Uint8Array(a.byteLength + b.byteLength);
+  all.set(a, 0);
+  all.set(b, a.byteLength);
+  return all.slice(Math.max(0, all.byteLength - FINGERPRINT_BYTES));
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  return a.byteLength === b.byteLength && a.every((x, i) => x === b[i]);
+}
+
 /** Resolves when done (not following: after the tail), stopped (the signal), or throws with what went wrong. */
 export async function tailFile(o: FileTailOptions): Promise<void> {
   const pollMs = o.pollMs ?? POLL_MS;
@@ -99,6 +115,8 @@ export async function tailFile(o: FileTailOptions): Promise<void> {
     const from = Math.max(0, st.size - TAIL_BYTES_MAX);
     const buf = await readRange(fh, from, st.size - from);
     let offset = from + buf.byteLength;
+    let fingerprint: Uint8Array = buf.slice(Math.max(0, buf.byteLength - FINGERPRINT_BYTES));
+    let seenSize = st.size;
     await o.sink.pushWaiting(splitter.push(buf.subarray(tailStart(buf, o.lines, from === 0))));
     if (!o.follow) {
       await o.sink.pushWaiting(splitter.end());
@@ -108,14 +126,18 @@ export async function tailFile(o: FileTailOptions): Promise<void> {
       await sleep(pollMs, o.signal);
       if (o.signal.aborted) break;
       st = await fh.stat();
-      if (st.size < offset) {
+      const rewritten = st.size !== seenSize && st.size >= offset && !sameBytes(await readRange(fh, offset - fingerprint.byteLength, fingerprint.byteLength), fingerprint);
+      seenSize = st.size;
+      if (st.size < offset || rewritten) {
         splitter.reset();
         offset = 0;
+        fingerprint = new Uint8Array(0);
         o.sink.push([`[lava: ${o.requested} was truncated; reading it from its start]`]);
       }
       if (st.size > offset) {
         const chunk = await readRange(fh, offset, Math.min(POLL_BYTES_MAX, st.size - offset));
         offset += chunk.byteLength;
+        fingerprint = chunk.byteLength >= FINGERPRINT_BYTES ? chunk.slice(chunk.byteLength - FINGERPRINT_BYTES) : concatTail(fingerprint, chunk);
         o.sink.push(splitter.push(chunk));
         if (offset < st.size) continue; // more to read: the next poll reads on
       }
@@ -126,6 +148,8 @@ export async function tailFile(o: FileTailOptions): Promise<void> {
       await fh.close();
       fh = await openRegular(next);
       offset = 0;
+      seenSize = 0;
+      fingerprint = new Uint8Array(0);
     }
   } finally {
     await fh.close().catch(() => {});

@@ -34,9 +34,9 @@ export class LineQueue {
     return this.chars;
   }
 
-  /** Room for more without dropping (producers that can wait use this). */
-  hasRoom(): boolean {
-    return this.chars < this.maxChars;
+  /** Room for `chars` more without dropping anything (producers that can wait use this); an empty queue takes any line. */
+  hasRoom(chars = 1): boolean {
+    return this.chars + chars <= this.maxChars || this.lines.length === this.head;
   }
 
   push(line: string): void {

@@ -69,7 +69,7 @@ export class LogSink {
   /** Queues lines, waiting for room before each when the queue is full (nothing dropped). Resolves early if the sink closes. */
   async pushWaiting(lines: readonly string[]): Promise<void> {
     for (const l of lines) {
-      while (!this.closed && !this.queue.hasRoom()) await new Promise<void>((r) => this.waiters.push(r));
+      while (!this.closed && !this.queue.hasRoom(l.length)) await new Promise<void>((r) => this.waiters.push(r));
       if (this.closed) return;
       this.queue.push(l);
       this.schedule();

@@ -125,8 +125,8 @@ export function createLogStreamer(opts: LogStreamerOptions): LogStreamer {
         .then(
           () => sink.end(),
           (e) => {
-            if (!(e instanceof Refused)) log.warn(`log stream ${msg.requestId} failed: ${errorText(e)}`);
-            else log.info(`refused stream_logs ${msg.requestId}: ${e.message}`);
+            // The master gets the reason in logs_end; here it is one info line.
+            log.info(`${e instanceof Refused ? "refused" : "ended with an error:"} stream_logs ${msg.requestId}: ${errorText(e)}`);
             sink.end(errorText(e));
           },
         )
