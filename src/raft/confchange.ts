@@ -3,7 +3,7 @@
  * use these two functions, so what a leader writes is what every member
  * decodes when it applies the entry.
  */
-import type { ConfChange } from "./types.ts";
+import type { ConfChange, Entry, NodeId } from "./types.ts";
 
 /** Largest node id (ids are u32, design §2's MASTER_ANN field). */
 export const MAX_NODE_ID = 0xffff_ffff;
@@ -40,4 +40,17 @@ export function decodeConfChange(data: string): ConfChange | undefined {
   const cc: ConfChange = { type: o.type, node: o.node };
   if (typeof o.context === "string") cc.context = o.context;
   return cc;
+}
+
+/**
+ * The founding configuration as log entries (etcd's Bootstrap): entry k
+ * adds voter k at term 1, and all of them count as committed. Every
+ * founding member starts with the same log, and a member added later with
+ * an empty disk learns the founders by replaying it (a configuration kept
+ * only outside the log could reach it through a snapshot alone).
+ */
+export function bootstrapEntries(voters: readonly NodeId[]): Entry[] {
+  const sorted = [...new Set(voters)].sort((a, b) => a - b);
+  for (const v of sorted) if (!isNodeId(v)) throw new Error(`bootstrapEntries: ${String(v)} is not a node id (a u32 other than 0)`);
+  return sorted.map((node, k) => ({ index: k + 1, term: 1, type: "conf", data: encodeConfChange({ type: "add", node }) }));
 }

@@ -7,16 +7,23 @@
  * index and term only), so the log proper is ents[1..] and
  * firstIndex() = ents[0].index + 1 always.
  */
-import type { ConfState, Entry, HardState, RaftStorage, Snapshot } from "./types.ts";
+import { bootstrapEntries } from "./confchange.ts";
+import type { ConfState, Entry, HardState, NodeId, RaftStorage, Snapshot } from "./types.ts";
 
 export class MemoryStorage implements RaftStorage {
   private hs: HardState = { term: 0, vote: 0, commit: 0 };
   private snap: Snapshot;
   private ents: Entry[];
 
-  /** `bootstrap`: the founding voters of a new cluster; a node joining an existing one starts with none. */
-  constructor(bootstrap: ConfState = { voters: [] }) {
-    this.snap = { meta: { index: 0, term: 0, confState: { voters: [...bootstrap.voters] } } };
+  /**
+   * `confState`: voters held in the initial (index 0) snapshot, as etcd's
+   * tests do. Fine for a fixed membership; a member added later with an
+   * empty disk cannot learn them from the log (only from a snapshot), so a
+   * cluster that grows starts with bootstrap() instead. A node joining an
+   * existing cluster starts with none.
+   */
+  constructor(confState: ConfState = { voters: [] }) {
+    this.snap = { meta: { index: 0, term: 0, confState: { voters: [...confState.voters] } } };
     this.ents = [placeholder(0, 0)];
   }
 
@@ -55,6 +62,16 @@ export class MemoryStorage implements RaftStorage {
   }
 
   // ---- application side
+
+  /** A founding member of a new cluster: the founders as committed conf entries 1..n (see bootstrapEntries). */
+  bootstrap(voters: readonly NodeId[]): void {
+    if (this.lastIndex() !== 0 || this.snap.meta.confState.voters.length > 0) {
+      throw new Error("MemoryStorage.bootstrap: the storage is not empty; bootstrap only a new cluster's founding members");
+    }
+    const ents = bootstrapEntries(voters);
+    this.append(ents);
+    this.hs = { term: 1, vote: 0, commit: ents.length };
+  }
 
   get hardState(): HardState {
     return { ...this.hs };

@@ -789,7 +789,7 @@ export class RawNode implements RaftNode {
   private sendAppend(to: NodeId, sendIfEmpty = true): boolean {
     const pr = this.prs.get(to);
     if (!pr || to === this.id || pr.isPaused()) return false;
-    if (pr.state === "probe" && this.shouldResync(pr)) return this.sendSnapshot(pr);
+    if (pr.state === "probe" && (this.shouldResync(pr) || this.joinsEmpty(pr))) return this.sendSnapshot(pr);
     const prevIndex = pr.next - 1;
     const prevTerm = this.log.term(prevIndex);
     const ents = prevTerm === undefined ? undefined : this.log.slice(pr.next, this.log.lastIndex() + 1, this.maxEntriesPerMsg);
@@ -806,6 +806,16 @@ export class RawNode implements RaftNode {
     const behind = this.log.lastIndex() - (pr.next - 1);
     if (behind <= this.resyncThreshold) return false;
     return this.log.snapshot().meta.index >= pr.next;
+  }
+
+  /**
+   * A follower with nothing in common with us (a member added with an
+   * empty disk) starts from a snapshot when there is one: faster than the
+   * whole log, and the only way it learns a founding configuration that
+   * the storage keeps outside the log.
+   */
+  private joinsEmpty(pr: Progress): boolean {
+    return pr.match === 0 && pr.next === 1 && this.log.snapshot().meta.index > 0;
   }
 
   private sendSnapshot(pr: Progress): boolean {

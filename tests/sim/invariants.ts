@@ -60,7 +60,9 @@ export class Invariants {
     if (known === undefined) {
       this.leaderOfTerm.set(term, id);
       this.elections++;
-      for (const [i, e] of this.committed) if (e.term < term) this.expectInLog(id, term, log, i, e.term);
+      // Everything recorded as committed so far was decided in an earlier term (a quorum
+      // that voted for this leader had moved past the deciding term): all of it must be here.
+      for (const [i, e] of this.committed) this.expectInLog(id, term, log, i, e.term);
     }
     this.leaders.set(id, { term, log });
   }
@@ -98,8 +100,12 @@ export class Invariants {
     }
   }
 
-  /** Node `id` persisted a commit index moving from `from` to `to`; `read` gives its entries. */
-  commitPersisted(id: NodeId, from: number, to: number, log: LogView, read: (i: number) => Entry | undefined): void {
+  /**
+   * Node `id`, in term `nodeTerm`, persisted a commit index moving from
+   * `from` to `to`; `read` gives its entries. The commit was decided in a
+   * term <= nodeTerm, so leaders of later terms must have the entries.
+   */
+  commitPersisted(id: NodeId, nodeTerm: number, from: number, to: number, log: LogView, read: (i: number) => Entry | undefined): void {
     for (let i = Math.max(from + 1, log.firstIndex()); i <= to; i++) {
       const e = read(i);
       if (!e) throw new InvariantViolation("state machine safety", `node ${id} persisted commit ${to} but has no entry ${i}`);
@@ -107,7 +113,7 @@ export class Invariants {
       if (!c) {
         this.committed.set(i, { term: e.term, type: e.type, data: e.data });
         if (i > this.highestCommitted) this.highestCommitted = i;
-        for (const [lid, l] of this.leaders) if (l.term > e.term) this.expectInLog(lid, l.term, l.log, i, e.term);
+        for (const [lid, l] of this.leaders) if (l.term > nodeTerm) this.expectInLog(lid, l.term, l.log, i, e.term);
       } else if (c.term !== e.term || c.data !== e.data) {
         throw new InvariantViolation("state machine safety", `index ${i} committed as term ${c.term} ${JSON.stringify(c.data)} and on node ${id} as term ${e.term} ${JSON.stringify(e.data)}`);
       }

@@ -50,22 +50,27 @@ export class SimNetwork {
     this.profile = { ...profile };
   }
 
-  send(m: Message): void {
+  /** Sends `m`; returns the delay of its (first) delivery, or null when it is lost or the link is cut. */
+  send(m: Message): number | null {
     this.stats.sent++;
     if (this.isBlocked(m.from, m.to)) {
       this.stats.cut++;
-      return;
+      return null;
     }
     if (this.rng() < this.profile.loss) {
       this.stats.lost++;
-      return;
+      return null;
     }
     const copies = this.rng() < this.profile.duplicate ? 2 : 1;
     if (copies === 2) this.stats.duplicated++;
+    let first = Infinity;
     for (let k = 0; k < copies; k++) {
       const copy = cloneMessage(m);
-      this.schedule(this.delay(), () => this.arrive(copy));
+      const d = this.delay();
+      first = Math.min(first, d);
+      this.schedule(d, () => this.arrive(copy));
     }
+    return first;
   }
 
   private delay(): number {
