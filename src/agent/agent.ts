@@ -70,6 +70,8 @@ export const SESSION_KEY_BYTES = 32;
 /** Bounds on a report interval from the master (the MASTER_ANN limits of src/wire). */
 const INTERVAL_MS_MIN = 100;
 const INTERVAL_MS_MAX = 3_600_000;
+/** Follower redirects ("not_leader", with the leader's address) followed in a row before the normal backoff. */
+const REDIRECTS_MAX = 3;
 /** `hardware.os` is at most 200 characters (control/messages.ts). */
 const OS_CHARS_MAX = 200;
 
@@ -428,6 +430,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
 
   async function controlLoop(): Promise<void> {
     let round = 0;
+    let redirects = 0;
     let unreachableLogged = false;
     log.info(`agent ${hostname} starting: masters ${masters.map(formatHostPort).join(", ")}, reports from UDP port ${reporter?.port}`);
     while (!stopping) {
@@ -436,12 +439,20 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         const failures: string[] = [];
         let busyMaster: HostPort | null = null;
         let ended: { master: HostPort; outcome: ControlOutcome } | null = null;
+        let redirected = false;
         for (const m of candidates()) {
           if (stopping) return;
           const outcome = await session(m);
           if (stopping) return;
+          if (outcome.notLeader) leaderHint = parseHostPort(outcome.notLeader) ?? leaderHint;
           if (outcome.registered) {
             ended = { master: m, outcome };
+            break;
+          }
+          // A follower named the leader: try it first, now, in a new pass (a few times at most, in case they disagree).
+          if (outcome.notLeader && leaderHint && redirects < REDIRECTS_MAX) {
+            redirects++;
+            redirected = true;
             break;
           }
           failures.push(`${formatHostPort(m)}: ${outcome.reason}`);
@@ -450,12 +461,23 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
           log.debug(`cannot register with master ${formatHostPort(m)}: ${outcome.reason}`);
           if (leaderHint && formatHostPort(leaderHint) === formatHostPort(m)) leaderHint = null;
         }
+        if (redirected) continue;
+        redirects = 0;
         if (ended) {
           unreachableLogged = false;
           lastProblem = `${formatHostPort(ended.master)}: ${ended.outcome.reason}`;
           if (ended.outcome.registeredMs >= stableSessionMs) round = 0;
           if (ended.outcome.reconnectNow) {
             log.debug(`left master ${formatHostPort(ended.master)} (${ended.outcome.reason}); registering again now`);
+            continue;
+          }
+          if (ended.outcome.notLeader !== undefined) {
+            // Handed off by a master that stopped leading: every agent of it gets this at once, so spread out.
+            delayMs = Math.round(rng() * policy.minMs);
+            log.info(`master ${formatHostPort(ended.master)} is no longer the leader; registering with ${leaderHint ? formatHostPort(leaderHint) : "the next master"} in ${seconds(delayMs)}`);
+            state = "waiting";
+            connecting = null;
+            await sleep(delayMs);
             continue;
           }
           delayMs = reconnectDelayMs(round++, policy, rng);
@@ -479,6 +501,28 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     }
   }
 
+  // ---- following a new leader
+
+  let followTimer: ReturnType<typeof setTimeout> | null = null;
+
+  /**
+   * A new leader announced itself. The channel moves to it after a random
+   * delay of up to reconnectMin (~10 s): after a failover every agent does
+   * this, and the spread keeps the new leader from a reconnect storm. A
+   * channel still up to the old master is ended; a reconnect that is waiting
+   * is woken.
+   */
+  function followLeader(): void {
+    if (followTimer || stopping) return;
+    followTimer = setTimeout(() => {
+      followTimer = null;
+      if (stopping || !leaderHint) return;
+      const c = conn;
+      if (c && c.registeredAt !== null && formatHostPort(c.master) !== formatHostPort(leaderHint)) c.end(`moving to the leader ${formatHostPort(leaderHint)}`, { reconnectNow: true });
+      else if (state === "waiting") wake?.();
+    }, rng() * policy.minMs);
+  }
+
   // ---- announces
 
   function onDatagram(buf: Uint8Array, from: { address: string; port: number }): void {
@@ -492,7 +536,12 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     }
     announcesAccepted++;
     const a = verdict.announce;
-    if (s && verdict.seq !== null) s.lastAnnounceSeq = Math.max(s.lastAnnounceSeq, verdict.seq);
+    if (s && verdict.seq !== null) {
+      if (verdict.announce.term > s.lastAnnounceTerm) {
+        s.lastAnnounceTerm = verdict.announce.term;
+        s.lastAnnounceSeq = verdict.seq;
+      } else s.lastAnnounceSeq = Math.max(s.lastAnnounceSeq, verdict.seq);
+    }
     if (a.reportIntervalMs !== reporter.intervalMs) {
       log.info(`master asks for a report every ${a.reportIntervalMs / 1000} s (was ${reporter.intervalMs / 1000} s)`);
       reporter.setIntervalMs(a.reportIntervalMs);
@@ -503,7 +552,14 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       const current = sessionMaster ? formatHostPort(sessionMaster) : null;
       if (leader && formatHostPort(leader) !== current) {
         leaderHint = leader;
-        log.info(`the leader is ${formatHostPort(leader)} (connected to ${current ?? "none"}); the next connection tries it first`);
+        // Only a leader announces, signed with our session key (which every master can derive):
+        // its announces come from its report socket, so reports go there at once and its live
+        // load is complete within one report interval, long before the channel moves over.
+        if (s && (s.target.ip !== from.address || s.target.port !== from.port)) {
+          reporter.retarget({ ip: from.address, port: from.port });
+          log.info(`the leader is now ${formatHostPort(leader)}: reports go to ${from.address}:${from.port}; the control channel follows within ${seconds(policy.minMs)}`);
+        }
+        followLeader();
       }
     }
     const c = conn;
@@ -554,11 +610,11 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       }
       stopping = true;
       stopSignal();
+      if (followTimer) clearTimeout(followTimer);
       wake?.();
-      health.stop();
       alerts.stop();
-      // Jobs, commands and log streams first, while the channel may still carry their last messages.
-      await Promise.all([runner.stop(reason), executor.stop(reason), logs.stopAll()]);
+      // Jobs, commands, check commands, log streams and an update under way first, while the channel may still carry their last messages.
+      await Promise.all([runner.stop(reason), executor.stop(reason), health.stop(), logs.stopAll(), updater.stop()]);
       const c = conn;
       c?.end("agent stopping");
       await loop;

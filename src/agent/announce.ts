@@ -6,9 +6,11 @@
  * (`host_id` = our hostId) whose tag verifies with the current session key.
  * Without a session nothing is accepted. Unauthenticated announces are
  * accepted only in --insecure mode, where the whole cluster runs without
- * AUTH. Within a session an announce whose `seq` is below the last accepted
- * one is a replay and rejected (an equal seq is allowed, so a master that
- * does not count announces still works).
+ * AUTH. Within a session an announce is a replay, and rejected, if its Raft
+ * `term` is below the last accepted one, or its term is the same and its
+ * `seq` below (an equal seq is allowed, so a master that does not count
+ * announces still works). A new leader (a higher term) counts its seq from
+ * the start again.
  */
 import { decodeDatagram, OP, verifyTag, type DecodedAnnounce, type DropReason } from "../wire/index.ts";
 
@@ -16,8 +18,10 @@ import { decodeDatagram, OP, verifyTag, type DecodedAnnounce, type DropReason } 
 export interface AnnounceSession {
   hostId: number;
   key: Uint8Array;
-  /** Highest announce seq accepted in this session, or -1. */
+  /** Highest announce seq accepted in this session in `lastAnnounceTerm`, or -1. */
   lastAnnounceSeq: number;
+  /** Term of the latest announce accepted in this session (0 before the first). */
+  lastAnnounceTerm: number;
 }
 
 export type AnnounceRejection = DropReason | "not_announce" | "no_session" | "unauthenticated" | "wrong_host" | "replay";
@@ -40,7 +44,8 @@ export function judgeAnnounce(buf: Uint8Array, session: AnnounceSession | null, 
   }
   if (d.auth.hostId !== session.hostId) return { ok: false, reason: "wrong_host" };
   if (!verifyTag(buf, session.key)) return { ok: false, reason: "bad_tag" };
-  if (d.auth.seq < session.lastAnnounceSeq) return { ok: false, reason: "replay" };
+  const lastTerm = session.lastAnnounceTerm;
+  if (d.announce.term < lastTerm || (d.announce.term === lastTerm && d.auth.seq < session.lastAnnounceSeq)) return { ok: false, reason: "replay" };
   return { ok: true, announce: d.announce, seq: d.auth.seq, membership: membership(d.announce, session.hostId) };
 }
 

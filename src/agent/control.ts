@@ -49,6 +49,11 @@ export interface ControlOutcome {
   reason: string;
   /** Set by end(…, {reconnectNow: true}): reconnect at once, without backoff. */
   reconnectNow: boolean;
+  /**
+   * The master said it is not the leader (error "not_leader"): the leader's
+   * "host:port" when it named one, "" when it did not; undefined otherwise.
+   */
+  notLeader?: string;
 }
 
 export interface ControlConnection {
@@ -98,6 +103,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
   let handshakeTimer: ReturnType<typeof setTimeout> | null = null;
   let keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   let closeTimer: ReturnType<typeof setTimeout> | null = null;
+  let notLeader: string | undefined;
 
   const conn = {
     master: opts.master,
@@ -121,7 +127,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
     done = true;
     clearTimers();
     const registeredMs = conn.registeredAt === null ? 0 : Math.max(0, opts.now() - conn.registeredAt);
-    resolveOutcome({ registered: conn.registeredAt !== null, registeredMs, reason, reconnectNow: endOpts.reconnectNow === true });
+    resolveOutcome({ registered: conn.registeredAt !== null, registeredMs, reason, reconnectNow: endOpts.reconnectNow === true, ...(notLeader !== undefined ? { notLeader } : {}) });
     if (!ws || ws.readyState === WebSocket.CLOSED) {
       resolveClosed();
       return;
@@ -181,6 +187,12 @@ export function openControl(opts: ControlOptions): ControlConnection {
         send({ type: "pong", ts: msg.ts });
         break;
       case "error":
+        if (msg.error === "not_leader") {
+          // A follower, or a deposed leader: it closes the channel next; go where it points.
+          notLeader = msg.leader ?? "";
+          end(`master ${where} is not the leader${msg.leader ? `; the leader is ${msg.leader}` : ""}`);
+          break;
+        }
         noisyLog("error", `master ${where} reports an error: ${oneLine(msg.error)}${msg.detail ? `: ${oneLine(msg.detail)}` : ""}`);
         break;
       case "run_job":

@@ -31,6 +31,8 @@ export interface ReportSession {
   target: { ip: string; port: number };
   /** Highest MASTER_ANN seq accepted in this session, -1 before the first. */
   lastAnnounceSeq: number;
+  /** Term of the latest MASTER_ANN accepted in this session (0 before the first). */
+  lastAnnounceTerm: number;
 }
 
 export interface Sampler {
@@ -67,6 +69,8 @@ export interface Reporter {
   readonly counters: Readonly<ReporterCounters>;
   /** A new registration: new key and host id, seq restarts at 1. Starts the loop if it is not running. */
   startSession(s: { hostId: number; key: Uint8Array; target: { ip: string; port: number } }): void;
+  /** Sends the session's reports elsewhere from now on (a new leader, found by its announce). */
+  retarget(target: { ip: string; port: number }): void;
   /** Adopts a new interval (from `registered` or an announce); no-op if unchanged. */
   setIntervalMs(ms: number): void;
   close(): void;
@@ -177,8 +181,11 @@ export async function openReporter(opts: ReporterOptions): Promise<Reporter> {
     },
     counters,
     startSession(next) {
-      session = { hostId: next.hostId, key: next.key, seq: 0, target: next.target, lastAnnounceSeq: -1 };
+      session = { hostId: next.hostId, key: next.key, seq: 0, target: next.target, lastAnnounceSeq: -1, lastAnnounceTerm: 0 };
       if (!timer && !closed) arm(phaseOffsetMs(opts.hostname, intervalMs));
+    },
+    retarget(target) {
+      if (session) session.target = { ...target };
     },
     setIntervalMs(ms) {
       if (ms === intervalMs) return;

@@ -212,9 +212,18 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   // Announces: one round per announceInterval, sent in slices every ANNOUNCE_SLICE_MS (see announce.ts).
   const ANNOUNCE_SLICE_MS = 100;
   const slices = Math.max(1, Math.round((config.announceInterval * 1000) / ANNOUNCE_SLICE_MS));
+  /**
+   * The first round after this master became leader goes out within
+   * FIRST_ROUND_MS instead of over the whole interval: agents point their
+   * reports here as soon as they hear it, so the new leader's live load is
+   * complete one report interval after that.
+   */
+  const FIRST_ROUND_MS = 500;
   let announceSeq = 0;
   let round: AnnounceRound | null = null;
   let slice = 0;
+  let spread = slices;
+  let wasLeader = false;
   const announce = setInterval(
     () => {
       try {
@@ -222,10 +231,15 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
         if (!state.isLeader) {
           round = null;
           slice = 0;
+          wasLeader = false;
           return;
         }
-        if (slice === 0 || !round) round = planRound(hosts.values(), { nodeId: ctx.nodeId, term: repl.driver.status().term, addr: advertise, reportIntervalMs: policy.reportIntervalMs }, ++announceSeq);
-        const per = Math.ceil(round.hosts.length / slices);
+        if (slice === 0 || !round) {
+          round = planRound(hosts.values(), { nodeId: ctx.nodeId, term: repl.driver.status().term, addr: advertise, reportIntervalMs: policy.reportIntervalMs }, ++announceSeq);
+          spread = wasLeader ? slices : Math.max(1, Math.min(slices, Math.round(FIRST_ROUND_MS / ANNOUNCE_SLICE_MS)));
+          wasLeader = true;
+        }
+        const per = Math.ceil(round.hosts.length / spread);
         for (const host of round.hosts.slice(slice * per, (slice + 1) * per)) {
           const bytes = announceFor(round, host, mac.sign);
           if (bytes) udpSocket.send(bytes, host.reportPort, host.reportIp);

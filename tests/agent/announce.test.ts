@@ -4,7 +4,7 @@ import { encodeAnnounce, encodeReport, type Announce } from "../../src/wire/inde
 
 const key = new Uint8Array(32).fill(7);
 const otherKey = new Uint8Array(32).fill(8);
-const session = { hostId: 5, key, lastAnnounceSeq: -1 };
+const session = { hostId: 5, key, lastAnnounceSeq: -1, lastAnnounceTerm: 0 };
 const base: Announce = { nodeId: 1, term: 2, reportIntervalMs: 4000, leaderAddr: "10.0.0.1:6880", windowBase: 0, activeHostIds: [1, 5, 9] };
 
 describe("judgeAnnounce", () => {
@@ -35,8 +35,11 @@ describe("judgeAnnounce", () => {
     expect(judgeAnnounce(good, null, false)).toEqual({ ok: false, reason: "no_session" });
     expect(judgeAnnounce(encodeAnnounce(base, { hostId: 5, seq: 3, key: otherKey }), session, false)).toEqual({ ok: false, reason: "bad_tag" });
     expect(judgeAnnounce(encodeAnnounce(base, { hostId: 6, seq: 3, key }), session, false)).toEqual({ ok: false, reason: "wrong_host" });
-    expect(judgeAnnounce(good, { ...session, lastAnnounceSeq: 4 }, false)).toEqual({ ok: false, reason: "replay" });
-    expect(judgeAnnounce(good, { ...session, lastAnnounceSeq: 3 }, false).ok).toBe(true);
+    expect(judgeAnnounce(good, { ...session, lastAnnounceSeq: 4, lastAnnounceTerm: 2 }, false)).toEqual({ ok: false, reason: "replay" });
+    expect(judgeAnnounce(good, { ...session, lastAnnounceSeq: 3, lastAnnounceTerm: 2 }, false).ok).toBe(true);
+    // A new leader (higher term) counts its announces from 1 again; an old term's announce is a replay whatever its seq.
+    expect(judgeAnnounce(encodeAnnounce({ ...base, term: 3 }, { hostId: 5, seq: 1, key }), { ...session, lastAnnounceSeq: 900, lastAnnounceTerm: 2 }, false).ok).toBe(true);
+    expect(judgeAnnounce(encodeAnnounce({ ...base, term: 1 }, { hostId: 5, seq: 999, key }), { ...session, lastAnnounceSeq: 3, lastAnnounceTerm: 2 }, false)).toEqual({ ok: false, reason: "replay" });
     expect(judgeAnnounce(encodeAnnounce(base), session, false)).toEqual({ ok: false, reason: "unauthenticated" });
     const report = encodeReport(
       { load1: 1, load5: 1, load15: 1, memUsed: 1, memFree: 1, swapUsed: 0, swapFree: 0, ncpus: 1, cpuUser: 1, cpuSys: 1, cpuIdle: 98, jobsRunning: 0, jobsPending: 0, procsTotal: 1, flags: 0 },

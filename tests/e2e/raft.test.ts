@@ -6,13 +6,15 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { runLava } from "../helpers/binary.ts";
-import { TestMaster } from "../helpers/cluster.ts";
+import { spawnLava, TestMaster, writeProcFixture, tempDir, type Proc } from "../helpers/cluster.ts";
 import { freePorts, TestCluster } from "../helpers/masters.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 const clusters: TestCluster[] = [];
 const extra: TestMaster[] = [];
+const agents: Proc[] = [];
 afterAll(async () => {
+  await Promise.all(agents.map((a) => a.stop()));
   await Promise.all(extra.map((m) => m.stop()));
   for (const c of clusters) {
     await c.stop();
@@ -215,5 +217,46 @@ describe("three masters", () => {
       { action: "cluster.add", target: "4" },
       { action: "cluster.remove", target: "4" },
     ]);
+  }, 60_000);
+
+  test("agents find the leader through a follower, and follow a new leader after the old one is killed", async () => {
+    const c = await start(3, "master:\n  reportInterval: 1\n");
+    const leader = await c.leader(5000);
+    const token = leader.adminToken;
+    const followers = c.masters.filter((m) => m !== leader);
+    // A follower first in the list: it answers the registration with the leader's address.
+    const list = [followers[0]!.addr, leader.addr, followers[1]!.addr].join(",");
+    const proc = writeProcFixture(tempDir("lava-proc-"));
+    for (const h of ["fa-1", "fa-2"]) {
+      agents.push(spawnLava(["agent", "--master", list, "--hostname", h, "--interval", "1", "--proc-root", proc, "--log-level", "debug"], { LAVA_TOKEN: token, LAVA_RECONNECT_MIN: "0.5", LAVA_RECONNECT_MAX: "2" }));
+    }
+    type LoadRow = { host: string; status: string; ageMs: number | null };
+    const load = async (m: TestMaster) => {
+      const res = await fetch(`http://${m.addr}/api/v1/load`, { headers: { authorization: `Bearer ${token}` } });
+      return res.ok ? ((await res.json()) as LoadRow[]) : [];
+    };
+    const bothOk = async (m: TestMaster) => {
+      const rows = await load(m);
+      return rows.length === 2 && rows.every((r) => r.status === "ok" && r.ageMs !== null && r.ageMs < 1500);
+    };
+    await waitFor(() => bothOk(leader), 10_000, "both agents registered with the leader and reporting");
+
+    await leader.proc.kill9();
+    const next = await c.leader(3000, leader);
+    const electedAt = performance.now();
+    // Reports move at the new leader's first announce (within 0.5 s), then arrive every second.
+    await waitFor(
+      async () => (await load(next)).filter((r) => r.ageMs !== null && r.ageMs < 1500).length === 2,
+      5000,
+      "both hosts' live load on the new leader",
+    );
+    const loadMs = performance.now() - electedAt;
+    // And the control channels follow (unreach → ok once each agent re-registered there).
+    await waitFor(() => bothOk(next), 10_000, "both agents registered with the new leader");
+    // One report interval (1 s) plus the first announce round (0.5 s) plus jitter.
+    expect(loadMs).toBeLessThan(3000);
+    console.log(`live load of both hosts on the new leader ${Math.round(loadMs)} ms after its election`);
+    const hosts = (await (await fetch(`http://${next.addr}/api/v1/hosts`, { headers: { authorization: `Bearer ${token}` } })).json()) as { host: string; hostId: number }[];
+    expect(hosts.map((h) => h.host).sort()).toEqual(["fa-1", "fa-2"]);
   }, 60_000);
 });
