@@ -48,7 +48,7 @@ import { lookup } from "node:dns/promises";
 import * as v from "valibot";
 import type { AgentConfig } from "../config/index.ts";
 import { join } from "node:path";
-import { formatHostPort, parseHostPort, parseMasterList, RegisterSchema, type Ack, type AgentReport, type AgentRequest, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
+import { formatHostPort, parseHostPort, parseMasterList, RegisterSchema, type Ack, type AgentMessage, type AgentRequest, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { hardwareInfo, ProcSampler, type HardwareInfo, type JobCounts } from "./procfs/index.ts";
@@ -209,13 +209,13 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
 
   // ---- requests (exec/, health/, alerts/, logs/, update/)
 
-  /** Sends on the registered session, if there is one. */
-  function sendReport(msg: AgentReport): boolean {
+  /** Sends on the registered session, if there is one; false if none (or the socket would not take it). */
+  function sendRegistered(msg: AgentMessage): boolean {
     const c = conn;
     return c !== null && c.registeredAt !== null && c.send(msg);
   }
 
-  const executor = createExecutor({ ...deps.exec, allow: config.exec.allow, outputLimitBytes: config.exec.outputLimit, configFile, send: sendReport, env: agentEnv });
+  const executor = createExecutor({ ...deps.exec, allow: config.exec.allow, outputLimitBytes: config.exec.outputLimit, configFile, send: sendRegistered, env: agentEnv });
   const disks: DiskSource = { mountsPath: deps.health?.mountsPath ?? join(config.procRoot, "mounts"), ...(deps.health?.statfs ? { statfs: deps.health.statfs } : {}) };
   const health = createHealthMonitor({
     intervalMs: config.health.interval * 1000,
@@ -230,7 +230,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         uptimeMs: now() - startedAt,
         signal,
       }),
-    send: sendReport,
+    send: sendRegistered,
     wallClock,
   });
   // Its own sampler: the alerts' cpu is the delta between two evaluations, independent of the report timing.
@@ -241,7 +241,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     intervalMs: config.alerts.interval * 1000,
     sample: () => alertSampler.sample({ running: 0, pending: 0 }, 0),
     diskPercent: () => fullestDiskPercent(readDisks(disks)),
-    send: sendReport,
+    send: sendRegistered,
     now,
     wallClock,
   });
@@ -349,8 +349,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
 
   /** A new job event: out at once if a session is registered; it stays in the runner's outbox until acked either way. */
   function sendJobEvent(ev: JobEvent): void {
-    const c = conn;
-    if (c !== null && c.registeredAt !== null) c.send(ev);
+    sendRegistered(ev);
   }
 
   function onJobMessage(msg: RunJob | KillJob | Ack, c: ControlConnection): void {

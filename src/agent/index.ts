@@ -4,6 +4,9 @@
  * announce.ts (judging MASTER_ANNs). Edges: control.ts (WebSocket),
  * reporter.ts (UDP), agent.ts (the state machine tying them), run.ts
  * (signals), jobs/ (running jobs: runner.ts spawns; the rest is pure).
+ * Requests (docs/api.md "Agent requests"): exec/ (`execute`; its
+ * process.ts runs every command the agent starts), health/, alerts/,
+ * logs/ (`stream_logs`), update/ (`update_agent`, the restart).
  */
 export { createAgent, SESSION_KEY_BYTES, type Agent, type AgentDeps, type AgentState, type AgentStatus } from "./agent.ts";
 export { runAgent } from "./run.ts";

@@ -39,8 +39,8 @@ export class FakeMaster {
   refuse = false;
   /** While set, `register` gets no answer. */
   silent = false;
-  /** Bodies served to GET <path> (any other path: 404). */
-  readonly files = new Map<string, Uint8Array | string>();
+  /** Bodies served to GET <path> (any other path: 404); a function builds the response itself (a slow stream, a status). */
+  readonly files = new Map<string, Uint8Array | string | (() => Response)>();
   /** Every plain HTTP request (not /ws): its path and query, and its Authorization header. */
   readonly httpRequests: { path: string; auth: string | null }[] = [];
   /** Called with every message from a registered agent after it was recorded (not `register`). */
@@ -69,7 +69,8 @@ export class FakeMaster {
           const path = url.pathname + url.search;
           this.httpRequests.push({ path, auth: req.headers.get("authorization") });
           const body = this.files.get(path);
-          return body === undefined ? new Response("not found", { status: 404 }) : new Response(body);
+          if (body === undefined) return new Response("not found", { status: 404 });
+          return typeof body === "function" ? body() : new Response(body);
         }
         if (this.refuse) return new Response("busy", { status: 503, headers: { "Retry-After": "1" } });
         this.authHeaders.push(req.headers.get("authorization"));

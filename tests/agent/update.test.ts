@@ -104,6 +104,18 @@ describe("update_agent: failures keep the running binary", () => {
     expectUntouched(exe, home);
   });
 
+  test("stopping the agent during a download cancels it: failed, the partial download removed", async () => {
+    const { exe, home } = installOld();
+    const { m, agent } = await updateRig(exe);
+    let pulled = 0;
+    m.files.set("/slow", () => new Response(new ReadableStream({ pull: (c) => (pulled++ === 0 ? c.enqueue(new Uint8Array(1000)) : new Promise(() => {})) })));
+    m.sendJson({ type: "update_agent", requestId: "u7", path: "/slow", sha256: "a".repeat(64), version: NEW_VERSION });
+    await waitFor(() => readdirSync(home).length === 2, 5000, "the download started");
+    await agent.stop();
+    expect(forRequest(m, "command_result", "u7")[0]).toMatchObject({ status: "failed", error: "cancelled: the agent is stopping" });
+    expectUntouched(exe, home);
+  }, 10_000);
+
   test("a path that is not one absolute path on the master is refused before any fetch", async () => {
     const { exe, home } = installOld();
     const { m } = await updateRig(exe);

@@ -13,6 +13,14 @@ const SEQUENCE_BYTES_MAX = 4;
 
 const isContinuation = (b: number) => (b & 0xc0) === 0x80;
 
+/** a ‖ b, in a new array. */
+export function concatBytes(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const all = new Uint8Array(a.byteLength + b.byteLength);
+  all.set(a, 0);
+  all.set(b, a.byteLength);
+  return all;
+}
+
 /** Bytes of the UTF-8 sequence a lead byte starts (1 for ASCII and for bytes that cannot lead). */
 function sequenceBytes(lead: number): number {
   if (lead >= 0xf0 && lead < 0xf8) return 4;
@@ -56,10 +64,7 @@ export class Utf8Chunker {
 
   /** Adds bytes; returns the full chunks that are ready now. */
   push(bytes: Uint8Array): string[] {
-    const all = new Uint8Array(this.buf.byteLength + bytes.byteLength);
-    all.set(this.buf, 0);
-    all.set(bytes, this.buf.byteLength);
-    this.buf = all;
+    this.buf = concatBytes(this.buf, bytes);
     const out: string[] = [];
     while (this.buf.byteLength >= this.chunkBytes) out.push(this.take(this.chunkBytes, false));
     return out;

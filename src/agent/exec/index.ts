@@ -7,7 +7,7 @@
  * `command_result` out).
  */
 export { commandAllowed, configWhere, refusalText } from "./allow.ts";
-export { CHUNK_BYTES, utf8Boundary, Utf8Chunker } from "./chunks.ts";
+export { CHUNK_BYTES, concatBytes, utf8Boundary, Utf8Chunker } from "./chunks.ts";
 export { ResultQueue, RESULTS_MAX } from "./results.ts";
 export { runProcess, type ProcessOptions, type ProcessOutcome, type StreamName } from "./process.ts";
 export { createExecutor, EXEC_KILL_GRACE_MS, EXEC_RUNNING_MAX, OUTPUT_FLUSH_MS, type Executor, type ExecutorOptions, type ExecutorStats } from "./executor.ts";

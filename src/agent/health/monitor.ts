@@ -32,7 +32,8 @@ export interface HealthMonitor {
   request(requestId: string, reply: (msg: Health) => boolean): void;
   /** Reports sent (periodic and answers). */
   readonly sent: number;
-  stop(): void;
+  /** No more reports; kills check commands still running and resolves when they have ended. */
+  stop(): Promise<void>;
 }
 
 export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
@@ -82,11 +83,12 @@ export function createHealthMonitor(opts: HealthMonitorOptions): HealthMonitor {
     get sent() {
       return sent;
     },
-    stop() {
+    async stop() {
       stopped = true;
       if (timer) clearTimeout(timer);
       timer = null;
       abort.abort();
+      await inflight?.catch(() => {});
     },
   };
 }

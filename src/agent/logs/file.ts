@@ -16,6 +16,7 @@
  */
 import { constants } from "node:fs";
 import { open, realpath, stat, type FileHandle } from "node:fs/promises";
+import { concatBytes } from "../exec/index.ts";
 import { LineSplitter, tailStart } from "./lines.ts";
 import type { LogSink } from "./sink.ts";
 
@@ -95,9 +96,7 @@ async function replacement(requested: string, dev: number, ino: number): Promise
 
 /** The last FINGERPRINT_BYTES of a ‖ b. */
 function concatTail(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const all = new Uint8Array(a.byteLength + b.byteLength);
-  all.set(a, 0);
-  all.set(b, a.byteLength);
+  const all = concatBytes(a, b);
   return all.slice(Math.max(0, all.byteLength - FINGERPRINT_BYTES));
 }
 

@@ -8,7 +8,7 @@
  * line is bounded too. Each line is decoded on its own, lossy (bytes that
  * are not UTF-8 become U+FFFD).
  */
-import { utf8Boundary } from "../exec/index.ts";
+import { concatBytes, utf8Boundary } from "../exec/index.ts";
 
 export const LINE_BYTES_MAX = 64 * 1024;
 const NL = 0x0a;
@@ -27,9 +27,7 @@ export class LineSplitter {
   }
 
   push(bytes: Uint8Array): string[] {
-    const buf = new Uint8Array(this.pending.byteLength + bytes.byteLength);
-    buf.set(this.pending, 0);
-    buf.set(bytes, this.pending.byteLength);
+    const buf = concatBytes(this.pending, bytes);
     const out: string[] = [];
     let start = 0;
     for (;;) {

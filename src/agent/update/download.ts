@@ -15,12 +15,13 @@ export interface Downloaded {
 }
 
 /** Writes the body of GET `url` to `dest` (which must not exist); removes `dest` and throws a readable Error on any failure. */
-export async function downloadTo(url: string, dest: string, opts: { token: string | undefined; maxBytes?: number; timeoutMs?: number }): Promise<Downloaded> {
+export async function downloadTo(url: string, dest: string, opts: { token: string | undefined; maxBytes?: number; timeoutMs?: number; signal?: AbortSignal }): Promise<Downloaded> {
   const maxBytes = opts.maxBytes ?? DOWNLOAD_BYTES_MAX;
   const headers: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
   let res: Response;
   try {
-    res = await fetch(url, { headers, signal: AbortSignal.timeout(opts.timeoutMs ?? DOWNLOAD_TIMEOUT_MS), redirect: "error" });
+    const timeout = AbortSignal.timeout(opts.timeoutMs ?? DOWNLOAD_TIMEOUT_MS);
+    res = await fetch(url, { headers, signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout, redirect: "error" });
   } catch (e) {
     throw new Error(`cannot download ${url}: ${errorText(e)}`);
   }

@@ -55,6 +55,8 @@ export interface Updater {
   update(msg: UpdateAgent, masterHttpBase: string): void;
   /** An update is being fetched or checked. */
   readonly busy: boolean;
+  /** Cancels an update under way (it answers failed, its download is removed) and resolves when it has ended. */
+  stop(): Promise<void>;
 }
 
 class Failed extends Error {}
@@ -66,7 +68,9 @@ function randomHex(bytes: number): string {
 export function createUpdater(opts: UpdaterOptions): Updater {
   const env = opts.env ?? process.env;
   let current: string | null = null;
+  let running: Promise<void> | null = null;
   let done = false;
+  const abort = new AbortController();
 
   async function checkRuns(tmp: string, version: string): Promise<void> {
     let stdout = "";
@@ -81,7 +85,9 @@ export function createUpdater(opts: UpdaterOptions): Updater {
         if (s === "stdout") stdout += decoder.decode(b, { stream: true });
       },
       what: "the new binary's version check",
+      signal: abort.signal,
     });
+    if (abort.signal.aborted) throw new Failed("cancelled: the agent is stopping");
     if (!outcome.started) throw new Failed(`the new binary does not run on this host: ${outcome.message}`);
     if (outcome.timedOut) throw new Failed(`the new binary's "version --json" did not end within ${(opts.versionCheckTimeoutMs ?? VERSION_CHECK_TIMEOUT_MS) / 1000} s`);
     if (outcome.exitCode !== 0) throw new Failed(`the new binary's "version --json" ${outcome.signal ? `was killed by ${outcome.signal}` : `exited with ${outcome.exitCode}`}`);
@@ -95,12 +101,13 @@ export function createUpdater(opts: UpdaterOptions): Updater {
     const tmp = tempPathFor(opts.execPath, randomHex(6));
     try {
       log.info(`update to lava ${msg.version}: downloading ${target.url}`);
-      const got = await downloadTo(target.url, tmp, { token: opts.token, ...(opts.downloadTimeoutMs ? { timeoutMs: opts.downloadTimeoutMs } : {}) }).catch((e) => {
-        throw new Failed(errorText(e));
+      const got = await downloadTo(target.url, tmp, { token: opts.token, signal: abort.signal, ...(opts.downloadTimeoutMs ? { timeoutMs: opts.downloadTimeoutMs } : {}) }).catch((e) => {
+        throw new Failed(abort.signal.aborted ? "cancelled: the agent is stopping" : errorText(e));
       });
       if (got.sha256 !== msg.sha256.toLowerCase()) throw new Failed(`checksum mismatch: the download (${got.bytes} bytes) has SHA-256 ${got.sha256}, the master announced ${msg.sha256}`);
       await chmod(tmp, 0o755);
       await checkRuns(tmp, msg.version);
+      if (abort.signal.aborted) throw new Failed("cancelled: the agent is stopping");
       await rename(tmp, opts.execPath).catch((e) => {
         throw new Failed(`cannot replace ${opts.execPath}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`);
       });
@@ -123,8 +130,9 @@ export function createUpdater(opts: UpdaterOptions): Updater {
       }
       if (done) return fail(`an update was already installed; the agent is restarting into it`);
       if (current !== null) return fail(`an update is already in progress (request ${current}); try again when it has ended`);
+      if (abort.signal.aborted) return fail("the agent is stopping");
       current = msg.requestId;
-      void run(msg, masterHttpBase).then(
+      running = run(msg, masterHttpBase).then(
         (plan) => {
           current = null;
           done = true;
@@ -139,6 +147,10 @@ export function createUpdater(opts: UpdaterOptions): Updater {
           fail(why);
         },
       );
+    },
+    async stop() {
+      abort.abort();
+      await running;
     },
   };
 }
