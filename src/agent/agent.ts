@@ -269,7 +269,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         health.request(msg.requestId, (h) => c.send(h));
         break;
       case "stream_logs":
-        logs.start(msg, { send: (m) => c.send(m), bufferedAmount: () => c.bufferedAmount() }, c.outcome);
+        logs.start(msg, { send: (m) => c.send(m), bufferedAmount: () => c.bufferedAmount() }, c);
         break;
       case "stop_logs":
         logs.stop(msg.requestId);
@@ -394,6 +394,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     });
     conn = c;
     const outcome = await c.outcome;
+    logs.ownerGone(c);
     invalidMessagesDone += c.invalidMessages;
     if (conn === c) conn = null;
     return outcome;

@@ -42,8 +42,10 @@ export interface LogStreamerOptions {
 }
 
 export interface LogStreamer {
-  /** Starts a stream whose lines go to `channel`; it ends (silently) when `channelEnded` resolves. */
-  start(msg: StreamLogs, channel: LogChannel, channelEnded: Promise<unknown>): void;
+  /** Starts a stream whose lines go to `channel`, which belongs to `owner` (the connection the request came on). */
+  start(msg: StreamLogs, channel: LogChannel, owner: object): void;
+  /** `owner`'s connection has ended: its streams stop, sending nothing more. */
+  ownerGone(owner: object): void;
   /** stop_logs: ends the stream with `logs_end`. Unknown ids are ignored. */
   stop(requestId: string): void;
   /** Streams running now. */
@@ -57,6 +59,7 @@ class Refused extends Error {}
 interface Session {
   readonly abort: AbortController;
   readonly sink: LogSink;
+  readonly owner: object;
   done: Promise<void>;
 }
 
@@ -104,7 +107,7 @@ export function createLogStreamer(opts: LogStreamerOptions): LogStreamer {
   }
 
   return {
-    start(msg, channel, channelEnded) {
+    start(msg, channel, owner) {
       if (sessions.has(msg.requestId)) {
         log.debug(`stream_logs ${msg.requestId} ignored: already streaming`);
         return;
@@ -114,13 +117,8 @@ export function createLogStreamer(opts: LogStreamerOptions): LogStreamer {
         sink.end(`busy: ${sessions.size} log streams already running on this host (at most ${sessionsMax}); stop one first`);
         return;
       }
-      const s: Session = { abort: new AbortController(), sink, done: Promise.resolve() };
+      const s: Session = { abort: new AbortController(), sink, owner, done: Promise.resolve() };
       sessions.set(msg.requestId, s);
-      void channelEnded.then(() => {
-        // The stream belonged to that connection: nothing more to send.
-        sink.close();
-        s.abort.abort();
-      });
       s.done = run(msg, s)
         .then(
           () => sink.end(),
@@ -135,6 +133,15 @@ export function createLogStreamer(opts: LogStreamerOptions): LogStreamer {
 
     stop(requestId) {
       sessions.get(requestId)?.abort.abort();
+    },
+
+    ownerGone(owner) {
+      for (const s of sessions.values()) {
+        if (s.owner !== owner) continue;
+        // The stream belonged to that connection: nothing more to send.
+        s.sink.close();
+        s.abort.abort();
+      }
     },
 
     active: () => sessions.size,
