@@ -94,9 +94,16 @@ export class BenchMaster {
     this.ownsDataDir = ownsDataDir;
   }
 
-  static async start(opts: { bin: string | string[]; dataDir?: string; args?: string[] }): Promise<BenchMaster> {
+  /** Extra environment (LAVA_NODE_ID, LAVA_RAFT_PEERS for a cluster member). */
+  env: Record<string, string> = {};
+  /** Ports for the first start (cluster members must know each other's in advance). */
+  ports: { http: number; udp: number } | null = null;
+
+  static async start(opts: { bin: string | string[]; dataDir?: string; args?: string[]; env?: Record<string, string>; ports?: { http: number; udp: number } }): Promise<BenchMaster> {
     const dir = opts.dataDir ?? mkdtempSync(join(tmpdir(), "lava-bench-"));
     const m = new BenchMaster(typeof opts.bin === "string" ? [opts.bin] : opts.bin, dir, opts.args ?? [], !opts.dataDir);
+    m.env = opts.env ?? {};
+    m.ports = opts.ports ?? null;
     await m.restart();
     return m;
   }
@@ -123,9 +130,10 @@ export class BenchMaster {
     if (this.proc && this.proc.exitCode === null && this.proc.signalCode === null) throw new Error("master still running; stop() it first");
     mkdirSync(this.dataDir, { recursive: true });
     rmSync(join(this.dataDir, "master.json"), { force: true });
-    const ports = this.run ? ["--http-port", String(this.run.httpPort), "--udp-port", String(this.run.udpPort)] : ["--http-port", "0", "--udp-port", "0"];
+    const known = this.run ? { http: this.run.httpPort, udp: this.run.udpPort } : this.ports;
+    const ports = known ? ["--http-port", String(known.http), "--udp-port", String(known.udp)] : ["--http-port", "0", "--udp-port", "0"];
     const proc = Bun.spawn([...this.cmd, "master", "--data-dir", this.dataDir, "--bind", "127.0.0.1", ...ports, ...this.extraArgs], {
-      env: cleanEnv(),
+      env: { ...cleanEnv(), ...this.env },
       stdin: "ignore",
       stdout: "pipe",
       stderr: "pipe",
@@ -172,6 +180,14 @@ export class BenchMaster {
 
   status(): Promise<StatusBody> {
     return this.api<StatusBody>("/api/v1/status");
+  }
+
+  /** SIGKILL; resolves when the process is gone. */
+  async kill9(): Promise<void> {
+    const p = this.proc;
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    p.kill("SIGKILL");
+    await p.exited;
   }
 
   /** SIGTERM, then SIGKILL after `timeoutMs`; resolves when the process is gone. */

@@ -173,8 +173,15 @@ export class SqliteRaftStorage implements RaftStorage {
    * returns. Caches change only after the commit, so a failed write leaves
    * this object as it was. Throws StoreError with advice.
    */
-  write(inTx: () => void, entries: Entry[] = [], hardState?: HardState): void {
+  write(inTx: () => void, entries: Entry[] = [], hardState?: HardState, durable = false): void {
     this.pending = {};
+    // What must be on disk before anyone hears of it is the log and the vote (Raft §5): those
+    // writes fsync (synchronous=FULL). Applying committed entries does not need to: the entries
+    // are durable already (here and on a majority), and lastApplied commits with the effects, so
+    // a crash that loses an apply replays it from the log. In WAL mode the next fsync makes the
+    // earlier unsynced commits durable too, in order.
+    const sync = durable || entries.length > 0 || (hardState !== undefined && (hardState.term !== this.hs.term || hardState.vote !== this.hs.vote));
+    this.setSync(sync);
     try {
       this.sqlite.transaction(() => {
         if (entries.length > 0) {
@@ -207,6 +214,14 @@ export class SqliteRaftStorage implements RaftStorage {
     if (this.pending.members) this.mem = this.pending.members;
     if (this.pending.applied !== undefined) this.applied = this.pending.applied;
     this.pending = {};
+  }
+
+  private syncFull = true;
+
+  private setSync(full: boolean): void {
+    if (full === this.syncFull) return;
+    this.sqlite.run(full ? "PRAGMA synchronous = FULL" : "PRAGMA synchronous = NORMAL");
+    this.syncFull = full;
   }
 
   /** Drops entries up to `upTo` (already applied and covered by the state itself). */
@@ -271,7 +286,7 @@ export class SqliteRaftStorage implements RaftStorage {
         this.sqlite.run("DELETE FROM main.log");
         this.q.setMeta.run("raft.snapIndex", String(meta.index));
         this.q.setMeta.run("raft.snapTerm", String(meta.term));
-      }, [], { ...hardState, commit: Math.max(hardState.commit, meta.index) });
+      }, [], { ...hardState, commit: Math.max(hardState.commit, meta.index) }, true);
     } finally {
       this.sqlite.run("DETACH DATABASE snap");
     }
