@@ -124,3 +124,14 @@ export function afterDashes(rawArgs: readonly string[]): string[] | null {
   const at = rawArgs.indexOf("--");
   return at < 0 ? null : rawArgs.slice(at + 1);
 }
+
+/**
+ * A command line given after `--` (null if there is no `--`), and the words
+ * before it that are neither flags nor values (citty keeps those first in
+ * `_`, then the words after `--`): a command that takes none calls them a
+ * mistake.
+ */
+export function commandLine(parsed: { _: unknown[] }, rawArgs: readonly string[]): { argv: string[] | null; stray: string[] } {
+  const argv = afterDashes(rawArgs);
+  return { argv, stray: parsed._.slice(0, parsed._.length - (argv?.length ?? 0)).map(String) };
+}

@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
-import { afterDashes, connect, ctlArgs } from "./args.ts";
+import { commandLine, connect, ctlArgs } from "./args.ts";
 import { ExecCollector } from "./exec-view.ts";
 import { print, printJson } from "./output.ts";
 import { eachEvent, targetArgs, targetBody } from "./stream.ts";
@@ -23,8 +23,7 @@ export default defineCommand({
   },
   args,
   async run({ args: parsed, rawArgs }) {
-    const argv = afterDashes(rawArgs);
-    const stray = parsed._.slice(0, parsed._.length - (argv?.length ?? 0)).map(String);
+    const { argv, stray } = commandLine(parsed, rawArgs);
     const body = execRequest(parsed, argv, stray);
     const ctx = connect({ ...parsed, timeout: undefined });
     const res = await ctx.client.stream("POST", "/api/v1/exec", body);

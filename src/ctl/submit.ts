@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { EXIT, LavaError } from "../cli/errors.ts";
-import { afterDashes, connect, ctlArgs, expectObject, repeatedFlag } from "./args.ts";
+import { commandLine, connect, ctlArgs, expectObject, repeatedFlag } from "./args.ts";
 import { submitRequest } from "./job-args.ts";
 import { print, printJson } from "./output.ts";
 
@@ -26,9 +26,7 @@ export default defineCommand({
   },
   args,
   async run({ args: parsed, rawArgs }) {
-    const argv = afterDashes(rawArgs);
-    // citty's positionals are the words before `--` followed by those after it.
-    const stray = parsed._.slice(0, parsed._.length - (argv?.length ?? 0)).map(String);
+    const { argv, stray } = commandLine(parsed, rawArgs);
     const body = submitRequest(parsed, argv, repeatedFlag(rawArgs, "env", args), stray);
     const ctx = connect({ ...parsed, timeout: undefined });
     const answer = expectObject(await ctx.client.post("/api/v1/jobs", body), "POST /api/v1/jobs");

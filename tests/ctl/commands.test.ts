@@ -6,8 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { setOutput } from "../../src/ctl/output.ts";
 import { main } from "../../src/main.ts";
+import { runMain, type Run } from "../helpers/ctl.ts";
 import { ADMIN_TOKEN, AUDIT_ROWS, closedPort, HOST_ROWS, LOAD_ROWS, LONG_RESULT, masterApi, serve, STATUS, TOKEN_ROWS, type Fake } from "./fake-master.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lava-ctl-"));
@@ -33,26 +33,7 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Run {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function ctl(...args: string[]): Promise<Run> {
-  let stdout = "";
-  let stderr = "";
-  const prevOut = setOutput({ write: (t) => void (stdout += typeof t === "string" ? t : new TextDecoder().decode(t)) });
-  const prevErr = console.error;
-  console.error = (...a: unknown[]) => void (stderr += a.map(String).join(" ") + "\n");
-  try {
-    const code = await main(["ctl", ...args, "--config", configFile]);
-    return { code, stdout, stderr };
-  } finally {
-    setOutput(prevOut);
-    console.error = prevErr;
-  }
-}
+const ctl = (...args: string[]): Promise<Run> => runMain(["ctl", ...args, "--config", configFile]);
 
 const at = () => ["--master", master.text];
 /** The master and an admin token, for the commands that change state or read tokens and audit. */

@@ -7,6 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { cleanEnv, ensureBinary } from "./binary.ts";
+import { answerOf } from "./http.ts";
 import { waitFor } from "./wait.ts";
 
 export function tempDir(prefix = "lava-"): string {
@@ -117,14 +118,7 @@ export class TestMaster {
     const headers: Record<string, string> = { ...(init.headers as Record<string, string>) };
     if (token) headers.authorization = `Bearer ${token}`;
     const res = await fetch(`http://${this.addr}${path}`, { ...init, headers });
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      /* metrics are text */
-    }
-    return { status: res.status, body: body as T };
+    return { status: res.status, body: (await answerOf(res)) as T };
   }
 
   async stop(): Promise<void> {

@@ -11,6 +11,7 @@ import * as v from "valibot";
 import { MasterSchema } from "../../src/config/schema.ts";
 import { configureLogging } from "../../src/log/index.ts";
 import { startMaster, type MasterHandle } from "../../src/master/server.ts";
+import { answerOf } from "../helpers/http.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 export type Msg = Record<string, unknown>;
@@ -45,14 +46,7 @@ export class LocalMaster {
 
   async json<T = unknown>(path: string, init: RequestInit & { token?: string | null } = {}): Promise<{ status: number; body: T }> {
     const res = await this.fetch(path, init);
-    const text = await res.text();
-    let body: unknown = text;
-    try {
-      body = JSON.parse(text);
-    } catch {
-      /* metrics are text */
-    }
-    return { status: res.status, body: body as T };
+    return { status: res.status, body: (await answerOf(res)) as T };
   }
 
   /** POSTs an exec and returns every NDJSON line of the answer (and the status). */

@@ -9,8 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
-import { setOutput } from "../../src/ctl/output.ts";
-import { main } from "../../src/main.ts";
+import { runMain } from "../helpers/ctl.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { LocalMaster, RawAgent, type Msg } from "./raw-agent.ts";
 
@@ -61,21 +60,10 @@ function echoing(a: RawAgent, exitCode = 0): void {
   };
 }
 
-async function ctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const prevOut = setOutput({ write: (t) => void (stdout += typeof t === "string" ? t : new TextDecoder().decode(t)) });
-  const prevErr = console.error;
-  console.error = (...a: unknown[]) => void (stderr += a.map(String).join(" ") + "\n");
-  try {
-    // The common flags go first: everything after a `--` in args is the command to run.
-    const [sub, ...rest] = args;
-    const code = await main(["ctl", sub!, "--config", configFile, "--master", master.addr, "--token", master.adminToken, "--log-level", "error", ...rest]);
-    return { code, stdout, stderr };
-  } finally {
-    setOutput(prevOut);
-    console.error = prevErr;
-  }
+function ctl(...args: string[]) {
+  // The common flags go first: everything after a `--` in args is the command to run.
+  const [sub, ...rest] = args;
+  return runMain(["ctl", sub!, "--config", configFile, "--master", master.addr, "--token", master.adminToken, "--log-level", "error", ...rest]);
 }
 
 describe("exec through the master", () => {
