@@ -223,3 +223,27 @@ export function storageWith(voters: NodeId[], terms: number[], hsTerm = terms[te
   s.setHardState({ term: hsTerm, vote: 0, commit: 0 });
   return s;
 }
+
+/** A lone node (its peers exist only as ids), for tests that step messages by hand. */
+export function lone(id: NodeId, voters: NodeId[], o: NodeOpts = {}, storage?: MemoryStorage): TestNode {
+  return new TestNode(id, storage ?? new MemoryStorage({ voters }), o);
+}
+
+/** Handles the node's Ready (persist, apply, advance) and returns the messages it wanted sent. */
+export function drain(n: TestNode): Message[] {
+  const out: Message[] = [];
+  while (n.handleReady(out)) {
+    // again: applying may produce more
+  }
+  return out;
+}
+
+/** Makes `n` leader of a fresh term without a network: campaign, then grant it every vote. */
+export function forceLeader(n: TestNode): void {
+  n.node.campaign();
+  for (let round = 0; round < 2 && n.node.status().role !== "leader"; round++) {
+    const reqs = drain(n).filter((m) => m.type === "vote" || m.type === "prevote");
+    for (const r of reqs) n.node.step({ type: r.type === "vote" ? "vote_resp" : "prevote_resp", from: r.to, to: n.id, term: r.term });
+  }
+  if (n.node.status().role !== "leader") throw new Error(`node ${n.id} did not become leader`);
+}

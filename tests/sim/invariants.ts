@@ -44,7 +44,8 @@ export interface LogView {
 export class Invariants {
   private readonly leaderOfTerm = new Map<number, NodeId>();
   private readonly canon = new Map<string, Canon>();
-  private readonly committed = new Map<number, { term: number; type: string; data: string }>();
+  /** `decidedBy`: the commit was decided in a term <= this (the lowest term of a node seen persisting it). */
+  private readonly committed = new Map<number, { term: number; type: string; data: string; decidedBy: number }>();
   private readonly applied = new Map<number, { term: number; data: string; by: NodeId }>();
   /** Leaders seen, with the term: checked again when an entry commits later. */
   private readonly leaders = new Map<NodeId, { term: number; log: LogView }>();
@@ -60,9 +61,9 @@ export class Invariants {
     if (known === undefined) {
       this.leaderOfTerm.set(term, id);
       this.elections++;
-      // Everything recorded as committed so far was decided in an earlier term (a quorum
-      // that voted for this leader had moved past the deciding term): all of it must be here.
-      for (const [i, e] of this.committed) this.expectInLog(id, term, log, i, e.term);
+      // What was committed in an earlier term must be here. (We may see the leader late,
+      // e.g. after it was paused: commits of later terms since then are not its business.)
+      for (const [i, e] of this.committed) if (e.decidedBy < term) this.expectInLog(id, term, log, i, e.term);
     }
     this.leaders.set(id, { term, log });
   }
@@ -111,11 +112,13 @@ export class Invariants {
       if (!e) throw new InvariantViolation("state machine safety", `node ${id} persisted commit ${to} but has no entry ${i}`);
       const c = this.committed.get(i);
       if (!c) {
-        this.committed.set(i, { term: e.term, type: e.type, data: e.data });
+        this.committed.set(i, { term: e.term, type: e.type, data: e.data, decidedBy: nodeTerm });
         if (i > this.highestCommitted) this.highestCommitted = i;
         for (const [lid, l] of this.leaders) if (l.term > nodeTerm) this.expectInLog(lid, l.term, l.log, i, e.term);
       } else if (c.term !== e.term || c.data !== e.data) {
         throw new InvariantViolation("state machine safety", `index ${i} committed as term ${c.term} ${JSON.stringify(c.data)} and on node ${id} as term ${e.term} ${JSON.stringify(e.data)}`);
+      } else if (nodeTerm < c.decidedBy) {
+        c.decidedBy = nodeTerm;
       }
     }
   }

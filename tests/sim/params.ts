@@ -79,7 +79,7 @@ export function drawParams(rng: () => number, nodes: number): SimParams {
           spike: pick(rng, [0, 0.01, 0.03]),
           spikeMsMax: pick(rng, [50, 150]),
         },
-    faultMs: between(rng, 2000, 3500),
+    faultMs: between(rng, 3000, 6000),
     faultEveryMs: pick(rng, [80, 150, 300]),
     crashes: rng() < 0.75,
     tornCrashes: rng() < 0.5,

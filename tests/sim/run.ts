@@ -91,10 +91,12 @@ else {
 }
 const t0 = performance.now();
 const failed: SimResult[] = [];
+const coverage = new Map<string, number>();
 let done = 0;
 for (const { seed, nodes } of plan) {
   const r = runSimulation({ seed, nodes });
   done++;
+  for (const [k, n] of Object.entries(r.coverage)) coverage.set(k, (coverage.get(k) ?? 0) + n);
   if (!r.ok) {
     failed.push(r);
     console.log(line(r));
@@ -106,6 +108,7 @@ for (const { seed, nodes } of plan) {
   }
 }
 const secs = ((performance.now() - t0) / 1000).toFixed(1);
+if (process.env.LAVA_SIM_COVERAGE) for (const [k, n] of [...coverage].sort()) console.log(`  ${k}: ${n}`);
 if (failed.length === 0) console.log(`all ${done} runs passed in ${secs} s`);
 else console.log(`${failed.length} of ${done} runs failed in ${secs} s; first replay: ${failed[0]!.replay}`);
 process.exit(failed.length === 0 ? 0 : 1);

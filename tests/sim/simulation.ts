@@ -15,7 +15,7 @@ import { decodeConfChange } from "../../src/raft/confchange.ts";
 import { MemoryStorage } from "../../src/raft/memory-storage.ts";
 import { RawNode } from "../../src/raft/node.ts";
 import { parseRaftMessage } from "../../src/raft/schema.ts";
-import type { ConfChange, Message, NodeId, RaftTestingKnobs, Ready } from "../../src/raft/types.ts";
+import type { ConfChange, ConfState, Message, NodeId, RaftStorage, RaftTestingKnobs, Ready } from "../../src/raft/types.ts";
 import { seededRng } from "../helpers/rng.ts";
 import { EventQueue } from "./events.ts";
 import { InvariantViolation, Invariants } from "./invariants.ts";
@@ -53,6 +53,8 @@ export interface SimResult {
   committed: number;
   crashes: number;
   workload: WorkloadStats;
+  /** What the run exercised: messages sent by type, and notable events. */
+  coverage: Record<string, number>;
   /** Equal for two runs of one seed (determinism). */
   digest: string;
 }
@@ -76,7 +78,7 @@ export function runSimulation(o: SimOptions): SimResult {
 type Membership =
   | { kind: "idle"; until: number }
   | { kind: "removing"; victim: NodeId }
-  | { kind: "removed"; victim: NodeId; since: number }
+  | { kind: "removed"; victim: NodeId; since: number; index: number }
   | { kind: "adding"; victim: NodeId; started: boolean };
 
 class Simulation implements ClientHost {
@@ -99,6 +101,7 @@ class Simulation implements ClientHost {
   private membership: Membership = { kind: "idle", until: 0 };
   private healedAt = 0;
   private final: { index: number } | undefined;
+  private readonly coverage: Record<string, number> = {};
 
   constructor(private readonly o: SimOptions) {
     this.p = { ...drawParams(seededRng(streamSeed(o.seed, 1)), o.nodes), ...o.params };
@@ -168,6 +171,14 @@ class Simulation implements ClientHost {
       this.inv.commitPersisted(n.id, st.hardState.term, 0, st.hardState.commit, st, (i) => st.entries(i, i + 1, 1)[0]);
     }
     for (const n of this.nodes.values()) this.start(n);
+    if (this.faultRng() < 0.3) {
+      // The bootstrap hint (LAVA_IS_LEADER): one node campaigns at once.
+      const hinted = this.nodes.get(this.ids[Math.floor(this.faultRng() * this.ids.length)]!)!;
+      this.q.after(3 * this.p.readyDelayMsMax + 1, () => {
+        hinted.raw?.campaign();
+        if (hinted.raw) this.kick(hinted);
+      });
+    }
     this.q.after(this.faultGap(), () => this.faultStep());
     this.q.at(this.p.faultMs, () => this.heal());
     this.work.start();
@@ -215,10 +226,15 @@ class Simulation implements ClientHost {
       committed: this.inv.highestCommitted,
       crashes: [...this.nodes.values()].reduce((s, n) => s + n.crashes, 0),
       workload: { ...this.work.stats },
+      coverage: { ...this.coverage },
       digest: digestParts.join(" "),
     };
     if (this.failure) r.failure = this.failure;
     return r;
+  }
+
+  private count(what: string): void {
+    this.coverage[what] = (this.coverage[what] ?? 0) + 1;
   }
 
   // ---- nodes
@@ -227,10 +243,34 @@ class Simulation implements ClientHost {
     n.dropVolatile();
     const snap = n.storage.snapshot();
     n.kv = KvStore.fromSnapshot(snap);
+    // Half the restarts rebuild the state machine from the snapshot and let the core hand
+    // out the committed entries again; the others replay the committed log themselves
+    // first, like lava, whose state survives a restart: cfg.applied is then past the
+    // snapshot, and the storage reports the configuration as of that index.
+    let storage: RaftStorage = n.storage;
+    if (this.schedRng() < 0.5) {
+      const st = n.storage;
+      for (let i = snap.meta.index + 1; i <= st.hardState.commit; i++) {
+        const e = st.entries(i, i + 1, 1)[0]!;
+        this.inv.appliedEntry(n.id, e);
+        n.kv.apply(e);
+        const cc = e.type === "conf" ? decodeConfChange(e.data) : undefined;
+        if (cc) n.kv.conf = confAfter(n.kv.conf, cc);
+      }
+      const conf = { voters: [...n.kv.conf.voters] };
+      storage = {
+        initialState: () => ({ hardState: st.hardState, confState: conf }),
+        entries: (lo, hi, max) => st.entries(lo, hi, max),
+        term: (i) => st.term(i),
+        firstIndex: () => st.firstIndex(),
+        lastIndex: () => st.lastIndex(),
+        snapshot: () => st.snapshot(),
+      };
+    }
     const p = this.p;
     n.raw = new RawNode({
       id: n.id,
-      storage: n.storage,
+      storage,
       electionTick: p.electionTick,
       heartbeatTick: p.heartbeatTick,
       maxEntriesPerMsg: p.maxEntriesPerMsg,
@@ -240,8 +280,7 @@ class Simulation implements ClientHost {
       preVote: p.preVote,
       checkQuorum: p.checkQuorum,
       rng: seededRng(streamSeed(this.o.seed, 1000 + n.id * 1009 + n.life)),
-      // The state machine restarts from the snapshot: the core hands out the rest again.
-      applied: snap.meta.index,
+      applied: n.kv.applied,
       ...(this.knobs ? { testingKnobs: this.knobs } : {}),
     });
     this.trace(`node ${n.id} starts (term ${n.storage.hardState.term}, log ${n.storage.firstIndex()}..${n.storage.lastIndex()}, commit ${n.storage.hardState.commit})`);
@@ -265,6 +304,7 @@ class Simulation implements ClientHost {
   private crash(n: SimNode, why: string): void {
     if (!n.raw) return;
     this.trace(`node ${n.id} crashes: ${why}`);
+    this.count(`crash ${why.split(" ")[0]}`);
     this.inv.leaderGone(n.id);
     n.dropVolatile();
     n.crashes++;
@@ -334,6 +374,7 @@ class Simulation implements ClientHost {
     if (rd.snapshot) {
       st.applySnapshot(rd.snapshot);
       this.inv.snapshotInstalled(n.id, rd.snapshot);
+      this.count("snapshot installed");
       this.trace(`node ${n.id} installs snapshot ${rd.snapshot.meta.index}/${rd.snapshot.meta.term}`);
     }
     if (rd.entries.length > 0) {
@@ -357,6 +398,13 @@ class Simulation implements ClientHost {
     if (this.validate) {
       const v = parseRaftMessage(m);
       if (!v.ok) throw new Error(`node ${n.id} sent a message the wire schema refuses (${v.detail}): ${describe(m)}`);
+    }
+    this.count(m.reject ? `${m.type} (reject)` : m.type);
+    if (m.type === "snapshot" && m.snapshot && n.kv.applied > m.snapshot.meta.index && this.schedRng() < 0.5) {
+      // Like lava's transport, which streams the database as it is now: a fresher
+      // snapshot than the one the core picked (the follower answers with its index).
+      m = { ...m, snapshot: { meta: { index: n.kv.applied, term: n.kv.appliedTerm, confState: { voters: [...n.kv.conf.voters] } }, data: n.kv.snapshotData() } };
+      this.count("snapshot refreshed by the transport");
     }
     const delay = this.net.send(m);
     if (m.type === "snapshot") {
@@ -385,7 +433,8 @@ class Simulation implements ClientHost {
         if (cc) {
           n.kv.conf = raw.applyConfChange(cc);
           this.trace(`node ${n.id} applies ${cc.type} ${cc.node} at ${e.index}: voters ${n.kv.conf.voters.join(",")}`);
-          this.confApplied(cc);
+          if (e.index > this.p.nodes) this.count(`conf ${cc.type} applied`);
+          this.confApplied(cc, e.index);
         }
       }
       const w = n.writes.get(e.index);
@@ -395,7 +444,10 @@ class Simulation implements ClientHost {
         else this.work.writeLost(w.op);
       }
     }
-    for (const rs of rd.readStates) if (n.reads.has(rs.context)) n.readWaits.push(rs);
+    for (const rs of rd.readStates) {
+      if (n.reads.has(rs.context)) n.readWaits.push(rs);
+      this.count(raw.status().role === "leader" ? "read state (leader)" : "read state (follower)");
+    }
     if (n.readWaits.length > 0) {
       const still = [];
       for (const rs of n.readWaits) {
@@ -558,9 +610,7 @@ class Simulation implements ClientHost {
         if (l?.raw && voters.includes(m.victim)) this.propose(l, { type: "remove", node: m.victim });
         return;
       case "removed":
-        // Re-using an id with an empty disk is safe only once nothing it sent in its
-        // earlier life can still arrive (its votes would be forgotten).
-        if (this.q.now - m.since > 4 * this.net.maxDelayMs() + 20 * this.p.electionTick * this.p.tickMs) {
+        if (this.mayReuse(m)) {
           this.membership = { kind: "adding", victim: m.victim, started: false };
           this.membershipStep();
         }
@@ -581,6 +631,22 @@ class Simulation implements ClientHost {
     }
   }
 
+  /**
+   * Adding a removed id back with an empty disk forgets what it voted for
+   * and stored. That is safe only once no member can count it under the
+   * old configuration: every other member has durably committed the
+   * removal (a restarted one re-applies it before it may campaign), and
+   * nothing the victim sent in its earlier life is still in flight.
+   */
+  private mayReuse(m: { victim: NodeId; since: number; index: number }): boolean {
+    if (this.q.now - m.since <= 2 * this.net.maxDelayMs() + 10) return false;
+    for (const n of this.nodes.values()) {
+      if (n.id === m.victim || n.removed) continue;
+      if (n.storage.hardState.commit < m.index) return false;
+    }
+    return true;
+  }
+
   private propose(l: SimNode, cc: ConfChange): boolean {
     const r = l.raw!.proposeConfChange(cc);
     this.kick(l);
@@ -588,11 +654,11 @@ class Simulation implements ClientHost {
     return r.ok;
   }
 
-  /** Some node applied a conf change (so it is committed). */
-  private confApplied(cc: ConfChange): void {
+  /** Some node applied a conf change at `index` (so it is committed). */
+  private confApplied(cc: ConfChange, index: number): void {
     const m = this.membership;
     if (m.kind === "removing" && cc.type === "remove" && cc.node === m.victim) {
-      this.membership = { kind: "removed", victim: m.victim, since: this.q.now };
+      this.membership = { kind: "removed", victim: m.victim, since: this.q.now, index };
       const victim = this.nodes.get(m.victim)!;
       // The operator stops the removed master (not inside its own Ready: an event of its own).
       this.q.after(0, () => {
@@ -661,6 +727,14 @@ class Simulation implements ClientHost {
     const what = this.final ? `not every voter applied the final write (index ${this.final.index})` : "no write committed";
     return `liveness: ${what} within ${this.p.livenessMs} ms after the faults healed (at ${this.healedAt.toFixed(0)} ms); membership ${this.membership.kind}\n${lines.join("\n")}`;
   }
+}
+
+/** The voters after a conf change (what RawNode.applyConfChange computes). */
+function confAfter(c: ConfState, cc: ConfChange): ConfState {
+  const voters = new Set(c.voters);
+  if (cc.type === "add") voters.add(cc.node);
+  else voters.delete(cc.node);
+  return { voters: [...voters].sort((a, b) => a - b) };
 }
 
 function shuffle<T>(xs: readonly T[], rng: () => number): T[] {
