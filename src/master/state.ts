@@ -82,9 +82,14 @@ export class MasterState {
     return this.replication.propose(cmd);
   }
 
-  /** Waits until reads of durable state here are linearizable (see Replication.readBarrier). */
-  readBarrier(): Promise<void> {
-    return this.replication.readBarrier();
+  /**
+   * Before a read of durable state: in a cluster, waits until this master
+   * has applied every write acknowledged before the call (read index), so a
+   * deposed leader cannot answer from stale state. A master alone is always
+   * current.
+   */
+  async linearizable(): Promise<void> {
+    if (this.clustered) await this.replication.readBarrier();
   }
 
   /** Host records and revoked tokens, from the database as it is now. */

@@ -76,10 +76,16 @@ describe("three masters", () => {
       const s = subjects(c, m);
       expect(s.has("via-leader") && s.has("via-follower")).toBe(true);
     }
-    // A follower answers queries from the leader (live state lives there).
+    // A follower answers queries from the leader (live state lives there), linearizably: our own write is there.
     const res = await fetch(`http://${follower.addr}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-lava-served-by")).toBe(leader.addr);
+    const tokens = (await (await fetch(`http://${follower.addr}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` } })).json()) as { subject: string }[];
+    expect(tokens.map((t) => t.subject)).toContain("via-follower");
+    const metrics = await (await fetch(`http://${leader.addr}/metrics`)).text();
+    expect(metrics).toContain("lava_raft_is_leader 1\n");
+    expect(metrics).toMatch(/lava_raft_followers\{health="healthy"\} 2\n/);
+    expect(await (await fetch(`http://${follower.addr}/metrics`)).text()).toContain("lava_raft_is_leader 0\n");
     // The monitoring endpoints answer without a token, with the seed's fields.
     const health = (await (await fetch(`http://${leader.addr}/_raft/health`)).json()) as Record<string, unknown>;
     expect(health).toMatchObject({ node_id: c.masters.indexOf(leader) + 1, state: "Leader" });

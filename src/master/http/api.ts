@@ -12,10 +12,12 @@ import type { MasterContext } from "../context.ts";
 import { hostView, loadView } from "../views.ts";
 import { HttpError, json, storeHttpError } from "./errors.ts";
 import { renderMetrics } from "./metrics.ts";
-import { readJson, Router } from "./router.ts";
+import { readJson, Router, type Handler } from "./router.ts";
 import { TokenGate } from "../tokens.ts";
 import { jobRoutes } from "./jobs-api.ts";
 import { raftRoutes } from "./raft-api.ts";
+import { renderRaftMetrics } from "../raft/metrics.ts";
+import { healthPolicy } from "../raft/status.ts";
 import { remoteRoutes } from "./remote-api.ts";
 
 const TokenRequestSchema = v.strictObject({
@@ -24,6 +26,14 @@ const TokenRequestSchema = v.strictObject({
   host: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255))),
   ttlSeconds: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(10 * 365 * 86400))),
 });
+
+/** A GET of durable state: answered only once this master is known to be current (MasterState.linearizable). */
+export function linearizable(ctx: MasterContext, h: Handler): Handler {
+  return async (req, p, url) => {
+    await ctx.state.linearizable();
+    return h(req, p, url);
+  };
+}
 
 export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
   const r = v.safeParse(schema, body);
@@ -124,7 +134,9 @@ export function buildRouter(ctx: MasterContext): Router {
       udpErrors: ctx.udpErrors(),
       remote: ctx.remote.metrics(),
     });
-    return new Response(body, { headers: { "content-type": "text/plain; version=0.0.4" } });
+    const repl = ctx.state.replication;
+    const raft = renderRaftMetrics(repl.driver.status(), repl.members, healthPolicy(ctx.config.raft));
+    return new Response(body + raft, { headers: { "content-type": "text/plain; version=0.0.4" } });
   });
 
   r.on("GET", "/api/v1/load", (req, _p, url) => {
@@ -133,19 +145,19 @@ export function buildRouter(ctx: MasterContext): Router {
     return json(ctx.hosts.list().map((h) => loadView(h, now, ctx.policy)));
   });
 
-  r.on("GET", "/api/v1/hosts", (req, _p, url) => {
+  r.on("GET", "/api/v1/hosts", linearizable(ctx, (req, _p, url) => {
     ctx.gate.check(req, url, "read");
     const now = ctx.nowMs();
     return json(ctx.hosts.list().map((h) => hostView(h, now, ctx.policy)));
-  });
+  }));
 
-  r.on("GET", "/api/v1/hosts/:name", (req, p, url) => {
+  r.on("GET", "/api/v1/hosts/:name", linearizable(ctx, (req, p, url) => {
     ctx.gate.check(req, url, "read");
     const h = ctx.hosts.byHostname(p.name!);
     if (!h) throw new HttpError(404, "unknown_host", `no host named '${p.name}' is registered (see 'lava ctl hosts')`);
     const now = ctx.nowMs();
     return json({ ...hostView(h, now, ctx.policy), load: loadView(h, now, ctx.policy) });
-  });
+  }));
 
   r.on("GET", "/api/v1/status", (req, _p, url) => {
     ctx.gate.check(req, url, "read");
@@ -183,7 +195,7 @@ export function buildRouter(ctx: MasterContext): Router {
     );
   });
 
-  r.on("GET", "/api/v1/tokens", (req, _p, url) => {
+  r.on("GET", "/api/v1/tokens", linearizable(ctx, (req, _p, url) => {
     ctx.gate.check(req, url, "admin");
     const iso = (sec: number | null) => (sec ? new Date(sec * 1000).toISOString() : null);
     return json(
@@ -199,7 +211,7 @@ export function buildRouter(ctx: MasterContext): Router {
         revokedBy: t.revokedBy,
       })),
     );
-  });
+  }));
 
   change("DELETE", "/api/v1/tokens/:jti", "token.revoke", (p) => p.jti ?? null, async (_req, p, _url, c) => {
     await c.commit({ type: "token.revoke", jti: p.jti! });
@@ -225,7 +237,7 @@ export function buildRouter(ctx: MasterContext): Router {
   raftRoutes(r, ctx, change);
   remoteRoutes(r, ctx, change);
 
-  r.on("GET", "/api/v1/audit", (req, _p, url) => {
+  r.on("GET", "/api/v1/audit", linearizable(ctx, (req, _p, url) => {
     ctx.gate.check(req, url, "admin");
     const q = url.searchParams;
     const now = ctx.nowMs();
@@ -253,7 +265,7 @@ export function buildRouter(ctx: MasterContext): Router {
       ...(after !== undefined ? { afterId: after } : {}),
     });
     return json(rows.map((a) => ({ ...a, at: new Date(a.at).toISOString() })));
-  });
+  }));
 
   return r;
 }

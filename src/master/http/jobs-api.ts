@@ -5,7 +5,7 @@ import { neverFits } from "../../jobs/index.ts";
 import { jobById, jobHistoryOf, listJobs, type JobRow } from "../../store/index.ts";
 import type { MasterContext } from "../context.ts";
 import type { ChangeRoute } from "./api.ts";
-import { parseBody } from "./api.ts";
+import { linearizable, parseBody } from "./api.ts";
 import { HttpError, json } from "./errors.ts";
 import { readJson, type Router } from "./router.ts";
 
@@ -77,7 +77,7 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
     return json(jobView(ctx, row), 201);
   });
 
-  r.on("GET", "/api/v1/jobs", (req, _p, url) => {
+  r.on("GET", "/api/v1/jobs", linearizable(ctx, (req, _p, url) => {
     ctx.gate.check(req, url, "read");
     const q = url.searchParams;
     const states = q.get("state")?.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
@@ -86,7 +86,7 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new HttpError(400, "bad_request", `limit: a whole number from 1 to 100000; got '${limitRaw}'`);
     const rows = listJobs(ctx.state.store.db, { ...(states ? { states } : {}), ...(q.get("host") ? { hostname: q.get("host")! } : {}), ...(q.get("queue") ? { queue: q.get("queue")! } : {}), limit });
     return json(rows.map((row) => jobView(ctx, row)));
-  });
+  }));
 
   const one = (raw: string | undefined): JobRow => {
     const id = Number(raw);
@@ -95,7 +95,7 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
     return row;
   };
 
-  r.on("GET", "/api/v1/jobs/:id", (req, p, url) => {
+  r.on("GET", "/api/v1/jobs/:id", linearizable(ctx, (req, p, url) => {
     ctx.gate.check(req, url, "read");
     const row = one(p.id);
     return json({
@@ -110,7 +110,7 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
       retries: row.retries,
       history: jobHistoryOf(ctx.state.store.db, row.id).map((h) => ({ at: iso(h.at), state: h.state, reason: h.reason, host: h.hostname, attempt: h.attempt })),
     });
-  });
+  }));
 
   change("POST", "/api/v1/jobs/:id/cancel", "job.cancel", (p) => p.id ?? null, async (_req, p, _url, c) => {
     const row = one(p.id);

@@ -14,7 +14,7 @@ import type { Message } from "../../raft/types.ts";
 import { CommandSchema, StoreError } from "../../store/index.ts";
 import type { MasterContext } from "../context.ts";
 import { parsePeer } from "../raft/members.ts";
-import { healthView, resyncStatsView, syncStatusView, type HealthPolicy } from "../raft/status.ts";
+import { healthPolicy, healthView, resyncStatsView, syncStatusView, type HealthPolicy } from "../raft/status.ts";
 import { SNAPSHOT_HEADER } from "../raft/transport.ts";
 import { parseBody, type ChangeRoute } from "./api.ts";
 import { HttpError, json, storeHttpError } from "./errors.ts";
@@ -42,7 +42,7 @@ const TransferSchema = v.strictObject({ to: v.pipe(v.number(), v.integer(), v.mi
 
 export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): void {
   const repl = () => ctx.state.replication;
-  const policy = (): HealthPolicy => ({ resyncThreshold: ctx.config.raft.resyncThreshold, batchSize: ctx.config.raft.batchSize, silentTicks: 2 * ctx.config.raft.electionTicks });
+  const policy = (): HealthPolicy => healthPolicy(ctx.config.raft);
 
   function peer(req: Request, path: string): number {
     const r = repl().auth.verify(req.headers, req.method, path, Date.now() / 1000);

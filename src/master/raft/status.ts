@@ -18,6 +18,11 @@ export interface HealthPolicy {
   silentTicks: number;
 }
 
+/** The health rules from the master's raft settings: silent for two election timeouts is unknown. */
+export function healthPolicy(raft: { resyncThreshold: number; batchSize: number; electionTicks: number }): HealthPolicy {
+  return { resyncThreshold: raft.resyncThreshold, batchSize: raft.batchSize, silentTicks: 2 * raft.electionTicks };
+}
+
 /**
  * healthy: in sync (within one batch). lagging: behind but being caught up
  * with entries. desynced: too far behind for entries, or a snapshot is being
