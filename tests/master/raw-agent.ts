@@ -26,7 +26,12 @@ export class LocalMaster {
     configureLogging({ level: (process.env.LAVA_TEST_LOG as "debug" | undefined) ?? "silent", format: "pretty" });
     const dataDir = mkdtempSync(join(tmpdir(), "lava-remote-"));
     const cfg = v.parse(MasterSchema, { dataDir, bind: "127.0.0.1", httpPort: 0, udpPort: 0, ...config });
-    return new LocalMaster(await startMaster(cfg), dataDir);
+    try {
+      return new LocalMaster(await startMaster(cfg), dataDir);
+    } catch (e) {
+      rmSync(dataDir, { recursive: true, force: true });
+      throw e;
+    }
   }
 
   get addr(): string {

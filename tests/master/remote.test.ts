@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
+import { EXIT, LavaError } from "../../src/cli/errors.ts";
 import { runMain } from "../helpers/ctl.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { LocalMaster, RawAgent, type Msg } from "./raw-agent.ts";
@@ -142,6 +143,22 @@ describe("exec through the master", () => {
     expect(r).toMatchObject({ status: "error", error: "host disconnected mid-request" });
     expect(lines.find((l) => l.type === "result" && l.host === "ex-steady")).toMatchObject({ status: "ok" });
     expect(lines.some((l) => l.host === "ex-quit" && l.data === "partial\n")).toBe(true);
+  }, 10_000);
+
+  test("a new registration of the host (its session replaced) fails the requests sent on the old one at once", async () => {
+    const first = await agent("ex-twice");
+    let got: () => void;
+    const executed = new Promise<void>((r) => (got = r));
+    first.onMessage = (m) => {
+      if (m.type === "execute") got();
+    };
+    const t0 = performance.now();
+    const running = master.exec({ hosts: ["ex-twice"], argv: ["/bin/sleep", "100"], timeoutSec: 60 });
+    await executed;
+    await agent("ex-twice"); // same hostname: replaces the first session
+    const { lines } = await running;
+    expect(lines.find((l) => l.type === "result")).toMatchObject({ host: "ex-twice", status: "error", error: "host disconnected mid-request (it registered again on a new session)" });
+    expect(performance.now() - t0).toBeLessThan(3000);
   }, 10_000);
 
   test("a host that never answers is `timeout` after the command's timeout plus the slack", async () => {
@@ -299,6 +316,18 @@ describe("logs", () => {
     const stop = await a.next((m) => m.type === "stop_logs", 5000);
     expect(stop.requestId).toBe(req.requestId);
   }, 10_000);
+});
+
+describe("start-up", () => {
+  test("a webhook that is not an http(s) URL stops start-up with a usage error naming the key", async () => {
+    const e = await LocalMaster.start({ alerts: { webhook: "alerts.example.com/x" } }).then(
+      () => null,
+      (err: unknown) => err,
+    );
+    expect(e).toBeInstanceOf(LavaError);
+    expect((e as LavaError).exitCode).toBe(EXIT.usage);
+    expect((e as LavaError).message).toContain("master.alerts.webhook");
+  });
 });
 
 describe("upgrade", () => {

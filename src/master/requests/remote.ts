@@ -63,7 +63,9 @@ export class Remote {
       send: (hostId, msg) => deps.send(hostId, msg),
       nowMs: deps.nowMs,
       setTimer: (f, ms) => {
+        // Never what keeps a stopping master's process alive.
         const t = setTimeout(f, ms);
+        t.unref?.();
         return () => clearTimeout(t);
       },
     });
