@@ -127,6 +127,18 @@ describe("exec through the master", () => {
     expect((await master.exec({ queue: "nope", argv: ["x"] })).lines[0]).toMatchObject({ error: "unknown_queue" });
   }, 10_000);
 
+  test("a long argv is cut in the audit row, never a reason for the request to fail", async () => {
+    const a = await agent("ex-long");
+    echoing(a);
+    const argv = ["/bin/echo", ...Array.from({ length: 200 }, (_, i) => `arg-${i}-${"x".repeat(100)}`)];
+    const { status, lines } = await master.exec({ hosts: ["ex-long"], argv });
+    expect(status).toBe(200);
+    expect(lines.at(-1)).toMatchObject({ type: "done", ok: 1 });
+    const row = await waitFor(async () => (await master.audit("exec.request")).find((r) => r.target === "ex-long"), 5000, "exec.request row");
+    expect(String(row.detail).length).toBeLessThanOrEqual(4096);
+    expect(String(row.detail)).toEndWith("… (cut)");
+  }, 10_000);
+
   test("a host that disconnects mid-request gets its error at once, not at the timeout", async () => {
     const quitter = await agent("ex-quit");
     const steady = await agent("ex-steady");

@@ -8,7 +8,7 @@
 import * as v from "valibot";
 import { JOB_LIMITS } from "../../control/index.ts";
 import type { MasterContext } from "../context.ts";
-import { auditWriter, ResultAudit } from "../requests/audit.ts";
+import { auditText, auditWriter, ResultAudit } from "../requests/audit.ts";
 import { runExec, succeeded, type ExecHostResult } from "../requests/exec.ts";
 import { checkExecPolicy } from "../requests/policy.ts";
 import { summarizeNames, type TargetSpec } from "../requests/targets.ts";
@@ -46,11 +46,11 @@ export function execRoutes(ctx: MasterContext, change: ChangeRoute): void {
     const detail = JSON.stringify({ argv: body.argv, timeoutSec: body.timeoutSec });
     const verdict = checkExecPolicy(ctx.config.exec, body.argv);
     if (!verdict.ok) {
-      await c.commit({ type: "audit.record", action: "exec.refused", target: specText(spec), result: "refused: master policy", detail: `${verdict.detail}; request ${detail}` });
+      await c.commit({ type: "audit.record", action: "exec.refused", target: auditText(specText(spec)), result: "refused: master policy", detail: auditText(`${verdict.detail}; request ${detail}`) });
       throw new HttpError(403, "refused", verdict.detail);
     }
     const { targets, summary } = resolveOrThrow(ctx, spec);
-    await c.commit({ type: "audit.record", action: "exec.request", target: summary, result: `started on ${targets.length} hosts`, detail });
+    await c.commit({ type: "audit.record", action: "exec.request", target: auditText(summary), result: `started on ${targets.length} hosts`, detail: auditText(detail) });
 
     ctx.holdOpen(req);
     const stream = new LineStream({ maxBufferedBytes: STREAM_BUFFER_BYTES });

@@ -14,6 +14,7 @@
  */
 import * as v from "valibot";
 import type { MasterContext } from "../context.ts";
+import { auditText } from "../requests/audit.ts";
 import { NO_CHANNEL } from "../requests/exec.ts";
 import type { RoutedMessage } from "../requests/router.ts";
 import type { ChangeRoute } from "./api.ts";
@@ -123,7 +124,7 @@ export function logsRoutes(ctx: MasterContext, change: ChangeRoute): void {
     // A refusal by the agent is audited as one (by change()); a read that started, here, before any line leaves.
     if (early) throw new HttpError(409, "logs_failed", `${host.hostname}: ${early.error}`);
     try {
-      await c.commit({ type: "audit.record", action: "logs.stream", target: host.hostname, result: "started", detail: JSON.stringify({ ...what, follow, lines }) });
+      await c.commit({ type: "audit.record", action: "logs.stream", target: host.hostname, result: "started", detail: auditText(JSON.stringify({ ...what, follow, lines })) });
     } catch (e) {
       stop();
       throw e;

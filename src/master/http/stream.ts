@@ -53,6 +53,7 @@ export class LineStream {
           this.ended = true;
           this.queue = [];
           this.queuedBytes = 0;
+          this.poke(); // a pull still waiting ends (the stream is gone)
           this.opts.onCancel?.();
         },
       },

@@ -6,7 +6,7 @@
 import * as v from "valibot";
 import { VERSION } from "../../version.ts";
 import type { MasterContext } from "../context.ts";
-import { auditWriter, ResultAudit } from "../requests/audit.ts";
+import { auditText, auditWriter, ResultAudit } from "../requests/audit.ts";
 import { FROM_SOURCE, planUpgrade, upgradeFailed } from "../upgrade/index.ts";
 import type { ChangeRoute } from "./api.ts";
 import { parseBody } from "./api.ts";
@@ -46,7 +46,7 @@ export function upgradeRoutes(r: Router, ctx: MasterContext, change: ChangeRoute
     const plan = planUpgrade(targets, VERSION, ctx.config.upgrade.waveSize);
     ctx.remote.upgradeRunning = true;
     try {
-      await c.commit({ type: "audit.record", action: "upgrade.request", target: summary, result: `started: ${plan.waves.flat().length} hosts in ${plan.waves.length} waves`, detail: JSON.stringify({ version: VERSION, sha256, waveSize: ctx.config.upgrade.waveSize }) });
+      await c.commit({ type: "audit.record", action: "upgrade.request", target: auditText(summary), result: `started: ${plan.waves.flat().length} hosts in ${plan.waves.length} waves`, detail: JSON.stringify({ version: VERSION, sha256, waveSize: ctx.config.upgrade.waveSize }) });
     } catch (e) {
       ctx.remote.upgradeRunning = false;
       throw e;

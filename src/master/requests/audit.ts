@@ -11,7 +11,12 @@ import { logger } from "../../log/index.ts";
 const log = logger("audit");
 
 /** Longest target/result/detail the audit.record command takes. */
-const TEXT_MAX = 4096;
+export const AUDIT_TEXT_MAX = 4096;
+
+/** Text cut to what an audit row holds, marked when cut (a 4096-item argv must not make the audit write fail). */
+export function auditText(text: string): string {
+  return text.length <= AUDIT_TEXT_MAX ? text : `${text.slice(0, AUDIT_TEXT_MAX - 12)}… (cut)`;
+}
 
 export type AuditWrite = (action: string, target: string | null, result: string, detail?: string) => Promise<void>;
 
@@ -25,9 +30,9 @@ export function auditWriter(propose: (cmd: Command) => Promise<unknown>, caller:
         actor: caller.sub,
         actorRole: caller.role,
         action,
-        ...(target !== null ? { target: target.slice(0, TEXT_MAX) } : {}),
-        result: result.slice(0, TEXT_MAX),
-        ...(detail !== undefined ? { detail: detail.slice(0, TEXT_MAX) } : {}),
+        ...(target !== null ? { target: auditText(target) } : {}),
+        result: auditText(result),
+        ...(detail !== undefined ? { detail: auditText(detail) } : {}),
       });
     } catch (e) {
       log.error(`cannot write the audit row for ${action} ${target ?? ""}: ${(e as Error).message}`);
