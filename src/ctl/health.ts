@@ -26,7 +26,9 @@ export default defineCommand({
       else await print(healthTable(rows, Date.now()));
       return;
     }
-    const path = `/api/v1/health/${segment(host)}${args.refresh ? "?refresh=1" : ""}`;
+    // The master gives up a little before this client does, so a host that does not answer is its 409, not "no master reachable".
+    const waitSec = Math.min(300, Math.max(0.1, +(ctx.config.timeout * 0.8).toFixed(3)));
+    const path = `/api/v1/health/${segment(host)}${args.refresh ? `?refresh=1&timeout=${waitSec}` : ""}`;
     const row = expectObject(await ctx.client.get(path), `GET ${path}`);
     if (ctx.json) await printJson(row);
     else await print(healthDetail(row, Date.now()));

@@ -242,6 +242,9 @@ describe("health and alerts", () => {
     expect(r.body.error).toBe("no_answer");
     expect(performance.now() - t0).toBeLessThan(2000);
     expect((await master.json("/api/v1/health/nosuch")).status).toBe(404);
+    const viaCtl = await ctl("health", "hl-mute", "--refresh", "--timeout", "0.5");
+    expect(viaCtl.code).toBe(1);
+    expect(viaCtl.stderr).toContain("hl-mute: no answer from the agent within 0.4 s");
   }, 10_000);
 
   test("alerts: raised once (duplicates are not changes), listed, counted in /metrics, resolved into ?all=1, each change sent to the webhook", async () => {
