@@ -3,7 +3,7 @@
  * MemoryStorage holding only what was fsynced), its state machine, and
  * the client requests waiting on it.
  */
-import { MemoryStorage } from "../../src/raft/memory-storage.ts";
+import type { MemoryStorage } from "../../src/raft/memory-storage.ts";
 import type { RawNode } from "../../src/raft/node.ts";
 import type { NodeId, ReadState } from "../../src/raft/types.ts";
 import { KvStore } from "./kv.ts";
@@ -20,7 +20,7 @@ export class SimNode {
   readyScheduled = false;
   pausedUntil = 0;
   tornCrash: TornCrash | null = null;
-  /** Removed from the cluster (by a membership change): not restarted until added back. */
+  /** Removed from the cluster (by a membership change): stopped for good. */
   removed = false;
   /** Proposals waiting to be applied here, by index. */
   writes = new Map<number, { term: number; op: ClientOp }>();
@@ -34,7 +34,7 @@ export class SimNode {
 
   constructor(
     readonly id: NodeId,
-    public storage: MemoryStorage,
+    readonly storage: MemoryStorage,
   ) {
     this.kv = KvStore.fromSnapshot(storage.snapshot());
   }
@@ -53,11 +53,5 @@ export class SimNode {
     this.writes.clear();
     this.reads.clear();
     this.readWaits = [];
-  }
-
-  /** A new, empty disk (a member added back starts from nothing). */
-  wipe(): void {
-    this.storage = new MemoryStorage();
-    this.kv = KvStore.fromSnapshot(this.storage.snapshot());
   }
 }

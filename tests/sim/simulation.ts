@@ -77,13 +77,14 @@ export function runSimulation(o: SimOptions): SimResult {
 
 type Membership =
   | { kind: "idle"; until: number }
-  | { kind: "removing"; victim: NodeId }
-  | { kind: "removed"; victim: NodeId; since: number; index: number }
-  | { kind: "adding"; victim: NodeId; started: boolean };
+  /** `after`: the leader's last index when the change began; older conf entries are history. */
+  | { kind: "removing"; victim: NodeId; after: number }
+  | { kind: "adding"; victim: NodeId; newcomer: NodeId; started: boolean; after: number };
 
 class Simulation implements ClientHost {
   private readonly q = new EventQueue();
   private readonly p: SimParams;
+  /** Every node id ever started (a machine added back gets a new one). */
   private readonly ids: NodeId[];
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly net: SimNetwork;
@@ -591,8 +592,15 @@ class Simulation implements ClientHost {
     this.kick(l);
   }
 
-  // ---- membership: remove a member, wait, add it back with an empty disk
+  // ---- membership: remove a member, then add its machine back with an empty disk
 
+  /**
+   * The machine comes back under a fresh id, never its old one: with an
+   * empty disk it has forgotten its votes and its log, and replaying the
+   * log it would pass through old configurations that count it (the
+   * founders' entries even make it a cluster of one for a moment). etcd
+   * never re-uses ids for the same reason; docs/raft.md tells operators.
+   */
   private membershipStep(): void {
     const m = this.membership;
     const l = this.leader();
@@ -601,7 +609,7 @@ class Simulation implements ClientHost {
       case "idle": {
         if (!l?.raw || this.q.now < m.until || voters.length < 3) return;
         const victim = voters[Math.floor(this.faultRng() * voters.length)]!;
-        this.membership = { kind: "removing", victim };
+        this.membership = { kind: "removing", victim, after: l.raw.status().lastIndex };
         this.trace(`membership: removing ${victim}`);
         this.membershipStep();
         return;
@@ -609,42 +617,21 @@ class Simulation implements ClientHost {
       case "removing":
         if (l?.raw && voters.includes(m.victim)) this.propose(l, { type: "remove", node: m.victim });
         return;
-      case "removed":
-        if (this.mayReuse(m)) {
-          this.membership = { kind: "adding", victim: m.victim, started: false };
-          this.membershipStep();
-        }
-        return;
       case "adding": {
-        if (!l?.raw || voters.includes(m.victim)) return;
-        const r = this.propose(l, { type: "add", node: m.victim, context: `sim-${m.victim}` });
+        if (!l?.raw || voters.includes(m.newcomer)) return;
+        const r = this.propose(l, { type: "add", node: m.newcomer, context: `sim-${m.newcomer}` });
         if (r && !m.started) {
-          const n = this.nodes.get(m.victim)!;
-          n.removed = false;
-          n.wipe();
+          const n = new SimNode(m.newcomer, new MemoryStorage());
+          n.clockRate = this.nodes.get(m.victim)!.clockRate;
+          this.nodes.set(n.id, n);
+          this.ids.push(n.id);
           m.started = true;
-          this.trace(`membership: node ${n.id} starts empty`);
+          this.trace(`membership: node ${n.id} (the machine of ${m.victim}) starts empty`);
           this.start(n);
         }
         return;
       }
     }
-  }
-
-  /**
-   * Adding a removed id back with an empty disk forgets what it voted for
-   * and stored. That is safe only once no member can count it under the
-   * old configuration: every other member has durably committed the
-   * removal (a restarted one re-applies it before it may campaign), and
-   * nothing the victim sent in its earlier life is still in flight.
-   */
-  private mayReuse(m: { victim: NodeId; since: number; index: number }): boolean {
-    if (this.q.now - m.since <= 2 * this.net.maxDelayMs() + 10) return false;
-    for (const n of this.nodes.values()) {
-      if (n.id === m.victim || n.removed) continue;
-      if (n.storage.hardState.commit < m.index) return false;
-    }
-    return true;
   }
 
   private propose(l: SimNode, cc: ConfChange): boolean {
@@ -657,15 +644,15 @@ class Simulation implements ClientHost {
   /** Some node applied a conf change at `index` (so it is committed). */
   private confApplied(cc: ConfChange, index: number): void {
     const m = this.membership;
-    if (m.kind === "removing" && cc.type === "remove" && cc.node === m.victim) {
-      this.membership = { kind: "removed", victim: m.victim, since: this.q.now, index };
+    if (m.kind === "removing" && cc.type === "remove" && cc.node === m.victim && index > m.after) {
+      this.membership = { kind: "adding", victim: m.victim, newcomer: Math.max(...this.ids) + 1, started: false, after: index };
       const victim = this.nodes.get(m.victim)!;
       // The operator stops the removed master (not inside its own Ready: an event of its own).
       this.q.after(0, () => {
         victim.removed = true;
         if (victim.raw) this.crash(victim, "removed from the cluster, stopped");
       });
-    } else if (m.kind === "adding" && m.started && cc.type === "add" && cc.node === m.victim) {
+    } else if (m.kind === "adding" && m.started && cc.type === "add" && cc.node === m.newcomer && index > m.after) {
       this.membership = { kind: "idle", until: this.q.now + 300 };
     }
   }
