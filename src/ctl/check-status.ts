@@ -14,7 +14,7 @@
 
 export const CHECK = { ok: 0, warning: 1, critical: 2, unknown: 3 } as const;
 export type CheckCode = (typeof CHECK)[keyof typeof CHECK];
-const NAMES = ["OK", "WARNING", "CRITICAL", "UNKNOWN"] as const;
+export const CHECK_STATES = ["OK", "WARNING", "CRITICAL", "UNKNOWN"] as const;
 
 export interface CheckThresholds {
   /** Hosts down (unavail + unreach) from which the state is WARNING; 0 = never. */
@@ -34,7 +34,17 @@ export interface CheckInput {
   error: string | null;
 }
 
-export function checkVerdict(input: CheckInput, t: CheckThresholds): { code: CheckCode; line: string } {
+export interface CheckVerdict {
+  code: CheckCode;
+  /** OK, WARNING, CRITICAL or UNKNOWN. */
+  state: (typeof CHECK_STATES)[number];
+  summary: string;
+  perf: Record<string, number | string>;
+  /** The plugin line: `LAVA <state> - <summary> | <perfdata>`. */
+  line: string;
+}
+
+export function checkVerdict(input: CheckInput, t: CheckThresholds): CheckVerdict {
   const up = input.masters.filter((m) => m.up).length;
   const total = input.masters.length;
   const h = input.hosts ?? {};
@@ -44,8 +54,12 @@ export function checkVerdict(input: CheckInput, t: CheckThresholds): { code: Che
   const alerts = input.alerts ?? [];
   const crit = alerts.filter((a) => a.severity === "critical");
   const warn = alerts.filter((a) => a.severity === "warning");
-  const perf = `hosts=${hostsTotal} ok=${count("ok")} unavail=${count("unavail")} unreach=${count("unreach")} alerts_warning=${warn.length} alerts_critical=${crit.length} masters_up=${up}/${total}`;
-  const line = (code: CheckCode, summary: string) => ({ code, line: `LAVA ${NAMES[code]} - ${summary.replace(/[|\n]/g, " ")} | ${perf}` });
+  const perf = { hosts: hostsTotal, ok: count("ok"), unavail: count("unavail"), unreach: count("unreach"), alerts_warning: warn.length, alerts_critical: crit.length, masters_up: `${up}/${total}` };
+  const perfText = Object.entries(perf).map(([k, n]) => `${k}=${n}`).join(" ");
+  const line = (code: CheckCode, text: string): CheckVerdict => {
+    const summary = text.replace(/[|\n]/g, " ");
+    return { code, state: CHECK_STATES[code], summary, perf, line: `LAVA ${CHECK_STATES[code]} - ${summary} | ${perfText}` };
+  };
 
   if (up === 0) return line(CHECK.unknown, `no master answers /healthz (tried ${input.masters.map((m) => m.address).join(", ")})`);
   if (input.error !== null || input.hosts === null || input.alerts === null) return line(CHECK.unknown, `cannot read the cluster's state: ${input.error ?? "no answer"}`);

@@ -2,8 +2,8 @@ import { defineCommand } from "citty";
 import { ExitRequest, LavaError } from "../cli/errors.ts";
 import { formatHostPort } from "../control/address.ts";
 import { connect, ctlArgs, expectList, expectObject } from "./args.ts";
-import { CHECK, CHECK_DEFAULTS, checkVerdict, type CheckInput, type CheckThresholds } from "./check-status.ts";
-import { print } from "./output.ts";
+import { CHECK, CHECK_DEFAULTS, checkVerdict, type CheckInput, type CheckThresholds, type CheckVerdict } from "./check-status.ts";
+import { print, printJson } from "./output.ts";
 
 export default defineCommand({
   meta: {
@@ -16,16 +16,18 @@ export default defineCommand({
     "crit-unavail-pct": { type: "string", description: `CRITICAL from this percent of hosts down; 0 = never (default ${CHECK_DEFAULTS.critUnavailPct})`, valueHint: "P" },
   },
   async run({ args }) {
-    let verdict: { code: number; line: string };
+    let verdict: Omit<CheckVerdict, "perf"> & { perf: CheckVerdict["perf"] | null };
     try {
       const t = thresholds(args["warn-unavail"], args["crit-unavail-pct"]);
       verdict = checkVerdict(await gather(args), t);
     } catch (e) {
       // A plugin answers UNKNOWN for whatever kept it from checking (design §8), never another exit code.
       if (!(e instanceof LavaError)) throw e;
-      verdict = { code: CHECK.unknown, line: `LAVA UNKNOWN - ${e.message.replace(/[|\n]/g, " ")}` };
+      const summary = e.message.replace(/[|\n]/g, " ");
+      verdict = { code: CHECK.unknown, state: "UNKNOWN", summary, perf: null, line: `LAVA UNKNOWN - ${summary}` };
     }
-    await print(verdict.line);
+    if (args.json) await printJson({ state: verdict.state, code: verdict.code, summary: verdict.summary, perf: verdict.perf });
+    else await print(verdict.line);
     if (verdict.code !== CHECK.ok) throw new ExitRequest(verdict.code);
   },
 });

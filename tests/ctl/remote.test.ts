@@ -28,7 +28,13 @@ describe("ctl check verdict", () => {
   const with_ = (o: Partial<CheckInput>) => checkVerdict({ ...base, ...o }, CHECK_DEFAULTS);
 
   test("all well: OK with perfdata", () => {
-    expect(with_({})).toEqual({ code: CHECK.ok, line: "LAVA OK - 20 hosts, 0 down, no alerts, 2/2 masters up | hosts=20 ok=18 unavail=0 unreach=0 alerts_warning=0 alerts_critical=0 masters_up=2/2" });
+    expect(with_({})).toEqual({
+      code: CHECK.ok,
+      state: "OK",
+      summary: "20 hosts, 0 down, no alerts, 2/2 masters up",
+      perf: { hosts: 20, ok: 18, unavail: 0, unreach: 0, alerts_warning: 0, alerts_critical: 0, masters_up: "2/2" },
+      line: "LAVA OK - 20 hosts, 0 down, no alerts, 2/2 masters up | hosts=20 ok=18 unavail=0 unreach=0 alerts_warning=0 alerts_critical=0 masters_up=2/2",
+    });
     expect(with_({ hosts: { total: 0 } }).code).toBe(CHECK.ok);
   });
 

@@ -147,7 +147,12 @@ describe("health, alerts and logs with real agents", () => {
     await waitFor(async () => (await master.api<Row[]>("/api/v1/alerts")).body.length === 0, 15_000, "load-high resolved");
     const all = JSON.parse((await ctl(["alerts", "--all", "--json"])).stdout) as Row[];
     expect(all.find((a) => a.host === "ex2")).toMatchObject({ state: "resolved" });
-    expect((await ctl(["check"])).code).toBe(0);
+    const ok = await ctl(["check", "--json"]);
+    expect(ok.code).toBe(0);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ state: "OK", code: 0, perf: { hosts: 3, unavail: 0, masters_up: "1/1" } });
+    const none = await runLava(["ctl", "check", "--master", "127.0.0.1:1"], { env: { LAVA_TOKEN: master.adminToken } });
+    expect(none.code).toBe(3);
+    expect(none.stdout).toStartWith("LAVA UNKNOWN - no master answers /healthz (tried 127.0.0.1:1)");
   }, 40_000);
 
   test("ctl logs prints the last lines; -f follows new ones until interrupted, then the stream is stopped", async () => {
