@@ -100,6 +100,30 @@ const RaftSchema = v.strictObject({
 
 const PEER_RE = /^[1-9]\d{0,9}=[^\s=]+:\d{1,5}$/;
 
+const pemPath = (key: string, what: string) => v.pipe(v.string(`${key} is the path of ${what}`), v.minLength(1, `${key} is the path of ${what}`));
+
+/**
+ * TLS on the master's HTTP port (HTTPS, WSS, Raft between masters; design §7).
+ * Every master of one cluster has it or none does: peers are called with the
+ * scheme of this master's own setting (docs/operations.md, "TLS").
+ */
+const MasterTlsSchema = v.strictObject({
+  /** PEM certificate chain served on the HTTP port; its SANs must cover the advertised and peer addresses. */
+  cert: pemPath("tls.cert", "the master's PEM certificate (tls needs both cert and key)"),
+  /** PEM private key of `cert`. */
+  key: pemPath("tls.key", "the PEM private key of tls.cert (tls needs both cert and key)"),
+  /** PEM CA bundle the other masters' certificates are verified against; default: the system store. */
+  ca: v.optional(pemPath("tls.ca", "a PEM CA bundle")),
+});
+
+/** How agents and ctl verify a TLS master. Setting the section (even `tls: {}`) makes addresses without a scheme https. */
+const ClientTlsSchema = v.strictObject({
+  /** PEM CA bundle the master's certificate is verified against; default: the system store. */
+  ca: v.optional(pemPath("tls.ca", "a PEM CA bundle")),
+  /** Accept any certificate (labs only: no server authentication; logged as a warning). */
+  insecureSkipVerify: v.optional(v.boolean(), false),
+});
+
 export const MasterSchema = v.strictObject({
   /** Where the secret, tokens and the database live. Default chosen at run time (see defaultDataDir). */
   dataDir: v.optional(v.pipe(v.string(), v.minLength(1))),
@@ -137,6 +161,8 @@ export const MasterSchema = v.strictObject({
   /** Bootstrap hint (env LAVA_IS_LEADER): campaign at once on start. Still needs a majority; safety never depends on it. */
   isLeader: v.optional(v.boolean(), false),
   raft: v.optional(RaftSchema, {}),
+  /** HTTPS/WSS on httpPort and https between masters; absent = plain HTTP. */
+  tls: v.optional(MasterTlsSchema),
   log: v.optional(LogSchema, {}),
 });
 
@@ -198,7 +224,7 @@ const AgentAlertsSchema = v.strictObject({
 });
 
 export const AgentSchema = v.strictObject({
-  /** Master HTTP address(es), "host:port", comma-separated list tried in turn. */
+  /** Master HTTP address(es), "host:port" or "https://host:port", comma-separated list tried in turn. */
   master: v.optional(v.string(), "127.0.0.1:6880"),
   token: v.optional(v.string()),
   /** Report interval in seconds; the master's value wins when it hands one out. */
@@ -218,6 +244,8 @@ export const AgentSchema = v.strictObject({
   logs: v.optional(AgentLogsSchema, {}),
   health: v.optional(AgentHealthSchema, {}),
   alerts: v.optional(AgentAlertsSchema, {}),
+  /** Verifying a TLS master (wss:// and https://). */
+  tls: v.optional(ClientTlsSchema),
   log: v.optional(LogSchema, {}),
 });
 
@@ -226,6 +254,8 @@ export const CtlSchema = v.strictObject({
   token: v.optional(v.string()),
   /** Per-request timeout in seconds before the next master in the list is tried. */
   timeout: v.optional(v.pipe(v.number(), v.minValue(0.1)), 10),
+  /** Verifying a TLS master (https://). */
+  tls: v.optional(ClientTlsSchema),
   log: v.optional(LogSchema, {}),
 });
 
@@ -241,4 +271,6 @@ export type MasterConfig = v.InferOutput<typeof MasterSchema>;
 export type AgentConfig = v.InferOutput<typeof AgentSchema>;
 export type CtlConfig = v.InferOutput<typeof CtlSchema>;
 export type LogConfig = v.InferOutput<typeof LogSchema>;
+export type MasterTlsConfig = v.InferOutput<typeof MasterTlsSchema>;
+export type ClientTlsConfig = v.InferOutput<typeof ClientTlsSchema>;
 export type SectionConfig<R extends Role> = v.InferOutput<(typeof SECTIONS)[R]>;

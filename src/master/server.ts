@@ -9,7 +9,7 @@ import { hostname as osHostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Server, Socket, TCPSocketListener, udp } from "bun";
 import { jwtKey as deriveJwtKey, loadOrCreateSecret, newTokenId, signToken, writePrivateFile } from "../auth/index.ts";
-import { defaultDataDir, type MasterConfig } from "../config/index.ts";
+import { defaultDataDir, explainFailure, masterTls, peerLink, type MasterConfig, type PeerLink } from "../config/index.ts";
 import { MAX_DATAGRAM_BYTES, splitFrames } from "../wire/index.ts";
 import { logger } from "../log/index.ts";
 import { LavaError, EXIT } from "../cli/errors.ts";
@@ -42,6 +42,9 @@ export interface MasterHandle {
 export const RUN_FILE = "master.json";
 
 export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
+  // Before anything is opened: a bad certificate file is a configuration error (exit 2).
+  const tls = masterTls(config.tls);
+  const peers = peerLink(tls);
   const dataDir = resolve(config.dataDir ?? defaultDataDir());
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
@@ -143,10 +146,11 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
       hostname: config.bind,
       port: config.httpPort,
       maxRequestBodySize: 64 * 2 ** 30, // snapshots; every other route bounds its own body (readJson)
+      ...(tls ? { tls: tls.server } : {}),
       async fetch(req, srv) {
         const url = new URL(req.url);
         // The leader holds the live state and the agents' channels: a follower forwards the API to it.
-        if ((url.pathname.startsWith("/api/v1/") || url.pathname === "/_raft/force-resync") && !state.isLeader && state.clustered) return proxyToLeader(req, url, state, config.nodeId);
+        if ((url.pathname.startsWith("/api/v1/") || url.pathname === "/_raft/force-resync") && !state.isLeader && state.clustered) return proxyToLeader(req, url, state, config.nodeId, peers);
         if (url.pathname === "/ws") {
           try {
             const claims = gate.check(req, url, "agent");
@@ -206,7 +210,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     holdOpen: (req: Request) => server.timeout(req, 0),
   } satisfies MasterContext);
 
-  const repl = state.startReplication(config, advertise);
+  const repl = state.startReplication(config, advertise, peers);
   await ensureAdminToken(state, join(dataDir, "admin.token"), jwtKey, nowMs, loaded.created ? secretPath : null);
 
   // Announces: one round per announceInterval, sent in slices every ANNOUNCE_SLICE_MS (see announce.ts).
@@ -254,7 +258,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   const heartbeat = setInterval(() => sessions.heartbeat(), config.pingInterval * 1000);
 
   writeFileSync(join(dataDir, RUN_FILE), JSON.stringify({ pid: process.pid, httpPort, udpPort, tcpReportPort: tcpListener?.port ?? null, advertise }) + "\n");
-  log.info(`master listening: HTTP ${config.bind}:${httpPort}, UDP ${config.bind}:${udpPort}${tcpListener ? `, TCP reports ${tcpListener.port}` : ""}${config.insecure ? " (INSECURE: no authentication)" : ""}; data in ${dataDir}`);
+  log.info(`master listening: ${tls ? "HTTPS" : "HTTP"} ${config.bind}:${httpPort}, UDP ${config.bind}:${udpPort}${tcpListener ? `, TCP reports ${tcpListener.port}` : ""}${config.insecure ? " (INSECURE: no authentication)" : ""}; data in ${dataDir}`);
 
   return {
     ctx,
@@ -281,7 +285,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
  * goes back. A request that was forwarded once is never forwarded again
  * (leadership moving under it): it gets a 503 saying whom to ask.
  */
-async function proxyToLeader(req: Request, url: URL, state: MasterState, selfId: number): Promise<Response> {
+async function proxyToLeader(req: Request, url: URL, state: MasterState, selfId: number, peers: PeerLink): Promise<Response> {
   const leader = state.replication.leaderAddr;
   if (!leader || req.headers.has(FORWARDED_HEADER)) {
     return errorResponse(new HttpError(503, "not_leader", leader ? `this master is a follower; ask the leader at ${leader}` : "no leader is elected right now (an election is under way, or no majority of masters is up); retry shortly", { leader }));
@@ -292,14 +296,15 @@ async function proxyToLeader(req: Request, url: URL, state: MasterState, selfId:
   headers.set(FORWARDED_HEADER, String(selfId));
   let res: Response;
   try {
-    res = await fetch(`http://${leader}${url.pathname}${url.search}`, {
+    res = await fetch(`${peers.scheme}://${leader}${url.pathname}${url.search}`, {
+      tls: peers.tls,
       method: req.method,
       headers,
       body: req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer(),
       redirect: "manual",
     });
   } catch (e) {
-    return errorResponse(new HttpError(503, "not_leader", `the leader at ${leader} did not answer (${(e as Error).message}); retry shortly`, { leader }));
+    return errorResponse(new HttpError(503, "not_leader", `the leader at ${leader} did not answer (${explainFailure(e, peers.scheme, "master.tls.ca")}); retry shortly`, { leader }));
   }
   const out = new Headers(res.headers);
   // fetch() has already decoded the body.

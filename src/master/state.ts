@@ -8,7 +8,7 @@
  * replaces the database; the views are then loaded from it again.
  */
 import { allHosts, openStore, revokedTokenIds, type Applied, type Command, type Members, type OpenedStore } from "../store/index.ts";
-import type { MasterConfig } from "../config/index.ts";
+import { PLAIN_PEERS, type MasterConfig, type PeerLink } from "../config/index.ts";
 import type { SoftState } from "../raft/types.ts";
 import { logger } from "../log/index.ts";
 import { sessionKey } from "../auth/index.ts";
@@ -41,8 +41,8 @@ export class MasterState {
   }
 
   /** Starts the Raft node once this master's address is known (after its HTTP port is bound). */
-  startReplication(config: MasterConfig, selfAddr: string): Replication {
-    const repl = new Replication(this.store, config, this.secret, this.dataDir, selfAddr, {
+  startReplication(config: MasterConfig, selfAddr: string, peers: PeerLink = PLAIN_PEERS): Replication {
+    const repl = new Replication(this.store, config, this.secret, this.dataDir, selfAddr, peers, {
       onApplied: (a) => this.mirror(a),
       onSnapshotInstalled: () => {
         this.loadViews();

@@ -5,7 +5,7 @@
  */
 import { mkdirSync, readdirSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
-import type { MasterConfig } from "../../config/index.ts";
+import { explainFailure, type MasterConfig, type PeerLink } from "../../config/index.ts";
 import type { Message, SoftState } from "../../raft/types.ts";
 import { checkSnapshotFile, SqliteRaftStorage, StoreError, type Applied, type Command, type Members, type OpenedStore } from "../../store/index.ts";
 import { systemRng } from "../../rng/index.ts";
@@ -48,6 +48,8 @@ export class Replication {
     secret: Uint8Array,
     dataDir: string,
     private readonly selfAddr: string,
+    /** Scheme and TLS options for calling the other masters (master.tls). */
+    private readonly peers: PeerLink,
     hooks: ReplicationHooks,
   ) {
     this.storage = new SqliteRaftStorage(store);
@@ -69,7 +71,8 @@ export class Replication {
       selfAddr,
       addrOf: (peer) => this.storage.members.addrs[peer] ?? this.learned.get(peer) ?? null,
       auth: this.auth,
-      scheme: "http",
+      scheme: peers.scheme,
+      tls: peers.tls,
       nowMs: () => Date.now(),
       onUnreachable: (peer) => this.driver.reportUnreachable(peer),
       onSnapshotSent: (peer, ok, detail) => {
@@ -144,14 +147,15 @@ export class Replication {
     const path = "/_raft/propose";
     let res: Response;
     try {
-      res = await fetch(`http://${leader}${path}`, {
+      res = await fetch(`${this.peers.scheme}://${leader}${path}`, {
+        tls: this.peers.tls,
         method: "POST",
         headers: { "content-type": "application/json", ...this.auth.headers(this.config.nodeId, this.selfAddr, "POST", path, Date.now() / 1000) },
         body: JSON.stringify({ command: cmd }),
         signal: AbortSignal.timeout(this.config.raft.proposalTimeout * 1000),
       });
     } catch (e) {
-      throw new StoreError(`the leader at ${leader} did not answer (${(e as Error).message}); the write may or may not be applied`, "unknown_outcome", leader);
+      throw new StoreError(`the leader at ${leader} did not answer (${explainFailure(e, this.peers.scheme, "master.tls.ca")}); the write may or may not be applied`, "unknown_outcome", leader);
     }
     const body = (await res.json().catch(() => ({}))) as { idx?: number; result?: Applied["result"]; error?: string; detail?: string; leader?: string | null };
     if (!res.ok || typeof body.idx !== "number" || !body.result) {

@@ -16,6 +16,7 @@
 import { unlinkSync, statSync } from "node:fs";
 import type { Message, SnapshotMeta } from "../../raft/types.ts";
 import { logger } from "../../log/index.ts";
+import { explainFailure, type ClientTls } from "../../config/index.ts";
 import type { PeerAuth } from "./peer-auth.ts";
 
 const log = logger("raft");
@@ -64,7 +65,9 @@ export interface TransportDeps {
   addrOf(id: number): string | null;
   auth: PeerAuth;
   /** "http" or "https" (TLS between masters). */
-  scheme: string;
+  scheme: "http" | "https";
+  /** fetch()'s `tls` for https peers: the CA of master.tls.ca; undefined = the system store. */
+  tls?: ClientTls | undefined;
   nowMs(): number;
   /** The core should probe this peer again. */
   onUnreachable(id: number): void;
@@ -177,6 +180,7 @@ export class HttpTransport {
     s.inflight = true;
     const started = performance.now();
     fetch(url, {
+      tls: this.deps.tls,
       method: "POST",
       headers: { "content-type": "application/json", ...this.deps.auth.headers(this.deps.selfId, this.deps.selfAddr, "POST", path, this.deps.nowMs() / 1000) },
       body: JSON.stringify(batch),
@@ -196,7 +200,7 @@ export class HttpTransport {
         p.stats.messagesDropped += batch.length;
         const backoff = Math.min(BACKOFF_MS_MAX, BACKOFF_MS_MIN * 2 ** Math.min(10, p.stats.consecutiveFailures - 1));
         s.retryAtMs = this.deps.nowMs() + backoff;
-        if (p.stats.consecutiveFailures === 1) log.info(`master ${p.stats.id} (${this.deps.addrOf(p.stats.id)}) unreachable: ${e.message}`);
+        if (p.stats.consecutiveFailures === 1) log.info(`master ${p.stats.id} (${this.deps.addrOf(p.stats.id)}) unreachable: ${explainFailure(e, this.deps.scheme, "master.tls.ca")}`);
         this.deps.onUnreachable(p.stats.id);
       })
       .finally(() => {
@@ -243,6 +247,7 @@ export class HttpTransport {
     });
     const header = JSON.stringify({ from: this.deps.selfId, to, term: m.term, meta, bytes: total });
     fetch(url, {
+      tls: this.deps.tls,
       method: "POST",
       headers: { "content-type": "application/octet-stream", ...this.deps.auth.headers(this.deps.selfId, this.deps.selfAddr, "POST", "/_raft/snapshot", this.deps.nowMs() / 1000), [SNAPSHOT_HEADER]: header },
       body,
