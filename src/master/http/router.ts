@@ -73,6 +73,8 @@ export async function readText(req: Request, maxBytes: number): Promise<string> 
   const tooLarge = () => new HttpError(413, "too_large", `request body over ${maxBytes} bytes`);
   const declared = Number(req.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw tooLarge();
+  // A declared length within the bound is what the server reads (it ends the body there): read it whole.
+  if (Number.isFinite(declared)) return req.text();
   if (!req.body) return "";
   const chunks: Uint8Array[] = [];
   let n = 0;
