@@ -46,9 +46,9 @@ import { hostname as osHostname, release as osRelease, type as osType } from "no
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import * as v from "valibot";
-import type { AgentConfig } from "../config/index.ts";
+import { clientTls, type AgentConfig, type ClientTls } from "../config/index.ts";
 import { join } from "node:path";
-import { formatHostPort, parseHostPort, parseMasterList, RegisterSchema, type Ack, type AgentMessage, type AgentRequest, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
+import { defaultScheme, formatHostPort, httpUrl, parseHostPort, parseMasterList, withScheme, RegisterSchema, type Ack, type AgentMessage, type AgentRequest, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { hardwareInfo, ProcSampler, type HardwareInfo, type JobCounts } from "./procfs/index.ts";
@@ -206,6 +206,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const configFile = deps.configFile ?? null;
   const agentEnv = deps.env ?? process.env;
   const startedAt = now();
+  // Read now, so that a bad agent.tls.ca stops start-up (exit 2) before anything runs.
+  const tls = clientTls("agent", config.tls);
 
   // ---- requests (exec/, health/, alerts/, logs/, update/)
 
@@ -252,6 +254,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     execPath: deps.update?.execPath ?? process.execPath,
     compiled: deps.update?.compiled ?? isCompiledBinary(Bun.main),
     token: config.token,
+    tls,
     deliver: (r) => executor.deliver(r),
     onReady: (plan) => requestRestart(plan),
     env: agentEnv,
@@ -281,6 +284,12 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   }
 
   let masters: HostPort[] = [];
+  /** For addresses without a scheme: the configured list's and those learnt later (announces, not_leader), which are bare host:port. */
+  let scheme: "http" | "https" = "http";
+  const learnt = (addr: string): HostPort | null => {
+    const hp = parseHostPort(addr);
+    return hp ? withScheme(hp, scheme) : null;
+  };
   let state: AgentState = "idle";
   let reporter: Reporter | null = null;
   let conn: ControlConnection | null = null;
@@ -384,6 +393,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     const c: ControlConnection = openControl({
       master: m,
       token: config.token,
+      tls,
       register: registerMessage(reporter.port),
       handshakeTimeoutMs,
       keepaliveMs,
@@ -432,7 +442,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     let round = 0;
     let redirects = 0;
     let unreachableLogged = false;
-    log.info(`agent ${hostname} starting: masters ${masters.map(formatHostPort).join(", ")}, reports from UDP port ${reporter?.port}`);
+    log.info(`agent ${hostname} starting: masters ${masters.map(httpUrl).join(", ")}, reports from UDP port ${reporter?.port}`);
     while (!stopping) {
       let delayMs: number;
       try {
@@ -444,7 +454,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
           if (stopping) return;
           const outcome = await session(m);
           if (stopping) return;
-          if (outcome.notLeader) leaderHint = parseHostPort(outcome.notLeader) ?? leaderHint;
+          if (outcome.notLeader) leaderHint = learnt(outcome.notLeader) ?? leaderHint;
           if (outcome.registered) {
             ended = { master: m, outcome };
             break;
@@ -484,7 +494,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
           log.warn(`disconnected from master ${formatHostPort(ended.master)}: ${ended.outcome.reason}; reconnecting in ${seconds(delayMs)}`);
         } else {
           delayMs = reconnectDelayMs(round++, policy, rng);
-          if (busyMaster) delayMs = Math.max(delayMs, await admissionDelayMs(busyMaster, rng));
+          if (busyMaster) delayMs = Math.max(delayMs, await admissionDelayMs(busyMaster, rng, tls));
           const text = `master unreachable (${failures.join("; ")}), retrying in ${seconds(delayMs)}`;
           if (!unreachableLogged) log.warn(text);
           else log.debug(text);
@@ -548,7 +558,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     }
     if (a.leaderAddr !== lastLeaderAddr) {
       lastLeaderAddr = a.leaderAddr;
-      const leader = parseHostPort(a.leaderAddr);
+      const leader = learnt(a.leaderAddr);
       const current = sessionMaster ? formatHostPort(sessionMaster) : null;
       if (leader && formatHostPort(leader) !== current) {
         leaderHint = leader;
@@ -580,7 +590,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   return {
     async start() {
       if (state !== "idle") throw new Error("agent already started");
-      masters = parseMasterList(config.master);
+      const listed = parseMasterList(config.master);
+      scheme = defaultScheme(listed, config.tls !== undefined);
+      masters = listed.map((m) => withScheme(m, scheme));
       const probe = v.safeParse(RegisterSchema, registerMessage(1));
       if (!probe.success) {
         throw new Error(`cannot register as "${hostname}": ${v.summarize(probe.issues)} (set agent.hostname or --hostname)`);
@@ -671,9 +683,9 @@ function seconds(ms: number): string {
  * carries) and waits at least that long, spread by up to half again so the
  * refused agents do not come back together. Best effort: 0 if it cannot tell.
  */
-export async function admissionDelayMs(m: HostPort, rng: Rng): Promise<number> {
+export async function admissionDelayMs(m: HostPort, rng: Rng, tls?: ClientTls): Promise<number> {
   try {
-    const res = await fetch(`http://${formatHostPort(m)}/healthz`, { signal: AbortSignal.timeout(2000) });
+    const res = await fetch(`${httpUrl(m)}/healthz`, { tls, signal: AbortSignal.timeout(2000) });
     const body = (await res.json()) as { wsRetryAfterMs?: unknown };
     const wait = typeof body.wsRetryAfterMs === "number" && Number.isFinite(body.wsRetryAfterMs) ? Math.min(Math.max(0, body.wsRetryAfterMs), 600_000) : 0;
     return Math.round(wait * (1 + 0.5 * rng()));

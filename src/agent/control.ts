@@ -12,7 +12,8 @@
  * frame from the master, so a master host that vanished (no FIN, no RST)
  * is noticed in under a minute instead of after TCP's timeouts.
  */
-import { formatHostPort, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
+import { tlsAdvice, type ClientTls } from "../config/index.ts";
+import { formatHostPort, httpUrl, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 
 const log = logger("agent");
@@ -25,8 +26,11 @@ const CLOSE_GRACE_MS = 1_000;
 const CLOSE_REASON_CHARS_MAX = 100;
 
 export interface ControlOptions {
+  /** Its scheme says ws:// or wss://. */
   master: HostPort;
   token: string | undefined;
+  /** The WebSocket's `tls` (agent.tls); undefined = the system store. */
+  tls?: ClientTls | undefined;
   /** Sent as the first message once the socket is open. */
   register: Register;
   handshakeTimeoutMs: number;
@@ -77,13 +81,14 @@ export interface ControlConnection {
   readonly invalidMessages: number;
 }
 
+/** wss:// for an https master, ws:// otherwise. */
 export function wsUrl(master: HostPort): string {
-  return `ws://${formatHostPort(master)}/ws`;
+  return `${master.scheme === "https" ? "wss" : "ws"}://${formatHostPort(master)}/ws`;
 }
 
-/** "http://host:port" of a master's HTTP port (what `update_agent` downloads from): the scheme goes with wsUrl's. */
+/** "http(s)://host:port" of a master's HTTP port (what `update_agent` downloads from): the scheme goes with wsUrl's. */
 export function httpBase(master: HostPort): string {
-  return `http://${formatHostPort(master)}`;
+  return httpUrl(master);
 }
 
 /** Opens one connection; never throws (a bad URL ends the connection at once). */
@@ -234,7 +239,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
 
   try {
     const headers: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
-    ws = new WebSocket(url, { headers });
+    ws = new WebSocket(url, { headers, tls: opts.tls });
   } catch (e) {
     end(`cannot open ${url}: ${errorText(e)}`);
     return conn;
@@ -262,7 +267,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
   );
   ws.onerror = guard((ev: Event) => {
     const msg = (ev as ErrorEvent).message;
-    if (typeof msg === "string" && msg) lastError = shortenWsError(msg);
+    if (typeof msg === "string" && msg) lastError = shortenWsError(msg, opts.master.scheme ?? "http");
   });
   ws.onclose = guard((ev: CloseEvent) => {
     if (closeTimer) clearTimeout(closeTimer);
@@ -281,13 +286,15 @@ const UPGRADE_REFUSED: Record<string, string> = {
 
 /**
  * "WebSocket connection to 'ws://…' failed: Failed to connect ECONNREFUSED" → "Failed to connect ECONNREFUSED";
- * "…: Expected 101 status code: 401 …" → what a 401 means.
+ * "…: Expected 101 status code: 401 …" → what a 401 means; a TLS failure gets what to do about it.
  */
-function shortenWsError(msg: string): string {
+function shortenWsError(msg: string, scheme: "http" | "https"): string {
   const status = /Expected 101 status code: (\d{3})/.exec(msg)?.[1];
   if (status && UPGRADE_REFUSED[status]) return UPGRADE_REFUSED[status];
   const i = msg.indexOf("failed: ");
-  return oneLine(i >= 0 ? msg.slice(i + "failed: ".length) : msg);
+  const text = oneLine(i >= 0 ? msg.slice(i + "failed: ".length) : msg);
+  const advice = tlsAdvice(scheme, text, "agent.tls.ca (env LAVA_TLS_CA)");
+  return advice ? `${text} (${advice})` : text;
 }
 
 /** Untrusted text for one log line: no line breaks, bounded. */

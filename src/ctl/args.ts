@@ -6,14 +6,14 @@
 import type { ArgsDef } from "citty";
 import { commonArgs, flagsToConfig } from "../cli/args.ts";
 import { EXIT, LavaError } from "../cli/errors.ts";
-import { loadConfig, type CtlConfig } from "../config/index.ts";
-import { parseMasterList } from "../control/address.ts";
+import { clientTls, loadConfig, type CtlConfig } from "../config/index.ts";
+import { defaultScheme, parseMasterList } from "../control/address.ts";
 import { configureLogging } from "../log/index.ts";
 import { MasterClient } from "./client.ts";
 
 export const ctlArgs = {
   ...commonArgs,
-  master: { type: "string", description: "Master host:port, or a comma-separated list tried in turn (default 127.0.0.1:6880; env LAVA_MASTER)", valueHint: "ADDRS" },
+  master: { type: "string", description: "Master host:port (or https://host:port), or a comma-separated list tried in turn (default 127.0.0.1:6880; env LAVA_MASTER)", valueHint: "ADDRS" },
   token: { type: "string", description: "Access token (env LAVA_TOKEN)", valueHint: "TOKEN" },
   timeout: { type: "string", description: "Seconds to wait for each master before trying the next (default 10; env LAVA_TIMEOUT)", valueHint: "SECONDS" },
   json: { type: "boolean", description: "One JSON document on stdout, for scripts" },
@@ -43,8 +43,9 @@ export function connect(args: { config?: string | undefined; json?: boolean | un
     const from = args.master !== undefined ? "--master" : process.env.LAVA_MASTER ? "LAVA_MASTER" : file ? `ctl.master in ${file}` : "the default";
     throw new LavaError(`${(error as Error).message}, from ${from}`, EXIT.usage);
   }
+  const tls = clientTls("ctl", config.tls);
   return {
-    client: new MasterClient({ masters, token: config.token, timeoutMs: Math.round(config.timeout * 1000) }),
+    client: new MasterClient({ masters, token: config.token, timeoutMs: Math.round(config.timeout * 1000), tls, scheme: defaultScheme(masters, config.tls !== undefined) }),
     config,
     json: args.json === true,
   };

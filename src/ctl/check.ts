@@ -56,7 +56,7 @@ async function gather(args: Parameters<typeof connect>[0]): Promise<CheckInput> 
     configured.map(async (m) => {
       const address = formatHostPort(m);
       try {
-        const res = await fetch(`http://${address}/healthz`, { signal: AbortSignal.timeout(timeoutMs) });
+        const res = await ctx.client.probe(m, "/healthz", timeoutMs);
         const body = (await res.json().catch(() => null)) as { ok?: unknown } | null;
         return { address, up: res.ok && body?.ok === true };
       } catch {

@@ -10,7 +10,8 @@
  * all, the error has exit code 3 and lists what each one did.
  */
 import { EXIT, LavaError } from "../cli/errors.ts";
-import { formatHostPort, parseHostPort, type HostPort } from "../control/address.ts";
+import { tlsAdvice, type ClientTls } from "../config/index.ts";
+import { defaultScheme, formatHostPort, httpUrl, parseHostPort, withScheme, type HostPort, type Scheme } from "../control/address.ts";
 import { logger } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 
@@ -29,6 +30,10 @@ export interface MasterClientOptions {
   token?: string | undefined;
   /** Per master, for the whole exchange (redirects and body included). */
   timeoutMs: number;
+  /** fetch()'s `tls` (ctl.tls); undefined = the system store. */
+  tls?: ClientTls | undefined;
+  /** For masters written without one, and leaders named by answers; default: https if any master is written https://. */
+  scheme?: Scheme;
 }
 
 /** The master answered with an error status (4xx, or 503 from the last master). Exit code 1. */
@@ -98,15 +103,34 @@ export class MasterClient {
   readonly masters: HostPort[];
   private readonly token: string | undefined;
   private readonly timeoutMs: number;
+  private readonly tls: ClientTls | undefined;
+  private readonly scheme: Scheme;
   /** The master that answered last; later requests start there. */
   private preferred = 0;
 
   constructor(opts: MasterClientOptions) {
     if (opts.masters.length === 0) throw new Error("MasterClient needs at least one master");
     if (!(opts.timeoutMs > 0)) throw new Error(`MasterClient timeoutMs must be positive, got ${opts.timeoutMs}`);
-    this.masters = [...opts.masters];
+    this.scheme = opts.scheme ?? defaultScheme(opts.masters, false);
+    this.masters = opts.masters.map((m) => withScheme(m, this.scheme));
     this.token = opts.token ? opts.token : undefined;
     this.timeoutMs = opts.timeoutMs;
+    this.tls = opts.tls;
+  }
+
+  /**
+   * A client for one other master named by host:port (a member listed by
+   * /_raft/health), with this client's token, scheme and TLS options; null
+   * if the address is malformed.
+   */
+  sibling(addr: string, timeoutMs = this.timeoutMs): MasterClient | null {
+    const hp = parseHostPort(addr);
+    return hp ? new MasterClient({ masters: [hp], token: this.token, timeoutMs, tls: this.tls, scheme: this.scheme }) : null;
+  }
+
+  /** One plain GET of `path` on `master` with this client's scheme and TLS, no failover (e.g. /healthz of each master). */
+  probe(master: HostPort, path: string, timeoutMs = this.timeoutMs): Promise<Response> {
+    return fetch(`${httpUrl(withScheme(master, this.scheme))}${path}`, { tls: this.tls, signal: AbortSignal.timeout(timeoutMs) });
   }
 
   get(path: string): Promise<unknown> {
@@ -172,7 +196,7 @@ export class MasterClient {
     if (!hp) return;
     const k = formatHostPort(hp);
     let i = this.masters.findIndex((m) => formatHostPort(m) === k);
-    if (i < 0) i = this.masters.push(hp) - 1;
+    if (i < 0) i = this.masters.push(withScheme(hp, this.scheme)) - 1;
     this.preferred = i;
   }
 
@@ -191,7 +215,7 @@ export class MasterClient {
         if (error instanceof AnswerTooLarge) {
           throw new LavaError(`${addr} answered ${method} ${path} with more than ${ANSWER_BYTES_MAX} bytes; refusing it`, EXIT.failed);
         }
-        const why = this.describeFailure(error);
+        const why = this.describeFailure(error, master);
         log.debug(`${addr}: ${why}${last ? "" : "; trying the next master"}`);
         tried.push(`${addr} (${why})`);
         continue;
@@ -223,11 +247,11 @@ export class MasterClient {
       headers["content-type"] = "application/json";
       payload = JSON.stringify(body);
     }
-    let url = `http://${formatHostPort(master)}${path}`;
+    let url = `${httpUrl(master)}${path}`;
     for (let hop = 0; ; hop++) {
       // Redirects are followed here, not by fetch, so that the token goes
       // along to the leader (fetch drops Authorization across origins).
-      const res = await fetch(url, { method, headers, body: payload, signal, redirect: "manual" });
+      const res = await fetch(url, { method, headers, body: payload, signal, redirect: "manual", tls: this.tls });
       const location = res.headers.get("location");
       if (res.status >= 300 && res.status < 400 && location && hop < REDIRECTS_MAX) {
         await res.body?.cancel();
@@ -253,7 +277,14 @@ export class MasterClient {
     throw new TypeError(`redirected to a non-HTTP location from ${url}`);
   }
 
-  private describeFailure(error: unknown): string {
+  private describeFailure(error: unknown, master: HostPort): string {
+    const e = error as { code?: unknown; message?: unknown } | null;
+    const why = this.failureText(error);
+    const advice = tlsAdvice(master.scheme ?? "http", `${typeof e?.code === "string" ? e.code : ""} ${typeof e?.message === "string" ? e.message : ""} ${why}`, "ctl.tls.ca (env LAVA_TLS_CA)");
+    return advice ? `${why}; ${advice}` : why;
+  }
+
+  private failureText(error: unknown): string {
     const e = error as { name?: unknown; code?: unknown; message?: unknown } | null;
     if (e?.name === "TimeoutError") return `no answer within ${+(this.timeoutMs / 1000).toFixed(3)} s`;
     switch (e?.code) {

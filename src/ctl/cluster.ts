@@ -6,8 +6,7 @@
  */
 import { defineCommand } from "citty";
 import { EXIT, LavaError } from "../cli/errors.ts";
-import { parseHostPort } from "../control/address.ts";
-import { MasterClient } from "./client.ts";
+import type { MasterClient } from "./client.ts";
 import { clusterTable, clusterView } from "./cluster-view.ts";
 import { connect, ctlArgs, expectObject, positionals, type CtlContext } from "./args.ts";
 import { print, printJson } from "./output.ts";
@@ -16,11 +15,12 @@ type Row = Record<string, unknown>;
 /** Each member's own answer may take this long; a member that is down shows as unreachable. */
 const MEMBER_TIMEOUT_MS = 2000;
 
-async function ask(addr: string, path: string, token: string | undefined): Promise<Row | null> {
-  const hp = parseHostPort(addr);
-  if (!hp) return null;
+/** One member's own answer (its address from /_raft/health is host:port: scheme and TLS options are those of the client). */
+async function ask(client: MasterClient, addr: string, path: string): Promise<Row | null> {
+  const member = client.sibling(addr, MEMBER_TIMEOUT_MS);
+  if (!member) return null;
   try {
-    const answer = await new MasterClient({ masters: [hp], token, timeoutMs: MEMBER_TIMEOUT_MS }).get(path);
+    const answer = await member.get(path);
     return typeof answer === "object" && answer !== null ? (answer as Row) : null;
   } catch {
     return null;
@@ -31,9 +31,9 @@ async function status(ctx: CtlContext): Promise<void> {
   const first = expectObject(await ctx.client.get("/_raft/health"), "GET /_raft/health");
   const addrs = new Map<number, string>();
   for (const [id, addr] of Object.entries((first.members ?? {}) as Record<string, unknown>)) if (typeof addr === "string") addrs.set(Number(id), addr);
-  const health = new Map<string, Row | null>(await Promise.all([...addrs.values()].map(async (a) => [a, await ask(a, "/_raft/health", ctx.config.token)] as const)));
+  const health = new Map<string, Row | null>(await Promise.all([...addrs.values()].map(async (a) => [a, await ask(ctx.client, a, "/_raft/health")] as const)));
   const leader = [...health.entries()].find(([, h]) => h?.state === "Leader")?.[0] ?? null;
-  const sync = leader ? await ask(leader, "/_raft/sync-status", ctx.config.token) : null;
+  const sync = leader ? await ask(ctx.client, leader, "/_raft/sync-status") : null;
   const view = clusterView(addrs, health, sync);
   if (ctx.json) await printJson(view);
   else await print(clusterTable(view));

@@ -4,6 +4,7 @@
  * 100 MB binary never sits in memory. Bounded in size and time.
  */
 import { open, unlink } from "node:fs/promises";
+import type { ClientTls } from "../../config/index.ts";
 import { errorText } from "../control.ts";
 
 export const DOWNLOAD_BYTES_MAX = 1 << 30;
@@ -15,13 +16,13 @@ export interface Downloaded {
 }
 
 /** Writes the body of GET `url` to `dest` (which must not exist); removes `dest` and throws a readable Error on any failure. */
-export async function downloadTo(url: string, dest: string, opts: { token: string | undefined; maxBytes?: number; timeoutMs?: number; signal?: AbortSignal }): Promise<Downloaded> {
+export async function downloadTo(url: string, dest: string, opts: { token: string | undefined; maxBytes?: number; timeoutMs?: number; signal?: AbortSignal; tls?: ClientTls | undefined }): Promise<Downloaded> {
   const maxBytes = opts.maxBytes ?? DOWNLOAD_BYTES_MAX;
   const headers: Record<string, string> = opts.token ? { Authorization: `Bearer ${opts.token}` } : {};
   let res: Response;
   try {
     const timeout = AbortSignal.timeout(opts.timeoutMs ?? DOWNLOAD_TIMEOUT_MS);
-    res = await fetch(url, { headers, signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout, redirect: "error" });
+    res = await fetch(url, { headers, tls: opts.tls, signal: opts.signal ? AbortSignal.any([timeout, opts.signal]) : timeout, redirect: "error" });
   } catch (e) {
     throw new Error(`cannot download ${url}: ${errorText(e)}`);
   }

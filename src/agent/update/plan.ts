@@ -16,7 +16,7 @@ export function isCompiledBinary(main: string): boolean {
 }
 
 /**
- * `http://<master><path>`. The path comes from the master but is checked
+ * `http(s)://<master><path>`. The path comes from the master but is checked
  * anyway: one absolute path on that host, nothing that could turn the URL
  * into another host's (`//evil`, `@`, a scheme) or carry odd characters.
  */

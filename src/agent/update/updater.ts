@@ -19,6 +19,7 @@
  * restart.
  */
 import { chmod, rename, unlink } from "node:fs/promises";
+import type { ClientTls } from "../../config/index.ts";
 import type { CommandResult, UpdateAgent } from "../../control/index.ts";
 import { logger } from "../../log/index.ts";
 import { errorText } from "../control.ts";
@@ -39,6 +40,8 @@ export interface UpdaterOptions {
   compiled: boolean;
   /** The agent's token, sent with the download. */
   token: string | undefined;
+  /** fetch()'s `tls` for an https master (agent.tls). */
+  tls?: ClientTls | undefined;
   /** The final command_result (kept while the channel is down: the executor's deliver). */
   deliver: (r: CommandResult) => void;
   /** A verified binary is in place: stop and start again with `plan`. */
@@ -51,7 +54,7 @@ export interface UpdaterOptions {
 }
 
 export interface Updater {
-  /** `masterHttpBase`: "http://host:port" of the master the request came on. */
+  /** `masterHttpBase`: "http(s)://host:port" of the master the request came on. */
   update(msg: UpdateAgent, masterHttpBase: string): void;
   /** An update is being fetched or checked. */
   readonly busy: boolean;
@@ -101,7 +104,7 @@ export function createUpdater(opts: UpdaterOptions): Updater {
     const tmp = tempPathFor(opts.execPath, randomHex(6));
     try {
       log.info(`update to lava ${msg.version}: downloading ${target.url}`);
-      const got = await downloadTo(target.url, tmp, { token: opts.token, signal: abort.signal, ...(opts.downloadTimeoutMs ? { timeoutMs: opts.downloadTimeoutMs } : {}) }).catch((e) => {
+      const got = await downloadTo(target.url, tmp, { token: opts.token, tls: opts.tls, signal: abort.signal, ...(opts.downloadTimeoutMs ? { timeoutMs: opts.downloadTimeoutMs } : {}) }).catch((e) => {
         throw new Failed(abort.signal.aborted ? "cancelled: the agent is stopping" : errorText(e));
       });
       if (got.sha256 !== msg.sha256.toLowerCase()) throw new Failed(`checksum mismatch: the download (${got.bytes} bytes) has SHA-256 ${got.sha256}, the master announced ${msg.sha256}`);
