@@ -176,4 +176,41 @@ describe("health, alerts and logs with real agents", () => {
     expect(audit.some((a) => a.target === "ex1" && a.result === "started" && JSON.parse(String(a.detail)).follow === true)).toBe(true);
     expect(audit.some((a) => a.target === "ex1" && String(a.result).startsWith("refused: 409"))).toBe(true);
   }, 40_000);
+
+  test("an agent killed mid-request: the caller gets that host's error at once, not a hang until the timeout", async () => {
+    const victim = startAgent(master, { hostname: "ex-dies", procRoot: fixture("ex1"), args: ["--config", agentConfig] });
+    await waitFor(async () => (await master.api<Row[]>("/api/v1/hosts")).body.some((x) => x.host === "ex-dies" && x.connected === true), 20_000, "ex-dies connected");
+    const started = performance.now();
+    const call = runLava(["ctl", "exec", "--hosts", "ex-dies", "--timeout", "60", "--json", "--", "/bin/sleep", "45"], { env: env(), timeoutMs: 60_000 });
+    // The command runs on the agent: a sleep whose parent is the agent.
+    const sleeper = await waitFor(
+      () =>
+        readdirSync("/proc")
+          .filter((p) => /^\d+$/.test(p))
+          .find((p) => {
+            try {
+              const stat = readFileSync(`/proc/${p}/stat`, "utf8");
+              return readFileSync(`/proc/${p}/cmdline`, "utf8") === "/bin/sleep\u000045\u0000" && stat.split(") ")[1]!.split(" ")[1] === String(victim.proc.pid);
+            } catch {
+              return false;
+            }
+          }),
+      10_000,
+      "the command running on the agent",
+    );
+    await victim.kill9();
+    const r = await call;
+    const elapsedMs = performance.now() - started;
+    try {
+      process.kill(Number(sleeper), "SIGKILL"); // the agent died before it could kill its command
+    } catch {
+      /* already gone */
+    }
+    expect(r.code).toBe(1);
+    const rows = JSON.parse(r.stdout) as Row[];
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ host: "ex-dies", status: "error" });
+    expect(String(rows[0]!.error)).toMatch(/disconnect/);
+    expect(elapsedMs).toBeLessThan(30_000);
+  }, 60_000);
 });
