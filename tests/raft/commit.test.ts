@@ -118,3 +118,57 @@ describe("commit and the Ready contract", () => {
     expect(lone(5, [5, 6, 7]).node.propose("x")).toEqual({ ok: false, error: "not_leader", leader: 0 });
   });
 });
+
+describe("Figure 8", () => {
+  /**
+   * (b) S5 led term 3 and wrote (2, t3) alone; S1, S2 hold (2, t2).
+   * (c) S1 leads term 4 and copies (2, t2) to S3 and S4 but not its no-op.
+   * (d) S1 crashes; S5 wins term 5 with S2..S4 (its last term 3 > 2) and
+   *     overwrites index 2. Had S1 committed (2, t2) by counting replicas,
+   *     two state machines now disagree at index 2.
+   */
+  function figure8(commitPriorTerms: boolean) {
+    const voters = [1, 2, 3, 4, 5];
+    const opts = { maxEntriesPerMsg: 1, ...(commitPriorTerms ? { testingKnobs: { iKnowThisBreaksRaft: true as const, commitPriorTerms: true } } : {}) };
+    const c = new Cluster([]);
+    const logs: Record<number, number[]> = { 1: [1, 2], 2: [1, 2], 3: [1], 4: [1], 5: [1, 3] };
+    for (const id of voters) {
+      const s = storageWith(voters, logs[id]!, 3);
+      s.setHardState({ term: 3, vote: 0, commit: 1 });
+      c.add(id, opts, s);
+    }
+    c.stop(5);
+    // (c): S2 hears nothing from S1; S3 and S4 reject the first probe, get index 2, and
+    // then nothing more (neither the no-op at 3 nor the commit index).
+    const hasIndex2 = (id: number) => c.get(id).storage.lastIndex() >= 2;
+    c.filter = (m) => m.from === 1 && m.type !== "vote" && (m.to === 2 || hasIndex2(m.to));
+    c.raw(1).campaign();
+    c.stabilize();
+    expect(c.raw(1).status()).toMatchObject({ role: "leader", term: 4 });
+    c.tickAll();
+    c.stabilize();
+    const s1Applied = c.get(1).applied.find((e) => e.index === 2);
+    // (d)
+    c.stop(1);
+    c.heal();
+    c.restart(5);
+    for (let i = 0; i < 5 && c.raw(5).status().role !== "leader"; i++) c.elect(5);
+    expect(c.raw(5).status().role).toBe("leader");
+    c.tickAll();
+    c.stabilize();
+    const s2Applied = c.get(2).applied.find((e) => e.index === 2);
+    return { s1Applied, s2Applied };
+  }
+
+  test("counting replicas of an earlier term would let two servers apply different entries at one index", () => {
+    const { s1Applied, s2Applied } = figure8(true);
+    expect(s1Applied?.term).toBe(2);
+    expect(s2Applied?.term).toBe(3);
+  });
+
+  test("with §5.4.2 the old entry is never committed by the term-4 leader, so the overwrite is safe", () => {
+    const { s1Applied, s2Applied } = figure8(false);
+    expect(s1Applied).toBeUndefined();
+    expect(s2Applied?.term).toBe(3);
+  });
+});

@@ -54,6 +54,13 @@ describe("the simulator", () => {
     expect(again).toEqual(lines);
   }, 10_000);
 
+  test("every message the core sends passes the wire schema the transport checks", () => {
+    for (let seed = 1; seed <= 6; seed++) {
+      const r = runSimulation({ seed, nodes: seed % 2 === 0 ? 5 : 3, validateMessages: "all" });
+      expect([seed, r.failure ?? "ok"]).toEqual([seed, "ok"]);
+    }
+  }, 20_000);
+
   test("runs exercise what they should: faults, snapshots, membership, transfers, follower reads", () => {
     const total: Record<string, number> = {};
     for (let seed = 1; seed <= 60; seed++) {

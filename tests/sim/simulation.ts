@@ -37,8 +37,12 @@ export interface SimOptions {
   trace?: (line: string) => void;
   /** Overrides of what the seed draws (tests of the simulator itself). */
   params?: Partial<SimParams>;
-  /** Check every message the core sends against the wire schema (default on). */
-  validateMessages?: boolean;
+  /**
+   * Check the messages the core sends against the wire schema: "all", or
+   * (the default) every snapshot and one message in 8, which costs little
+   * and still sees every kind of message many times a run.
+   */
+  validateMessages?: "all" | "sampled" | "off";
 }
 
 export interface SimResult {
@@ -94,7 +98,8 @@ class Simulation implements ClientHost {
   private readonly schedRng: () => number;
   private readonly liveRng: () => number;
   private readonly knobs: RaftTestingKnobs | undefined;
-  private readonly validate: boolean;
+  private readonly validate: "all" | "sampled" | "off";
+  private sentCount = 0;
   private stampN = 0;
   private events = 0;
   private failure: string | undefined;
@@ -110,7 +115,7 @@ class Simulation implements ClientHost {
     this.schedRng = seededRng(streamSeed(o.seed, 3));
     this.liveRng = seededRng(streamSeed(o.seed, 5));
     this.knobs = o.knobs ? { iKnowThisBreaksRaft: true, ...o.knobs } : undefined;
-    this.validate = o.validateMessages !== false;
+    this.validate = o.validateMessages ?? "sampled";
     this.ids = Array.from({ length: o.nodes }, (_, k) => k + 1);
     this.net = new SimNetwork(seededRng(streamSeed(o.seed, 4)), this.p.net, (d, fn) => this.q.after(d, fn), (m) => this.arrive(m));
     const driftRng = seededRng(streamSeed(o.seed, 6));
@@ -396,7 +401,8 @@ class Simulation implements ClientHost {
   }
 
   private send(n: SimNode, m: Message): void {
-    if (this.validate) {
+    const check = this.validate === "all" || (this.validate === "sampled" && (m.type === "snapshot" || this.sentCount++ % 8 === 0));
+    if (check) {
       const v = parseRaftMessage(m);
       if (!v.ok) throw new Error(`node ${n.id} sent a message the wire schema refuses (${v.detail}): ${describe(m)}`);
     }
