@@ -58,6 +58,7 @@ export class RawNode implements RaftNode {
   private readonly maxCommittedPerReady: number;
   private readonly maxUncommitted: number;
   private readonly maxPendingReads: number;
+  private readonly commitBroadcast: boolean;
   private readonly knobs: RaftTestingKnobs | undefined;
 
   private term = 0;
@@ -101,6 +102,7 @@ export class RawNode implements RaftNode {
     this.maxCommittedPerReady = cfg.maxCommittedPerReady ?? DEFAULT_MAX_COMMITTED_PER_READY;
     this.maxUncommitted = cfg.maxUncommittedEntries ?? DEFAULT_MAX_UNCOMMITTED_ENTRIES;
     this.maxPendingReads = cfg.maxPendingReads ?? DEFAULT_MAX_PENDING_READS;
+    this.commitBroadcast = cfg.commitBroadcast ?? true;
     this.knobs = cfg.testingKnobs;
 
     this.log = new RaftLog(cfg.storage);
@@ -740,7 +742,9 @@ export class RawNode implements RaftNode {
       return;
     }
     const wasPaused = pr.isPaused();
-    if (!pr.maybeUpdate(m.index)) return;
+    // A probe answered at exactly its match also proves where the follower is: replicate.
+    const updated = pr.maybeUpdate(m.index);
+    if (!updated && !(pr.state === "probe" && pr.match === m.index)) return;
     if (pr.state === "probe") {
       pr.becomeReplicate();
     } else if (pr.state === "snapshot" && pr.match + 1 >= this.log.firstIndex()) {
@@ -753,7 +757,8 @@ export class RawNode implements RaftNode {
     }
     if (this.maybeCommit()) {
       this.afterCommit();
-      this.bcastAppend();
+      // Without commitBroadcast the new commit index rides on the next append or heartbeat.
+      if (this.commitBroadcast) this.bcastAppend();
     } else if (wasPaused) {
       this.sendAppend(pr.id);
     }

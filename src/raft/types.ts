@@ -187,6 +187,14 @@ export interface RaftConfig {
   /** Read-index requests queued at a leader at once; more are refused (default 1024). */
   maxPendingReads?: number;
   /**
+   * Send a new commit index to the followers as soon as it advances (etcd's
+   * behaviour, the default). With false, followers learn it from the next
+   * append or heartbeat (≤ heartbeatTick later): clients are answered by the
+   * leader, so writes are no slower, and a write made alone costs half the
+   * messages. lava's masters run with false.
+   */
+  commitBroadcast?: boolean;
+  /**
    * TESTS ONLY. Each knob breaks Raft on purpose, so that the simulator can
    * prove it notices. Production code never sets this field; the core
    * refuses a knob whose `iKnowThisBreaksRaft` is not set.

@@ -29,6 +29,32 @@ describe("§5.3 log replication", () => {
     expect(n.appliedData()).toEqual(["x"]);
   });
 
+  test("without commitBroadcast a new commit index is not sent at once: the next heartbeat carries it and the followers apply", () => {
+    const c = new Cluster([1, 2, 3], { commitBroadcast: false });
+    c.elect(1);
+    c.stabilize();
+    c.propose(1, "x");
+    // Appends out, answers back: committed on the leader, but no append goes out just for the commit.
+    const leader = c.get(1);
+    c.stabilize();
+    expect(leader.appliedData()).toEqual(["x"]);
+    expect(c.get(2).appliedData()).toEqual([]);
+    const n = lone(1, [1, 2, 3], { commitBroadcast: false });
+    forceLeader(n);
+    drain(n);
+    for (const f of [2, 3]) n.node.step(msg({ type: "append_resp", from: f, to: 1, term: 1, index: 1 }));
+    drain(n);
+    n.node.propose("y");
+    drain(n);
+    n.node.step(msg({ type: "append_resp", from: 2, to: 1, term: 1, index: 2 }));
+    expect(n.node.status().commit).toBe(2);
+    expect(drain(n).filter((m) => m.type === "append")).toEqual([]);
+    // The heartbeat round brings it to the followers.
+    c.tickAll();
+    c.stabilize();
+    for (const id of [2, 3]) expect(c.get(id).appliedData()).toEqual(["x"]);
+  });
+
   test("followers apply committed entries in log order", () => {
     const c = new Cluster([1, 2, 3]);
     c.elect(1);

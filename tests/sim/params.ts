@@ -41,6 +41,8 @@ export interface SimParams {
   opTimeoutMs: number;
   /** After faults are healed, the cluster must elect a leader and commit a write within this. */
   livenessMs: number;
+  /** RaftConfig.commitBroadcast (lava's masters run with false). Drawn last, so earlier draws are unchanged. */
+  commitBroadcast: boolean;
 }
 
 /** Picks one of `xs`. */
@@ -92,5 +94,6 @@ export function drawParams(rng: () => number, nodes: number): SimParams {
     keys: between(rng, 1, 4),
     opTimeoutMs: pick(rng, [300, 800]),
     livenessMs: 6000,
+    commitBroadcast: rng() < 0.5,
   };
 }

@@ -285,6 +285,7 @@ class Simulation implements ClientHost {
       maxCommittedPerReady: p.maxCommittedPerReady,
       preVote: p.preVote,
       checkQuorum: p.checkQuorum,
+      commitBroadcast: p.commitBroadcast,
       rng: seededRng(streamSeed(this.o.seed, 1000 + n.id * 1009 + n.life)),
       applied: n.kv.applied,
       ...(this.knobs ? { testingKnobs: this.knobs } : {}),

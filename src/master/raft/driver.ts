@@ -110,6 +110,8 @@ export class RaftDriver {
       resyncThreshold: this.cfg.resyncThreshold,
       preVote: true,
       checkQuorum: true,
+      // Followers learn the commit index from the next append or heartbeat: fewer messages per write.
+      commitBroadcast: false,
       rng: this.cfg.rng,
       applied: this.storage.lastApplied,
     });
