@@ -220,15 +220,7 @@ export class RaftDriver {
    */
   readBarrier(): Promise<void> {
     if (this.stopped) return Promise.reject(new StoreError("the master is shutting down", "unknown_outcome"));
-    return new Promise((resolve, reject) => {
-      const w: ReadWaiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.dropReader(w);
-          reject(new StoreError(`could not confirm this master's state with a majority within ${this.cfg.proposalTimeoutMs} ms`, "commit_timeout", this.leaderAddr));
-        }, this.cfg.proposalTimeoutMs),
-      };
+    return this.reader(`could not confirm this master's state with a majority within ${this.cfg.proposalTimeoutMs} ms`, (w) => {
       this.queuedReads.push(w);
       this.schedule();
     });
@@ -237,16 +229,21 @@ export class RaftDriver {
   /** Resolves once this master has applied entry `index` (after a write another master committed for us). */
   waitApplied(index: number): Promise<void> {
     if (this.storage.lastApplied >= index) return Promise.resolve();
+    return this.reader(`entry ${index} was committed but not applied here within ${this.cfg.proposalTimeoutMs} ms`, (w) => this.confirmedReads.push({ index, readers: [w] }));
+  }
+
+  /** A waiter that times out after proposalTimeoutMs with `timeoutText`; `enqueue` puts it where it waits. */
+  private reader(timeoutText: string, enqueue: (w: ReadWaiter) => void): Promise<void> {
     return new Promise((resolve, reject) => {
       const w: ReadWaiter = {
         resolve,
         reject,
         timer: setTimeout(() => {
           this.dropReader(w);
-          reject(new StoreError(`entry ${index} was committed but not applied here within ${this.cfg.proposalTimeoutMs} ms`, "commit_timeout", this.leaderAddr));
+          reject(new StoreError(timeoutText, "commit_timeout", this.leaderAddr));
         }, this.cfg.proposalTimeoutMs),
       };
-      this.confirmedReads.push({ index, readers: [w] });
+      enqueue(w);
     });
   }
 
