@@ -227,3 +227,28 @@ describe("flow control", () => {
     expect(n.node.status().commit).toBe(1);
   });
 });
+
+describe("progress transitions", () => {
+  test("a probe answered at exactly the follower's match moves it to replicate", () => {
+    const n = lone(1, [1, 2]);
+    forceLeader(n);
+    drain(n);
+    n.node.step(msg({ type: "append_resp", from: 2, to: 1, term: 1, index: 1 }));
+    drain(n);
+    n.node.reportUnreachable(2);
+    expect(n.node.status().progress.find((p) => p.id === 2)?.state).toBe("probe");
+    n.node.step(msg({ type: "heartbeat_resp", from: 2, to: 1, term: 1 }));
+    drain(n);
+    n.node.step(msg({ type: "append_resp", from: 2, to: 1, term: 1, index: 1 }));
+    expect(n.node.status().progress.find((p) => p.id === 2)?.state).toBe("replicate");
+  });
+
+  test("reportUnreachable puts a replicating follower back to probing", () => {
+    const c = new Cluster([1, 2, 3]);
+    c.elect(1);
+    expect(c.raw(1).status().progress.find((p) => p.id === 2)?.state).toBe("replicate");
+    c.raw(1).reportUnreachable(2);
+    expect(c.raw(1).status().progress.find((p) => p.id === 2)?.state).toBe("probe");
+    c.raw(2).reportUnreachable(1); // not a leader: nothing to do
+  });
+});

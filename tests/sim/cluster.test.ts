@@ -1,13 +1,13 @@
 /**
  * The deterministic simulation, seed by seed (simulation.ts): every
  * invariant after every step, liveness after healing, a linearizable
- * history. LAVA_SIM_SEEDS raises the number of runs (default 600, half on
+ * history. LAVA_SIM_SEEDS sets the number of runs (default 1200, half on
  * 3 nodes, half on 5); a failure prints its one-line replay.
  */
 import { describe, expect, test } from "bun:test";
 import { runSimulation, type SimResult } from "./simulation.ts";
 
-const TOTAL = Math.max(2, Number(process.env.LAVA_SIM_SEEDS ?? 600));
+const TOTAL = Math.max(2, Number(process.env.LAVA_SIM_SEEDS ?? 1200));
 const PER_TEST = 50;
 
 function failures(results: SimResult[]): string[] {

@@ -415,6 +415,10 @@ class Simulation implements ClientHost {
       this.count("snapshot refreshed by the transport");
     }
     const delay = this.net.send(m);
+    if (delay === null && this.net.isBlocked(m.from, m.to) && n.raw) {
+      // A transport notices a link that refuses connections (a lost datagram it does not).
+      n.raw.reportUnreachable(m.to);
+    }
     if (m.type === "snapshot") {
       // The transport tells the sender how the snapshot's delivery went.
       const life = n.life;
