@@ -107,14 +107,18 @@ const pemPath = (key: string, what: string) => v.pipe(v.string(`${key} is the pa
  * Every master of one cluster has it or none does: peers are called with the
  * scheme of this master's own setting (docs/operations.md, "TLS").
  */
-const MasterTlsSchema = v.strictObject({
-  /** PEM certificate chain served on the HTTP port; its SANs must cover the advertised and peer addresses. */
-  cert: pemPath("tls.cert", "the master's PEM certificate (tls needs both cert and key)"),
-  /** PEM private key of `cert`. */
-  key: pemPath("tls.key", "the PEM private key of tls.cert (tls needs both cert and key)"),
-  /** PEM CA bundle the other masters' certificates are verified against; default: the system store. */
-  ca: v.optional(pemPath("tls.ca", "a PEM CA bundle")),
-});
+const MasterTlsSchema = v.strictObject(
+  {
+    /** PEM certificate chain served on the HTTP port; its SANs must cover the advertised and peer addresses. */
+    cert: pemPath("tls.cert", "the master's PEM certificate"),
+    /** PEM private key of `cert`. */
+    key: pemPath("tls.key", "the PEM private key of tls.cert"),
+    /** PEM CA bundle the other masters' certificates are verified against; default: the system store. */
+    ca: v.optional(pemPath("tls.ca", "a PEM CA bundle")),
+  },
+  // Also the message for a missing cert or key.
+  "tls needs both cert and key (paths of the master's PEM certificate and its private key)",
+);
 
 /** How agents and ctl verify a TLS master. Setting the section (even `tls: {}`) makes addresses without a scheme https. */
 const ClientTlsSchema = v.strictObject({

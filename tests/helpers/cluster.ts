@@ -66,13 +66,16 @@ export class TestMaster {
   fixedPorts: { http: number; udp: number } | null = null;
   /** Extra environment (LAVA_NODE_ID, LAVA_RAFT_PEERS, …). */
   env: Record<string, string> = {};
+  /** Set for a master with master.tls: its CA's PEM file; api(), url and TestCluster then use https. */
+  tlsCa: string | null = null;
   constructor(
     readonly dataDir: string,
     readonly extraArgs: string[] = [],
   ) {}
 
-  static async start(opts: { dataDir?: string; args?: string[]; config?: string } = {}): Promise<TestMaster> {
+  static async start(opts: { dataDir?: string; args?: string[]; config?: string; tlsCa?: string } = {}): Promise<TestMaster> {
     const m = new TestMaster(opts.dataDir ?? tempDir("lava-master-"), opts.args ?? []);
+    m.tlsCa = opts.tlsCa ?? null;
     if (opts.config) {
       const f = join(m.dataDir, "..", `${m.dataDir.split("/").pop()}.yaml`);
       writeFileSync(f, opts.config);
@@ -109,6 +112,14 @@ export class TestMaster {
   get addr(): string {
     return `127.0.0.1:${this.run.httpPort}`;
   }
+  /** "http(s)://127.0.0.1:PORT". */
+  get url(): string {
+    return `${this.tlsCa ? "https" : "http"}://${this.addr}`;
+  }
+  /** fetch()'s `tls` for this master: its CA, or nothing for plain http. */
+  get fetchTls(): { ca: string } | undefined {
+    return this.tlsCa ? { ca: readFileSync(this.tlsCa, "utf8") } : undefined;
+  }
   get adminToken(): string {
     return readFileSync(join(this.dataDir, "admin.token"), "utf8").trim();
   }
@@ -117,7 +128,7 @@ export class TestMaster {
     const token = init.token === undefined ? this.adminToken : init.token;
     const headers: Record<string, string> = { ...(init.headers as Record<string, string>) };
     if (token) headers.authorization = `Bearer ${token}`;
-    const res = await fetch(`http://${this.addr}${path}`, { ...init, headers });
+    const res = await fetch(`${this.url}${path}`, { ...init, headers, tls: this.fetchTls });
     return { status: res.status, body: (await answerOf(res)) as T };
   }
 
@@ -143,11 +154,12 @@ export function writeProcFixture(dir: string, v: { load: [number, number, number
   return dir;
 }
 
-export function startAgent(master: TestMaster, opts: { hostname: string; procRoot?: string; interval?: number; token?: string; args?: string[] }): Proc {
+/** `opts.master` replaces `master.addr` as --master (e.g. "https://127.0.0.1:PORT"). */
+export function startAgent(master: TestMaster, opts: { hostname: string; procRoot?: string; interval?: number; token?: string; args?: string[]; master?: string }): Proc {
   const args = [
     "agent",
     "--master",
-    master.addr,
+    opts.master ?? master.addr,
     "--hostname",
     opts.hostname,
     "--interval",

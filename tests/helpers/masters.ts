@@ -39,8 +39,8 @@ export class TestCluster {
   readonly secretFile = join(this.root, "secret");
   constructor(readonly masters: TestMaster[]) {}
 
-  /** Starts n masters; `config` is YAML for every master's config file (e.g. raft tuning). */
-  static async start(n: number, opts: { config?: string } = {}): Promise<TestCluster> {
+  /** Starts n masters; `config` is YAML for every master's config file (e.g. raft tuning); `tlsCa` for masters with master.tls in it. */
+  static async start(n: number, opts: { config?: string; tlsCa?: string } = {}): Promise<TestCluster> {
     const ports = await freePorts(n);
     const c = new TestCluster([]);
     writeFileSync(c.secretFile, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") + "\n", { mode: 0o600 });
@@ -55,6 +55,7 @@ export class TestCluster {
       const m = new TestMaster(join(c.root, `m${i + 1}`), args);
       m.fixedPorts = ports[i]!;
       m.env = { LAVA_NODE_ID: String(i + 1), LAVA_RAFT_PEERS: peers };
+      m.tlsCa = opts.tlsCa ?? null;
       c.masters.push(m);
     }
     await Promise.all(c.masters.map((m) => m.restart()));
@@ -67,7 +68,7 @@ export class TestCluster {
 
   async health(m: TestMaster): Promise<Health | null> {
     try {
-      const res = await fetch(`http://${m.addr}/_raft/health`, { signal: AbortSignal.timeout(1000) });
+      const res = await fetch(`${m.url}/_raft/health`, { tls: m.fetchTls, signal: AbortSignal.timeout(1000) });
       return res.ok ? ((await res.json()) as Health) : null;
     } catch {
       return null;
