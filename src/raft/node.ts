@@ -158,9 +158,11 @@ export class RawNode implements RaftNode {
         // A leader stuck in an old term (e.g. it could not hear our higher-term votes,
         // which pre-vote or the lease dropped) learns our term and steps down.
         this.send({ type: "append_resp", to: m.from });
-      } else if (m.type === "prevote") {
-        // Tell the pre-candidate it is behind, so that it stops instead of timing out.
-        this.send({ type: "prevote_resp", to: m.from, term: this.term, reject: true });
+      } else if (m.type === "prevote" || m.type === "vote") {
+        // Tell the (pre-)candidate it is behind (Figure 2: reply with currentTerm). Dropping
+        // it instead can deadlock: a node stuck with an old configuration and a high term may
+        // never send the candidate anything, and the candidate would never catch up.
+        this.send({ type: m.type === "vote" ? "vote_resp" : "prevote_resp", to: m.from, term: this.term, reject: true });
       }
       return;
     }

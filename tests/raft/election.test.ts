@@ -178,3 +178,19 @@ describe("§5.4.1 election restriction", () => {
     expect(c.leaders()).toEqual([2]);
   });
 });
+
+describe("stale vote requests", () => {
+  test("a server answers a vote request of a stale term with its own term, and the candidate catches up", () => {
+    // Node 1 is stuck in a high term with a configuration {1, 3} whose other member is gone;
+    // node 2, configuration {1, 2}, has the better log. 1 never writes to 2 by itself.
+    const c = new Cluster([]);
+    c.add(1, {}, storageWith([1, 3], [1], 30));
+    c.add(2, {}, storageWith([1, 2], [1, 2], 5));
+    c.raw(2).campaign();
+    c.stabilize();
+    expect(c.raw(2).status()).toMatchObject({ role: "follower", term: 30 });
+    c.raw(2).campaign();
+    c.stabilize();
+    expect(c.raw(2).status()).toMatchObject({ role: "leader", term: 31 });
+  });
+});

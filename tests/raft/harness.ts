@@ -148,7 +148,7 @@ export class Cluster {
   take(type?: MessageType): Message[] {
     this.flush();
     const out = this.queue.filter((m) => !type || m.type === type);
-    this.queue = this.queue.filter((m) => type && m.type !== type);
+    this.queue = type ? this.queue.filter((m) => m.type !== type) : [];
     return out;
   }
 
