@@ -9,7 +9,7 @@ export default defineCommand({
   meta: { name: "agent", description: "Run an agent: report this host's load, take commands and jobs" },
   args: {
     ...commonArgs,
-    master: { type: "string", description: "Master host:port, comma-separated list (env LAVA_MASTER)", valueHint: "ADDRS" },
+    master: { type: "string", description: "Master host:port (or https://host:port), comma-separated list (env LAVA_MASTER)", valueHint: "ADDRS" },
     token: { type: "string", description: "Agent token (env LAVA_TOKEN)", valueHint: "JWT" },
     interval: { type: "string", description: "Report interval in seconds (default 4)", valueHint: "SECONDS" },
     hostname: { type: "string", description: "Host name to register as (default: the system's)", valueHint: "NAME" },

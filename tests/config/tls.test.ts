@@ -19,14 +19,17 @@ const missing = join(dir, "missing.pem");
 const garbage = join(dir, "garbage.pem");
 writeFileSync(garbage, "not a certificate\n");
 
+/** What `fn` throws, which must be a ConfigError. */
 function configError(fn: () => unknown): ConfigError {
-  try {
-    fn();
-  } catch (e) {
-    if (e instanceof ConfigError) return e;
-    throw e;
-  }
-  throw new Error("expected a ConfigError");
+  const thrown = (() => {
+    try {
+      fn();
+    } catch (e) {
+      return e;
+    }
+  })();
+  expect(thrown).toBeInstanceOf(ConfigError);
+  return thrown as ConfigError;
 }
 
 describe("schema", () => {
