@@ -437,7 +437,12 @@ class Simulation implements ClientHost {
       // Outcomes hidden in the snapshot stay unknown to their clients.
       for (const i of [...n.writes.keys()]) if (i <= rd.snapshot.meta.index) n.writes.delete(i);
     }
+    const st = n.storage;
     for (const e of rd.committedEntries) {
+      // The Ready contract: what is applied is already on this node's disk, committed.
+      if (st.term(e.index) !== e.term || st.hardState.commit < e.index) {
+        throw new InvariantViolation("ready contract", `node ${n.id} was handed entry ${e.index} (term ${e.term}) to apply, but its disk has ${st.term(e.index) === undefined ? "no such entry" : `term ${st.term(e.index)}`} and commit ${st.hardState.commit}`);
+      }
       this.inv.appliedEntry(n.id, e);
       n.kv.apply(e);
       if (e.type === "conf") {
