@@ -64,6 +64,9 @@ describe("one master with master.tls", () => {
       100,
     );
     expect(hosts.find((h) => h.host === "tls-a")).toMatchObject({ status: "ok", load1: 0.5 });
+    // check probes each master's /healthz itself, also over https.
+    const check = await runLava(["ctl", "check", "--json", "--master", `https://${master.addr}`], { env: { LAVA_TOKEN: master.adminToken, LAVA_TLS_CA: pki.ca } });
+    expect(JSON.parse(check.stdout)).toMatchObject({ state: "OK", code: 0 });
     expect(agent.text).toContain(`masters https://${master.addr}`);
     expect(agent.text).toContain(`registered with master ${master.addr} as host tls-a`);
   }, 30_000);
