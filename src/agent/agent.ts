@@ -14,6 +14,14 @@
  * 60 s. An announce saying the master forgot this host ends the session and
  * reconnects at once, without waiting.
  *
+ * Following the leader (several masters, docs/replication.md): a master
+ * that answers `not_leader` names the leader, which is tried at once (a few
+ * redirects in a row at most). A leader that steps down hands its agents off
+ * the same way; they reconnect after a random delay of up to reconnectMin,
+ * so the new leader sees no storm. An announce from a new leader (only
+ * leaders announce) moves the reports to it at once — its live load is then
+ * complete within one report interval — and the channel after such a delay.
+ *
  * Jobs (jobs/runner.ts): the agent owns one JobRunner for its whole life,
  * across reconnects. `run_job`, `kill_job` and `ack` from a registered
  * session go to it; its `job_event`s are sent at once while registered and
