@@ -26,6 +26,8 @@ const proc = Bun.spawnSync(
     `--define=LAVA_COMMIT=${JSON.stringify(commit)}`,
     `--outfile=${outfile}`,
     `${root}src/main.ts`,
+    // Worker threads are entry points of their own in a compiled executable.
+    `${root}src/store/snapshot-worker.ts`,
   ],
   { cwd: root, stdout: "inherit", stderr: "inherit" },
 );

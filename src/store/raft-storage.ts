@@ -15,6 +15,7 @@
 import { Database } from "bun:sqlite";
 import type { ConfState, Entry, EntryType, HardState, RaftStorage, Snapshot, SnapshotMeta } from "../raft/types.ts";
 import { explainSqliteError, StoreError, type OpenedStore } from "./db.ts";
+import { copyDatabaseOffThread } from "./snapshot-copy.ts";
 
 /** Voters and where to reach them ("host:port" of their HTTP port), by node id. */
 export interface Members {
@@ -243,22 +244,15 @@ export class SqliteRaftStorage implements RaftStorage {
   /**
    * Copies the state as of now into `path` (VACUUM INTO: a consistent,
    * compact copy read from one snapshot of the database) and says which
-   * entry it covers.
+   * entry it covers. The copy runs in a worker thread, so the event loop
+   * (heartbeats) never waits for it.
    */
-  createSnapshotFile(path: string): SnapshotMeta {
-    this.sqlite.run(`VACUUM INTO '${path.replaceAll("'", "''")}'`);
-    const copy = new Database(path, { readonly: true });
-    try {
-      const get = (k: string) => (copy.query("SELECT value FROM meta WHERE key = ?").get(k) as { value: string } | null)?.value;
-      const index = Number(get("lastApplied") ?? 0);
-      const members = get("members");
-      const voters = members ? (JSON.parse(members) as Members).voters : [];
-      const term = this.term(index);
-      if (term === undefined) throw new Error(`snapshot at ${index} is outside the log [${this.snapIndex}, ${this.last}]`);
-      return { index, term, confState: { voters } };
-    } finally {
-      copy.close();
-    }
+  async createSnapshotFile(path: string, timeoutMs = 600_000): Promise<SnapshotMeta> {
+    const r = await copyDatabaseOffThread({ src: this.store.path, dst: path }, timeoutMs);
+    if (!r.ok) throw new Error(`cannot copy the database for a snapshot: ${r.error}`);
+    const term = this.term(r.index);
+    if (term === undefined) throw new Error(`snapshot at ${r.index} is outside the log [${this.snapIndex}, ${this.last}] (compacted while copying); it will be made again`);
+    return { index: r.index, term, confState: { voters: r.voters } };
   }
 
   /**

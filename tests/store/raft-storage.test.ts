@@ -89,14 +89,14 @@ describe("SQLite Raft storage", () => {
     expect([st.firstIndex(), st.term(3), st.term(2), st.entries(1, 6, 10).map((x) => x.index)]).toEqual([4, 2, undefined, [4, 5]]);
   });
 
-  test("a snapshot file carries the state and installs on another store in one transaction, log dropped", () => {
+  test("a snapshot file (copied in a worker thread) carries the state and installs on another store in one transaction, log dropped", async () => {
     const a = fresh();
     const sa = new SqliteRaftStorage(a.store);
     sa.bootstrap({ voters: [1, 2, 3], addrs: { 1: "a:1", 2: "b:1", 3: "c:1" } });
     sa.write(() => {}, [1, 2, 3].map((i) => e(i, 1, JSON.stringify(token(`t${i}`)))), { term: 1, vote: 1, commit: 3 });
     applyUpTo(sa, a.store, 3);
     const file = join(a.dir, "snap.db");
-    const meta = sa.createSnapshotFile(file);
+    const meta = await sa.createSnapshotFile(file);
     expect(meta).toEqual({ index: 3, term: 1, confState: { voters: [1, 2, 3] } });
 
     const b = fresh();

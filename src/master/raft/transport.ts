@@ -74,7 +74,7 @@ export interface TransportDeps {
   /** A snapshot send finished. */
   onSnapshotSent(id: number, ok: boolean, detail: string): void;
   /** Writes a consistent copy of the state into `path` and says what it covers. */
-  makeSnapshot(path: string): SnapshotMeta;
+  makeSnapshot(path: string): Promise<SnapshotMeta>;
   /** Where temporary snapshot files go. */
   snapshotPath(to: number): string;
   snapshotTimeoutMs: number;
@@ -215,20 +215,34 @@ export class HttpTransport {
     const url = this.url(to, "/_raft/snapshot");
     if (!url) return;
     const path = this.deps.snapshotPath(to);
-    let meta: SnapshotMeta;
     this.resync.sendAttempts++;
-    try {
-      meta = this.deps.makeSnapshot(path);
-      this.resync.snapshotsCreated++;
-    } catch (e) {
-      this.resync.sendFailures++;
-      log.error(`cannot make a snapshot for master ${to}: ${(e as Error).message}`);
-      this.deps.onSnapshotSent(to, false, (e as Error).message);
-      return;
-    }
-    const total = statSync(path).size;
-    const progress: SnapshotProgress = { to, bytesSent: 0, bytesTotal: total, startedAtMs: this.deps.nowMs() };
+    // Counted as in transfer from now: the copy (in a worker thread) is part of it.
+    const progress: SnapshotProgress = { to, bytesSent: 0, bytesTotal: 0, startedAtMs: this.deps.nowMs() };
     p.snapshot = progress;
+    this.deps
+      .makeSnapshot(path)
+      .then((meta) => {
+        this.resync.snapshotsCreated++;
+        if (this.stopped) throw new Error("the master is stopping");
+        this.streamSnapshot(p, m, url, path, meta, progress);
+      })
+      .catch((e: Error) => {
+        p.snapshot = null;
+        this.resync.sendFailures++;
+        log.error(`cannot make a snapshot for master ${to}: ${e.message}`);
+        this.deps.onSnapshotSent(to, false, e.message);
+        try {
+          unlinkSync(path);
+        } catch {
+          /* never made */
+        }
+      });
+  }
+
+  private streamSnapshot(p: Peer, m: Message, url: string, path: string, meta: SnapshotMeta, progress: SnapshotProgress): void {
+    const to = p.stats.id;
+    const total = statSync(path).size;
+    progress.bytesTotal = total;
     log.info(`sending master ${to} a snapshot up to entry ${meta.index} (${(total / 1048576).toFixed(1)} MiB)`);
     const source = Bun.file(path).stream();
     const reader = source.getReader();
