@@ -26,6 +26,18 @@ test("a follower that skips the previous entry's term check is caught (log match
   expect(f!.failure).toMatch(/log matching|state machine safety|leader completeness|not linearizable/);
 }, 30_000);
 
+test("a failing run replays exactly: same failure, same events, and its replay line says how", () => {
+  const knobs = { voteIgnoresLog: true };
+  const f = firstFailure(knobs, 60)!;
+  const nodes = f.seed % 2 === 0 ? 5 : 3;
+  const a = runSimulation({ seed: f.seed, nodes, knobs });
+  const b = runSimulation({ seed: f.seed, nodes, knobs });
+  expect(a.failure).toBe(f.failure);
+  expect(b.failure).toBe(a.failure!);
+  expect(b.digest).toBe(a.digest);
+  expect(a.replay).toBe(`scripts/sim --seed ${f.seed} --nodes ${nodes} --break voteIgnoresLog`);
+}, 30_000);
+
 test("the same runs pass with the core intact", () => {
   expect(firstFailure({}, 12)).toBeUndefined();
 }, 30_000);

@@ -5,11 +5,14 @@
  *   scripts/sim --seeds 500 --nodes 5   seeds 1..500 on 5 nodes
  *   scripts/sim --seeds 100 --start 5000
  *   scripts/sim --seed 42 --nodes 3     replays one run (add --trace for every event)
+ *   scripts/sim --seeds 20 --break voteIgnoresLog   the same with the core broken on purpose
+ *                                       (RaftTestingKnobs: voteIgnoresLog, skipPrevTermCheck,
+ *                                       commitPriorTerms), to watch the checks fail
  *
  * Exit status: 0 when every run passed, 1 when one failed (its replay
  * command is printed), 2 on bad arguments.
  */
-import { runSimulation, type SimResult } from "./simulation.ts";
+import { runSimulation, type BrokenKnobs, type SimResult } from "./simulation.ts";
 
 interface Args {
   seeds?: number;
@@ -18,10 +21,13 @@ interface Args {
   nodes?: number;
   trace: boolean;
   keepGoing: boolean;
+  knobs?: BrokenKnobs;
 }
 
+const KNOBS = ["voteIgnoresLog", "skipPrevTermCheck", "commitPriorTerms"] as const;
+
 function usage(why: string): never {
-  console.error(`scripts/sim: ${why}\nusage: scripts/sim --seeds N [--nodes 3|5] [--start S] [--keep-going] | --seed S [--nodes 3|5] [--trace]`);
+  console.error(`scripts/sim: ${why}\nusage: scripts/sim --seeds N [--nodes 3|5] [--start S] [--keep-going] | --seed S [--nodes 3|5] [--trace]   [--break KNOB]`);
   process.exit(2);
 }
 
@@ -55,6 +61,12 @@ function parse(argv: string[]): Args {
       case "--keep-going":
         a.keepGoing = true;
         break;
+      case "--break": {
+        const k = argv[++i];
+        if (!KNOBS.includes(k as (typeof KNOBS)[number])) usage(`--break needs one of ${KNOBS.join(", ")}, got ${k ?? "nothing"}`);
+        a.knobs = { ...a.knobs, [k as (typeof KNOBS)[number]]: true };
+        break;
+      }
       case "-h":
       case "--help":
         usage("help");
@@ -75,7 +87,7 @@ function line(r: SimResult): string {
 const args = parse(process.argv.slice(2));
 if (args.seed !== undefined) {
   const nodes = args.nodes ?? 3;
-  const r = runSimulation({ seed: args.seed, nodes, ...(args.trace ? { trace: (l: string) => console.log(l) } : {}) });
+  const r = runSimulation({ seed: args.seed, nodes, ...(args.knobs ? { knobs: args.knobs } : {}), ...(args.trace ? { trace: (l: string) => console.log(l) } : {}) });
   console.log(line(r));
   if (!r.ok) console.log(r.failure);
   process.exit(r.ok ? 0 : 1);
@@ -94,7 +106,7 @@ const failed: SimResult[] = [];
 const coverage = new Map<string, number>();
 let done = 0;
 for (const { seed, nodes } of plan) {
-  const r = runSimulation({ seed, nodes });
+  const r = runSimulation({ seed, nodes, ...(args.knobs ? { knobs: args.knobs } : {}) });
   done++;
   for (const [k, n] of Object.entries(r.coverage)) coverage.set(k, (coverage.get(k) ?? 0) + n);
   if (!r.ok) {

@@ -63,8 +63,12 @@ export interface SimResult {
   digest: string;
 }
 
-export function replayCommand(seed: number, nodes: number): string {
-  return `scripts/sim --seed ${seed} --nodes ${nodes}`;
+export function replayCommand(seed: number, nodes: number, knobs?: BrokenKnobs): string {
+  const broken = Object.entries(knobs ?? {})
+    .filter(([, on]) => on)
+    .map(([k]) => ` --break ${k}`)
+    .join("");
+  return `scripts/sim --seed ${seed} --nodes ${nodes}${broken}`;
 }
 
 /** An independent stream per purpose, so that a change in one does not reshuffle the others. */
@@ -225,7 +229,7 @@ class Simulation implements ClientHost {
       seed: this.o.seed,
       nodes: this.o.nodes,
       ok: this.failure === undefined,
-      replay: replayCommand(this.o.seed, this.o.nodes),
+      replay: replayCommand(this.o.seed, this.o.nodes, this.o.knobs),
       simMs: Math.round(this.q.now),
       events: this.events,
       elections: this.inv.elections,
