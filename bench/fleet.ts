@@ -29,7 +29,7 @@ import { parseFlags } from "./lib/args.ts";
 import { LineChild } from "./lib/child.ts";
 import { bucketWindow, BUCKET_MS, FleetSim } from "./lib/fleet-sim.ts";
 import { BenchMaster, binaryIsStale, binaryVersion, lavaBinary, type StatusBody } from "./lib/master.ts";
-import { cpuShare, sample, sysctl, type ProcSample } from "./lib/proc.ts";
+import { cpuShare, renice, sample, sysctl, type ProcSample } from "./lib/proc.ts";
 import { writeResult } from "./lib/results.ts";
 import { fmtInt, fmtMiB, percentile, round, summarizeCounts } from "./lib/stats.ts";
 import { cleanEnv } from "../tests/helpers/binary.ts";
@@ -98,8 +98,7 @@ interface Tick {
  * on at normal priority and says so.
  */
 function raisePriority(): number | null {
-  const r = Bun.spawnSync(["renice", "-n", "-10", "-p", String(process.pid)], { stdout: "ignore", stderr: "ignore" });
-  return r.exitCode === 0 ? -10 : null;
+  return renice(process.pid, -10) ? -10 : null;
 }
 
 let master: BenchMaster | null = null;

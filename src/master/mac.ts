@@ -4,7 +4,8 @@
  * Bun.CryptoHasher kept per session key and copied per datagram: the HMAC
  * key schedule is paid once per session instead of once per datagram
  * (≈0.9 µs instead of ≈1.5 µs here), and the digest goes into a reused
- * buffer.
+ * buffer. Ingest hands in the same buffer for every datagram, so the views
+ * of its two signed spans are made once, not twice per datagram.
  */
 import { AUTH_END_OFFSET, AUTH_TAG_OFFSET, FLAG_AUTH, HEADER_BYTES, MAX_DATAGRAM_BYTES, TAG_BYTES } from "../wire/constants.ts";
 import type { VerifyFn } from "./ingest.ts";
@@ -12,14 +13,23 @@ import type { VerifyFn } from "./ingest.ts";
 export class KeyedMac {
   private readonly keyed = new WeakMap<Uint8Array, Bun.CryptoHasher>();
   private readonly digest = new Uint8Array(64);
+  /** The buffer whose signed spans (before and after the tag) `head` and `tail` view. */
+  private spansOf: Uint8Array | null = null;
+  private head: Uint8Array = this.digest;
+  private tail: Uint8Array = this.digest;
 
   /** HMAC-SHA256 over the datagram minus its tag field, into this.digest[0..32]. */
   private mac(buf: Uint8Array, key: Uint8Array): Uint8Array {
     let base = this.keyed.get(key);
     if (!base) this.keyed.set(key, (base = new Bun.CryptoHasher("sha256", key)));
+    if (buf !== this.spansOf) {
+      this.head = buf.subarray(0, AUTH_TAG_OFFSET);
+      this.tail = buf.subarray(AUTH_END_OFFSET);
+      this.spansOf = buf;
+    }
     const h = base.copy();
-    h.update(buf.subarray(0, AUTH_TAG_OFFSET));
-    h.update(buf.subarray(AUTH_END_OFFSET));
+    h.update(this.head);
+    h.update(this.tail);
     h.digest(this.digest);
     return this.digest;
   }

@@ -10,7 +10,7 @@ import { join, resolve } from "node:path";
 import type { Server, Socket, TCPSocketListener, udp } from "bun";
 import { jwtKey as deriveJwtKey, loadOrCreateSecret, newTokenId, signToken, writePrivateFile } from "../auth/index.ts";
 import { defaultDataDir, explainFailure, masterTls, peerLink, type MasterConfig, type PeerLink } from "../config/index.ts";
-import { MAX_DATAGRAM_BYTES, splitFrames } from "../wire/index.ts";
+import { splitFrames } from "../wire/index.ts";
 import { logger } from "../log/index.ts";
 import { LavaError, EXIT } from "../cli/errors.ts";
 import { HostTable } from "./hosts/table.ts";
@@ -66,21 +66,14 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
 
   // UDP first: the control channel hands its port to agents.
-  const scratch = new Uint8Array(MAX_DATAGRAM_BYTES);
   let udpSendErrors = 0;
   const udpSocket: udp.Socket<"buffer"> = await Bun.udpSocket({
     hostname: config.bind,
     port: config.udpPort,
     socket: {
       data(_s, buf, port, addr) {
-        if (buf.length > MAX_DATAGRAM_BYTES) {
-          ingest.counters.dropped.long++;
-          return;
-        }
-        // Decode a copy in one long-lived buffer: the first `.buffer` access on
-        // a Buffer Bun hands out costs more than copying ≤ 1 KiB (bench/ingest.ts).
-        scratch.set(buf);
-        ingest.handle(scratch.subarray(0, buf.length), addr, port, nowMs());
+        // Ingest reads a copy, never the Buffer itself (see Ingest.scratch).
+        ingest.handle(buf, addr, port, nowMs());
       },
       // An announce to an agent whose port is gone comes back as ICMP port
       // unreachable (ECONNREFUSED on the next recv). That is the agent's

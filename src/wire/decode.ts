@@ -29,8 +29,9 @@ import {
   OP,
   REPORT_PAYLOAD_BYTES,
   type DropReason,
+  type OpCode,
 } from "./constants.ts";
-import { decodeReportPayload, type LoadReport } from "./report.ts";
+import { checkReportPayload, emptyReport, readReportPayload, type LoadReport } from "./report.ts";
 
 export type Decoded =
   | { ok: true; op: typeof OP.SLAVE_REPORT; report: LoadReport; auth: AuthBlock | null }
@@ -57,6 +58,51 @@ function readAuth(buf: Uint8Array, dv: DataView): AuthBlock {
   };
 }
 
+/** Checks 1–5 (the per-op lengths aside) on a view of the whole datagram: its op code, or why it is dropped. */
+function checkHeader(dv: DataView, size: number): OpCode | DropReason {
+  if (size < HEADER_BYTES) return "short";
+  if (size > MAX_DATAGRAM_BYTES) return "long";
+  const op = dv.getUint32(0, false);
+  const len = dv.getUint32(4, false);
+  const extra = dv.getUint32(8, false);
+  if (op < OP.MASTER_ANN || op > OP.ACK) return "unknown_op";
+  if ((extra & ~FLAG_AUTH) !== 0) return "bad_flags";
+  if (len !== size - HEADER_BYTES) return "bad_len";
+  if ((extra & FLAG_AUTH) !== 0 && len < AUTH_BLOCK_BYTES) return "bad_len";
+  return op as OpCode;
+}
+
+/** Bytes of AUTH block after the header of a datagram checkHeader accepted: 0 or AUTH_BLOCK_BYTES. */
+function authBytesOf(dv: DataView): number {
+  return (dv.getUint32(8, false) & FLAG_AUTH) !== 0 ? AUTH_BLOCK_BYTES : 0;
+}
+
+/** SLAVE_REPORT checks after checkHeader: the payload's offset, or why it is dropped. */
+function checkReportBody(dv: DataView, size: number): number | DropReason {
+  const p = HEADER_BYTES + authBytesOf(dv);
+  if (size !== p + REPORT_PAYLOAD_BYTES) return "bad_len";
+  return checkReportPayload(dv, p) ?? p;
+}
+
+/** What checkReportDatagram returns for a well-formed header of another op (decodeDatagram says more). */
+export const NOT_A_REPORT = 0;
+
+/**
+ * Every check decodeDatagram makes of a SLAVE_REPORT, in the same order,
+ * without allocating: on a view of the whole datagram (`size` bytes), the
+ * payload's offset (HEADER_BYTES, or AUTH_END_OFFSET with AUTH) if it is a
+ * valid report, NOT_A_REPORT if it is a valid header of another op, else
+ * the drop reason. It is the master's hot path; read the payload with
+ * readReportPayload, host_id and seq at AUTH_HOST_ID_OFFSET and
+ * AUTH_SEQ_OFFSET.
+ */
+export function checkReportDatagram(dv: DataView, size: number): number | DropReason {
+  const op = checkHeader(dv, size);
+  if (typeof op === "string") return op;
+  if (op !== OP.SLAVE_REPORT) return NOT_A_REPORT;
+  return checkReportBody(dv, size);
+}
+
 /**
  * Decodes one datagram. `buf` may be a view into a larger buffer (Bun UDP
  * hands out Buffers); returned `tag` and `bitmap` are views into it, so copy
@@ -64,36 +110,25 @@ function readAuth(buf: Uint8Array, dv: DataView): AuthBlock {
  */
 export function decodeDatagram(buf: Uint8Array): Decoded {
   const size = buf.length;
-  if (size < HEADER_BYTES) return drop("short");
-  if (size > MAX_DATAGRAM_BYTES) return drop("long");
   const dv = new DataView(buf.buffer, buf.byteOffset, size);
-  const op = dv.getUint32(0, false);
-  const len = dv.getUint32(4, false);
-  const extra = dv.getUint32(8, false);
-  if (op < OP.MASTER_ANN || op > OP.ACK) return drop("unknown_op");
-  if ((extra & ~FLAG_AUTH) !== 0) return drop("bad_flags");
-  if (len !== size - HEADER_BYTES) return drop("bad_len");
-
-  const hasAuth = (extra & FLAG_AUTH) !== 0;
-  const authBytes = hasAuth ? AUTH_BLOCK_BYTES : 0;
-  if (len < authBytes) return drop("bad_len");
-  const p = HEADER_BYTES + authBytes;
+  const op = checkHeader(dv, size);
+  if (typeof op === "string") return drop(op);
+  const authBytes = authBytesOf(dv);
 
   switch (op) {
     case OP.SLAVE_REPORT: {
-      if (len !== authBytes + REPORT_PAYLOAD_BYTES) return drop("bad_len");
-      const report = decodeReportPayload(dv, p);
-      if (typeof report === "string") return drop(report);
-      return { ok: true, op: OP.SLAVE_REPORT, report, auth: hasAuth ? readAuth(buf, dv) : null };
+      const p = checkReportBody(dv, size);
+      if (typeof p === "string") return drop(p);
+      return { ok: true, op: OP.SLAVE_REPORT, report: readReportPayload(dv, p, emptyReport()), auth: authBytes > 0 ? readAuth(buf, dv) : null };
     }
     case OP.MASTER_ANN: {
-      const announce = decodeAnnouncePayload(buf, dv, p, size);
+      const announce = decodeAnnouncePayload(buf, dv, HEADER_BYTES + authBytes, size);
       if (typeof announce === "string") return drop(announce);
-      return { ok: true, op: OP.MASTER_ANN, announce, auth: hasAuth ? readAuth(buf, dv) : null };
+      return { ok: true, op: OP.MASTER_ANN, announce, auth: authBytes > 0 ? readAuth(buf, dv) : null };
     }
     default:
       // MASTER_SYNC and ACK carry no payload in v1.
-      if (len !== authBytes) return drop("bad_len");
-      return { ok: true, op: op === OP.MASTER_SYNC ? OP.MASTER_SYNC : OP.ACK, auth: hasAuth ? readAuth(buf, dv) : null };
+      if (size !== HEADER_BYTES + authBytes) return drop("bad_len");
+      return { ok: true, op: op === OP.MASTER_SYNC ? OP.MASTER_SYNC : OP.ACK, auth: authBytes > 0 ? readAuth(buf, dv) : null };
   }
 }

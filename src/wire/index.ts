@@ -11,6 +11,10 @@ export {
   TAG_BYTES,
   FLAG_AUTH,
   ANNOUNCE_FIXED_BYTES,
+  AUTH_HOST_ID_OFFSET,
+  AUTH_SEQ_OFFSET,
+  AUTH_TAG_OFFSET,
+  AUTH_END_OFFSET,
   DROP_REASONS,
   type DropReason,
   type OpCode,
@@ -19,6 +23,9 @@ export { encodeHeader } from "./header.ts";
 export { verifyTag, writeTag, type AuthBlock, type AuthParams } from "./auth.ts";
 export {
   encodeReport,
+  checkReportPayload,
+  readReportPayload,
+  emptyReport,
   REPORT_FIELDS,
   REPORT_VEC_FIELDS,
   REPORT_STAT_FIELDS,
@@ -33,5 +40,5 @@ export {
   type Announce,
   type DecodedAnnounce,
 } from "./announce.ts";
-export { decodeDatagram, type Decoded } from "./decode.ts";
+export { decodeDatagram, checkReportDatagram, NOT_A_REPORT, type Decoded } from "./decode.ts";
 export { encodeFrame, splitFrames, TCP_LENGTH_PREFIX_BYTES, type FrameSplit } from "./tcp.ts";

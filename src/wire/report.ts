@@ -114,11 +114,11 @@ function fin(x: number): boolean {
 }
 
 /**
- * Decodes the 104-byte payload at `p` (caller checked the length).
- * Checks in order: non_finite (any f64), negative (any f64), bad_value
- * (REPORT_LIMITS). Hot path: one object allocated, nothing else.
+ * Plausibility checks of the 104-byte payload at `p` (caller checked the
+ * length), in order: non_finite (any f64), negative (any f64), bad_value
+ * (REPORT_LIMITS). null when the payload passes. Allocates nothing.
  */
-export function decodeReportPayload(dv: DataView, p: number): LoadReport | DropReason {
+export function checkReportPayload(dv: DataView, p: number): DropReason | null {
   const load1 = dv.getFloat64(p, false);
   const load5 = dv.getFloat64(p + 8, false);
   const load15 = dv.getFloat64(p + 16, false);
@@ -153,22 +153,38 @@ export function decodeReportPayload(dv: DataView, p: number): LoadReport | DropR
   ) {
     return "bad_value";
   }
-  const s = p + VEC_BYTES;
+  return null;
+}
+
+/** A report with every field 0: the one object shape every LoadReport the codec fills has. */
+export function emptyReport(): LoadReport {
   return {
-    load1,
-    load5,
-    load15,
-    memUsed,
-    memFree,
-    swapUsed,
-    swapFree,
-    ncpus,
-    cpuUser,
-    cpuSys,
-    cpuIdle,
-    jobsRunning: dv.getUint32(s, false),
-    jobsPending: dv.getUint32(s + 4, false),
-    procsTotal: dv.getUint32(s + 8, false),
-    flags: dv.getUint32(s + 12, false),
+    load1: 0, load5: 0, load15: 0, memUsed: 0, memFree: 0, swapUsed: 0, swapFree: 0, ncpus: 0,
+    cpuUser: 0, cpuSys: 0, cpuIdle: 0, jobsRunning: 0, jobsPending: 0, procsTotal: 0, flags: 0,
   };
+}
+
+/**
+ * Writes the payload at `p` into `out` and returns it, without checking it
+ * (checkReportPayload first). Lets a receiver keep one report object per
+ * host and overwrite it, instead of allocating one per datagram.
+ */
+export function readReportPayload(dv: DataView, p: number, out: LoadReport): LoadReport {
+  out.load1 = dv.getFloat64(p, false);
+  out.load5 = dv.getFloat64(p + 8, false);
+  out.load15 = dv.getFloat64(p + 16, false);
+  out.memUsed = dv.getFloat64(p + 24, false);
+  out.memFree = dv.getFloat64(p + 32, false);
+  out.swapUsed = dv.getFloat64(p + 40, false);
+  out.swapFree = dv.getFloat64(p + 48, false);
+  out.ncpus = dv.getFloat64(p + 56, false);
+  out.cpuUser = dv.getFloat64(p + 64, false);
+  out.cpuSys = dv.getFloat64(p + 72, false);
+  out.cpuIdle = dv.getFloat64(p + 80, false);
+  const s = p + VEC_BYTES;
+  out.jobsRunning = dv.getUint32(s, false);
+  out.jobsPending = dv.getUint32(s + 4, false);
+  out.procsTotal = dv.getUint32(s + 8, false);
+  out.flags = dv.getUint32(s + 12, false);
+  return out;
 }
