@@ -19,6 +19,7 @@ import { raftRoutes } from "./raft-api.ts";
 import { renderRaftMetrics } from "../raft/metrics.ts";
 import { healthPolicy } from "../raft/status.ts";
 import { remoteRoutes } from "./remote-api.ts";
+import { dashboardRoutes } from "./dashboard.ts";
 
 const TokenRequestSchema = v.strictObject({
   role: RoleSchema,
@@ -118,6 +119,7 @@ export function buildRouter(ctx: MasterContext): Router {
   }
 
 
+  dashboardRoutes(r);
   // wsRetryAfterMs: what a refused /ws upgrade's Retry-After says now (agents cannot read that header).
   r.on("GET", "/healthz", () => json({ ok: true, version: VERSION, wsRetryAfterMs: ctx.admission.peek() }));
 
