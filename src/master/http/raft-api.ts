@@ -61,8 +61,9 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
       if (!m.ok) throw new HttpError(400, "bad_message", m.detail);
       msgs.push(m.message);
     }
-    repl().stepAll(from, msgs);
-    return new Response(null, { status: 204 });
+    const answers = repl().stepAndAnswer(from, msgs);
+    if (answers.length === 0) return new Response(null, { status: 204 });
+    return new Response(JSON.stringify(answers), { status: 200, headers: { "content-type": "application/json", ...repl().answerHeaders(path) } });
   }
   r.on("POST", "/_raft/append", (req) => messages(req, "/_raft/append"));
   r.on("POST", "/_raft/vote", (req) => messages(req, "/_raft/vote"));

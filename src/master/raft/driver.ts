@@ -161,6 +161,17 @@ export class RaftDriver {
   }
 
   /**
+   * Steps a peer's batch and carries out the resulting Ready at once
+   * (persisted before this returns), so that the answers can go back on
+   * the response of the request that brought the batch.
+   */
+  stepAndDrain(msgs: Message[]): void {
+    if (this.stopped) return;
+    for (const m of msgs) this.node.step(m);
+    this.drain();
+  }
+
+  /**
    * Steps a snapshot message whose data (a database file another master
    * streamed) is at `path`. Returns whether it replaced our state; if not
    * (stale, or from a deposed leader), the caller deletes the file.

@@ -7,6 +7,7 @@ import { mkdirSync, readdirSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { explainFailure, type MasterConfig, type PeerLink } from "../../config/index.ts";
 import type { Message, SoftState } from "../../raft/types.ts";
+import { parseRaftMessage } from "../../raft/index.ts";
 import { checkSnapshotFile, SqliteRaftStorage, StoreError, type Applied, type Command, type Members, type OpenedStore } from "../../store/index.ts";
 import { systemRng } from "../../rng/index.ts";
 import { logger } from "../../log/index.ts";
@@ -75,6 +76,7 @@ export class Replication {
       tls: peers.tls,
       nowMs: () => Date.now(),
       onUnreachable: (peer) => this.driver.reportUnreachable(peer),
+      onAnswers: (peer, path, headers, text) => this.readAnswers(peer, path, headers, text),
       onSnapshotSent: (peer, ok, detail) => {
         this.driver.reportSnapshot(peer, ok);
         for (const w of this.snapshotWaits.get(peer) ?? []) w({ ok, detail });
@@ -101,7 +103,7 @@ export class Replication {
       this.storage,
       store,
       {
-        send: (msgs) => this.transport.send(msgs),
+        send: (msgs) => this.route(msgs),
         onApplied: hooks.onApplied,
         onMembers: (m) => hooks.onMembers?.(m),
         onSnapshotInstalled: hooks.onSnapshotInstalled,
@@ -171,12 +173,72 @@ export class Replication {
     return this.driver.readBarrier();
   }
 
-  /** Handles a peer's message batch (already authenticated as `from`). */
-  stepAll(from: number, msgs: Message[]): void {
-    for (const m of msgs) {
-      if (m.from !== from || m.to !== this.config.nodeId) continue; // misrouted or forged: ignore
-      this.driver.step(m);
+  /** While a peer's request is being handled: its answers, to go back on the response. */
+  private capture: { to: number; out: Message[] } | null = null;
+
+  private route(msgs: Message[]): void {
+    const c = this.capture;
+    if (!c) {
+      this.transport.send(msgs);
+      return;
     }
+    const rest: Message[] = [];
+    for (const m of msgs) (m.to === c.to && m.type !== "snapshot" ? c.out : rest).push(m);
+    if (rest.length > 0) this.transport.send(rest);
+  }
+
+  /**
+   * Handles a peer's message batch (already authenticated as `from`) and
+   * returns what this master answers it, written to disk first. The answers
+   * go back on the HTTP response instead of as a request of their own: for
+   * an append that saves the follower a request and the leader a handler,
+   * on the path every write waits for.
+   */
+  stepAndAnswer(from: number, msgs: Message[]): Message[] {
+    const mine = msgs.filter((m) => m.from === from && m.to === this.config.nodeId); // misrouted or forged: ignored
+    if (mine.length === 0) return [];
+    this.capture = { to: from, out: [] };
+    try {
+      this.driver.stepAndDrain(mine);
+      return this.capture.out;
+    } finally {
+      this.capture = null;
+    }
+  }
+
+  /** A peer's answers that came back on the response to our request (already checked). */
+  stepAnswers(from: number, msgs: Message[]): void {
+    for (const m of msgs) if (m.from === from && m.to === this.config.nodeId) this.driver.step(m);
+  }
+
+  /**
+   * Answers on a response are signed like requests ("RESP" for the method):
+   * the connection alone does not prove who answered without TLS.
+   */
+  private readAnswers(peer: number, path: string, headers: Headers, text: string): void {
+    const who = this.auth.verify(headers, "RESP", path, Date.now() / 1000);
+    if (!who.ok || who.from !== peer) {
+      log.warn(`ignored answers from master ${peer} on ${path}: ${who.ok ? `signed by ${who.from}` : who.reason}`);
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (!Array.isArray(raw)) return;
+    const msgs: Message[] = [];
+    for (const x of raw) {
+      const m = parseRaftMessage(x);
+      if (m.ok) msgs.push(m.message);
+    }
+    this.stepAnswers(peer, msgs);
+  }
+
+  /** Headers that sign this master's answers on a response to `path`. */
+  answerHeaders(path: string): Record<string, string> {
+    return this.auth.headers(this.config.nodeId, this.selfAddr, "RESP", path, Date.now() / 1000);
   }
 
   /** An authenticated peer told us its address. */

@@ -1,15 +1,18 @@
 /**
- * Raft messages between masters over HTTP (design §6). Fire-and-forget, as
- * in etcd: a message is POSTed to its target, which steps it and answers
- * 204; answers travel back the same way as messages of their own.
+ * Raft messages between masters over HTTP (design §6). A batch of
+ * messages is POSTed to its target, which steps it, writes what it must, and
+ * answers with its own messages for the sender in the response body (200,
+ * signed), or 204 when it has none; everything else it sends travels as
+ * requests of its own.
  *
  * Per peer there are three independent streams, so that one never waits
  * behind another:
  *   - votes  (/_raft/vote: prevote, vote, their answers, timeout_now)
  *   - appends (/_raft/append: everything else, heartbeats included)
  *   - snapshots (/_raft/snapshot: a streamed database copy, one at a time)
- * Each of the first two has at most one request in flight; what is queued
- * meanwhile goes out together in the next one (batching), bounded in count.
+ * Each of the first two has at most REQUESTS_IN_FLIGHT_MAX requests under
+ * way; what is queued meanwhile goes out together in the next one
+ * (batching), bounded in count.
  * A failed request drops its messages (Raft retries what matters) and tells
  * the core the peer is unreachable; the stream then backs off briefly.
  */
@@ -23,6 +26,15 @@ const log = logger("raft");
 
 /** Most messages one POST carries. */
 export const BATCH_MESSAGES_MAX = 64;
+/**
+ * Requests under way at once per stream. A follower answers an append only
+ * once it has written it, so with one request the leader would wait a
+ * whole fsync between batches; with two, the next batch travels while the
+ * follower writes the last one (measured: +10–15 % writes/s at 64 clients).
+ * Two requests can arrive out of order; Raft's consistency check rejects
+ * the early one and the leader resends, so order is an optimisation only.
+ */
+export const REQUESTS_IN_FLIGHT_MAX = 2;
 /** Most messages queued for one peer's stream; past it the oldest are dropped. */
 export const QUEUE_MESSAGES_MAX = 4096;
 /** A request to a peer that takes longer than this has failed. */
@@ -71,6 +83,8 @@ export interface TransportDeps {
   nowMs(): number;
   /** The core should probe this peer again. */
   onUnreachable(id: number): void;
+  /** A peer answered our request with messages of its own (a JSON array; the headers sign it). */
+  onAnswers(id: number, path: string, headers: Headers, text: string): void;
   /** A snapshot send finished. */
   onSnapshotSent(id: number, ok: boolean, detail: string): void;
   /** Writes a consistent copy of the state into `path` and says what it covers. */
@@ -82,7 +96,8 @@ export interface TransportDeps {
 
 interface Stream {
   queue: Message[];
-  inflight: boolean;
+  /** Requests under way (at most REQUESTS_IN_FLIGHT_MAX). */
+  inflight: number;
   retryAtMs: number;
   timer: ReturnType<typeof setTimeout> | null;
 }
@@ -94,7 +109,7 @@ interface Peer {
   snapshot: SnapshotProgress | null;
 }
 
-const newStream = (): Stream => ({ queue: [], inflight: false, retryAtMs: 0, timer: null });
+const newStream = (): Stream => ({ queue: [], inflight: 0, retryAtMs: 0, timer: null });
 
 export class HttpTransport {
   private readonly peers = new Map<number, Peer>();
@@ -162,7 +177,7 @@ export class HttpTransport {
   }
 
   private pump(p: Peer, s: Stream, path: string): void {
-    if (s.inflight || s.queue.length === 0 || this.stopped) return;
+    if (s.inflight >= REQUESTS_IN_FLIGHT_MAX || s.queue.length === 0 || this.stopped) return;
     const wait = s.retryAtMs - this.deps.nowMs();
     if (wait > 0) {
       s.timer ??= setTimeout(() => {
@@ -177,7 +192,7 @@ export class HttpTransport {
       p.stats.messagesDropped += batch.length;
       return;
     }
-    s.inflight = true;
+    s.inflight++;
     const started = performance.now();
     fetch(url, {
       tls: this.deps.tls,
@@ -187,13 +202,14 @@ export class HttpTransport {
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     })
       .then(async (res) => {
-        await res.arrayBuffer().catch(() => undefined);
+        const text = await res.text().catch(() => "");
         if (!res.ok) throw new Error(`HTTP ${res.status}`);
         p.stats.lastLatencyMs = Math.round((performance.now() - started) * 100) / 100;
         p.stats.lastOkAtMs = this.deps.nowMs();
         p.stats.consecutiveFailures = 0;
         p.stats.messagesSent += batch.length;
         s.retryAtMs = 0;
+        if (res.status === 200 && text) this.deps.onAnswers(p.stats.id, path, res.headers, text);
       })
       .catch((e: Error) => {
         p.stats.consecutiveFailures++;
@@ -204,7 +220,7 @@ export class HttpTransport {
         this.deps.onUnreachable(p.stats.id);
       })
       .finally(() => {
-        s.inflight = false;
+        s.inflight--;
         this.pump(p, s, path);
       });
   }
