@@ -78,8 +78,16 @@ function fromRow(r: JobRow): ActiveJob {
 
 export class JobManager {
   readonly active = new Map<number, ActiveJob>();
-  /** Why each pending job waits, from the last scheduling round. */
-  readonly waiting = new Map<number, string>();
+  /**
+   * Indexes of `active` by state, kept by `track`: a round reads the PEND
+   * jobs, and the resources in use come from the RUN jobs, without a pass
+   * over every active job (a backlog of thousands is mostly PEND). Each PEND
+   * job's scheduler view is made once, not once per round.
+   */
+  private readonly pending = new Map<number, SchedJob>();
+  private readonly running = new Map<number, ActiveJob>();
+  /** Why each pending job waits: the last round's answer (replaced whole each round). */
+  private why = new Map<number, string>();
   /** Jobs this master process dispatched and has not seen start: the dispatch timeout applies to these only. */
   private readonly unstarted = new Map<number, number>();
   private roundScheduled = false;
@@ -106,7 +114,7 @@ export class JobManager {
     private readonly sender: JobSender,
     private readonly nowMs: () => number,
   ) {
-    for (const row of activeJobs(state.store.db)) this.active.set(row.id, fromRow(row));
+    for (const row of activeJobs(state.store.db)) this.track(fromRow(row));
     this.startedMs = nowMs();
     // Periodic: backoffs expire, load changes, hosts die. Events kick a round sooner.
     this.timer = setInterval(() => {
@@ -119,6 +127,29 @@ export class JobManager {
 
   stop(): void {
     clearInterval(this.timer);
+  }
+
+  /** Why each pending job waits, from the last scheduling round. */
+  get waiting(): ReadonlyMap<number, string> {
+    return this.why;
+  }
+
+  /** Adds or updates `j` in `active` and in the index of its state. */
+  private track(j: ActiveJob): void {
+    this.active.set(j.id, j);
+    if (j.state === "PEND") {
+      this.running.delete(j.id);
+      this.pending.set(j.id, { id: j.id, queue: j.queue, priority: j.priority, cpus: j.cpus, memBytes: j.memBytes, gpus: j.gpus, notBeforeMs: j.notBefore });
+    } else {
+      this.pending.delete(j.id);
+      this.running.set(j.id, j);
+    }
+  }
+
+  private untrack(id: number): void {
+    this.active.delete(id);
+    this.pending.delete(id);
+    this.running.delete(id);
   }
 
   /**
@@ -137,14 +168,16 @@ export class JobManager {
   /** The state was replaced by a snapshot: mirror it again. */
   reload(): void {
     this.active.clear();
-    this.waiting.clear();
+    this.pending.clear();
+    this.running.clear();
+    this.why = new Map();
     this.unstarted.clear();
-    for (const row of activeJobs(this.state.store.db)) this.active.set(row.id, fromRow(row));
+    for (const row of activeJobs(this.state.store.db)) this.track(fromRow(row));
   }
 
   queues(): Map<string, QueueSpec> {
     const running = new Map<string, number>();
-    for (const j of this.active.values()) if (j.state === "RUN" && !j.ending) running.set(j.queue, (running.get(j.queue) ?? 0) + 1);
+    for (const j of this.running.values()) if (!j.ending) running.set(j.queue, (running.get(j.queue) ?? 0) + 1);
     const out = new Map<string, QueueSpec>();
     const defs: MasterConfig["queues"] = { default: { hosts: [], priority: 0, users: [] }, ...this.config.queues };
     for (const [name, q] of Object.entries(defs)) {
@@ -156,8 +189,8 @@ export class JobManager {
   /** Scheduler view of every registered host. */
   schedHosts(): SchedHost[] {
     const used = new Map<number, { cpus: number; memBytes: number; gpus: number }>();
-    for (const j of this.active.values()) {
-      if (j.state !== "RUN" || j.hostId === null || j.ending) continue;
+    for (const j of this.running.values()) {
+      if (j.hostId === null || j.ending) continue;
       const u = used.get(j.hostId) ?? { cpus: 0, memBytes: 0, gpus: 0 };
       u.cpus += j.cpus;
       u.memBytes += j.memBytes;
@@ -199,18 +232,13 @@ export class JobManager {
     }
     this.roundRunning = true;
     try {
-      const pending: SchedJob[] = [];
-      for (const j of this.active.values()) {
-        if (j.state === "PEND") pending.push({ id: j.id, queue: j.queue, priority: j.priority, cpus: j.cpus, memBytes: j.memBytes, gpus: j.gpus, notBeforeMs: j.notBefore });
-      }
-      if (pending.length === 0) {
-        this.waiting.clear();
+      if (this.pending.size === 0) {
+        this.why = new Map();
         return;
       }
-      const result = schedule(pending, this.schedHosts(), this.queues(), this.nowMs());
+      const result = schedule([...this.pending.values()], this.schedHosts(), this.queues(), this.nowMs());
       this.saturated = result.waiting.size > 0;
-      this.waiting.clear();
-      for (const [id, why] of result.waiting) this.waiting.set(id, why);
+      this.why = result.waiting;
       if (result.placements.length === 0) return;
       const byId = new Map([...this.hosts.values()].map((h) => [h.hostId, h]));
       await Promise.all(
@@ -265,7 +293,7 @@ export class JobManager {
     switch (cmd.type) {
       case "job.submit": {
         const id = result.value!.jobId as number;
-        this.active.set(id, {
+        this.track({
           id,
           state: "PEND",
           queue: cmd.queue,
@@ -286,28 +314,29 @@ export class JobManager {
           notBefore: 0,
         });
         if (!this.saturated) this.kick();
-        else this.waiting.set(id, "queued behind jobs waiting for resources; considered at the next free slot");
+        else this.why.set(id, "queued behind jobs waiting for resources; considered at the next free slot");
         return;
       }
       case "job.dispatch": {
         const j = this.active.get(cmd.jobId);
         if (!j) return;
         Object.assign(j, { state: "RUN", attempts: result.value!.attempt as number, hostId: cmd.hostId, hostname: cmd.hostname, dispatchedAt: cmd.at, startedAt: null });
+        this.track(j);
         return;
       }
       case "job.finish":
       case "job.cancel":
-        this.active.delete(cmd.jobId);
+        this.untrack(cmd.jobId);
         this.unstarted.delete(cmd.jobId);
-        this.waiting.delete(cmd.jobId);
+        this.why.delete(cmd.jobId);
         this.kick();
         return;
       case "job.requeue": {
         const j = this.active.get(cmd.jobId);
         this.unstarted.delete(cmd.jobId);
         if (!j) return;
-        if (result.value!.state === "LOST") this.active.delete(cmd.jobId);
-        else Object.assign(j, { state: "PEND", hostId: null, hostname: null, notBefore: cmd.notBefore, startedAt: null });
+        if (result.value!.state === "LOST") this.untrack(cmd.jobId);
+        else this.track(Object.assign(j, { state: "PEND" as const, hostId: null, hostname: null, notBefore: cmd.notBefore, startedAt: null }));
         this.kick();
         return;
       }
