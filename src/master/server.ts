@@ -57,7 +57,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
   const jwtKey = deriveJwtKey(loaded.secret);
   const nowMs = () => Date.now();
 
-  const hosts = new HostTable();
+  const hosts = new HostTable({ indexSources: config.insecure });
   const state = new MasterState(dataDir, hosts, loaded.secret);
 
   const mac = new KeyedMac();

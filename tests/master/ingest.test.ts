@@ -10,7 +10,7 @@
 import { describe, expect, test } from "bun:test";
 import { HostTable, type HostEntry } from "../../src/master/hosts/table.ts";
 import { Ingest, emptyDropCounts, type VerifyFn } from "../../src/master/ingest.ts";
-import { cachedVerifier } from "../../src/master/mac.ts";
+import { tagVerifier } from "../../src/master/mac.ts";
 import { seededRng } from "../../src/rng/index.ts";
 import {
   OP,
@@ -159,7 +159,7 @@ function run(insecure: boolean, verify: VerifyFn | undefined, cases: number) {
 
 describe("Ingest.handle", () => {
   for (const insecure of [false, true]) {
-    for (const [name, verify] of [["wire.verifyTag", undefined], ["mac.ts cached verifier", cachedVerifier()]] as const) {
+    for (const [name, verify] of [["wire.verifyTag", undefined], ["mac.ts verifier", tagVerifier()]] as const) {
       test(`${insecure ? "--insecure" : "secure"} master, ${name}: same results, counters and host state as decodeDatagram (seed ${SEED})`, () => {
         const { ingest, oracle, fast, ref, results } = run(insecure, verify, 20_000);
         expect(ingest.counters).toEqual(oracle.counters);
@@ -176,7 +176,7 @@ describe("Ingest.handle", () => {
     const t = new HostTable();
     t.upsert({ hostId: 5, hostname: "n5", hardware: { ncpus: 4, memBytes: 2 ** 33, gpus: 0 }, version: "t", registeredAtMs: 0, drained: false });
     t.attachSession("n5", { reportIp: "10.0.0.1", reportPort: 7000, nonce: "x", key });
-    const ingest = new Ingest(t, { insecure: false, verify: cachedVerifier() });
+    const ingest = new Ingest(t, { insecure: false, verify: tagVerifier() });
     const r: LoadReport = { load1: 1, load5: 2, load15: 3, memUsed: 4, memFree: 5, swapUsed: 6, swapFree: 7, ncpus: 8, cpuUser: 9, cpuSys: 10, cpuIdle: 11, jobsRunning: 1, jobsPending: 2, procsTotal: 3, flags: 0 };
     expect(ingest.handle(encodeReport(r, { hostId: 5, seq: 2, key }), "10.0.0.1", 7000, 10)).toBe(t.byHostId(5)!);
     const other = { ...r, load1: 99 };
@@ -192,5 +192,16 @@ describe("Ingest.handle", () => {
     const ingest = new Ingest(new HostTable(), { insecure: false });
     expect(ingest.handle(new Uint8Array(1025), "10.0.0.1", 1, 0)).toBe("long");
     expect(ingest.counters.dropped.long).toBe(1);
+  });
+
+  test("unauthenticated reports find their host by source address only in a table that indexes sources (an --insecure master's)", () => {
+    const r: LoadReport = { load1: 1, load5: 1, load15: 1, memUsed: 1, memFree: 1, swapUsed: 0, swapFree: 0, ncpus: 2, cpuUser: 1, cpuSys: 1, cpuIdle: 90, jobsRunning: 0, jobsPending: 0, procsTotal: 9, flags: 0 };
+    for (const indexSources of [true, false]) {
+      const t = new HostTable({ indexSources });
+      t.upsert({ hostId: 3, hostname: "n3", hardware: { ncpus: 2, memBytes: 2 ** 30, gpus: 0 }, version: "t", registeredAtMs: 0, drained: false });
+      t.attachSession("n3", { reportIp: "10.0.0.3", reportPort: 6000, nonce: "n", key: new Uint8Array(32) });
+      const got = new Ingest(t, { insecure: true }).handle(encodeReport(r), "10.0.0.3", 6000, 1);
+      expect(got).toBe(indexSources ? t.byHostId(3)! : "unknown_host");
+    }
   });
 });

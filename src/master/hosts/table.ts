@@ -61,8 +61,17 @@ export interface SessionInput {
 export class HostTable {
   private readonly byName = new Map<string, HostEntry>();
   private readonly byId = new Map<number, HostEntry>();
-  /** For --insecure reports, which carry no host id: identified by source address. */
+  /**
+   * For --insecure reports, which carry no host id: identified by source
+   * address. Only an --insecure master reads it, so only one keeps it (an
+   * entry and its address string are ~0.1 KB per host).
+   */
   private readonly byAddr = new Map<string, HostEntry>();
+  private readonly indexSources: boolean;
+
+  constructor(opts: { indexSources?: boolean } = {}) {
+    this.indexSources = opts.indexSources ?? true;
+  }
 
   get size(): number {
     return this.byName.size;
@@ -112,7 +121,7 @@ export class HostTable {
     host.reportPort = input.reportPort;
     host.session = { nonce: input.nonce, key: input.key, lastSeq: 0, firstSeq: 0, received: 0 };
     host.connected = true;
-    this.byAddr.set(addrKey(host.reportIp, host.reportPort), host);
+    if (this.indexSources) this.byAddr.set(addrKey(host.reportIp, host.reportPort), host);
     return host;
   }
 
@@ -122,6 +131,7 @@ export class HostTable {
   byHostname(name: string): HostEntry | undefined {
     return this.byName.get(name);
   }
+  /** The host whose session reports from ip:port (only with indexSources; else undefined). */
   bySource(ip: string, port: number): HostEntry | undefined {
     return this.byAddr.get(addrKey(ip, port));
   }
