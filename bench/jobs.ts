@@ -191,11 +191,11 @@ try {
   const r = (x: number) => Math.round(x * 10) / 10;
   console.log(`baseline: Bun.spawn('true'), 2 in flight: ${r(baseline)}/s`);
   console.log(`submit: ${r(result.submitPerSec)} jobs/s (${flags.inflight} in flight)`);
-  console.log(`completed: ${r(completedPerSec)} jobs/s  ratio to bare spawn ${r(result.ratioCompletedToSpawn * 100) / 100}  (target ≥ 500)`);
+  console.log(`completed: ${r(completedPerSec)} jobs/s  ratio to bare spawn ${result.ratioCompletedToSpawn.toFixed(2)}  (target ≥ 500)`);
   console.log(`submit-to-start in the 2,000-job burst (queueing): p50 ${r(result.burstSubmitToStartP50Ms)} ms, p99 ${r(result.burstSubmitToStartP99Ms)} ms`);
   console.log(`submit-to-start paced at ${pacedRate}/s (${pacedN} jobs): p50 ${r(result.submitToStartP50Ms)} ms, p99 ${r(result.submitToStartP99Ms)} ms  (target p50 ≤ 20)`);
   console.log(`burst, per job: dispatch → start p50 ${result.dispatchToStartP50Ms} ms (p99 ${result.dispatchToStartP99Ms}), start → finish recorded p50 ${result.startToFinishP50Ms} ms (p99 ${result.startToFinishP99Ms})`);
-  console.log(`CPU per job in the burst: master ${r(masterCpuMsPerJob! * 1000) / 1000} ms, agents ${agentCpuMsPerJob.map((x) => r(x * 1000) / 1000).join(" + ")} ms; Raft log entries per job ${r(entriesPerJob * 100) / 100}`);
+  console.log(`CPU per job in the burst: master ${masterCpuMsPerJob!.toFixed(3)} ms, agents ${agentCpuMsPerJob.map((x) => x.toFixed(3)).join(" + ")} ms; Raft log entries per job ${entriesPerJob.toFixed(2)}`);
   console.log(`not DONE: ${notDone}`);
   console.log(`wrote ${writeResult("jobs", result, flags.out)}`);
 } finally {

@@ -8,7 +8,7 @@
  *   decodeDatagram  the codec's allocating decode (the agent's; the master's before)
  *   check           checkReportDatagram on a fixed DataView: what Ingest.handle runs
  *   check+lookup    … plus the host table lookup by host_id
- *   check+verify    … plus the master's cached HMAC check (mac.ts) on a fixed view
+ *   check+verify    … plus the master's HMAC check (mac.ts) on a fixed view
  *   handle          Ingest.handle: copy, all of the above, replay check, host update
  */
 import { HostTable } from "../../src/master/hosts/table.ts";
@@ -68,13 +68,13 @@ export function profileIngest(hosts: number, datagrams = 200_000, passes = 5): P
   rows.push(time("copy + checkReportDatagram", check));
   rows.push(time("… + host lookup", (b) => (check(b) > 0 && table.byHostId(dv.getUint32(AUTH_HOST_ID_OFFSET, false)) ? 1 : 0)));
   rows.push(
-    time("… + cached HMAC verify", (b) => {
+    time("… + HMAC verify (mac.ts)", (b) => {
       if (check(b) === 0) return 0;
       const h = table.byHostId(dv.getUint32(AUTH_HOST_ID_OFFSET, false));
       return h?.session && verify(view, h.session.key) ? 1 : 0;
     }),
   );
-  rows.push(time("cached HMAC verify alone", (b) => (verify(b, keys[0]!) ? 1 : 0)));
+  rows.push(time("HMAC verify alone (mac.ts)", (b) => (verify(b, keys[0]!) ? 1 : 0)));
   let ingest = new Ingest(table, { insecure: false, verify });
   rows.push(
     time(
