@@ -7,12 +7,13 @@
 import { and, eq, sql } from "drizzle-orm";
 import type { ApplyResult, Command } from "./commands.ts";
 import { getMeta, setMeta, type Tx } from "./apply.ts";
+import { statements } from "./prepared.ts";
 import { jobHistory, jobs } from "./schema.ts";
 
 type JobCommand = Extract<Command, { type: `job.${string}` }>;
 
 function history(tx: Tx, idx: number, jobId: number, at: number, state: string, reason: string | null, hostname: string | null, attempt: number) {
-  tx.insert(jobHistory).values({ jobId, logIdx: idx, at, state, reason, hostname, attempt }).run();
+  statements(tx).history.run({ jobId, logIdx: idx, at, state, reason, hostname, attempt });
 }
 
 const stale = (jobId: number, what: string): ApplyResult => ({ ok: false, error: "stale", detail: `job ${jobId}: ${what}` });
@@ -22,56 +23,45 @@ export function applyJob(tx: Tx, idx: number, cmd: JobCommand): ApplyResult {
     case "job.submit": {
       const id = Number(getMeta(tx, "nextJobId") ?? 1);
       setMeta(tx, "nextJobId", id + 1);
-      tx.insert(jobs)
-        .values({
-          id,
-          state: "PEND",
-          argv: JSON.stringify(cmd.argv),
-          env: cmd.env ? JSON.stringify(cmd.env) : null,
-          cwd: cmd.cwd ?? null,
-          cpus: cmd.cpus,
-          memBytes: cmd.memBytes,
-          gpus: cmd.gpus,
-          priority: cmd.priority,
-          queue: cmd.queue,
-          timeoutSec: cmd.timeoutSec ?? null,
-          retries: cmd.retries,
-          submittedAt: cmd.at,
-          submittedBy: cmd.actor,
-        })
-        .run();
+      statements(tx).jobInsert.run({
+        id,
+        argv: JSON.stringify(cmd.argv),
+        env: cmd.env ? JSON.stringify(cmd.env) : null,
+        cwd: cmd.cwd ?? null,
+        cpus: cmd.cpus,
+        memBytes: cmd.memBytes,
+        gpus: cmd.gpus,
+        priority: cmd.priority,
+        queue: cmd.queue,
+        timeoutSec: cmd.timeoutSec ?? null,
+        retries: cmd.retries,
+        submittedAt: cmd.at,
+        submittedBy: cmd.actor,
+      });
       history(tx, idx, id, cmd.at, "PEND", "submitted", null, 0);
       return { ok: true, value: { jobId: id } };
     }
     case "job.dispatch": {
-      const r = tx
-        .update(jobs)
-        .set({ state: "RUN", attempts: sql`${jobs.attempts} + 1`, hostId: cmd.hostId, hostname: cmd.hostname, dispatchedAt: cmd.at, startedAt: null, reason: null })
-        .where(and(eq(jobs.id, cmd.jobId), eq(jobs.state, "PEND")))
-        .returning({ attempts: jobs.attempts })
-        .all();
+      const r = statements(tx).dispatch.all({ hostId: cmd.hostId, hostname: cmd.hostname, at: cmd.at, jobId: cmd.jobId });
       if (r.length === 0) return stale(cmd.jobId, "not pending");
       history(tx, idx, cmd.jobId, cmd.at, "RUN", "dispatched", cmd.hostname, r[0]!.attempts);
       return { ok: true, value: { attempt: r[0]!.attempts } };
     }
     case "job.finish": {
-      const r = tx
-        .update(jobs)
-        .set({
-          state: cmd.state,
-          finishedAt: cmd.at,
-          startedAt: cmd.startedAt,
-          exitCode: cmd.exitCode,
-          signal: cmd.signal,
-          reason: cmd.reason,
-          stdout: cmd.stdout,
-          stderr: cmd.stderr,
-          stdoutTruncated: cmd.stdoutTruncated,
-          stderrTruncated: cmd.stderrTruncated,
-        })
-        .where(and(eq(jobs.id, cmd.jobId), eq(jobs.state, "RUN"), eq(jobs.attempts, cmd.attempt)))
-        .returning({ hostname: jobs.hostname })
-        .all();
+      const r = statements(tx).finish.all({
+        state: cmd.state,
+        at: cmd.at,
+        startedAt: cmd.startedAt,
+        exitCode: cmd.exitCode,
+        signal: cmd.signal,
+        reason: cmd.reason,
+        stdout: cmd.stdout,
+        stderr: cmd.stderr,
+        stdoutTruncated: cmd.stdoutTruncated,
+        stderrTruncated: cmd.stderrTruncated,
+        jobId: cmd.jobId,
+        attempt: cmd.attempt,
+      });
       if (r.length === 0) return stale(cmd.jobId, `attempt ${cmd.attempt} is not running (already recorded, or superseded)`);
       history(tx, idx, cmd.jobId, cmd.at, cmd.state, cmd.reason ?? (cmd.exitCode !== null ? `exit ${cmd.exitCode}` : null), r[0]!.hostname, cmd.attempt);
       return { ok: true, value: { state: cmd.state } };

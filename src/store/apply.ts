@@ -7,20 +7,24 @@
  */
 import { eq, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import type { SQLiteTransaction } from "drizzle-orm/sqlite-core";
-import { audit, hosts, meta, tokens } from "./schema.ts";
+import { hosts, tokens } from "./schema.ts";
+import { statements } from "./prepared.ts";
 import type { ApplyResult, Command } from "./commands.ts";
 import { applyJob } from "./apply-jobs.ts";
 
-// Both the database and a transaction work here.
-export type Tx = BunSQLiteDatabase | SQLiteTransaction<"sync", void, Record<string, never>, never>;
+/**
+ * The database commands apply to. The caller holds the transaction
+ * (src/store/raft-storage.ts opens one IMMEDIATE transaction per Ready on
+ * this same connection), so every statement here is part of it.
+ */
+export type Tx = BunSQLiteDatabase;
 
 export function getMeta(tx: Tx, key: string): string | undefined {
-  return tx.select({ value: meta.value }).from(meta).where(eq(meta.key, key)).get()?.value;
+  return statements(tx).getMeta.get({ key })?.value;
 }
 
 export function setMeta(tx: Tx, key: string, value: string | number): void {
-  tx.insert(meta).values({ key, value: String(value) }).onConflictDoUpdate({ target: meta.key, set: { value: String(value) } }).run();
+  statements(tx).setMeta.run({ key, value: String(value) });
 }
 
 function refuse(error: string, detail: string): ApplyResult {
@@ -42,7 +46,7 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
         updatedAt: cmd.at,
         ...(cmd.session ? { sessionNonce: cmd.session.nonce, reportIp: cmd.session.reportIp, reportPort: cmd.session.reportPort } : {}),
       };
-      const existing = tx.select({ hostId: hosts.hostId }).from(hosts).where(eq(hosts.hostname, cmd.hostname)).get();
+      const existing = statements(tx).hostIdByName.get({ hostname: cmd.hostname });
       if (existing) {
         tx.update(hosts).set(row).where(eq(hosts.hostId, existing.hostId)).run();
         return { ok: true, value: { hostId: existing.hostId, created: false } };
@@ -71,11 +75,9 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
       return { ok: true, value: { hostname: cmd.hostname } };
     }
     case "token.create": {
-      const exists = tx.select({ jti: tokens.jti }).from(tokens).where(eq(tokens.jti, cmd.jti)).get();
-      if (exists) return refuse("conflict", `token id ${cmd.jti} exists`);
-      tx.insert(tokens)
-        .values({ jti: cmd.jti, role: cmd.role, subject: cmd.subject, host: cmd.host ?? null, createdBy: cmd.actor, issuedAt: cmd.issuedAt, expiresAt: cmd.expiresAt ?? null })
-        .run();
+      const st = statements(tx);
+      if (st.tokenExists.get({ jti: cmd.jti })) return refuse("conflict", `token id ${cmd.jti} exists`);
+      st.tokenInsert.run({ jti: cmd.jti, role: cmd.role, subject: cmd.subject, host: cmd.host ?? null, createdBy: cmd.actor, issuedAt: cmd.issuedAt, expiresAt: cmd.expiresAt ?? null });
       return { ok: true, value: { jti: cmd.jti } };
     }
     case "token.revoke": {
@@ -142,7 +144,7 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
 export function applyEntry(tx: Tx, idx: number, cmd: Command): ApplyResult {
   const result = effect(tx, idx, cmd);
   const row = auditRow(idx, cmd, result);
-  if (row) tx.insert(audit).values(row).run();
+  if (row) statements(tx).audit.run(row);
   return result;
 }
 
