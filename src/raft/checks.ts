@@ -3,7 +3,7 @@
  * a malformed message instead of throwing on it (the transport validates
  * with schema.ts too; the core does not rely on that).
  */
-import type { Entry, Message, Snapshot } from "./types.ts";
+import type { Entry, Message, MessageType, Snapshot } from "./types.ts";
 import { isNodeId } from "./confchange.ts";
 
 /** A non-negative safe integer: an index, a term, a commit. */
@@ -11,7 +11,8 @@ export function isNat(x: unknown): x is number {
   return typeof x === "number" && Number.isSafeInteger(x) && x >= 0;
 }
 
-const TYPES = new Set<string>([
+/** Every message type, once: the core's checks, the wire schema and the tests take it from here. */
+export const MESSAGE_TYPES = [
   "prevote",
   "prevote_resp",
   "vote",
@@ -25,7 +26,9 @@ const TYPES = new Set<string>([
   "timeout_now",
   "read_index",
   "read_index_resp",
-]);
+] as const satisfies readonly MessageType[];
+
+const TYPES = new Set<string>(MESSAGE_TYPES);
 
 /** The envelope every message must have. */
 export function wellFormed(m: unknown, self: number): m is Message {

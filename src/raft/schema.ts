@@ -10,6 +10,7 @@
  */
 import * as v from "valibot";
 import { MAX_CONF_CONTEXT_CHARS, MAX_NODE_ID } from "./confchange.ts";
+import { MESSAGE_TYPES } from "./checks.ts";
 import { MAX_READ_CONTEXT_CHARS } from "./node.ts";
 import type { Message } from "./types.ts";
 
@@ -41,21 +42,7 @@ const SnapshotSchema = v.object({
   data: v.optional(v.unknown()),
 });
 
-const MESSAGE_TYPES = [
-  "prevote",
-  "prevote_resp",
-  "vote",
-  "vote_resp",
-  "append",
-  "append_resp",
-  "heartbeat",
-  "heartbeat_resp",
-  "snapshot",
-  "snapshot_status",
-  "timeout_now",
-  "read_index",
-  "read_index_resp",
-] as const satisfies readonly Message["type"][];
+
 
 export const MessageSchema = v.pipe(
   v.object({

@@ -7,24 +7,11 @@
  */
 import { expect, test } from "bun:test";
 import type { Entry, Message, MessageType } from "../../src/raft/types.ts";
+import { MESSAGE_TYPES } from "../../src/raft/checks.ts";
 import { seededRng } from "../helpers/rng.ts";
 import { Cluster } from "./harness.ts";
 
-const TYPES: MessageType[] = [
-  "prevote",
-  "prevote_resp",
-  "vote",
-  "vote_resp",
-  "append",
-  "append_resp",
-  "heartbeat",
-  "heartbeat_resp",
-  "snapshot",
-  "snapshot_status",
-  "timeout_now",
-  "read_index",
-  "read_index_resp",
-];
+const TYPES: readonly MessageType[] = MESSAGE_TYPES;
 
 function fuzzMessage(rng: () => number, term: number, last: number): unknown {
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rng() * xs.length)]!;
