@@ -9,7 +9,6 @@
  */
 import { allHosts, openStore, revokedTokenIds, type Applied, type Command, type Members, type OpenedStore } from "../store/index.ts";
 import { PLAIN_PEERS, type MasterConfig, type PeerLink } from "../config/index.ts";
-import type { SoftState } from "../raft/types.ts";
 import { logger } from "../log/index.ts";
 import { sessionKey } from "../auth/index.ts";
 import type { HostTable } from "./hosts/table.ts";
@@ -28,7 +27,7 @@ export class MasterState {
   /** The state was replaced by a snapshot: views other than ours reload too. */
   onReload: () => void = () => {};
   /** This master became the leader (true) or stopped being it (false). */
-  onLeadership: (leader: boolean, soft: SoftState) => void = () => {};
+  onLeadership: (leader: boolean) => void = () => {};
   private leading = false;
 
   constructor(
@@ -53,7 +52,7 @@ export class MasterState {
         log.info(leading ? `this master (node ${config.nodeId}) is the leader in term ${term}` : `node ${config.nodeId} is ${soft.role}${soft.leader ? `; the leader is node ${soft.leader}` : "; no leader yet"} (term ${term})`);
         if (leading !== this.leading) {
           this.leading = leading;
-          this.onLeadership(leading, soft);
+          this.onLeadership(leading);
         }
       },
       onMembers: (m: Members) => log.info(`masters: ${m.voters.map((v) => `${v}=${m.addrs[v] ?? "?"}`).join(", ")}`),

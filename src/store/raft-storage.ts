@@ -117,7 +117,7 @@ export class SqliteRaftStorage implements RaftStorage {
   /**
    * What a lagging follower is sent: the state as of the last applied entry.
    * The transport replaces this with the meta of the database copy it really
-   * streams (which may be a little newer); see src/master/raft/snapshot.ts.
+   * streams (which may be a little newer): src/master/raft/transport.ts.
    */
   snapshot(): Snapshot {
     const index = this.applied;

@@ -5,6 +5,8 @@
  * snapshot, and change membership.
  */
 import { afterAll, describe, expect, test } from "bun:test";
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { spawnLava, TestMaster, writeProcFixture, tempDir, type Proc } from "../helpers/cluster.ts";
 import { freePorts, TestCluster } from "../helpers/masters.ts";
@@ -186,6 +188,8 @@ describe("three masters", () => {
     expect((await resync()).send_successes).toBe(before + 1);
     await converged(c);
     expect(subjects(c, lagger).size).toBe(subjects(c, leader).size);
+    // A finished transfer leaves no snapshot file behind on either side.
+    await waitFor(() => [leader, lagger].every((m) => readdirSync(join(m.dataDir, "snapshots")).length === 0), 5000, "snapshot files removed");
     const audit = c.query<{ action: string; target: string; result: string }>(leader, "SELECT action, target, result FROM audit WHERE action = 'raft.force-resync'");
     expect(audit).toEqual([{ action: "raft.force-resync", target: lagger.addr, result: "ok" }]);
     // An unknown target is a clear 404, not a hang.

@@ -454,7 +454,12 @@ export class RaftDriver {
     this.waiters.delete(index);
     clearTimeout(w.timer);
     if (w.term === term) w.resolve(value);
-    else w.reject(new StoreError("leadership changed before the write was committed; it was not applied, retry", "not_leader", this.leaderAddr));
+    else w.reject(this.overwritten());
+  }
+
+  /** Another leader's entry took the index of ours: ours will never be applied. */
+  private overwritten(): StoreError {
+    return new StoreError("leadership changed before the write was committed; it was not applied, retry", "not_leader", this.leaderAddr);
   }
 
   private expireWaitersUpTo(applied: number, committed: Entry[]): void {
@@ -464,7 +469,7 @@ export class RaftDriver {
       this.waiters.delete(i);
       clearTimeout(w.timer);
       const t = terms.get(i);
-      if (t !== undefined && t !== w.term) w.reject(new StoreError("leadership changed before the write was committed; it was not applied, retry", "not_leader", this.leaderAddr));
+      if (t !== undefined && t !== w.term) w.reject(this.overwritten());
       else w.reject(new StoreError("the write's outcome is unknown (the state was replaced by a snapshot); check before retrying", "unknown_outcome", this.leaderAddr));
     }
   }

@@ -3,7 +3,7 @@
  * masters, snapshots as SQLite database copies, and writes made on a
  * follower forwarded to the leader. MasterState talks to this only.
  */
-import { mkdirSync, readdirSync, rmSync, unlinkSync } from "node:fs";
+import { mkdirSync, rmSync, unlinkSync } from "node:fs";
 import { join } from "node:path";
 import { explainFailure, type MasterConfig, type PeerLink } from "../../config/index.ts";
 import type { Message, SoftState } from "../../raft/types.ts";
@@ -285,10 +285,5 @@ export class Replication {
       list.push(resolve);
       this.snapshotWaits.set(target, list);
     });
-  }
-
-  /** Files in the snapshot directory (for tests: a transfer leaves none behind). */
-  snapshotFiles(): string[] {
-    return readdirSync(this.snapDir);
   }
 }
