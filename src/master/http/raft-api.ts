@@ -104,13 +104,9 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
     const cmd = v.safeParse(CommandSchema, body?.command);
     if (!cmd.success) throw new HttpError(400, "bad_request", v.summarize(cmd.issues));
     if (!ctx.state.isLeader) throw new HttpError(503, "not_leader", "this master is not the leader", { leader: repl().leaderAddr });
-    try {
-      const a = await ctx.state.propose(cmd.output);
-      return json({ idx: a.idx, result: a.result });
-    } catch (e) {
-      if (e instanceof StoreError) throw storeHttpError(e);
-      throw e;
-    }
+    // A StoreError becomes its 503 (with the leader's address) in the router.
+    const a = await ctx.state.propose(cmd.output);
+    return json({ idx: a.idx, result: a.result });
   });
 
   r.on("GET", "/_raft/health", () => json(healthView(repl().driver.status(), repl().members, policy())));
