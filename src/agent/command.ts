@@ -3,7 +3,7 @@ import { commonArgs, flagsToConfig } from "../cli/args.ts";
 import { loadConfig } from "../config/index.ts";
 import { configureLogging } from "../log/index.ts";
 
-const flags = ["master", "token", "interval", "hostname", "report-port", "proc-root", "insecure", "reconnect-min", "reconnect-max", "log-level", "log-format"] as const;
+const flags = ["master", "token", "interval", "hostname", "state-dir", "report-port", "proc-root", "insecure", "reconnect-min", "reconnect-max", "log-level", "log-format"] as const;
 
 export default defineCommand({
   meta: { name: "agent", description: "Run an agent: report this host's load, take commands and jobs" },
@@ -13,6 +13,7 @@ export default defineCommand({
     token: { type: "string", description: "Agent token (env LAVA_TOKEN)", valueHint: "JWT" },
     interval: { type: "string", description: "Report interval in seconds (default 4)", valueHint: "SECONDS" },
     hostname: { type: "string", description: "Host name to register as (default: the system's)", valueHint: "NAME" },
+    "state-dir": { type: "string", description: "Where the host key and job records live (default /var/lib/lava-agent as root, ./lava-agent-data otherwise)", valueHint: "DIR" },
     "report-port": { type: "string", description: "Local UDP port to send reports from (default any)", valueHint: "PORT" },
     "proc-root": { type: "string", description: "Where /proc is (default /proc)", valueHint: "DIR" },
     insecure: { type: "boolean", description: "Send reports without AUTH (master in --insecure mode)" },

@@ -237,6 +237,11 @@ export const AgentSchema = v.strictObject({
   hostname: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255))),
   /** Local UDP port reports are sent from; 0 = any. */
   reportPort: v.optional(port("reportPort"), 0),
+  /**
+   * Where the agent keeps what must survive a restart (host key, records of
+   * running jobs), mode 0700. Default chosen at run time (see defaultAgentStateDir).
+   */
+  stateDir: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Where /proc lives (tests point this at fixtures). */
   procRoot: v.optional(v.string(), "/proc"),
   /** Send reports without the AUTH block (a master in --insecure mode). */
