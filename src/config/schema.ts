@@ -7,6 +7,7 @@
  * (`LAVA_DATA_DIR`), read for the section of the role being started.
  */
 import * as v from "valibot";
+import { entryProblem, type AllowEntry } from "../policy/index.ts";
 
 const port = (what: string) =>
   v.pipe(v.number(), v.integer(`${what} must be a whole number`), v.minValue(0, `${what} must be 0-65535`), v.maxValue(65535, `${what} must be 0-65535`));
@@ -15,6 +16,16 @@ const positive = (what: string) => v.pipe(v.number(), v.minValue(0, `${what} mus
 
 export const LOG_LEVELS = ["silent", "error", "warn", "info", "debug", "trace"] as const;
 export const LOG_FORMATS = ["pretty", "json"] as const;
+
+/**
+ * One allowlist entry (src/policy/allowlist.ts): a command, or
+ * [command, argument patterns…]. A bad pattern stops start-up here, naming it.
+ */
+const AllowEntrySchema = v.pipe(
+  v.union([v.string(), v.array(v.string())], "an allowlist entry is a command (a string) or a list [command, argument patterns…]"),
+  v.check((e) => entryProblem(e as AllowEntry) === null, (issue) => `allowlist entry ${JSON.stringify(issue.input)}: ${entryProblem(issue.input as AllowEntry)}`),
+);
+const allowList = () => v.optional(v.array(AllowEntrySchema), []);
 
 const LogSchema = v.strictObject({
   level: v.optional(v.picklist(LOG_LEVELS), "info"),
@@ -54,8 +65,8 @@ const JobsSchema = v.strictObject({
 });
 
 const MasterExecSchema = v.strictObject({
-  /** Commands (argv[0]) the master lets through to agents; empty = leave it to each agent's allowlist. */
-  allow: v.optional(v.array(v.string()), []),
+  /** Commands the master lets through to agents (entries as in agent.exec.allow); empty = leave it to each agent's allowlist. */
+  allow: allowList(),
   /** Commands the master always refuses, whatever the agents allow. */
   deny: v.optional(v.array(v.string()), []),
   /** Most hosts one exec may target at once (bigger fan-outs run in waves of this size). */
@@ -171,8 +182,8 @@ export const MasterSchema = v.strictObject({
 });
 
 const AgentExecSchema = v.strictObject({
-  /** Commands (argv[0], exact path or bare name) the agent may run. Empty: none. */
-  allow: v.optional(v.array(v.string()), []),
+  /** Commands the agent may run: argv[0] (exact path or bare name), or [command, argument patterns…]. Empty: none. */
+  allow: allowList(),
   /** Bound on captured stdout and on stderr of one command, in bytes. */
   outputLimit: v.optional(v.pipe(v.number(), v.integer(), v.minValue(0)), 1 << 20),
 });

@@ -170,6 +170,8 @@ export const ExecuteSchema = v.object({
   argv: argvSchema,
   timeoutMs: v.pipe(count, v.minValue(1), v.maxValue(24 * 3600 * 1000)),
   outputLimitBytes: v.optional(v.pipe(count, v.maxValue(JOB_LIMITS.outputBytesMax))),
+  /** master.exec.deny, for the agent to check against the file argv[0] resolves to (symlinks, PATH). */
+  deny: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(4096))), v.maxLength(1000))),
 });
 export const HealthCheckSchema = v.object({ type: v.literal("health_check"), requestId });
 export const StreamLogsSchema = v.object({

@@ -320,7 +320,8 @@ export class MasterClient {
       message += this.token
         ? " (the master refused the token: check --token, LAVA_TOKEN or ctl.token)"
         : " (no token given: pass --token or set LAVA_TOKEN; a master writes an admin token to <data-dir>/admin.token)";
-    } else if (answer.status === 403) {
+    } else if (answer.status === 403 && body.error === "forbidden" && /\brole\b/.test(detail)) {
+      // Only a role refusal: a policy refusal ("refused", a queue's users) already says which rule refused it.
       message += " (the token's role does not allow this: queries need a read or admin token, changes an admin token)";
     } else if (answer.status >= 500) {
       message += ` (HTTP ${answer.status} from ${addr}${tried.length ? `; also tried ${tried.join(", ")}` : ""})`;

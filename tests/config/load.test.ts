@@ -92,6 +92,18 @@ describe("loadConfig", () => {
     expect(e.message).toContain("at least 1 s");
   });
 
+  test("allowlist entries with argument patterns load; a bad pattern stops start-up naming the file, the key and the pattern", () => {
+    const ok = file("allow-ok.yaml", "agent:\n  exec:\n    allow:\n      - /usr/bin/uptime\n      - [/usr/bin/systemctl, restart, \"nginx|php-fpm\"]\n");
+    expect(loadConfig({ role: "agent", configFile: ok, env: {}, flags: {} }).config.exec.allow).toEqual(["/usr/bin/uptime", ["/usr/bin/systemctl", "restart", "nginx|php-fpm"]]);
+    const bad = file("allow-bad.yaml", "agent:\n  exec:\n    allow:\n      - [/usr/bin/systemctl, \"(restart\"]\n");
+    const e = errorOf(() => loadConfig({ role: "agent", configFile: bad, env: {}, flags: {} }));
+    expect(e.message).toContain(bad);
+    expect(e.message).toContain("exec.allow");
+    expect(e.message).toContain('"(restart" is not a valid regular expression');
+    const rest = file("allow-rest.yaml", "master:\n  exec:\n    allow:\n      - [/bin/ls, \"...\", \"-l\"]\n");
+    expect(errorOf(() => loadConfig({ role: "master", configFile: rest, env: {}, flags: {} })).message).toContain('"..." may only be the last pattern');
+  });
+
   test("a picklist error lists the choices", () => {
     const e = errorOf(() => loadConfig({ role: "ctl", env: { LAVA_LOG_FORMAT: "xml" } }));
     expect(e.message).toContain("pretty");

@@ -1,6 +1,7 @@
 /** The master's exec policy and fan-out target resolution. */
 import { describe, expect, test } from "bun:test";
-import { allowMatches, checkExecPolicy, denyMatches } from "../../src/master/requests/policy.ts";
+import { checkExecPolicy, denyMatches } from "../../src/master/requests/policy.ts";
+import { commandMatches as allowMatches } from "../../src/policy/index.ts";
 import { resolveTargets, summarizeNames, type TargetHost } from "../../src/master/requests/targets.ts";
 
 describe("exec policy matching", () => {
@@ -34,6 +35,14 @@ describe("exec policy matching", () => {
     const d = checkExecPolicy({ allow: [], deny: ["shutdown"] }, ["/sbin/shutdown", "now"]);
     expect(d.ok).toBe(false);
     if (!d.ok) expect(d.detail).toContain("master.exec.deny entry 'shutdown'");
+  });
+
+  test("master.exec.allow takes argument patterns too; the refusal names the closest entry", () => {
+    const policy = { allow: [["/usr/bin/systemctl", "restart", "nginx|php-fpm"]], deny: [] };
+    expect(checkExecPolicy(policy, ["/usr/bin/systemctl", "restart", "nginx"])).toEqual({ ok: true });
+    const r = checkExecPolicy(policy, ["/usr/bin/systemctl", "stop", "sshd"]);
+    expect(r.ok).toBe(false);
+    if (!r.ok) expect(r.detail).toContain('argument 1 "stop" does not match "restart"');
   });
 });
 

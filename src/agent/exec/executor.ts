@@ -22,7 +22,8 @@
 import type { CommandOutput, CommandResult, Execute } from "../../control/index.ts";
 import { logger } from "../../log/index.ts";
 import { commandEnv, currentUser, reasonText, spawnFailure, timeoutReason, within, type EnvSource } from "../jobs/index.ts";
-import { commandAllowed, refusalText } from "./allow.ts";
+import { commandAllowed, deniedBy, refusalText } from "./allow.ts";
+import type { AllowEntry } from "../../policy/index.ts";
 import { Utf8Chunker } from "./chunks.ts";
 import { runProcess, type StreamName } from "./process.ts";
 import { ResultQueue, RESULTS_MAX } from "./results.ts";
@@ -36,7 +37,7 @@ export const OUTPUT_FLUSH_MS = 25;
 
 export interface ExecutorOptions {
   /** agent.exec.allow */
-  allow: readonly string[];
+  allow: readonly AllowEntry[];
   /** agent.exec.outputLimit: bytes per stream when the request names none. */
   outputLimitBytes: number;
   /** The config file the agent read, named in refusals. */
@@ -151,9 +152,15 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         log.debug(`execute ${msg.requestId} ignored: already running`);
         return;
       }
-      if (!commandAllowed(argv0, opts.allow)) {
+      if (!commandAllowed(msg.argv, opts.allow)) {
         log.info(`refused execute ${msg.requestId} of ${JSON.stringify(reasonText(argv0, 200))}: not on agent.exec.allow`);
-        return refuse(refusalText(argv0, opts.allow, opts.configFile));
+        return refuse(refusalText(msg.argv, opts.allow, opts.configFile));
+      }
+      // The master checked its deny list against the text of argv[0]; here it meets the file that would run.
+      const denied = deniedBy(argv0, msg.deny ?? [], commandEnv(agentEnv, user).PATH!);
+      if (denied !== null) {
+        log.info(`refused execute ${msg.requestId} of ${JSON.stringify(reasonText(argv0, 200))}: master.exec.deny entry ${JSON.stringify(denied)}`);
+        return refuse(`master policy: ${JSON.stringify(reasonText(argv0, 200))} resolves on this host to what master.exec.deny entry ${JSON.stringify(denied)} refuses`);
       }
       if (running.size >= runningMax) return refuse(`busy: ${running.size} commands already running on this host (at most ${runningMax}); try again when some have ended`);
       let markEnded!: () => void;

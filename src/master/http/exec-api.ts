@@ -59,7 +59,7 @@ export function execRoutes(ctx: MasterContext, change: ChangeRoute): void {
     const dropped = new Map<string, { stdout: number; stderr: number }>();
     const audit = new ResultAudit(auditWriter((cmd) => ctx.state.propose(cmd), c.caller, ctx.nowMs), "exec.result");
     const timeoutMs = Math.max(1, Math.round(body.timeoutSec * 1000));
-    void runExec(targets, { argv: body.argv, timeoutMs }, ctx.config.exec.maxParallel, { router: ctx.remote.router, send: (id, m) => ctx.sessions.sendTo(id, m), nowMs: ctx.nowMs }, {
+    void runExec(targets, { argv: body.argv, timeoutMs, deny: ctx.config.exec.deny }, ctx.config.exec.maxParallel, { router: ctx.remote.router, send: (id, m) => ctx.sessions.sendTo(id, m), nowMs: ctx.nowMs }, {
       output(host, s, data) {
         if (stream.push(JSON.stringify({ type: "output", host, stream: s, data }))) return;
         const d = dropped.get(host) ?? { stdout: 0, stderr: 0 };

@@ -53,7 +53,7 @@ export const UNKNOWN_HOST = "unknown host";
 /** A host's result counts as ok for the summary (and for ctl's exit code) only if it ran and exited 0. */
 export const succeeded = (r: Pick<ExecHostResult, "status" | "exitCode">): boolean => r.status === "ok" && r.exitCode === 0;
 
-export async function runExec(targets: readonly Target[], req: { argv: string[]; timeoutMs: number }, maxParallel: number, deps: ExecDeps, sink: ExecSink): Promise<{ hosts: number; ok: number; failed: number }> {
+export async function runExec(targets: readonly Target[], req: { argv: string[]; timeoutMs: number; deny?: readonly string[] }, maxParallel: number, deps: ExecDeps, sink: ExecSink): Promise<{ hosts: number; ok: number; failed: number }> {
   let ok = 0;
   let next = 0;
   const worker = async () => {
@@ -72,7 +72,7 @@ function errorResult(host: string, error: string, durationMs = 0, status: ExecSt
   return { host, status, exitCode: null, signal: null, error, stdoutTruncated: false, stderrTruncated: false, durationMs };
 }
 
-function execOne(t: Target, req: { argv: string[]; timeoutMs: number }, deps: ExecDeps, sink: ExecSink): Promise<ExecHostResult> {
+function execOne(t: Target, req: { argv: string[]; timeoutMs: number; deny?: readonly string[] }, deps: ExecDeps, sink: ExecSink): Promise<ExecHostResult> {
   if (!t.entry) return Promise.resolve(errorResult(t.host, UNKNOWN_HOST));
   if (!t.entry.connected) return Promise.resolve(errorResult(t.host, NO_CHANNEL));
   const hostId = t.entry.hostId;
@@ -109,7 +109,7 @@ function execOne(t: Target, req: { argv: string[]; timeoutMs: number }, deps: Ex
       resolve(errorResult(t.host, `master busy: ${opened.detail}`));
       return;
     }
-    if (!deps.send(hostId, { type: "execute", requestId: opened.requestId, argv: req.argv, timeoutMs: req.timeoutMs })) {
+    if (!deps.send(hostId, { type: "execute", requestId: opened.requestId, argv: req.argv, timeoutMs: req.timeoutMs, ...(req.deny?.length ? { deny: [...req.deny] } : {}) })) {
       deps.router.cancel(opened.requestId);
       resolve(errorResult(t.host, NO_CHANNEL));
     }
