@@ -20,11 +20,12 @@ export default defineCommand({
     "node-id": { type: "string", description: "This master's Raft node id, unique in the cluster (default 1; env LAVA_NODE_ID)", valueHint: "ID" },
     "raft-peers": { type: "string", description: "The other masters, comma-separated ID=HOST:PORT (env LAVA_RAFT_PEERS); none: a single master", valueHint: "PEERS" },
     "is-leader": { type: "boolean", description: "Bootstrap hint: campaign at once on start (env LAVA_IS_LEADER)" },
+    reinit: { type: "boolean", description: "Start with empty state although this data dir held a master's state (lava.db lost); see docs/operations.md" },
   },
   async run({ args }) {
     const { config } = loadConfig({ role: "master", configFile: args.config, flags: flagsToConfig(args, flags) });
     configureLogging(config.log);
     const { runMaster } = await import("./run.ts");
-    await runMaster(config);
+    await runMaster(config, { reinit: args.reinit === true });
   },
 });

@@ -32,6 +32,8 @@ export interface MasterContext {
   jobs: JobManager;
   /** UDP socket errors (mostly ICMP unreachable for announces to agents that went away). */
   udpErrors: () => number;
+  /** Announces whose send threw (counted per host too, HostEntry.announceErrors). */
+  announceErrors: () => number;
   /** Requests to agents (exec, health, logs, upgrade), health and alerts. */
   remote: Remote;
   /** Lifts the HTTP idle timeout for a long streamed answer (exec, logs -f, upgrade). */

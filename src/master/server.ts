@@ -4,7 +4,8 @@
  * heartbeat timers. All I/O of the master lives here and in run.ts; the
  * decisions live in the pure modules it wires together.
  */
-import { mkdirSync, writeFileSync, existsSync, readFileSync } from "node:fs";
+import { writeFileSync, existsSync, readFileSync } from "node:fs";
+import { prepareDataDir } from "./data-dir.ts";
 import { hostname as osHostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Server, Socket, TCPSocketListener, udp } from "bun";
@@ -17,7 +18,9 @@ import { HostTable } from "./hosts/table.ts";
 import { Ingest } from "./ingest.ts";
 import { ControlSessions, type WsData } from "./control/sessions.ts";
 import { TokenGate } from "./tokens.ts";
-import { buildRouter } from "./http/api.ts";
+import { buildRouter, writeRefusalRows } from "./http/api.ts";
+import { noteClientIp } from "./http/client-ip.ts";
+import { RefusalAudit } from "./audit/refusals.ts";
 import { HttpError, errorResponse } from "./http/errors.ts";
 import { announceFor, planRound, type AnnounceRound } from "./announce.ts";
 import { readUdpDrops } from "./kernel.ts";
@@ -41,17 +44,20 @@ export interface MasterHandle {
 /** Runtime facts for scripts and tests: which ports a master with port 0 got. */
 export const RUN_FILE = "master.json";
 
-export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
+/** What only the command line says, for this start alone (not configuration). */
+export interface StartOptions {
+  /** Start with empty state although the data dir held a master's state before (data-dir.ts). */
+  reinit?: boolean;
+}
+
+export async function startMaster(config: MasterConfig, opts: StartOptions = {}): Promise<MasterHandle> {
   // Before anything is opened: a bad certificate file is a configuration error (exit 2).
   const tls = masterTls(config.tls);
   const peers = peerLink(tls);
   const dataDir = resolve(config.dataDir ?? defaultDataDir());
-  try {
-    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  } catch (e) {
-    throw new LavaError(`cannot create data dir ${dataDir}: ${(e as Error).message}; choose another with --data-dir`, EXIT.usage);
-  }
   const secretPath = config.secretFile ? resolve(config.secretFile) : join(dataDir, "secret");
+  const prepared = prepareDataDir(dataDir, { reinit: opts.reinit ?? false, secretExisted: existsSync(secretPath) });
+  for (const w of prepared.warnings) log.warn(w);
   const loaded = loadOrCreateSecret(secretPath);
   if (loaded.warning) log.warn(loaded.warning);
   const jwtKey = deriveJwtKey(loaded.secret);
@@ -131,7 +137,8 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     if (!leading) sessions.handOff(state.replication.leaderAddr);
   };
   const admission = new AdmissionBucket(config.wsAdmitPerSec, nowMs);
-  const router = buildRouter(ctx);
+  const refusals = new RefusalAudit();
+  const router = buildRouter(ctx, refusals);
 
   let server: Server<WsData>;
   try {
@@ -140,13 +147,20 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
       port: config.httpPort,
       maxRequestBodySize: 64 * 2 ** 30, // snapshots; every other route bounds its own body (readJson)
       ...(tls ? { tls: tls.server } : {}),
+      // Never Bun's HTML error page (stack frames, the cwd) for anyone, whatever NODE_ENV says.
+      development: false,
+      error(e) {
+        log.error(`HTTP handler failed: ${e.message}`);
+        return errorResponse(new HttpError(500, "internal", "the master failed to answer; see its log"));
+      },
       async fetch(req, srv) {
         const url = new URL(req.url);
+        noteClientIp(req, srv.requestIP(req)?.address);
         // The leader holds the live state and the agents' channels: a follower forwards the API to it.
         if ((url.pathname.startsWith("/api/v1/") || url.pathname === "/_raft/force-resync") && !state.isLeader && state.clustered) return proxyToLeader(req, url, state, config.nodeId, peers);
         if (url.pathname === "/ws") {
           try {
-            const claims = gate.check(req, url, "agent");
+            const claims = gate.check(req, url, "agent", { queryToken: true });
             const wait = admission.take();
             if (wait > 0) return errorResponse(new HttpError(503, "busy", "too many agents connecting at once; retry later"), { "retry-after": String(Math.ceil(wait / 1000)) });
             const ip = srv.requestIP(req)?.address ?? "0.0.0.0";
@@ -199,6 +213,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     admission,
     jobs,
     udpErrors: () => udpSendErrors,
+    announceErrors: () => announceSendErrors,
     remote,
     holdOpen: (req: Request) => server.timeout(req, 0),
   } satisfies MasterContext);
@@ -217,6 +232,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
    */
   const FIRST_ROUND_MS = 500;
   let announceSeq = 0;
+  let announceSendErrors = 0;
   let round: AnnounceRound | null = null;
   let slice = 0;
   let spread = slices;
@@ -239,7 +255,16 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
         const per = Math.ceil(round.hosts.length / spread);
         for (const host of round.hosts.slice(slice * per, (slice + 1) * per)) {
           const bytes = announceFor(round, host, mac.sign);
-          if (bytes) udpSocket.send(bytes, host.reportPort, host.reportIp);
+          if (!bytes) continue;
+          // A stopped agent's closed port comes back as ECONNREFUSED on a later send, thrown
+          // here: that host's problem, counted, never a reason to skip the rest of the slice.
+          try {
+            udpSocket.send(bytes, host.reportPort, host.reportIp);
+          } catch (e) {
+            host.announceErrors++;
+            announceSendErrors++;
+            log.debug(`announce to ${host.hostname} (${host.reportIp}:${host.reportPort}) failed: ${(e as Error).message}`);
+          }
         }
       } catch (e) {
         log.error("announce round failed", e);
@@ -249,6 +274,8 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     Math.min(ANNOUNCE_SLICE_MS, config.announceInterval * 1000),
   );
   const heartbeat = setInterval(() => sessions.heartbeat(), config.pingInterval * 1000);
+  // Repeated refusals are written as one row when their window ends (audit/refusals.ts).
+  const refusalFlush = setInterval(() => writeRefusalRows(state, refusals.flush(nowMs()), nowMs), 1000);
 
   writeFileSync(join(dataDir, RUN_FILE), JSON.stringify({ pid: process.pid, httpPort, udpPort, tcpReportPort: tcpListener?.port ?? null, advertise }) + "\n");
   log.info(`master listening: ${tls ? "HTTPS" : "HTTP"} ${config.bind}:${httpPort}, UDP ${config.bind}:${udpPort}${tcpListener ? `, TCP reports ${tcpListener.port}` : ""}${config.insecure ? " (INSECURE: no authentication)" : ""}; data in ${dataDir}`);
@@ -261,6 +288,7 @@ export async function startMaster(config: MasterConfig): Promise<MasterHandle> {
     async stop() {
       clearInterval(announce);
       clearInterval(heartbeat);
+      clearInterval(refusalFlush);
       jobs.stop();
       remote.stop();
       sessions.closeAll();

@@ -98,14 +98,14 @@ export class RawAgent {
   }
 
   /** Connects and registers as `hostname`. */
-  static async connect(master: { addr: string; adminToken: string }, hostname: string, version = "0.0.1-raw"): Promise<RawAgent> {
+  static async connect(master: { addr: string; adminToken: string }, hostname: string, version = "0.0.1-raw", reportPort = 40000): Promise<RawAgent> {
     const ws = new WebSocket(`ws://${master.addr}/ws`, { headers: { authorization: `Bearer ${master.adminToken}` } } as unknown as string[]);
     const a = new RawAgent(ws, hostname);
     await new Promise<void>((resolve, reject) => {
       ws.onopen = () => resolve();
       ws.onerror = () => reject(new Error(`${hostname}: WebSocket error`));
     });
-    a.send({ type: "register", hostname, hardware: { ncpus: 2, memBytes: 4e9, gpus: 0 }, reportPort: 40000, version });
+    a.send({ type: "register", hostname, hardware: { ncpus: 2, memBytes: 4e9, gpus: 0 }, reportPort, version });
     const reg = await a.next((m) => m.type === "registered" || m.type === "error");
     if (reg.type !== "registered") throw new Error(`${hostname}: registration refused: ${JSON.stringify(reg)}`);
     a.hostId = reg.hostId as number;

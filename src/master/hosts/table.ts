@@ -37,6 +37,8 @@ export interface HostEntry {
   lostTotal: number;
   receivedTotal: number;
   drained: boolean;
+  /** Announces to this host whose send failed (its report port closed, say). */
+  announceErrors: number;
 }
 
 export const addrKey = (ip: string, port: number) => `${ip}:${port}`;
@@ -100,6 +102,7 @@ export class HostTable {
         lastReportMs: 0,
         lostTotal: 0,
         receivedTotal: 0,
+        announceErrors: 0,
       };
       this.byName.set(host.hostname, host);
       this.byId.set(host.hostId, host);

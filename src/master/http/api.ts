@@ -20,6 +20,14 @@ import { renderRaftMetrics } from "../raft/metrics.ts";
 import { healthPolicy } from "../raft/status.ts";
 import { remoteRoutes } from "./remote-api.ts";
 import { dashboardRoutes } from "./dashboard.ts";
+import { clientIp } from "./client-ip.ts";
+import type { RefusalAudit, RefusalRow } from "../audit/refusals.ts";
+import type { MasterState } from "../state.ts";
+
+/** Writes refusal audit rows through the log; a failed write is dropped (refusals are best effort, never a reason to fail). */
+export function writeRefusalRows(state: MasterState, rows: readonly RefusalRow[], nowMs: () => number): void {
+  for (const row of rows) state.propose({ type: "audit.record", at: nowMs(), ...row }).catch(() => {});
+}
 
 const TokenRequestSchema = v.strictObject({
   role: RoleSchema,
@@ -57,31 +65,16 @@ export type ChangeRoute = (
   handler: (req: Request, p: Record<string, string>, url: URL, c: Change) => Promise<Response>,
 ) => void;
 
-const REFUSAL_AUDITS_PER_SEC = 100;
-
-export function buildRouter(ctx: MasterContext): Router {
+export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router {
   const r = new Router();
-  let refusalWindow = { sec: 0, n: 0 };
 
-  /** Audits a request that failed before it became a command (bad token, wrong role, bad body). */
+  /** Audits a request that failed before it became a command (bad token, wrong role, bad body): aggregated and budgeted (audit/refusals.ts). */
   function auditRefusal(req: Request, url: URL, action: string, target: string | null, e: HttpError, caller: Claims | null) {
-    const sec = Math.floor(ctx.nowMs() / 1000);
-    if (refusalWindow.sec !== sec) refusalWindow = { sec, n: 0 };
-    // Bounded: a flood of bad requests must not become a flood of writes.
-    if (++refusalWindow.n > REFUSAL_AUDITS_PER_SEC) return;
-    const token = caller ? null : TokenGate.tokenOf(req, url);
-    ctx.state
-      .propose({
-        type: "audit.record",
-        at: ctx.nowMs(),
-        actor: caller?.sub ?? (token ? "invalid-token" : "anonymous"),
-        actorRole: caller?.role ?? "read",
-        action,
-        ...(target ? { target } : {}),
-        result: `refused: ${e.status} ${e.code}`,
-        detail: e.detail.slice(0, 500),
-      })
-      .catch(() => {});
+    const rows = refusals.note(
+      { source: clientIp(req), action, target, reason: `${e.status} ${e.code}`, actor: caller ? { sub: caller.sub, role: caller.role } : null, tokenPresented: TokenGate.tokenOf(req, url) !== null, detail: e.detail },
+      ctx.nowMs(),
+    );
+    writeRefusalRows(ctx.state, rows, ctx.nowMs);
   }
 
   /** A state-changing route: admin only, audited whatever happens. */
@@ -90,7 +83,9 @@ export function buildRouter(ctx: MasterContext): Router {
       let caller: Claims | null = null;
       let proposed = false;
       try {
-        caller = ctx.gate.check(req, url, "admin");
+        // Identified first, so a refusal of a valid token for its role is audited under its real subject.
+        caller = ctx.gate.identify(req, url, "admin");
+        ctx.gate.authorize(caller, "admin");
         const who = caller;
         const c: Change = {
           caller: who,
@@ -138,7 +133,9 @@ export function buildRouter(ctx: MasterContext): Router {
     });
     const repl = ctx.state.replication;
     const raft = renderRaftMetrics(repl.driver.status(), repl.members, healthPolicy(ctx.config.raft));
-    return new Response(body + raft, { headers: { "content-type": "text/plain; version=0.0.4" } });
+    const announce = `# HELP lava_announce_send_errors_total Announces whose send failed (an agent's report port closed); the round goes on.\n# TYPE lava_announce_send_errors_total counter\nlava_announce_send_errors_total ${ctx.announceErrors()}\n`;
+    const audit = `# HELP lava_audit_refusals_suppressed_total Refused requests that got no audit row of their own (refusal budgets exceeded).\n# TYPE lava_audit_refusals_suppressed_total counter\nlava_audit_refusals_suppressed_total ${refusals.suppressed}\n`;
+    return new Response(body + raft + announce + audit, { headers: { "content-type": "text/plain; version=0.0.4" } });
   });
 
   r.on("GET", "/api/v1/load", (req, _p, url) => {

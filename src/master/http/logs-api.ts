@@ -36,8 +36,6 @@ const LogsQuerySchema = v.pipe(
     unit: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(256))),
     follow: yesNo,
     lines: v.optional(v.pipe(v.string(), v.regex(/^\d+$/, "lines: a whole number"), v.transform(Number), v.maxValue(LOGS_LINES_MAX, `lines: at most ${LOGS_LINES_MAX}`))),
-    /** Tokens may come as ?token= (TokenGate). */
-    token: v.optional(v.string()),
   }),
   v.check((q) => (q.path === undefined) !== (q.unit === undefined), "give exactly one of path (a file on the host) or unit (a journald unit)"),
 );

@@ -26,6 +26,16 @@ export class Router {
   async handle(req: Request): Promise<Response> {
     const url = new URL(req.url);
     const parts = url.pathname.split("/").filter(Boolean);
+    try {
+      return await this.dispatch(req, url, parts);
+    } catch (e) {
+      // Only match() can throw here (a path segment that is not valid percent-encoding): hostile input, a 400.
+      if (e instanceof HttpError) return errorResponse(e);
+      throw e;
+    }
+  }
+
+  private async dispatch(req: Request, url: URL, parts: string[]): Promise<Response> {
     let pathMatched = false;
     for (const r of this.routes) {
       const params = match(r.parts, parts);
@@ -51,10 +61,18 @@ function match(pattern: string[], parts: string[]): Params | null {
   const params: Params = {};
   for (let i = 0; i < pattern.length; i++) {
     const p = pattern[i]!;
-    if (p.startsWith(":")) params[p.slice(1)] = decodeURIComponent(parts[i]!);
+    if (p.startsWith(":")) params[p.slice(1)] = decodeSegment(parts[i]!);
     else if (p !== parts[i]) return null;
   }
   return params;
+}
+
+function decodeSegment(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, "bad_request", "the URL has a malformed percent-encoding (a '%' not followed by two hex digits of valid UTF-8)");
+  }
 }
 
 /** Reads a JSON body with a size bound, as a 400 with a reason when it is not JSON. */
