@@ -98,6 +98,10 @@ export interface AgentStatus {
   reportPort: number;
   registrations: number;
   reportsSent: number;
+  /** Of reportsSent, those that went over TCP. */
+  reportsSentTcp: number;
+  /** How reports go now: "udp" or "tcp" (agent.reportTransport). */
+  reportTransport: "udp" | "tcp";
   reportsSkipped: number;
   announcesAccepted: number;
   /** Datagrams received that were not an acceptable announce, by reason. */
@@ -345,7 +349,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     }
     const intervalMs = Math.min(INTERVAL_MS_MAX, Math.max(INTERVAL_MS_MIN, msg.reportIntervalMs));
     reporter.setIntervalMs(intervalMs);
-    reporter.startSession({ hostId: msg.hostId, key, target: { ip: masterIp, port: msg.udpPort } });
+    reporter.startSession({ hostId: msg.hostId, key, target: { ip: masterIp, port: msg.udpPort }, tcpPort: msg.tcpReportPort ?? null });
     sessionMaster = c.master;
     registrations++;
     state = "registered";
@@ -407,6 +411,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       keepaliveMs,
       now,
       onRegistered: (msg, cc) => onRegistered(msg, cc, masterIp),
+      onPing: (msg, cc) => {
+        if (cc === conn && msg.reports) reporter?.masterCounts(msg.reports);
+      },
       onJobMessage,
       onRequest,
     });
@@ -609,6 +616,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         port: config.reportPort,
         hostname,
         insecure: config.insecure,
+        transport: config.reportTransport,
         intervalMs: Math.min(INTERVAL_MS_MAX, Math.max(INTERVAL_MS_MIN, Math.round(config.interval * 1000))),
         sampler,
         jobs,
@@ -657,6 +665,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         reportPort: reporter?.port ?? 0,
         registrations,
         reportsSent: reporter?.counters.reportsSent ?? 0,
+        reportsSentTcp: reporter?.counters.reportsSentTcp ?? 0,
+        reportTransport: reporter?.transport ?? "udp",
         reportsSkipped: reporter?.counters.reportsSkipped ?? 0,
         announcesAccepted,
         announcesRejected: { ...announcesRejected },

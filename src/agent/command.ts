@@ -3,7 +3,7 @@ import { commonArgs, flagsToConfig } from "../cli/args.ts";
 import { loadConfig } from "../config/index.ts";
 import { configureLogging } from "../log/index.ts";
 
-const flags = ["master", "token", "interval", "hostname", "state-dir", "report-port", "proc-root", "insecure", "reconnect-min", "reconnect-max", "log-level", "log-format"] as const;
+const flags = ["master", "token", "interval", "hostname", "state-dir", "report-port", "report-transport", "proc-root", "insecure", "reconnect-min", "reconnect-max", "log-level", "log-format"] as const;
 
 export default defineCommand({
   meta: { name: "agent", description: "Run an agent: report this host's load, take commands and jobs" },
@@ -15,6 +15,7 @@ export default defineCommand({
     hostname: { type: "string", description: "Host name to register as (default: the system's)", valueHint: "NAME" },
     "state-dir": { type: "string", description: "Where the host key and job records live (default /var/lib/lava-agent as root, ./lava-agent-data otherwise)", valueHint: "DIR" },
     "report-port": { type: "string", description: "Local UDP port to send reports from (default any)", valueHint: "PORT" },
+    "report-transport": { type: "string", description: "How reports travel: udp, tcp (the master's TCP report port) or auto (UDP, TCP while UDP reports do not arrive; default)", valueHint: "udp|tcp|auto" },
     "proc-root": { type: "string", description: "Where /proc is (default /proc)", valueHint: "DIR" },
     insecure: { type: "boolean", description: "Send reports without AUTH (master in --insecure mode)" },
     "reconnect-min": { type: "string", description: "First reconnect delay in seconds (default 10)", valueHint: "SECONDS" },

@@ -13,7 +13,7 @@
  * is noticed in under a minute instead of after TCP's timeouts.
  */
 import { tlsAdvice, type ClientTls } from "../config/index.ts";
-import { formatHostPort, httpUrl, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
+import { formatHostPort, httpUrl, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Ping, type Register, type Registered, type RunJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 
 const log = logger("agent");
@@ -38,6 +38,8 @@ export interface ControlOptions {
   now: () => number;
   /** Called for each valid `registered` on this connection. */
   onRegistered: (msg: Registered, conn: ControlConnection) => void;
+  /** Called for each valid `ping` after registration (it may carry the master's report counts). */
+  onPing?: (msg: Ping, conn: ControlConnection) => void;
   /** Called for each valid `run_job`, `kill_job` and `ack` after registration (before it they are ignored). */
   onJobMessage?: (msg: RunJob | KillJob | Ack, conn: ControlConnection) => void;
   /** Called for each valid `execute`, `health_check`, `stream_logs`, `stop_logs`, `update_agent` after registration. */
@@ -190,6 +192,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
         break;
       case "ping":
         send({ type: "pong", ts: msg.ts });
+        if (conn.registeredAt !== null) opts.onPing?.(msg, conn);
         break;
       case "error":
         if (msg.error === "not_leader") {

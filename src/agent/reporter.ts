@@ -1,6 +1,9 @@
 /**
- * The agent's UDP side: one socket that sends SLAVE_REPORTs to the master
- * and receives MASTER_ANNs (design §2). Reports go out while a session key
+ * The agent's report side: one UDP socket that sends SLAVE_REPORTs to the
+ * master and receives MASTER_ANNs (design §2), and, where UDP does not get
+ * through, a TCP connection to the master's TCP report port carrying the
+ * same datagrams length-framed (agent.reportTransport; report-path.ts
+ * decides, tcp-sender.ts connects). Reports go out while a session key
  * exists, also while the control channel is down, so that the master shows
  * the host as `unreach` (reports, no channel) rather than `unavail`.
  *
@@ -16,6 +19,8 @@ import type { JobCounts, ProcResult } from "./procfs/index.ts";
 import type { Rng } from "./backoff.ts";
 import { errorText, guard } from "./control.ts";
 import { nextReportDelayMs, phaseOffsetMs } from "./schedule.ts";
+import { ReportPath, type MasterCounts, type PathChange, type ReportTransport, type ReportWay } from "./report-path.ts";
+import { createTcpSender } from "./tcp-sender.ts";
 
 const log = logger("agent");
 
@@ -29,6 +34,8 @@ export interface ReportSession {
   seq: number;
   /** The master's report address: an IP literal (Bun's UDP send takes no names) and udpPort. */
   target: { ip: string; port: number };
+  /** The registration's master and its TCP report port (null: it takes none). */
+  tcp: { ip: string; port: number } | null;
   /** Highest MASTER_ANN seq accepted in this session, -1 before the first. */
   lastAnnounceSeq: number;
   /** Term of the latest MASTER_ANN accepted in this session (0 before the first). */
@@ -45,6 +52,8 @@ export interface ReporterOptions {
   /** Seeds the phase offset. */
   hostname: string;
   insecure: boolean;
+  /** agent.reportTransport; an --insecure agent always uses UDP (its reports are known by their source address). */
+  transport: ReportTransport;
   intervalMs: number;
   sampler: Sampler;
   jobs: () => JobCounts;
@@ -55,6 +64,8 @@ export interface ReporterOptions {
 
 export interface ReporterCounters {
   reportsSent: number;
+  /** Of reportsSent, those that went over TCP. */
+  reportsSentTcp: number;
   /** Reports skipped because /proc could not be read or the report not encoded. */
   reportsSkipped: number;
   /** Reports the socket refused. */
@@ -67,8 +78,12 @@ export interface Reporter {
   readonly session: ReportSession | null;
   readonly intervalMs: number;
   readonly counters: Readonly<ReporterCounters>;
+  /** The way reports go now ("udp" or "tcp"). */
+  readonly transport: ReportWay;
   /** A new registration: new key and host id, seq restarts at 1. Starts the loop if it is not running. */
-  startSession(s: { hostId: number; key: Uint8Array; target: { ip: string; port: number } }): void;
+  startSession(s: { hostId: number; key: Uint8Array; target: { ip: string; port: number }; tcpPort: number | null }): void;
+  /** What the master's ping says it accepted in this session (auto mode moves between UDP and TCP on it). */
+  masterCounts(c: MasterCounts): void;
   /** Sends the session's reports elsewhere from now on (a new leader, found by its announce). */
   retarget(target: { ip: string; port: number }): void;
   /** Adopts a new interval (from `registered` or an announce); no-op if unchanged. */
@@ -77,12 +92,12 @@ export interface Reporter {
 }
 
 /** Binds the socket: dual-stack "::" where the host has IPv6, else IPv4 only. Throws if the port cannot be bound. */
-async function bind(port: number, onData: ReporterOptions["onDatagram"]) {
+async function bind(port: number, onData: ReporterOptions["onDatagram"], onError: () => void) {
   const socket = {
     data: guard((_s: unknown, buf: Uint8Array, fromPort: number, address: string) => onData(buf, { address, port: fromPort })),
     // A report to a master whose UDP port is closed (restarting) comes back as
     // ICMP unreachable, raised on the socket; without a handler Bun ends the process.
-    error: guard(() => {}),
+    error: guard(onError),
   };
   const fail = (e: unknown) =>
     new Error(`cannot bind the UDP report port ${port}: ${errorText(e)} (choose another with --report-port, or 0 for any)`);
@@ -100,14 +115,31 @@ async function bind(port: number, onData: ReporterOptions["onDatagram"]) {
 }
 
 export async function openReporter(opts: ReporterOptions): Promise<Reporter> {
-  const udp = await bind(opts.port, opts.onDatagram);
+  const path = new ReportPath(opts.insecure ? "udp" : opts.transport);
+  const tcp = createTcpSender({
+    rng: opts.rng,
+    onState: (up, detail) => {
+      path.tcpState(up);
+      if (up) log.info(`reports: ${detail}`);
+      else if (path.current === "tcp") log.warn(`reports: ${detail}; UDP until it is back`);
+      else log.debug(`reports: ${detail}`);
+    },
+  });
+  const udp = await bind(opts.port, opts.onDatagram, () => apply(path.udpError()));
   let session: ReportSession | null = null;
   let intervalMs = opts.intervalMs;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let closed = false;
   /** The current reason reports are not going out, so each change is logged once. */
   let problem: string | null = null;
-  const counters: ReporterCounters = { reportsSent: 0, reportsSkipped: 0, sendErrors: 0 };
+  const counters: ReporterCounters = { reportsSent: 0, reportsSentTcp: 0, reportsSkipped: 0, sendErrors: 0 };
+
+  /** Keeps the TCP connection where the path wants it, and says why it moved. */
+  function apply(change: PathChange): void {
+    const t = session?.tcp ?? null;
+    tcp.want(path.current === "tcp" && t && path.tcpTarget !== null ? t : null);
+    if (change) log.info(change.to === "tcp" ? `reports go over TCP to ${t?.ip}:${t?.port} from now on: ${change.why}` : `reports go over UDP again: ${change.why}`);
+  }
 
   function arm(delayMs: number): void {
     if (timer) clearTimeout(timer);
@@ -156,15 +188,22 @@ export async function openReporter(opts: ReporterOptions): Promise<Reporter> {
       trouble("encode", `cannot encode a report: ${errorText(e)}`);
       return;
     }
-    try {
-      udp.send(datagram, s.target.port, s.target.ip);
-    } catch (e) {
-      counters.sendErrors++;
-      trouble("send", `cannot send a report to ${s.target.ip}:${s.target.port}: ${errorText(e)}`);
-      return;
+    let way = path.next();
+    // TCP refuses only while its connection is down or its buffer full: UDP costs nothing to try.
+    if (way === "tcp" && !tcp.send(datagram)) way = "udp";
+    if (way === "udp") {
+      try {
+        udp.send(datagram, s.target.port, s.target.ip);
+      } catch (e) {
+        counters.sendErrors++;
+        trouble("send", `cannot send a report to ${s.target.ip}:${s.target.port}: ${errorText(e)}`);
+        return;
+      }
     }
+    path.sent(way);
     s.seq = seq;
     counters.reportsSent++;
+    if (way === "tcp") counters.reportsSentTcp++;
     if (problem !== null) {
       log.info("reports are going out again");
       problem = null;
@@ -180,9 +219,17 @@ export async function openReporter(opts: ReporterOptions): Promise<Reporter> {
       return intervalMs;
     },
     counters,
+    get transport() {
+      return path.current;
+    },
     startSession(next) {
-      session = { hostId: next.hostId, key: next.key, seq: 0, target: next.target, lastAnnounceSeq: -1, lastAnnounceTerm: 0 };
+      const tcpTarget = next.tcpPort !== null ? { ip: next.target.ip, port: next.tcpPort } : null;
+      session = { hostId: next.hostId, key: next.key, seq: 0, target: next.target, tcp: tcpTarget, lastAnnounceSeq: -1, lastAnnounceTerm: 0 };
+      apply(path.session(next.tcpPort));
       if (!timer && !closed) arm(phaseOffsetMs(opts.hostname, intervalMs));
+    },
+    masterCounts(c) {
+      apply(path.masterCounts(c));
     },
     retarget(target) {
       if (session) session.target = { ...target };
@@ -196,6 +243,7 @@ export async function openReporter(opts: ReporterOptions): Promise<Reporter> {
       closed = true;
       if (timer) clearTimeout(timer);
       timer = null;
+      tcp.close();
       try {
         udp.close();
       } catch {

@@ -249,6 +249,12 @@ export const AgentSchema = v.strictObject({
   /** Local UDP port reports are sent from; 0 = any. */
   reportPort: v.optional(port("reportPort"), 0),
   /**
+   * How load reports travel (docs/protocol.md "TCP transport"): udp; tcp (to
+   * the master's TCP report port, length-framed); auto (UDP, TCP while the
+   * master's pings show UDP reports do not arrive).
+   */
+  reportTransport: v.optional(v.picklist(["udp", "tcp", "auto"], "reportTransport is udp, tcp or auto"), "auto"),
+  /**
    * Where the agent keeps what must survive a restart (host key, records of
    * running jobs), mode 0700. Default chosen at run time (see defaultAgentStateDir).
    */

@@ -142,8 +142,12 @@ export const RegisteredSchema = v.object({
   sessionKey: v.pipe(v.string(), v.base64()),
   reportIntervalMs: v.pipe(count, v.minValue(100)),
   udpPort: v.pipe(count, v.minValue(1), v.maxValue(65535)),
+  /** The master's TCP report port (docs/protocol.md "TCP transport"); absent when it takes no TCP reports. */
+  tcpReportPort: v.optional(v.pipe(count, v.minValue(1), v.maxValue(65535))),
 });
-export const PingSchema = v.object({ type: v.literal("ping"), ts: v.number() });
+/** Reports the master accepted in this session, by transport (agent.reportTransport auto decides on them). */
+export const ReportCountsSchema = v.object({ udp: v.pipe(count, v.maxValue(2 ** 53)), tcp: v.pipe(count, v.maxValue(2 ** 53)) });
+export const PingSchema = v.object({ type: v.literal("ping"), ts: v.number(), reports: v.optional(ReportCountsSchema) });
 /** `leader` ("host:port") comes with error "not_leader": a follower sends agents to the leader. */
 export const ErrorSchema = v.object({ type: v.literal("error"), error: v.string(), detail: v.optional(v.string()), requestId: v.optional(v.string()), leader: v.optional(v.pipe(v.string(), v.maxLength(300))) });
 
@@ -210,6 +214,7 @@ export const MasterMessageSchema = v.variant("type", [
 export type Hardware = v.InferOutput<typeof HardwareSchema>;
 export type Register = v.InferOutput<typeof RegisterSchema>;
 export type Registered = v.InferOutput<typeof RegisteredSchema>;
+export type Ping = v.InferOutput<typeof PingSchema>;
 export type AgentMessage = v.InferOutput<typeof AgentMessageSchema>;
 export type JobEvent = v.InferOutput<typeof JobEventSchema>;
 export type AgentStatus = v.InferOutput<typeof AgentStatusSchema>;

@@ -10,6 +10,7 @@ import type { MasterState } from "./state.ts";
 import type { AdmissionBucket } from "./admission.ts";
 import type { JobManager } from "./jobs/manager.ts";
 import type { Remote } from "./requests/remote.ts";
+import type { TcpReportCounters } from "./tcp-reports.ts";
 
 export interface MasterContext {
   config: MasterConfig;
@@ -34,6 +35,8 @@ export interface MasterContext {
   udpErrors: () => number;
   /** Announces whose send threw (counted per host too, HostEntry.announceErrors). */
   announceErrors: () => number;
+  /** The TCP report listener's connection counters, or null when it is off. */
+  tcpReports: Readonly<TcpReportCounters> | null;
   /** Requests to agents (exec, health, logs, upgrade), health and alerts. */
   remote: Remote;
   /** Lifts the HTTP idle timeout for a long streamed answer (exec, logs -f, upgrade). */

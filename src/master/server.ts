@@ -8,10 +8,9 @@ import { writeFileSync, existsSync, readFileSync } from "node:fs";
 import { prepareDataDir } from "./data-dir.ts";
 import { hostname as osHostname } from "node:os";
 import { join, resolve } from "node:path";
-import type { Server, Socket, TCPSocketListener, udp } from "bun";
+import type { Server, TCPSocketListener, udp } from "bun";
 import { jwtKey as deriveJwtKey, loadOrCreateSecret, newTokenId, signToken, writePrivateFile } from "../auth/index.ts";
 import { defaultDataDir, explainFailure, masterTls, peerLink, type MasterConfig, type PeerLink } from "../config/index.ts";
-import { splitFrames } from "../wire/index.ts";
 import { logger } from "../log/index.ts";
 import { LavaError, EXIT } from "../cli/errors.ts";
 import { HostTable } from "./hosts/table.ts";
@@ -30,6 +29,7 @@ import type { MasterContext } from "./context.ts";
 import { MasterState } from "./state.ts";
 import { JobManager } from "./jobs/manager.ts";
 import { Remote } from "./requests/remote.ts";
+import { listenTcpReports, tcpIdleMs, TcpGate } from "./tcp-reports.ts";
 
 const log = logger("master");
 
@@ -97,12 +97,32 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   });
   const udpPort = udpSocket.port;
 
+  // The TCP report port, when configured, is handed to agents at registration too.
+  const tcpGate = new TcpGate();
+  let tcpListener: TCPSocketListener<unknown> | null = null;
+  if (config.tcpReportPort > 0) {
+    try {
+      tcpListener = listenTcpReports(
+        { hostname: config.bind, port: config.tcpReportPort, idleMs: tcpIdleMs(config.reportInterval * 1000), nowMs, onReport: (h) => {
+          if (h.session) h.session.receivedTcp++;
+        } },
+        ingest,
+        tcpGate,
+      ) as TCPSocketListener<unknown>;
+    } catch (e) {
+      udpSocket.close();
+      state.close();
+      throw new LavaError(`cannot listen on TCP ${config.bind}:${config.tcpReportPort} for reports: ${(e as Error).message}; choose another --tcp-report-port`, EXIT.usage);
+    }
+  }
+
   const ctx = {} as MasterContext;
   const sessions = new ControlSessions({
     hosts,
     secret: loaded.secret,
     reportIntervalMs: config.reportInterval * 1000,
     udpPort,
+    tcpReportPort: tcpListener?.port ?? null,
     nowMs,
     onJobEvent: (hostId, ev) => jobs.onEvent(hostId, ev),
     onStatus: (hostId, st, at) => jobs.onStatus(hostId, st, at),
@@ -120,6 +140,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   try {
     remote = new Remote({ config, hosts, send: (hostId, msg) => sessions.sendTo(hostId, msg), nowMs });
   } catch (e) {
+    tcpListener?.stop(true);
     udpSocket.close();
     state.close();
     throw e;
@@ -183,14 +204,12 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       },
     });
   } catch (e) {
+    tcpListener?.stop(true);
     udpSocket.close();
     state.close();
     throw new LavaError(`cannot listen on HTTP ${config.bind}:${config.httpPort}: ${(e as Error).message}; choose another --http-port`, EXIT.usage);
   }
   const httpPort = server.port!;
-
-  let tcpListener: TCPSocketListener<unknown> | null = null;
-  if (config.tcpReportPort > 0) tcpListener = listenTcpReports(config, ingest, nowMs);
 
   const advertise = config.advertise ?? `${config.bind === "0.0.0.0" || config.bind === "::" ? osHostname() : config.bind}:${httpPort}`;
   Object.assign(ctx, {
@@ -214,6 +233,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     jobs,
     udpErrors: () => udpSendErrors,
     announceErrors: () => announceSendErrors,
+    tcpReports: tcpListener ? tcpGate.counters : null,
     remote,
     holdOpen: (req: Request) => server.timeout(req, 0),
   } satisfies MasterContext);
@@ -355,42 +375,6 @@ async function ensureAdminToken(state: MasterState, path: string, jwtKey: Uint8A
   }
   writePrivateFile(path, signToken({ sub: "admin", role: "admin", jti, iat }, jwtKey) + "\n");
   log.info(`${createdSecret ? "created the cluster secret " + createdSecret + " and " : "created "}an admin token in ${path} (mode 0600)`);
-}
-
-/** Optional TCP transport: the same datagrams, each preceded by a 4-byte big-endian length. */
-function listenTcpReports(config: MasterConfig, ingest: Ingest, nowMs: () => number): TCPSocketListener<unknown> {
-  interface Conn {
-    pending: Uint8Array;
-    ip: string;
-  }
-  return Bun.listen<Conn>({
-    hostname: config.bind,
-    port: config.tcpReportPort,
-    socket: {
-      open(s: Socket<Conn>) {
-        s.data = { pending: new Uint8Array(0), ip: s.remoteAddress };
-      },
-      data(s: Socket<Conn>, chunk: Buffer) {
-        const buf = s.data.pending.length ? concat(s.data.pending, chunk) : new Uint8Array(chunk);
-        const r = splitFrames(buf);
-        if (!r.ok) {
-          // A bad length prefix desynchronises the stream: count it and end the connection.
-          ingest.counters.dropped[r.reason]++;
-          s.end();
-          return;
-        }
-        for (const f of r.frames) ingest.handle(f, s.data.ip, 0, nowMs());
-        s.data.pending = buf.slice(r.consumed);
-      },
-    },
-  });
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length);
-  out.set(a);
-  out.set(b, a.length);
-  return out;
 }
 
 /** Reads the run file a master wrote (tests and scripts/start use it). */

@@ -30,6 +30,8 @@ export interface SessionDeps {
   secret: Uint8Array;
   reportIntervalMs: number;
   udpPort: number;
+  /** The TCP report port handed to agents in `registered`, or null when there is none. */
+  tcpReportPort?: number | null;
   nowMs: () => number;
   /**
    * Makes the host's record durable (a `host.register` command through the
@@ -152,7 +154,9 @@ export class ControlSessions {
         continue;
       }
       ws.data.missed++;
-      send(ws, { type: "ping", ts: now });
+      // What arrived of this session's reports, by transport: an agent in reportTransport auto moves to TCP when UDP reports do not.
+      const s = ws.data.hostId ? this.deps.hosts.byHostId(ws.data.hostId)?.session : undefined;
+      send(ws, s ? { type: "ping", ts: now, reports: { udp: s.received - s.receivedTcp, tcp: s.receivedTcp } } : { type: "ping", ts: now });
     }
   }
 
@@ -197,6 +201,7 @@ export class ControlSessions {
       sessionKey: Buffer.from(key).toString("base64"),
       reportIntervalMs: this.deps.reportIntervalMs,
       udpPort: this.deps.udpPort,
+      ...(this.deps.tcpReportPort ? { tcpReportPort: this.deps.tcpReportPort } : {}),
     });
     this.deps.onRegistered?.(host.hostId, msg, oldSocket !== undefined && oldSocket !== ws);
     log.info(`host ${host.hostname} registered (id ${host.hostId}, from ${ws.data.ip}, reports from port ${msg.reportPort}${oldSocket ? ", replacing its previous session" : ""})`);

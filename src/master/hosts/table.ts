@@ -15,6 +15,8 @@ export interface Session {
   /** First seq accepted in this session, for loss accounting. */
   firstSeq: number;
   received: number;
+  /** Of `received`, those that came over TCP (the agent's pings say both; docs/protocol.md "TCP transport"). */
+  receivedTcp: number;
 }
 
 export interface HostEntry {
@@ -122,7 +124,7 @@ export class HostTable {
     if (host.session) host.lostTotal += sessionLoss(host.session);
     host.reportIp = input.reportIp;
     host.reportPort = input.reportPort;
-    host.session = { nonce: input.nonce, key: input.key, lastSeq: 0, firstSeq: 0, received: 0 };
+    host.session = { nonce: input.nonce, key: input.key, lastSeq: 0, firstSeq: 0, received: 0, receivedTcp: 0 };
     host.connected = true;
     if (this.indexSources) this.byAddr.set(addrKey(host.reportIp, host.reportPort), host);
     return host;

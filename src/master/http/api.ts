@@ -130,6 +130,7 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
       jobs: jobCounts(ctx.state.store.db),
       udpErrors: ctx.udpErrors(),
       remote: ctx.remote.metrics(),
+      tcpReports: ctx.tcpReports,
     });
     const repl = ctx.state.replication;
     const raft = renderRaftMetrics(repl.driver.status(), repl.members, healthPolicy(ctx.config.raft));
@@ -168,6 +169,7 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
         accepted: ctx.ingest.counters.accepted,
         dropped: { ...ctx.ingest.counters.dropped },
         kernel: k ? { socketDrops: k.socketDrops, rcvbufErrors: k.rcvbufErrors, inErrors: k.inErrors } : null,
+        tcp: ctx.tcpReports ? { ...ctx.tcpReports } : null,
       },
       hosts: countStates(ctx.hosts.values(), now, ctx.policy),
       jobs: jobCounts(ctx.state.store.db),

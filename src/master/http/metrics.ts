@@ -9,6 +9,7 @@ import { hostLoss, type HostEntry } from "../hosts/table.ts";
 import type { IngestCounters } from "../ingest.ts";
 import type { UdpDrops } from "../kernel.ts";
 import type { RemoteMetrics } from "../requests/remote.ts";
+import type { TcpReportCounters } from "../tcp-reports.ts";
 
 export interface MetricsInput {
   nowMs: number;
@@ -22,6 +23,8 @@ export interface MetricsInput {
   udpErrors: number;
   /** Alerts, agent requests and the alert webhook. */
   remote?: RemoteMetrics;
+  /** The TCP report listener, when it is on. */
+  tcpReports?: Readonly<TcpReportCounters> | null;
 }
 
 const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -72,6 +75,17 @@ export function renderMetrics(m: MetricsInput): string {
   }
   head("lava_udp_errors_total", "counter", "UDP socket errors, mostly announces to agents whose port is gone (ICMP unreachable)");
   out.push(`lava_udp_errors_total ${m.udpErrors}`);
+  if (m.tcpReports) {
+    const t = m.tcpReports;
+    head("lava_tcp_report_connections", "gauge", "TCP report connections open");
+    out.push(`lava_tcp_report_connections ${t.open}`);
+    head("lava_tcp_report_connections_total", "counter", "TCP report connections by outcome (refused: a bound was reached; closed: idle or a bad length prefix)");
+    for (const [outcome, n] of [["accepted", t.accepted], ["refused_per_source", t.refusedPerSource], ["refused_total", t.refusedTotal], ["closed_idle", t.closedIdle], ["closed_bad_frame", t.closedBadFrame]] as const) {
+      out.push(`lava_tcp_report_connections_total{outcome="${outcome}"} ${n}`);
+    }
+    head("lava_tcp_reports_accepted_total", "counter", "load reports accepted over TCP (also in lava_ingest_accepted_total)");
+    out.push(`lava_tcp_reports_accepted_total ${t.reports}`);
+  }
   head("lava_control_sessions", "gauge", "agents with a registered control channel");
   out.push(`lava_control_sessions ${m.sessions}`);
   head("lava_master_uptime_seconds", "gauge", "seconds since this master started");
