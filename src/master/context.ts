@@ -11,6 +11,7 @@ import type { AdmissionBucket } from "./admission.ts";
 import type { JobManager } from "./jobs/manager.ts";
 import type { Remote } from "./requests/remote.ts";
 import type { TcpReportCounters } from "./tcp-reports.ts";
+import type { LiveSync } from "./sync/index.ts";
 
 export interface MasterContext {
   config: MasterConfig;
@@ -37,6 +38,8 @@ export interface MasterContext {
   announceErrors: () => number;
   /** The TCP report listener's connection counters, or null when it is off. */
   tcpReports: Readonly<TcpReportCounters> | null;
+  /** Live load between masters (MASTER_SYNC). */
+  sync: LiveSync;
   /** Requests to agents (exec, health, logs, upgrade), health and alerts. */
   remote: Remote;
   /** Lifts the HTTP idle timeout for a long streamed answer (exec, logs -f, upgrade). */

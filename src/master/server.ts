@@ -30,6 +30,8 @@ import { MasterState } from "./state.ts";
 import { JobManager } from "./jobs/manager.ts";
 import { Remote } from "./requests/remote.ts";
 import { listenTcpReports, tcpIdleMs, TcpGate } from "./tcp-reports.ts";
+import { LiveSync, SYNC_FRESH_MS } from "./sync/index.ts";
+import { syncRoutes } from "./http/sync-api.ts";
 
 const log = logger("master");
 
@@ -69,6 +71,18 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   const mac = new KeyedMac();
   const ingest = new Ingest(hosts, { insecure: config.insecure, verify: mac.verify });
   const gate = new TokenGate(jwtKey, config.insecure, () => nowMs() / 1000, state.revoked);
+  // Live load to the other masters (MASTER_SYNC); its peers and signatures come from replication once it runs.
+  const sync = new LiveSync({
+    hosts,
+    nodeId: config.nodeId,
+    peers: () => {
+      const m = state.replication.members;
+      return m.voters.filter((id) => id !== config.nodeId && m.addrs[id]).map((id) => ({ id, addr: m.addrs[id]! }));
+    },
+    link: peers,
+    sign: (path) => state.replication.auth.headers(config.nodeId, advertise, "POST", path, Date.now() / 1000),
+    nowMs,
+  });
   const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
 
   // UDP first: the control channel hands its port to agents.
@@ -79,7 +93,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     socket: {
       data(_s, buf, port, addr) {
         // Ingest reads a copy, never the Buffer itself (see Ingest.scratch).
-        ingest.handle(buf, addr, port, nowMs());
+        const h = ingest.handle(buf, addr, port, nowMs());
+        if (typeof h !== "string") sync.touch(h.hostId);
       },
       // An announce to an agent whose port is gone comes back as ICMP port
       // unreachable (ECONNREFUSED on the next recv). That is the agent's
@@ -105,6 +120,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       tcpListener = listenTcpReports(
         { hostname: config.bind, port: config.tcpReportPort, idleMs: tcpIdleMs(config.reportInterval * 1000), nowMs, onReport: (h) => {
           if (h.session) h.session.receivedTcp++;
+          sync.touch(h.hostId);
         } },
         ingest,
         tcpGate,
@@ -127,8 +143,14 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     onJobEvent: (hostId, ev) => jobs.onEvent(hostId, ev),
     onStatus: (hostId, st, at) => jobs.onStatus(hostId, st, at),
     onReport: (hostId, msg) => remote.onReport(hostId, msg),
-    onDisconnected: (hostId) => remote.onDisconnected(hostId),
-    onRegistered: (hostId, msg) => remote.onRegistered(hostId, msg.hostname, msg.version),
+    onDisconnected: (hostId) => {
+      sync.touch(hostId);
+      remote.onDisconnected(hostId);
+    },
+    onRegistered: (hostId, msg) => {
+      sync.touch(hostId);
+      remote.onRegistered(hostId, msg.hostname, msg.version);
+    },
     refuseRegistration: () =>
       state.isLeader || !state.clustered ? null : { detail: state.replication.leaderAddr ? `this master is a follower; register with the leader at ${state.replication.leaderAddr}` : "this master is a follower and no leader is elected yet; retry shortly", leader: state.replication.leaderAddr },
     async persistHost(msg, claims, session) {
@@ -153,6 +175,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   state.onJobApplied = (a) => jobs.onApplied(a);
   state.onReload = () => jobs.reload();
   state.onLeadership = (leading) => {
+    sync.leadership(leading, state.replication.driver.status().term);
     jobs.setLeader(leading);
     // Agents must talk to the leader: it alone runs their jobs and commands.
     if (!leading) sessions.handOff(state.replication.leaderAddr);
@@ -160,6 +183,25 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   const admission = new AdmissionBucket(config.wsAdmitPerSec, nowMs);
   const refusals = new RefusalAudit();
   const router = buildRouter(ctx, refusals);
+  syncRoutes(router, {
+    verify: (req, path) => {
+      const r = state.replication.auth.verify(req.headers, req.method, path, Date.now() / 1000);
+      return r.ok ? { ok: true, from: r.from } : r;
+    },
+    sink: sync.sink,
+    leader: () => {
+      const st = state.replication.driver.status();
+      return { id: st.leader, term: st.term };
+    },
+    nowMs,
+  });
+  /** A follower answers these from its own table while the leader's live load reaches it (docs/replication.md). */
+  const SOFT_READS = /^\/api\/v1\/(load|status|hosts|hosts\/[^/]+)$/;
+  function syncedAgeMs(): number | null {
+    const st = state.replication.driver.status();
+    const f = sync.sink.freshness(st.leader, st.term, nowMs());
+    return f && f.ageMs <= SYNC_FRESH_MS ? f.ageMs : null;
+  }
 
   let server: Server<WsData>;
   try {
@@ -178,7 +220,14 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
         const url = new URL(req.url);
         noteClientIp(req, srv.requestIP(req)?.address);
         // The leader holds the live state and the agents' channels: a follower forwards the API to it.
-        if ((url.pathname.startsWith("/api/v1/") || url.pathname === "/_raft/force-resync") && !state.isLeader && state.clustered) return proxyToLeader(req, url, state, config.nodeId, peers);
+        if ((url.pathname.startsWith("/api/v1/") || url.pathname === "/_raft/force-resync") && !state.isLeader && state.clustered) {
+          const ageMs = req.method === "GET" && SOFT_READS.test(url.pathname) ? syncedAgeMs() : null;
+          if (ageMs === null) return proxyToLeader(req, url, state, config.nodeId, peers);
+          const res = await router.handle(req);
+          res.headers.set("x-lava-served-by", advertise);
+          res.headers.set("x-lava-sync-age-ms", String(ageMs));
+          return res;
+        }
         if (url.pathname === "/ws") {
           try {
             const claims = gate.check(req, url, "agent", { queryToken: true });
@@ -234,11 +283,13 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     udpErrors: () => udpSendErrors,
     announceErrors: () => announceSendErrors,
     tcpReports: tcpListener ? tcpGate.counters : null,
+    sync,
     remote,
     holdOpen: (req: Request) => server.timeout(req, 0),
   } satisfies MasterContext);
 
   const repl = state.startReplication(config, advertise, peers);
+  sync.start();
   await ensureAdminToken(state, join(dataDir, "admin.token"), jwtKey, nowMs, loaded.created ? secretPath : null);
 
   // Announces: one round per announceInterval, sent in slices every ANNOUNCE_SLICE_MS (see announce.ts).
@@ -309,6 +360,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       clearInterval(announce);
       clearInterval(heartbeat);
       clearInterval(refusalFlush);
+      sync.stop();
       jobs.stop();
       remote.stop();
       sessions.closeAll();

@@ -3,7 +3,7 @@
  * fields are fixed by design §8). Pure.
  */
 import { REPORT_FIELDS, type LoadReport } from "../wire/index.ts";
-import { hostState, type StatusPolicy } from "./hosts/status.ts";
+import { channelUp, shownState, type StatusPolicy } from "./hosts/status.ts";
 import { hostLoss, type HostEntry } from "./hosts/table.ts";
 
 export type LoadView = { host: string; hostId: number; status: string; ageMs: number | null } & { [K in keyof LoadReport]: number | null } & {
@@ -17,7 +17,7 @@ export function loadView(h: HostEntry, nowMs: number, policy: StatusPolicy): Loa
   const out: Record<string, unknown> = {
     host: h.hostname,
     hostId: h.hostId,
-    status: hostState(h, nowMs, policy),
+    status: shownState(h, nowMs, policy),
     ageMs: h.report ? Math.max(0, nowMs - h.lastReportMs) : null,
   };
   for (const f of REPORT_FIELDS) out[f] = h.report ? h.report[f] : null;
@@ -31,13 +31,13 @@ export function hostView(h: HostEntry, nowMs: number, policy: StatusPolicy) {
   return {
     host: h.hostname,
     hostId: h.hostId,
-    status: hostState(h, nowMs, policy),
+    status: shownState(h, nowMs, policy),
     ncpus: h.hardware.ncpus,
     memBytes: h.hardware.memBytes,
     gpus: h.hardware.gpus ?? 0,
     os: h.hardware.os ?? null,
     version: h.version,
-    connected: h.connected,
+    connected: channelUp(h, nowMs),
     drained: h.drained,
     reportAddr: `${h.reportIp.includes(":") ? `[${h.reportIp}]` : h.reportIp}:${h.reportPort}`,
     registeredAt: new Date(h.registeredAtMs).toISOString(),

@@ -10,7 +10,8 @@
  *   5. bad_len      header len ≠ bytes after the header, or len impossible
  *                   for the op and flags (see each op)
  *   6. per op:      SLAVE_REPORT non_finite, negative, bad_value;
- *                   MASTER_ANN bad_len, bad_value
+ *                   MASTER_ANN bad_len, bad_value;
+ *                   MASTER_SYNC bad_len, bad_value, then each record's report checks
  * The tag is not checked here: see verifyTag. bad_tag, replay,
  * unknown_host, unauthenticated and unexpected_op are the master's.
  */
@@ -32,11 +33,13 @@ import {
   type OpCode,
 } from "./constants.ts";
 import { checkReportPayload, emptyReport, readReportPayload, type LoadReport } from "./report.ts";
+import { decodeSyncPayload, type DecodedSync } from "./sync.ts";
 
 export type Decoded =
   | { ok: true; op: typeof OP.SLAVE_REPORT; report: LoadReport; auth: AuthBlock | null }
   | { ok: true; op: typeof OP.MASTER_ANN; announce: DecodedAnnounce; auth: AuthBlock | null }
-  | { ok: true; op: typeof OP.MASTER_SYNC | typeof OP.ACK; auth: AuthBlock | null }
+  | { ok: true; op: typeof OP.MASTER_SYNC; sync: DecodedSync; auth: AuthBlock | null }
+  | { ok: true; op: typeof OP.ACK; auth: AuthBlock | null }
   | { ok: false; reason: DropReason };
 
 export type DecodeDrop = Extract<Decoded, { ok: false }>;
@@ -126,9 +129,14 @@ export function decodeDatagram(buf: Uint8Array): Decoded {
       if (typeof announce === "string") return drop(announce);
       return { ok: true, op: OP.MASTER_ANN, announce, auth: authBytes > 0 ? readAuth(buf, dv) : null };
     }
+    case OP.MASTER_SYNC: {
+      const sync = decodeSyncPayload(dv, HEADER_BYTES + authBytes, size);
+      if (typeof sync === "string") return drop(sync);
+      return { ok: true, op: OP.MASTER_SYNC, sync, auth: authBytes > 0 ? readAuth(buf, dv) : null };
+    }
     default:
-      // MASTER_SYNC and ACK carry no payload in v1.
+      // ACK carries no payload in v1.
       if (size !== HEADER_BYTES + authBytes) return drop("bad_len");
-      return { ok: true, op: op === OP.MASTER_SYNC ? OP.MASTER_SYNC : OP.ACK, auth: authBytes > 0 ? readAuth(buf, dv) : null };
+      return { ok: true, op: OP.ACK, auth: authBytes > 0 ? readAuth(buf, dv) : null };
   }
 }

@@ -40,5 +40,15 @@ export {
   type Announce,
   type DecodedAnnounce,
 } from "./announce.ts";
+export {
+  encodeSync,
+  sessionTag,
+  SYNC_FIXED_BYTES,
+  SYNC_RECORD_BYTES,
+  SYNC_RECORDS_MAX,
+  type SyncHeader,
+  type SyncRecord,
+  type DecodedSync,
+} from "./sync.ts";
 export { decodeDatagram, checkReportDatagram, NOT_A_REPORT, type Decoded } from "./decode.ts";
 export { encodeFrame, splitFrames, TCP_LENGTH_PREFIX_BYTES, type FrameSplit } from "./tcp.ts";

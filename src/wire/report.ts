@@ -95,7 +95,13 @@ export function encodeReport(r: LoadReport, auth?: AuthParams): Uint8Array {
     dv.setUint32(AUTH_HOST_ID_OFFSET, auth.hostId, false);
     dv.setUint32(AUTH_SEQ_OFFSET, auth.seq, false);
   }
-  let p = HEADER_BYTES + authBytes;
+  writeReportPayload(dv, HEADER_BYTES + authBytes, r);
+  if (auth) writeTag(buf, auth.key);
+  return buf;
+}
+
+/** Writes the 104-byte payload at `p`, values verbatim (the u32 fields checked by the caller). */
+export function writeReportPayload(dv: DataView, p: number, r: LoadReport): void {
   for (const f of REPORT_VEC_FIELDS) {
     dv.setFloat64(p, r[f], false);
     p += 8;
@@ -104,8 +110,6 @@ export function encodeReport(r: LoadReport, auth?: AuthParams): Uint8Array {
     dv.setUint32(p, r[f], false);
     p += 4;
   }
-  if (auth) writeTag(buf, auth.key);
-  return buf;
 }
 
 /** x is neither NaN nor ±Infinity (x - x is NaN exactly for those). */

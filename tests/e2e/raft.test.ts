@@ -78,10 +78,16 @@ describe("three masters", () => {
       const s = subjects(c, m);
       expect(s.has("via-leader") && s.has("via-follower")).toBe(true);
     }
-    // A follower answers queries from the leader (live state lives there), linearizably: our own write is there.
-    const res = await fetch(`http://${follower.addr}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } });
+    // A follower answers status itself from the leader's live load (MASTER_SYNC, marked with its age) …
+    const res = await waitFor(async () => {
+      const r = await fetch(`http://${follower.addr}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } });
+      return r.headers.get("x-lava-sync-age-ms") !== null ? r : null;
+    }, 5000, "status answered by the follower");
     expect(res.status).toBe(200);
-    expect(res.headers.get("x-lava-served-by")).toBe(leader.addr);
+    expect(res.headers.get("x-lava-served-by")).toBe(follower.addr);
+    // … and forwards other queries to the leader, linearizably: our own write is there.
+    const tokensRes = await fetch(`http://${follower.addr}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` } });
+    expect(tokensRes.headers.get("x-lava-served-by")).toBe(leader.addr);
     const tokens = (await (await fetch(`http://${follower.addr}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` } })).json()) as { subject: string }[];
     expect(tokens.map((t) => t.subject)).toContain("via-follower");
     const metrics = await (await fetch(`http://${leader.addr}/metrics`)).text();

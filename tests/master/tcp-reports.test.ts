@@ -61,7 +61,7 @@ describe("TCP report listener", () => {
 
   test("attack: one source cannot take more than its share of connections; the rest are refused and counted", async () => {
     const t = setup({ total: 100, perSource: 3 });
-    const conns = [];
+    const conns: Awaited<ReturnType<typeof connect>>[] = [];
     for (let i = 0; i < 6; i++) conns.push(await connect(t.port));
     await waitFor(() => t.gate.counters.refusedPerSource === 3, 3000, "three refused");
     await waitFor(() => conns.filter((c) => c.closed()).length === 3, 3000, "the refused ones closed");

@@ -26,6 +26,18 @@ function reportBody(over: Partial<Vec> = {}, stats: number[] = [0, 0, 100, 0]): 
 }
 const AUTH = [...u32(7), ...u32(1), ...new Array<number>(24).fill(0xaa)];
 
+/** MASTER_SYNC fixed part: node 1, term 5, batch 3, flags, count, reserved. */
+function syncHead(o: { termHi?: number; batch?: number; flags?: number; count?: number; reserved?: number } = {}): number[] {
+  return [...u32(1), ...u32(o.termHi ?? 0), ...u32(5), ...u32(o.batch ?? 3), o.flags ?? 3, o.count ?? 0, ...u16(o.reserved ?? 0)];
+}
+/** One sync record: host 9, with a report unless flags say otherwise. */
+function syncRecord(o: { hostId?: number; flags?: number; age?: number; reserved?: number; report?: number[] } = {}): number[] {
+  const flags = o.flags ?? 3;
+  const report = o.report ?? (flags & 1 ? reportBody() : new Array<number>(104).fill(0));
+  return [...u32(o.hostId ?? 9), ...u32(0xabcd), ...u32(17), ...u32(o.age ?? (flags & 1 ? 250 : 0)), ...u32(flags), ...u32(1), ...u32(40), ...u32(o.reserved ?? 0), ...report];
+}
+const sync = (head: Parameters<typeof syncHead>[0], ...records: number[][]): Uint8Array => datagram(12, 0, [...syncHead({ count: records.length, ...head }), ...records.flat()]);
+
 interface AnnOpts {
   nodeId?: number;
   termHi?: number;
@@ -69,7 +81,9 @@ test("hand-built baselines decode ok", () => {
   expect(reasonOf(datagram(11, 1, [...AUTH, ...reportBody()]))).toBe("ok");
   expect(reasonOf(datagram(10, 0, annBody()))).toBe("ok");
   expect(reasonOf(datagram(10, 1, [...AUTH, ...annBody()]))).toBe("ok");
-  expect(reasonOf(datagram(12, 0, []))).toBe("ok");
+  expect(reasonOf(sync({}))).toBe("ok");
+  expect(reasonOf(sync({}, syncRecord(), syncRecord({ flags: 2 }), syncRecord({ flags: 0 })))).toBe("ok");
+  expect(reasonOf(sync({}, ...Array.from({ length: 7 }, () => syncRecord())))).toBe("ok");
   expect(reasonOf(datagram(13, 1, AUTH))).toBe("ok");
 });
 
@@ -139,9 +153,39 @@ describe("bad_len", () => {
     expect(reasonOf(datagram(13, 1, AUTH.slice(0, 16)))).toBe("bad_len");
     expect(reasonOf(datagram(11, 1, []))).toBe("bad_len");
   });
-  test("MASTER_SYNC / ACK with a payload", () => {
-    expect(reasonOf(datagram(12, 0, [0, 0, 0, 0]))).toBe("bad_len");
+  test("ACK with a payload", () => {
+    expect(reasonOf(datagram(13, 0, [0, 0, 0, 0]))).toBe("bad_len");
     expect(reasonOf(datagram(13, 1, [...AUTH, 0, 0, 0, 0]))).toBe("bad_len");
+  });
+  test("MASTER_SYNC shorter than its fixed part, or records that disagree with count", () => {
+    expect(reasonOf(datagram(12, 0, []))).toBe("bad_len");
+    expect(reasonOf(datagram(12, 0, syncHead().slice(0, 16)))).toBe("bad_len");
+    expect(reasonOf(datagram(12, 0, [...syncHead({ count: 2 }), ...syncRecord()]))).toBe("bad_len");
+    expect(reasonOf(datagram(12, 0, [...syncHead({ count: 0 }), ...syncRecord()]))).toBe("bad_len");
+    expect(reasonOf(datagram(12, 0, [...syncHead({ count: 1 }), ...syncRecord().slice(0, 100)]))).toBe("bad_len");
+  });
+  test("MASTER_SYNC with more than 7 records is too long even when count agrees", () => {
+    // 8 records do not fit 1024 bytes: long before anything else.
+    expect(reasonOf(sync({}, ...Array.from({ length: 8 }, () => syncRecord())))).toBe("long");
+    // A count of 8 over a shorter body.
+    expect(reasonOf(datagram(12, 0, [...syncHead({ count: 8 }), ...syncRecord()]))).toBe("bad_len");
+  });
+  test("MASTER_SYNC header values", () => {
+    expect(reasonOf(sync({ termHi: 0x0020_0000 }))).toBe("bad_value"); // term ≥ 2^53
+    expect(reasonOf(sync({ termHi: 0x001f_ffff }))).toBe("ok");
+    expect(reasonOf(sync({ batch: 0 }))).toBe("bad_value");
+    expect(reasonOf(sync({ flags: 4 }))).toBe("bad_value");
+    expect(reasonOf(sync({ reserved: 1 }))).toBe("bad_value");
+  });
+  test("MASTER_SYNC record values", () => {
+    expect(reasonOf(sync({}, syncRecord({ hostId: 0 })))).toBe("bad_value");
+    expect(reasonOf(sync({}, syncRecord({ flags: 4 })))).toBe("bad_value");
+    expect(reasonOf(sync({}, syncRecord({ reserved: 1 })))).toBe("bad_value");
+    expect(reasonOf(sync({}, syncRecord({ flags: 0, age: 5 })))).toBe("bad_value");
+    expect(reasonOf(sync({}, syncRecord({ flags: 0, report: reportBody() })))).toBe("bad_value");
+    expect(reasonOf(sync({}, syncRecord(), syncRecord({ report: reportBody({ load1: NaN }) })))).toBe("non_finite");
+    expect(reasonOf(sync({}, syncRecord({ report: reportBody({ memFree: -1 }) })))).toBe("negative");
+    expect(reasonOf(sync({}, syncRecord({ report: reportBody({ ncpus: 0 }) })))).toBe("bad_value");
   });
   test("announce shorter than its fixed part", () => {
     expect(reasonOf(datagram(10, 0, annBody().slice(0, 20)))).toBe("bad_len");

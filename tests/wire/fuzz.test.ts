@@ -14,6 +14,7 @@ import {
   encodeAnnounce,
   encodeHeader,
   encodeReport,
+  encodeSync,
   verifyTag,
   type DropReason,
   type LoadReport,
@@ -66,7 +67,13 @@ test(
       pool.push({ buf: encodeAnnounce(a), key: null });
       pool.push({ buf: encodeAnnounce(a, auth), key });
     }
-    pool.push({ buf: encodeHeader(12, 0, 0), key: null });
+    for (let i = 0; i < 16; i++) {
+      const records = Array.from({ length: int(8) }, () => ({
+        hostId: 1 + int(2 ** 20), session: int(2 ** 32), seq: int(2 ** 32), ageMs: int(100_000), channel: rand() < 0.5,
+        lost: int(100), received: int(1e6), report: rand() < 0.8 ? report() : null,
+      }));
+      pool.push({ buf: encodeSync({ nodeId: 1 + int(5), term: int(2 ** 53), batch: 1 + int(2 ** 31), full: rand() < 0.5, last: rand() < 0.5 }, records), key: null });
+    }
     pool.push({ buf: encodeHeader(13, 0, 0), key: null });
 
     const seen = new Map<string, number>();

@@ -4,7 +4,7 @@
  * can drift.
  */
 import { describe, expect, test } from "bun:test";
-import { decodeDatagram, encodeAnnounce, encodeReport, verifyTag, type Announce, type LoadReport } from "../../src/wire/index.ts";
+import { decodeDatagram, encodeAnnounce, encodeReport, encodeSync, verifyTag, type Announce, type LoadReport } from "../../src/wire/index.ts";
 
 const REPORT: LoadReport = {
   load1: 0.5,
@@ -46,6 +46,10 @@ const GOLDEN: Record<string, string> = {
   announce:
     "0000000a" + "00000028" + "00000000" + "00000001" + "0000000000000003" + "00000fa0" + "00000000" + "000d" + "0002" +
     "31302e302e302e313a36383830" + "7480" + "00",
+  sync:
+    "0000000c" + "00000124" + "00000000" + "00000002" + "0000000000000007" + "00000029" + "03" + "02" + "0000" +
+    "00000007" + "1234abcd" + "0000002a" + "00000352" + "00000003" + "00000001" + "0000012c" + "00000000" + PAYLOAD_HEX +
+    "00000008" + "00000000".repeat(7) + "00".repeat(104),
 };
 
 const hex = (b: Uint8Array): string => Buffer.from(b).toString("hex");
@@ -54,6 +58,10 @@ const encoded: Record<string, Uint8Array> = {
   report: encodeReport(REPORT),
   "report-auth": encodeReport(REPORT, { hostId: 7, seq: 42, key: KEY }),
   announce: encodeAnnounce(ANNOUNCE),
+  sync: encodeSync({ nodeId: 2, term: 7, batch: 41, full: true, last: true }, [
+    { hostId: 7, session: 0x1234abcd, seq: 42, ageMs: 850, channel: true, lost: 1, received: 300, report: REPORT },
+    { hostId: 8, session: 0, seq: 0, ageMs: 0, channel: false, lost: 0, received: 0, report: null },
+  ]),
 };
 
 /** Parses ```hex id=NAME blocks: "OFFS:  hh hh ..  | note" lines, offsets checked. */
@@ -84,10 +92,11 @@ describe("golden vectors", () => {
     });
   }
 
-  test("datagram sizes are 116, 148 and 52 bytes", () => {
+  test("datagram sizes are 116, 148, 52 and 304 bytes", () => {
     expect(encoded.report?.length).toBe(116);
     expect(encoded["report-auth"]?.length).toBe(148);
     expect(encoded.announce?.length).toBe(52);
+    expect(encoded.sync?.length).toBe(304);
   });
 
   test("the golden datagrams decode to the examples", () => {
@@ -103,6 +112,20 @@ describe("golden vectors", () => {
     if (!a.ok || a.op !== 10) throw new Error(`announce did not decode: ${JSON.stringify(a)}`);
     expect(a.auth).toBeNull();
     expect({ ...a.announce, bitmap: [...a.announce.bitmap] }).toEqual({ ...ANNOUNCE, bitmapBytes: 2, bitmap: [0x74, 0x80] });
+
+    const s = decodeDatagram(Buffer.from(GOLDEN.sync ?? "", "hex"));
+    expect(s).toEqual({
+      ok: true,
+      op: 12,
+      auth: null,
+      sync: {
+        nodeId: 2, term: 7, batch: 41, full: true, last: true,
+        records: [
+          { hostId: 7, session: 0x1234abcd, seq: 42, ageMs: 850, channel: true, lost: 1, received: 300, report: REPORT },
+          { hostId: 8, session: 0, seq: 0, ageMs: 0, channel: false, lost: 0, received: 0, report: null },
+        ],
+      },
+    });
   });
 
   test("docs/protocol.md hex blocks match the pinned hex", async () => {

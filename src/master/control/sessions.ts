@@ -138,6 +138,7 @@ export class ControlSessions {
       const host = this.deps.hosts.byHostId(id);
       if (host) {
         host.connected = false;
+        host.channelElsewhereUntilMs = 0;
         host.disconnectedAtMs = this.deps.nowMs();
         this.deps.onDisconnected?.(id);
         log.info(`host ${host.hostname} (id ${id}) control channel closed (${code}${reason ? ` ${reason}` : ""})`);

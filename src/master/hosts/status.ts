@@ -20,9 +20,13 @@ export interface StatusPolicy {
  */
 export const unavailAfterMs = (p: StatusPolicy) => 3.5 * p.reportIntervalMs;
 
-export function hostState(h: HostEntry, nowMs: number, p: StatusPolicy): HostState {
+/**
+ * The state the scheduler acts on: a host without a control channel to
+ * this master is `unreach` (jobs cannot be sent to it).
+ */
+export function hostState(h: HostEntry, nowMs: number, p: StatusPolicy, connected = h.connected): HostState {
   if (!h.report || nowMs - h.lastReportMs > unavailAfterMs(p)) return "unavail";
-  if (!h.connected) return "unreach";
+  if (!connected) return "unreach";
   if (h.drained) return "drained";
   const r = h.report;
   const ncpus = r.ncpus > 0 ? r.ncpus : 1;
@@ -33,10 +37,23 @@ export function hostState(h: HostEntry, nowMs: number, p: StatusPolicy): HostSta
   return "ok";
 }
 
+/** Control channel up here, or at another master as far as this one knows (HostEntry.channelElsewhereUntilMs). */
+export const channelUp = (h: HostEntry, nowMs: number): boolean => h.connected || nowMs < h.channelElsewhereUntilMs;
+
+/**
+ * The state people are shown (API, ctl, metrics): as hostState, except that
+ * a channel up at the leader (on a follower) or, just after a failover, at
+ * the previous leader counts as up, so a failover does not show every host
+ * `unreach` while its agent moves over.
+ */
+export function shownState(h: HostEntry, nowMs: number, p: StatusPolicy): HostState {
+  return hostState(h, nowMs, p, channelUp(h, nowMs));
+}
+
 export function countStates(hosts: Iterable<HostEntry>, nowMs: number, p: StatusPolicy): Record<HostState, number> & { total: number } {
   const out = { ok: 0, busy: 0, drained: 0, unavail: 0, unreach: 0, total: 0 };
   for (const h of hosts) {
-    out[hostState(h, nowMs, p)]++;
+    out[shownState(h, nowMs, p)]++;
     out.total++;
   }
   return out;

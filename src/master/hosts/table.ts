@@ -33,6 +33,14 @@ export interface HostEntry {
   connected: boolean;
   /** When the control channel last went down (0: never up in this process). */
   disconnectedAtMs: number;
+  /**
+   * The host's control channel is up at another master, as far as this one
+   * knows, until this time (0: not): on a follower, at the leader (from its
+   * MASTER_SYNC); on a new leader, at the previous one, for a grace while
+   * its agent moves over (src/master/sync/). Shown state only: nothing is
+   * sent to a host on the strength of it.
+   */
+  channelElsewhereUntilMs: number;
   report: LoadReport | null;
   lastReportMs: number;
   /** Loss counted over all sessions: seq gaps, and reports received. */
@@ -100,6 +108,7 @@ export class HostTable {
         session: null,
         connected: false,
         disconnectedAtMs: 0,
+        channelElsewhereUntilMs: 0,
         report: null,
         lastReportMs: 0,
         lostTotal: 0,

@@ -44,6 +44,19 @@ export function linearizable(ctx: MasterContext, h: Handler): Handler {
   };
 }
 
+/**
+ * Live load between masters, for `status`: on the leader, how each follower
+ * takes it; on a follower, how old its copy is (null alone, or before the
+ * first batch from the current leader).
+ */
+function syncView(ctx: MasterContext, now: number) {
+  if (!ctx.state.clustered) return null;
+  if (ctx.state.isLeader) return { role: "leader", followers: ctx.sync.stream.stats().map((f) => ({ ...f, lastOkAtMs: undefined, lastOkAt: f.lastOkAtMs ? new Date(f.lastOkAtMs).toISOString() : null })) };
+  const st = ctx.state.replication.driver.status();
+  const f = ctx.sync.sink.freshness(st.leader, st.term, now);
+  return { role: "follower", leader: st.leader || null, ageMs: f?.ageMs ?? null, ...ctx.sync.sink.counters };
+}
+
 export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
   const r = v.safeParse(schema, body);
   if (!r.success) throw new HttpError(400, "bad_request", v.summarize(r.issues));
@@ -174,6 +187,7 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
       hosts: countStates(ctx.hosts.values(), now, ctx.policy),
       jobs: jobCounts(ctx.state.store.db),
       sessions: ctx.sessions.count,
+      sync: syncView(ctx, now),
     });
   });
 

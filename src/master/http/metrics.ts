@@ -4,7 +4,7 @@
  * Pure: everything it prints is passed in.
  */
 import { DROP_REASONS } from "../../wire/index.ts";
-import { HOST_STATES, hostState, type StatusPolicy } from "../hosts/status.ts";
+import { HOST_STATES, shownState, type StatusPolicy } from "../hosts/status.ts";
 import { hostLoss, type HostEntry } from "../hosts/table.ts";
 import type { IngestCounters } from "../ingest.ts";
 import type { UdpDrops } from "../kernel.ts";
@@ -99,7 +99,7 @@ export function renderMetrics(m: MetricsInput): string {
   const states = Object.fromEntries(HOST_STATES.map((s) => [s, 0])) as Record<string, number>;
   const stateOf = new Map<HostEntry, string>();
   for (const h of hosts) {
-    const s = hostState(h, m.nowMs, m.policy);
+    const s = shownState(h, m.nowMs, m.policy);
     stateOf.set(h, s);
     states[s]!++;
   }

@@ -88,12 +88,17 @@ export async function readJson(req: Request, maxBytes = 1 << 20): Promise<unknow
 
 /** The body as text, refused with 413 as soon as it passes maxBytes (never buffered past the bound). */
 export async function readText(req: Request, maxBytes: number): Promise<string> {
+  return Buffer.from(await readBytes(req, maxBytes)).toString("utf8");
+}
+
+/** The body's bytes, refused with 413 as soon as it passes maxBytes (never buffered past the bound). */
+export async function readBytes(req: Request, maxBytes: number): Promise<Uint8Array> {
   const tooLarge = () => new HttpError(413, "too_large", `request body over ${maxBytes} bytes`);
   const declared = Number(req.headers.get("content-length") ?? NaN);
   if (declared > maxBytes) throw tooLarge();
   // A declared length within the bound is what the server reads (it ends the body there): read it whole.
-  if (Number.isFinite(declared)) return req.text();
-  if (!req.body) return "";
+  if (Number.isFinite(declared)) return new Uint8Array(await req.arrayBuffer());
+  if (!req.body) return new Uint8Array(0);
   const chunks: Uint8Array[] = [];
   let n = 0;
   for await (const chunk of req.body) {
@@ -101,5 +106,5 @@ export async function readText(req: Request, maxBytes: number): Promise<string> 
     if (n > maxBytes) throw tooLarge();
     chunks.push(chunk);
   }
-  return Buffer.concat(chunks).toString("utf8");
+  return Buffer.concat(chunks);
 }
