@@ -51,6 +51,8 @@ const QueueSchema = v.strictObject({
   priority: v.optional(v.pipe(v.number(), v.integer()), 0),
   /** Token subjects allowed to submit to this queue; empty = any admin. */
   users: v.optional(v.array(v.string()), []),
+  /** Jobs submitted to this queue wait for a second admin's `lava ctl approve` (docs/api.md "Approvals"). */
+  requireApproval: v.optional(v.boolean()),
 });
 
 const JobsSchema = v.strictObject({
@@ -71,6 +73,13 @@ const MasterExecSchema = v.strictObject({
   deny: v.optional(v.array(v.string()), []),
   /** Most hosts one exec may target at once (bigger fan-outs run in waves of this size). */
   maxParallel: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 1000),
+  /**
+   * Commands (argv[0]) that wait for a second admin's approval before they
+   * run: entries as for `deny`, or globs with `*` and `?` ("*" = every command).
+   */
+  requireApproval: v.optional(v.array(v.pipe(v.string(), v.minLength(1))), []),
+  /** Seconds a held request waits for a decision before it expires. */
+  approvalTtl: v.optional(v.pipe(v.number(), v.minValue(1), v.maxValue(30 * 86400)), 3600),
 });
 
 const MasterAlertsSchema = v.strictObject({

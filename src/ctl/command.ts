@@ -29,5 +29,8 @@ export default defineCommand({
     upgrade: () => import("./upgrade.ts").then((m) => m.default),
     cluster: () => import("./cluster.ts").then((m) => m.default),
     "force-resync": () => import("./force-resync.ts").then((m) => m.default),
+    approve: () => import("./approve.ts").then((m) => m.default),
+    deny: () => import("./deny.ts").then((m) => m.default),
+    approvals: () => import("./approvals.ts").then((m) => m.default),
   },
 });

@@ -4,6 +4,7 @@ import { commandLine, connect, ctlArgs } from "./args.ts";
 import { ExecCollector } from "./exec-view.ts";
 import { print, printJson } from "./output.ts";
 import { eachEvent, targetArgs, targetBody } from "./stream.ts";
+import { printHeld } from "./approval-view.ts";
 
 /** The master's bound on an exec timeout (docs/api.md). */
 export const EXEC_TIMEOUT_SEC_MAX = 24 * 3600;
@@ -19,7 +20,7 @@ const args = {
 export default defineCommand({
   meta: {
     name: "exec",
-    description: "Run a command on hosts: lava ctl exec --hosts A,B|--all|--queue Q [--timeout S] -- ARGV…; prints 'host: line' as output comes; exit 0 only if every host exited 0 (needs an admin token)",
+    description: "Run a command on hosts: lava ctl exec --hosts A,B|--all|--queue Q [--timeout S] -- ARGV…; prints 'host: line' as output comes; exit 0 only if every host exited 0. A command on master.exec.requireApproval prints its approval id instead and runs once another admin approves it (needs an admin token)",
   },
   args,
   async run({ args: parsed, rawArgs }) {
@@ -27,13 +28,22 @@ export default defineCommand({
     const body = execRequest(parsed, argv, stray);
     const ctx = connect({ ...parsed, timeout: undefined });
     const res = await ctx.client.stream("POST", "/api/v1/exec", body);
-    const collector = new ExecCollector(ctx.json, { stdout: (line) => print(line), stderr: (line) => console.error(line) });
-    await eachEvent(res.body, "POST /api/v1/exec", (e) => collector.event(e));
-    if (ctx.json) await printJson(collector.sorted());
-    else console.error(collector.summary());
-    if (!collector.succeeded) throw new ExitRequest(EXIT.failed);
+    if (res.status === 202) {
+      await printHeld(await res.json(), ctx.json);
+      return;
+    }
+    await printExecStream(res, "POST /api/v1/exec", ctx.json);
   },
 });
+
+/** An exec's NDJSON answer (from exec, or from approve): output as it comes, a summary; exit 1 unless every host exited 0. */
+export async function printExecStream(res: Response, what: string, json: boolean): Promise<void> {
+  const collector = new ExecCollector(json, { stdout: (line) => print(line), stderr: (line) => console.error(line) });
+  await eachEvent(res.body, what, (e) => collector.event(e));
+  if (json) await printJson(collector.sorted());
+  else console.error(collector.summary());
+  if (!collector.succeeded) throw new ExitRequest(EXIT.failed);
+}
 
 /** The POST /api/v1/exec body from the flags; a mistake is exit 2 before anything is sent. Pure. */
 export function execRequest(flags: { hosts?: string | undefined; all?: boolean | undefined; queue?: string | undefined; timeout?: string | undefined }, argv: string[] | null, stray: string[]) {

@@ -3,6 +3,7 @@ import { EXIT, LavaError } from "../cli/errors.ts";
 import { commandLine, connect, ctlArgs, expectObject, repeatedFlag } from "./args.ts";
 import { submitRequest } from "./job-args.ts";
 import { print, printJson } from "./output.ts";
+import { printHeld } from "./approval-view.ts";
 
 const args = {
   ...ctlArgs,
@@ -30,6 +31,11 @@ export default defineCommand({
     const body = submitRequest(parsed, argv, repeatedFlag(rawArgs, "env", args), stray);
     const ctx = connect({ ...parsed, timeout: undefined });
     const answer = expectObject(await ctx.client.post("/api/v1/jobs", body), "POST /api/v1/jobs");
+    // A queue with requireApproval holds the job: the approval id, not a job id (docs/api.md "Approvals").
+    if (answer.pending === true) {
+      await printHeld(answer, ctx.json);
+      return;
+    }
     if (ctx.json) {
       await printJson(answer);
       return;

@@ -256,3 +256,10 @@ export function jobText(j: Row): string {
   }
   return parts.join("\n\n");
 }
+
+/** `lava ctl approvals`: ID KIND STATE REQUESTER EXPIRES WHAT (times in UTC), plus DECIDED BY with --all. */
+export function approvalsTable(rows: readonly Row[], all: boolean): string {
+  const columns: Column[] = [{ title: "ID", align: "right" }, { title: "KIND" }, { title: "STATE" }, { title: "REQUESTER" }, { title: "EXPIRES" }, ...(all ? [{ title: "DECIDED BY" }] : []), { title: "WHAT" }];
+  const cells = rows.map((r) => [str(r.id), str(r.kind), str(r.state), str(r.requester), time(r.expiresAt, true), ...(all ? [str(r.decidedBy)] : []), str(r.summary)]);
+  return formatTable(columns, cells);
+}

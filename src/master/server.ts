@@ -32,6 +32,8 @@ import { Remote } from "./requests/remote.ts";
 import { listenTcpReports, tcpIdleMs, TcpGate } from "./tcp-reports.ts";
 import { LiveSync, SYNC_FRESH_MS } from "./sync/index.ts";
 import { syncRoutes } from "./http/sync-api.ts";
+import { ApprovalExpiry } from "./approvals/expiry.ts";
+import { expiredApprovalIds } from "../store/index.ts";
 
 const log = logger("master");
 
@@ -290,6 +292,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
 
   const repl = state.startReplication(config, advertise, peers);
   sync.start();
+  const approvalExpiry = new ApprovalExpiry({ isLeader: () => state.isLeader, expired: (now) => expiredApprovalIds(state.store.db, now), propose: (cmd) => state.propose(cmd), nowMs });
+  approvalExpiry.start();
   await ensureAdminToken(state, join(dataDir, "admin.token"), jwtKey, nowMs, loaded.created ? secretPath : null);
 
   // Announces: one round per announceInterval, sent in slices every ANNOUNCE_SLICE_MS (see announce.ts).
@@ -361,6 +365,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       clearInterval(heartbeat);
       clearInterval(refusalFlush);
       sync.stop();
+      approvalExpiry.stop();
       jobs.stop();
       remote.stop();
       sessions.closeAll();

@@ -11,6 +11,7 @@ import { hosts, tokens } from "./schema.ts";
 import { statements } from "./prepared.ts";
 import type { ApplyResult, Command } from "./commands.ts";
 import { applyJob } from "./apply-jobs.ts";
+import { applyApproval, approvalAudit } from "./apply-approvals.ts";
 
 /**
  * The database commands apply to. The caller holds the transaction
@@ -100,6 +101,10 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
     }
     case "audit.record":
       return { ok: true };
+    case "approval.request":
+    case "approval.decide":
+    case "approval.expire":
+      return applyApproval(tx, cmd);
     default:
       return applyJob(tx, idx, cmd);
   }
@@ -125,6 +130,10 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
               ? cmd.reason
               : null;
   const jobTarget = cmd.type === "job.cancel" ? String(cmd.jobId) : cmd.type === "job.submit" && result.ok ? String(result.value?.jobId) : null;
+  if (cmd.type === "approval.request" || cmd.type === "approval.decide" || cmd.type === "approval.expire") {
+    const a = approvalAudit(cmd, result);
+    return { logIdx: idx, at: cmd.at, actor: cmd.actor, role: cmd.actorRole, action: cmd.type, target: a.target, result: result.ok ? "ok" : `refused: ${result.detail}`, detail: a.detail };
+  }
   return {
     logIdx: idx,
     at: cmd.at,

@@ -12,6 +12,8 @@ const RoleSchema = v.picklist(["agent", "read", "admin"]);
 const name = v.pipe(v.string(), v.minLength(1), v.maxLength(255));
 const text = v.pipe(v.string(), v.maxLength(4096));
 const ms = v.pipe(v.number(), v.integer(), v.minValue(0));
+/** A held request is an API body (≤ 1 MiB as read), as JSON text. */
+export const APPROVAL_REQUEST_CHARS_MAX = 1 << 20;
 
 /** Who asked: every command carries it, for the audit log. */
 const by = { at: ms, actor: v.pipe(v.string(), v.maxLength(256)), actorRole: RoleSchema };
@@ -76,6 +78,16 @@ export const CommandSchema = v.variant("type", [
   v.object({ type: v.literal("job.cancel"), ...by, jobId: v.number(), reason: text }),
   /** The attempt's host died: back to PEND after notBefore while retries remain, else LOST. */
   v.object({ type: v.literal("job.requeue"), ...by, jobId: v.number(), attempt: v.number(), reason: text, notBefore: ms }),
+  /**
+   * A request held for a second admin (exec, or a job to a queue that says
+   * so): pending until another admin approves or denies it, or it expires.
+   * `request` is what runs once approved, as JSON (docs/api.md "Approvals").
+   */
+  v.object({ type: v.literal("approval.request"), ...by, kind: v.picklist(["exec", "job"]), summary: text, request: v.pipe(v.string(), v.maxLength(APPROVAL_REQUEST_CHARS_MAX)), expiresAt: ms }),
+  /** Approved or denied by an admin; never approved by its requester. */
+  v.object({ type: v.literal("approval.decide"), ...by, id: v.pipe(v.number(), v.integer(), v.minValue(1)), approve: v.boolean(), reason: v.optional(text) }),
+  /** Past its expiry without a decision (the leader proposes it). */
+  v.object({ type: v.literal("approval.expire"), ...by, id: v.pipe(v.number(), v.integer(), v.minValue(1)) }),
   /** A request that changed nothing but must be audited: refusals, exec requests and results. */
   v.object({ type: v.literal("audit.record"), ...by, action: name, target: v.optional(text), result: text, detail: v.optional(text) }),
 ]);

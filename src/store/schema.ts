@@ -134,3 +134,32 @@ export const jobHistory = sqliteTable(
   },
   (t) => [index("job_history_job").on(t.jobId)],
 );
+
+/**
+ * Requests held for a second admin (docs/api.md "Approvals"): an exec or a
+ * job submission that needs approval, until another admin approves or
+ * denies it, or it expires. Through the log like every change, so a
+ * failover keeps them. `request` is the held request as JSON (for a job,
+ * the job.submit command to propose once approved).
+ */
+export const approvals = sqliteTable(
+  "approvals",
+  {
+    id: integer("id").primaryKey(),
+    /** exec | job */
+    kind: text("kind").notNull(),
+    /** Token subject of the admin who asked. */
+    requester: text("requester").notNull(),
+    requestedAt: integer("requested_at").notNull(),
+    expiresAt: integer("expires_at").notNull(),
+    /** One line for people: the command and its targets, or the job. */
+    summary: text("summary").notNull(),
+    request: text("request").notNull(),
+    /** pending | approved | denied | expired */
+    state: text("state").notNull(),
+    decidedBy: text("decided_by"),
+    decidedAt: integer("decided_at"),
+    reason: text("reason"),
+  },
+  (t) => [index("approvals_state").on(t.state, t.expiresAt)],
+);

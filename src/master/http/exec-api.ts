@@ -1,11 +1,15 @@
 /**
  * POST /api/v1/exec (docs/api.md "Remote execution"): one command on many
  * hosts, answered as a stream of NDJSON lines: output as it comes, one
- * result per host, then a summary. Master policy first, then the audit row
- * of the request, then the fan-out; every host's result is audited too
- * (bounded, see requests/audit.ts), whether or not the client still reads.
+ * result per host, then a summary. Master policy first, then approval (a
+ * command on master.exec.requireApproval is held for a second admin and
+ * answered 202 with its approval id; docs/api.md "Approvals"), then the
+ * audit row of the request, then the fan-out; every host's result is
+ * audited too (bounded, see requests/audit.ts), whether or not the client
+ * still reads.
  */
 import * as v from "valibot";
+import type { Claims } from "../../auth/index.ts";
 import { JOB_LIMITS } from "../../control/index.ts";
 import type { MasterContext } from "../context.ts";
 import { auditText, auditWriter, ResultAudit } from "../requests/audit.ts";
@@ -18,6 +22,8 @@ import { HttpError } from "./errors.ts";
 import { readJson } from "./router.ts";
 import { LineStream, NDJSON, STREAM_BUFFER_BYTES } from "./stream.ts";
 import { resolveOrThrow, TargetFields, targetSpecOf, hasOneTarget, ONE_TARGET } from "./targets.ts";
+import { execNeedsApproval } from "../approvals/policy.ts";
+import { holdForApproval } from "./approval-hold.ts";
 
 export const EXEC_TIMEOUT_SEC_DEFAULT = 60;
 export const EXEC_TIMEOUT_SEC_MAX = 24 * 3600;
@@ -37,6 +43,8 @@ export function resultText(r: ExecHostResult): string {
   return r.error ? `${r.status}: ${r.error}` : r.status;
 }
 
+export type ExecRequest = v.InferOutput<typeof ExecRequestSchema>;
+
 const specText = (spec: TargetSpec) => ("hosts" in spec ? summarizeNames(spec.hosts) : "all" in spec ? "all" : `queue ${spec.queue}`);
 
 export function execRoutes(ctx: MasterContext, change: ChangeRoute): void {
@@ -49,34 +57,55 @@ export function execRoutes(ctx: MasterContext, change: ChangeRoute): void {
       await c.commit({ type: "audit.record", action: "exec.refused", target: auditText(specText(spec)), result: "refused: master policy", detail: auditText(`${verdict.detail}; request ${detail}`) });
       throw new HttpError(403, "refused", verdict.detail);
     }
-    const { targets, summary } = resolveOrThrow(ctx, spec);
-    await c.commit({ type: "audit.record", action: "exec.request", target: auditText(summary), result: `started on ${targets.length} hosts`, detail: auditText(detail) });
-
+    const held = execNeedsApproval(ctx.config.exec.requireApproval, body.argv);
+    if (held !== null) {
+      // Targets are checked now (an unknown queue is a 400 at once) and resolved again when it runs.
+      resolveOrThrow(ctx, spec);
+      return holdForApproval(ctx, c, { kind: "exec", summary: `${body.argv.join(" ")} on ${specText(spec)}`, request: body, why: `'${body.argv[0]}' is on master.exec.requireApproval ('${held}')` });
+    }
     ctx.holdOpen(req);
-    const stream = new LineStream({ maxBufferedBytes: STREAM_BUFFER_BYTES });
-    // Bun sends the status and headers with the first chunk: say at once what will come.
-    stream.push(JSON.stringify({ type: "start", hosts: targets.length, argv: body.argv, timeoutSec: body.timeoutSec }), false);
-    const dropped = new Map<string, { stdout: number; stderr: number }>();
-    const audit = new ResultAudit(auditWriter((cmd) => ctx.state.propose(cmd), c.caller, ctx.nowMs), "exec.result");
-    const timeoutMs = Math.max(1, Math.round(body.timeoutSec * 1000));
-    void runExec(targets, { argv: body.argv, timeoutMs, deny: ctx.config.exec.deny }, ctx.config.exec.maxParallel, { router: ctx.remote.router, send: (id, m) => ctx.sessions.sendTo(id, m), nowMs: ctx.nowMs }, {
-      output(host, s, data) {
-        if (stream.push(JSON.stringify({ type: "output", host, stream: s, data }))) return;
-        const d = dropped.get(host) ?? { stdout: 0, stderr: 0 };
-        d[s] += data.length;
-        dropped.set(host, d);
-      },
-      result(r) {
-        const d = dropped.get(r.host);
-        dropped.delete(r.host);
-        const line = { type: "result", ...r, stdoutTruncated: r.stdoutTruncated || (d?.stdout ?? 0) > 0, stderrTruncated: r.stderrTruncated || (d?.stderr ?? 0) > 0, droppedBytes: (d?.stdout ?? 0) + (d?.stderr ?? 0) };
-        stream.push(JSON.stringify(line), false);
-        audit.add(r.host, resultText(r), succeeded(r) ? "ok" : "failed", JSON.stringify({ exitCode: r.exitCode, signal: r.signal, error: r.error, durationMs: r.durationMs }));
-      },
-    })
-      .then((sum) => stream.end(JSON.stringify({ type: "done", ...sum })))
-      .catch((e: Error) => stream.end(JSON.stringify({ type: "error", error: "internal", detail: `the exec failed on the master: ${e.message}` })))
-      .finally(() => void audit.finish());
-    return new Response(stream.readable, { headers: NDJSON });
+    return startExec(ctx, c.caller, body, (cmd) => c.commit(cmd).then(() => {}));
   });
 }
+
+/**
+ * Runs an exec request now: the audit row of the request (through `commit`,
+ * which fails the request if it cannot be written), then the fan-out as an
+ * NDJSON stream. `caller` is whom the rows name; `note` goes into the
+ * request row (an approved request says by whom).
+ */
+export async function startExec(ctx: MasterContext, caller: Claims, body: ExecRequest, commit: (cmd: AuditCommand) => Promise<void>, note?: string): Promise<Response> {
+  const spec = targetSpecOf(body);
+  const detail = JSON.stringify({ argv: body.argv, timeoutSec: body.timeoutSec, ...(note ? { note } : {}) });
+  const { targets, summary } = resolveOrThrow(ctx, spec);
+  await commit({ type: "audit.record", action: "exec.request", target: auditText(summary), result: `started on ${targets.length} hosts`, detail: auditText(detail) });
+
+  const stream = new LineStream({ maxBufferedBytes: STREAM_BUFFER_BYTES });
+  // Bun sends the status and headers with the first chunk: say at once what will come.
+  stream.push(JSON.stringify({ type: "start", hosts: targets.length, argv: body.argv, timeoutSec: body.timeoutSec }), false);
+  const dropped = new Map<string, { stdout: number; stderr: number }>();
+  const audit = new ResultAudit(auditWriter((cmd) => ctx.state.propose(cmd), caller, ctx.nowMs), "exec.result");
+  const timeoutMs = Math.max(1, Math.round(body.timeoutSec * 1000));
+  void runExec(targets, { argv: body.argv, timeoutMs, deny: ctx.config.exec.deny }, ctx.config.exec.maxParallel, { router: ctx.remote.router, send: (id, m) => ctx.sessions.sendTo(id, m), nowMs: ctx.nowMs }, {
+    output(host, s, data) {
+      if (stream.push(JSON.stringify({ type: "output", host, stream: s, data }))) return;
+      const d = dropped.get(host) ?? { stdout: 0, stderr: 0 };
+      d[s] += data.length;
+      dropped.set(host, d);
+    },
+    result(r) {
+      const d = dropped.get(r.host);
+      dropped.delete(r.host);
+      const line = { type: "result", ...r, stdoutTruncated: r.stdoutTruncated || (d?.stdout ?? 0) > 0, stderrTruncated: r.stderrTruncated || (d?.stderr ?? 0) > 0, droppedBytes: (d?.stdout ?? 0) + (d?.stderr ?? 0) };
+      stream.push(JSON.stringify(line), false);
+      audit.add(r.host, resultText(r), succeeded(r) ? "ok" : "failed", JSON.stringify({ exitCode: r.exitCode, signal: r.signal, error: r.error, durationMs: r.durationMs }));
+    },
+  })
+    .then((sum) => stream.end(JSON.stringify({ type: "done", ...sum })))
+    .catch((e: Error) => stream.end(JSON.stringify({ type: "error", error: "internal", detail: `the exec failed on the master: ${e.message}` })))
+    .finally(() => void audit.finish());
+  return new Response(stream.readable, { headers: NDJSON });
+}
+
+/** The audit.record a handler commits (time and caller stamped by the commit). */
+export type AuditCommand = { type: "audit.record"; action: string; target?: string; result: string; detail?: string };

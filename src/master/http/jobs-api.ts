@@ -8,6 +8,7 @@ import type { ChangeRoute } from "./api.ts";
 import { linearizable, parseBody } from "./api.ts";
 import { HttpError, json } from "./errors.ts";
 import { readJson, type Router } from "./router.ts";
+import { holdJobForApproval } from "./approval-hold.ts";
 
 const SubmitSchema = v.strictObject({
   argv: v.pipe(v.array(v.pipe(v.string(), v.maxLength(JOB_LIMITS.argBytes))), v.minLength(1, "argv must name a command"), v.maxLength(JOB_LIMITS.argvItems)),
@@ -60,8 +61,8 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
     if (users.length > 0 && !users.includes(c.caller.sub)) throw new HttpError(403, "forbidden", `queue '${body.queue}' takes jobs from ${users.join(", ")} only, not '${c.caller.sub}'`);
     const never = neverFits({ cpus: body.cpus, memBytes: body.memBytes, gpus: body.gpus, queue: body.queue }, ctx.jobs.schedHosts(), queue);
     if (never) throw new HttpError(400, "never_fits", never);
-    const applied = await c.commit({
-      type: "job.submit",
+    const submit = {
+      type: "job.submit" as const,
       argv: body.argv,
       cpus: body.cpus,
       memBytes: body.memBytes,
@@ -72,7 +73,11 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
       ...(body.timeoutSeconds ? { timeoutSec: body.timeoutSeconds } : {}),
       ...(body.env ? { env: body.env } : {}),
       ...(body.cwd ? { cwd: body.cwd } : {}),
-    });
+    };
+    // A queue with requireApproval holds the job for a second admin (approval-hold.ts).
+    const held = await holdJobForApproval(ctx, c, submit);
+    if (held) return held;
+    const applied = await c.commit(submit);
     const row = jobById(ctx.state.store.db, applied.result.ok ? (applied.result.value!.jobId as number) : 0)!;
     return json(jobView(ctx, row), 201);
   });

@@ -1,4 +1,4 @@
-/** The routes of requests to agents: exec, health and alerts, logs, self-update. */
+/** The routes of requests to agents: exec (and its approvals), health and alerts, logs, self-update. */
 import type { MasterContext } from "../context.ts";
 import type { ChangeRoute } from "./api.ts";
 import { execRoutes } from "./exec-api.ts";
@@ -6,10 +6,12 @@ import { healthRoutes } from "./health-api.ts";
 import { logsRoutes } from "./logs-api.ts";
 import type { Router } from "./router.ts";
 import { upgradeRoutes } from "./upgrade-api.ts";
+import { approvalRoutes } from "./approvals-api.ts";
 
 export function remoteRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): void {
   execRoutes(ctx, change);
   healthRoutes(r, ctx);
   logsRoutes(ctx, change);
   upgradeRoutes(r, ctx, change);
+  approvalRoutes(r, ctx, change);
 }
