@@ -229,7 +229,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     return c !== null && c.registeredAt !== null && c.send(msg);
   }
 
-  const executor = createExecutor({ ...deps.exec, allow: config.exec.allow, outputLimitBytes: config.exec.outputLimit, configFile, send: sendRegistered, env: agentEnv });
+  const executor = createExecutor({ ...deps.exec, allow: config.exec.allow, deploy: config.deploy, outputLimitBytes: config.exec.outputLimit, configFile, send: sendRegistered, env: agentEnv });
   const disks: DiskSource = { mountsPath: deps.health?.mountsPath ?? join(config.procRoot, "mounts"), ...(deps.health?.statfs ? { statfs: deps.health.statfs } : {}) };
   const health = createHealthMonitor({
     intervalMs: config.health.interval * 1000,
@@ -291,6 +291,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         break;
       case "update_agent":
         updater.update(msg, httpBase(c.master));
+        break;
+      case "deploy":
+        executor.deploy(msg);
         break;
     }
   }

@@ -217,6 +217,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
       case "stream_logs":
       case "stop_logs":
       case "update_agent":
+      case "deploy":
         if (conn.registeredAt === null) {
           noisyLog("warn", `ignored ${msg.type} from master ${where} before registration`);
           break;

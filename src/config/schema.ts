@@ -7,6 +7,7 @@
  * (`LAVA_DATA_DIR`), read for the section of the role being started.
  */
 import * as v from "valibot";
+import { DEPLOY_NAME_RE } from "../control/messages.ts";
 import { entryProblem, type AllowEntry } from "../policy/index.ts";
 
 const port = (what: string) =>
@@ -247,6 +248,16 @@ const AgentAlertsSchema = v.strictObject({
   interval: v.optional(v.pipe(v.number(), v.minValue(0.05)), 10),
 });
 
+/** One named deploy action (`lava ctl deploy NAME`; docs/api.md "Deploy"). */
+const DeployActionSchema = v.strictObject({
+  /** Run directly, never through a shell; parameters arrive as LAVA_PARAM_<NAME> in the environment. */
+  argv: v.pipe(v.array(v.string()), v.minLength(1, "deploy argv must name a command")),
+  /** Extra environment for the action (on top of PATH, HOME, LANG, USER). */
+  env: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "env names: letters, digits, _")), v.string()), {}),
+  /** Seconds before the action's process group is killed. */
+  timeout: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(86400)), 600),
+});
+
 export const AgentSchema = v.strictObject({
   /** Master HTTP address(es), "host:port" or "https://host:port", comma-separated list tried in turn. */
   master: v.optional(v.string(), "127.0.0.1:6880"),
@@ -279,6 +290,8 @@ export const AgentSchema = v.strictObject({
   logs: v.optional(AgentLogsSchema, {}),
   health: v.optional(AgentHealthSchema, {}),
   alerts: v.optional(AgentAlertsSchema, {}),
+  /** Named deploy actions the master may start (`lava ctl deploy NAME`). Empty: none. */
+  deploy: v.optional(v.record(v.pipe(v.string(), v.regex(DEPLOY_NAME_RE, "deploy action names: letters, digits, '.', '_', '-'")), DeployActionSchema), {}),
   /** Verifying a TLS master (wss:// and https://). */
   tls: v.optional(ClientTlsSchema),
   log: v.optional(LogSchema, {}),

@@ -197,6 +197,32 @@ export const UpdateAgentSchema = v.object({
   version: v.pipe(v.string(), v.maxLength(100)),
 });
 
+/**
+ * Named deploy actions (docs/api.md "Deploy"): the agent's config defines
+ * each (agent.deploy.<name>: argv, env, timeout); the master names one and
+ * passes parameters, which reach the command only as environment variables
+ * LAVA_PARAM_<NAME> (never on a command line, never through a shell).
+ */
+export const DEPLOY_LIMITS = { params: 32, paramValueChars: 4096, waveSizeMax: 1000 } as const;
+export const DEPLOY_NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/;
+export const DEPLOY_PARAM_RE = /^[a-z][a-z0-9_]{0,31}$/;
+export const DeployNameSchema = v.pipe(v.string(), v.regex(DEPLOY_NAME_RE, "deploy action names: letters, digits, '.', '_', '-', at most 64, starting with a letter or digit"));
+export const DeployParamsSchema = v.pipe(
+  v.record(
+    v.pipe(v.string(), v.regex(DEPLOY_PARAM_RE, "parameter names: lowercase letters, digits and '_', at most 32, starting with a letter")),
+    v.pipe(v.string(), v.maxLength(DEPLOY_LIMITS.paramValueChars, `parameter values: at most ${DEPLOY_LIMITS.paramValueChars} characters`), v.check((s) => !s.includes("\0"), "parameter values must not contain NUL")),
+  ),
+  v.check((p) => Object.keys(p).length <= DEPLOY_LIMITS.params, `at most ${DEPLOY_LIMITS.params} parameters`),
+);
+export const DeploySchema = v.object({
+  type: v.literal("deploy"),
+  requestId,
+  name: DeployNameSchema,
+  params: DeployParamsSchema,
+  /** The master's wait; the agent kills the action at the smaller of this and its own timeout. */
+  timeoutMs: v.optional(v.pipe(count, v.minValue(1), v.maxValue(24 * 3600 * 1000))),
+});
+
 export const MasterMessageSchema = v.variant("type", [
   RegisteredSchema,
   PingSchema,
@@ -209,6 +235,7 @@ export const MasterMessageSchema = v.variant("type", [
   StreamLogsSchema,
   StopLogsSchema,
   UpdateAgentSchema,
+  DeploySchema,
 ]);
 
 export type Hardware = v.InferOutput<typeof HardwareSchema>;
@@ -233,8 +260,9 @@ export type HealthCheck = v.InferOutput<typeof HealthCheckSchema>;
 export type StreamLogs = v.InferOutput<typeof StreamLogsSchema>;
 export type StopLogs = v.InferOutput<typeof StopLogsSchema>;
 export type UpdateAgent = v.InferOutput<typeof UpdateAgentSchema>;
+export type Deploy = v.InferOutput<typeof DeploySchema>;
 /** Master → agent requests other than jobs: handled by the agent's request modules. */
-export type AgentRequest = Execute | HealthCheck | StreamLogs | StopLogs | UpdateAgent;
+export type AgentRequest = Execute | HealthCheck | StreamLogs | StopLogs | UpdateAgent | Deploy;
 /** Agent → master messages other than the handshake and jobs. */
 export type AgentReport = CommandOutput | CommandResult | Health | Alert | LogLine | LogsEnd;
 export type MasterMessage = v.InferOutput<typeof MasterMessageSchema>;

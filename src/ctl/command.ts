@@ -32,5 +32,6 @@ export default defineCommand({
     approve: () => import("./approve.ts").then((m) => m.default),
     deny: () => import("./deny.ts").then((m) => m.default),
     approvals: () => import("./approvals.ts").then((m) => m.default),
+    deploy: () => import("./deploy.ts").then((m) => m.default),
   },
 });

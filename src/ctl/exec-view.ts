@@ -53,6 +53,8 @@ export class ExecCollector {
   constructor(
     private readonly json: boolean,
     private readonly out: ExecWriters,
+    /** What the stream answers (the summary and the audit action name it): an exec, or a deploy. */
+    private readonly what: "exec" | "deploy" = "exec",
   ) {}
 
   async event(e: Record<string, unknown>): Promise<void> {
@@ -115,9 +117,9 @@ export class ExecCollector {
     const bad = this.results.length - ok;
     const parts = [`${this.results.length} host${this.results.length === 1 ? "" : "s"}: ${ok} ok`];
     if (bad > 0) parts.push(`${bad} failed`);
-    if (this.done === null) parts.push(`the answer ended early (${this.expected === null ? "" : `${this.results.length} of ${this.expected} results; `}see lava ctl audit --action exec.result)`);
+    if (this.done === null) parts.push(`the answer ended early (${this.expected === null ? "" : `${this.results.length} of ${this.expected} results; `}see lava ctl audit --action ${this.what}.result)`);
     if (this.dropped.length > 0) parts.push(`output lost in transit on ${this.dropped.length} host(s), this client read too slowly`);
-    return `lava: exec on ${parts.join(", ")}`;
+    return `lava: ${this.what} on ${parts.join(", ")}`;
   }
 
   /** --json: one object per host, sorted by host name. */

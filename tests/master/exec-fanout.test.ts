@@ -1,6 +1,6 @@
 /** runExec: the moving window of maxParallel, per-host results whatever happens, the forwarding bound. */
 import { describe, expect, test } from "bun:test";
-import type { Execute } from "../../src/control/index.ts";
+import type { Deploy, Execute } from "../../src/control/index.ts";
 import { EXEC_FORWARD_BYTES_MAX, EXEC_SLACK_MS, runExec, type ExecHostResult } from "../../src/master/requests/exec.ts";
 import { RequestRouter } from "../../src/master/requests/router.ts";
 import type { Target } from "../../src/master/requests/targets.ts";
@@ -12,7 +12,7 @@ describe("exec fan-out", () => {
     let now = 0;
     let n = 0;
     const router = new RequestRouter(() => now, () => `r${++n}`);
-    const open: Execute[] = [];
+    const open: (Execute | Deploy)[] = [];
     let maxOpen = 0;
     const results: ExecHostResult[] = [];
     const run = runExec(Array.from({ length: 10 }, (_, i) => T(i + 1)), { argv: ["x"], timeoutMs: 1000 }, 3, {

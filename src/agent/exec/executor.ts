@@ -18,8 +18,14 @@
  * - stop(): every running command's group is killed (SIGTERM, SIGKILL after
  *   the grace); each ends "failed" (the agent stopped) and the result goes
  *   out if the channel is still up.
+ *
+ * `deploy` (docs/api.md "Deploy") runs a named action from agent.deploy
+ * the same way (same bounds, output and result messages): its argv and env
+ * come from this host's config, never from the master; the master's
+ * parameters become LAVA_PARAM_<NAME> environment variables, and the
+ * action is killed at the smaller of its own timeout and the master's.
  */
-import type { CommandOutput, CommandResult, Execute } from "../../control/index.ts";
+import type { CommandOutput, CommandResult, Deploy, Execute } from "../../control/index.ts";
 import { logger } from "../../log/index.ts";
 import { commandEnv, currentUser, reasonText, spawnFailure, timeoutReason, within, type EnvSource } from "../jobs/index.ts";
 import { commandAllowed, deniedBy, refusalText } from "./allow.ts";
@@ -35,9 +41,22 @@ export const EXEC_KILL_GRACE_MS = 2_000;
 /** Small reads are gathered this long before they go out as one chunk. */
 export const OUTPUT_FLUSH_MS = 25;
 
+/** One agent.deploy.<name> action (config). */
+export interface DeployAction {
+  argv: readonly string[];
+  env: Readonly<Record<string, string>>;
+  /** Seconds. */
+  timeout: number;
+}
+
+/** The environment variable a deploy parameter arrives in: `branch` → LAVA_PARAM_BRANCH. */
+export const paramEnvName = (name: string): string => `LAVA_PARAM_${name.toUpperCase()}`;
+
 export interface ExecutorOptions {
   /** agent.exec.allow */
   allow: readonly AllowEntry[];
+  /** agent.deploy: the actions `deploy` may run. */
+  deploy?: Readonly<Record<string, DeployAction>>;
   /** agent.exec.outputLimit: bytes per stream when the request names none. */
   outputLimitBytes: number;
   /** The config file the agent read, named in refusals. */
@@ -61,6 +80,8 @@ export interface ExecutorStats {
 
 export interface Executor {
   execute(msg: Execute): void;
+  /** Runs agent.deploy.<msg.name> with the master's parameters in its environment. */
+  deploy(msg: Deploy): void;
   /** A final result for the master: sent now if possible, else kept until flush(). Also used for update_agent's answer. */
   deliver(result: CommandResult): void;
   /** Sends the kept results (after a registration); returns how many went. */
@@ -115,16 +136,24 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     };
   }
 
-  async function run(msg: Execute, r: Running): Promise<void> {
+  /** What runs for one request, once it is allowed. */
+  interface RunSpec {
+    requestId: string;
+    argv: readonly string[];
+    env: Record<string, string>;
+    timeoutMs: number;
+    limitBytes: number;
+  }
+
+  async function run(msg: RunSpec, r: Running): Promise<void> {
     const argv0 = msg.argv[0]!;
-    const limitBytes = msg.outputLimitBytes ?? opts.outputLimitBytes;
     const pump = outputPump(msg.requestId);
     const outcome = await runProcess({
-      argv: msg.argv,
-      env: commandEnv(agentEnv, user),
+      argv: [...msg.argv],
+      env: msg.env,
       timeoutMs: msg.timeoutMs,
       killGraceMs,
-      limitBytes,
+      limitBytes: msg.limitBytes,
       onOutput: (stream, bytes) => pump.push(stream, bytes),
       signal: r.abort.signal,
       what: `command ${msg.requestId}`,
@@ -143,15 +172,39 @@ export function createExecutor(opts: ExecutorOptions): Executor {
     log.debug(`command ${msg.requestId} ended: ${outcome.timedOut ? "timeout" : outcome.signal ?? `exit ${outcome.exitCode}`}`);
   }
 
+  /** Starts a request that passed its checks (or refuses it: stopping, busy); a duplicate requestId is ignored. */
+  function start(spec: RunSpec, refuse: (error: string) => void): void {
+    if (running.size >= runningMax) return refuse(`busy: ${running.size} commands already running on this host (at most ${runningMax}); try again when some have ended`);
+    let markEnded!: () => void;
+    const r: Running = { abort: new AbortController(), stopReason: null, ended: new Promise<void>((res) => (markEnded = res)) };
+    running.set(spec.requestId, r);
+    void run(spec, r)
+      .catch((e) => deliver({ type: "command_result", requestId: spec.requestId, status: "failed", error: reasonText(`agent error: ${e instanceof Error ? e.message : String(e)}`, 2000) }))
+      .finally(() => {
+        running.delete(spec.requestId);
+        markEnded();
+      });
+  }
+
+  /** Refusal for a request, or null if it may be looked at (not stopping, not a duplicate). */
+  function admit(kind: string, requestId: string): ((error: string) => void) | null {
+    const refuse = (error: string) => deliver({ type: "command_result", requestId, status: "refused", error });
+    if (stopping) {
+      refuse(`the agent is stopping (${stopReason}); try again once it is back`);
+      return null;
+    }
+    if (running.has(requestId)) {
+      log.debug(`${kind} ${requestId} ignored: already running`);
+      return null;
+    }
+    return refuse;
+  }
+
   return {
     execute(msg) {
       const argv0 = msg.argv[0] ?? "";
-      const refuse = (error: string) => deliver({ type: "command_result", requestId: msg.requestId, status: "refused", error });
-      if (stopping) return refuse(`the agent is stopping (${stopReason}); try again once it is back`);
-      if (running.has(msg.requestId)) {
-        log.debug(`execute ${msg.requestId} ignored: already running`);
-        return;
-      }
+      const refuse = admit("execute", msg.requestId);
+      if (!refuse) return;
       if (!commandAllowed(msg.argv, opts.allow)) {
         log.info(`refused execute ${msg.requestId} of ${JSON.stringify(reasonText(argv0, 200))}: not on agent.exec.allow`);
         return refuse(refusalText(msg.argv, opts.allow, opts.configFile));
@@ -162,16 +215,24 @@ export function createExecutor(opts: ExecutorOptions): Executor {
         log.info(`refused execute ${msg.requestId} of ${JSON.stringify(reasonText(argv0, 200))}: master.exec.deny entry ${JSON.stringify(denied)}`);
         return refuse(`master policy: ${JSON.stringify(reasonText(argv0, 200))} resolves on this host to what master.exec.deny entry ${JSON.stringify(denied)} refuses`);
       }
-      if (running.size >= runningMax) return refuse(`busy: ${running.size} commands already running on this host (at most ${runningMax}); try again when some have ended`);
-      let markEnded!: () => void;
-      const r: Running = { abort: new AbortController(), stopReason: null, ended: new Promise<void>((res) => (markEnded = res)) };
-      running.set(msg.requestId, r);
-      void run(msg, r)
-        .catch((e) => deliver({ type: "command_result", requestId: msg.requestId, status: "failed", error: reasonText(`agent error: ${e instanceof Error ? e.message : String(e)}`, 2000) }))
-        .finally(() => {
-          running.delete(msg.requestId);
-          markEnded();
-        });
+      start({ requestId: msg.requestId, argv: msg.argv, env: commandEnv(agentEnv, user), timeoutMs: msg.timeoutMs, limitBytes: msg.outputLimitBytes ?? opts.outputLimitBytes }, refuse);
+    },
+
+    deploy(msg) {
+      const refuse = admit("deploy", msg.requestId);
+      if (!refuse) return;
+      const action = Object.hasOwn(opts.deploy ?? {}, msg.name) ? opts.deploy![msg.name] : undefined;
+      if (!action) {
+        log.info(`refused deploy ${msg.requestId}: no action '${msg.name}' in agent.deploy`);
+        const known = Object.keys(opts.deploy ?? {});
+        return refuse(`no deploy action '${msg.name}' on this host (${known.length ? `it has ${known.join(", ")}` : "it has none"}): add agent.deploy.${msg.name} {argv, env, timeout} to ${opts.configFile ?? "its config file"} and restart the agent`);
+      }
+      // Parameters only as environment variables, under their own prefix: they can set no PATH or LD_PRELOAD.
+      const env: Record<string, string> = { ...commandEnv(agentEnv, user), ...action.env, LAVA_DEPLOY: msg.name };
+      for (const [k, val] of Object.entries(msg.params)) env[paramEnvName(k)] = val;
+      const timeoutMs = Math.min(Math.round(action.timeout * 1000), msg.timeoutMs ?? Number.MAX_SAFE_INTEGER);
+      log.info(`deploy ${msg.name} (${msg.requestId}): ${action.argv.join(" ")}${Object.keys(msg.params).length ? ` with ${Object.keys(msg.params).map(paramEnvName).join(", ")}` : ""}`);
+      start({ requestId: msg.requestId, argv: action.argv, env, timeoutMs, limitBytes: opts.outputLimitBytes }, refuse);
     },
 
     deliver,

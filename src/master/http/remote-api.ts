@@ -1,4 +1,4 @@
-/** The routes of requests to agents: exec (and its approvals), health and alerts, logs, self-update. */
+/** The routes of requests to agents: exec (and its approvals), health and alerts, logs, self-update, deploy. */
 import type { MasterContext } from "../context.ts";
 import type { ChangeRoute } from "./api.ts";
 import { execRoutes } from "./exec-api.ts";
@@ -7,6 +7,7 @@ import { logsRoutes } from "./logs-api.ts";
 import type { Router } from "./router.ts";
 import { upgradeRoutes } from "./upgrade-api.ts";
 import { approvalRoutes } from "./approvals-api.ts";
+import { deployRoutes } from "./deploy-api.ts";
 
 export function remoteRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): void {
   execRoutes(ctx, change);
@@ -14,4 +15,5 @@ export function remoteRoutes(r: Router, ctx: MasterContext, change: ChangeRoute)
   logsRoutes(ctx, change);
   upgradeRoutes(r, ctx, change);
   approvalRoutes(r, ctx, change);
+  deployRoutes(ctx, change);
 }

@@ -5,7 +5,7 @@
  * output passed on as it comes, one result per host whatever happens.
  * No I/O of its own: sending, the router and the clock come in.
  */
-import { JOB_LIMITS, type CommandResult, type Execute } from "../../control/index.ts";
+import { JOB_LIMITS, type CommandResult, type Deploy, type Execute } from "../../control/index.ts";
 import { formatSeconds, type RequestRouter, type RoutedMessage } from "./router.ts";
 import type { Target } from "./targets.ts";
 
@@ -30,7 +30,7 @@ export interface ExecSink {
 export interface ExecDeps {
   router: RequestRouter;
   /** Sends on the host's control channel; false if it has none. */
-  send(hostId: number, msg: Execute): boolean;
+  send(hostId: number, msg: Execute | Deploy): boolean;
   nowMs(): number;
 }
 
@@ -59,7 +59,7 @@ export async function runExec(targets: readonly Target[], req: { argv: string[];
   const worker = async () => {
     while (next < targets.length) {
       const t = targets[next++]!;
-      const r = await execOne(t, req, deps, sink);
+      const r = await runOne(t, execRequest(req), deps, sink);
       if (succeeded(r)) ok++;
       sink.result(r);
     }
@@ -68,11 +68,28 @@ export async function runExec(targets: readonly Target[], req: { argv: string[];
   return { hosts: targets.length, ok, failed: targets.length - ok };
 }
 
-function errorResult(host: string, error: string, durationMs = 0, status: ExecStatus = "error"): ExecHostResult {
+export function errorResult(host: string, error: string, durationMs = 0, status: ExecStatus = "error"): ExecHostResult {
   return { host, status, exitCode: null, signal: null, error, stdoutTruncated: false, stderrTruncated: false, durationMs };
 }
 
-function execOne(t: Target, req: { argv: string[]; timeoutMs: number; deny?: readonly string[] }, deps: ExecDeps, sink: ExecSink): Promise<ExecHostResult> {
+/** One request to one host: what kind it is for the router, how long the master waits, the message to send. */
+export interface OneRequest {
+  kind: "exec" | "deploy";
+  timeoutMs: number;
+  message(requestId: string): Execute | Deploy;
+}
+
+function execRequest(req: { argv: string[]; timeoutMs: number; deny?: readonly string[] }): OneRequest {
+  return { kind: "exec", timeoutMs: req.timeoutMs, message: (requestId) => ({ type: "execute", requestId, argv: req.argv, timeoutMs: req.timeoutMs, ...(req.deny?.length ? { deny: [...req.deny] } : {}) }) };
+}
+
+/**
+ * Sends one request (an `execute`, a `deploy`) to one host and resolves with
+ * its result, whatever happens: output is passed to `sink` as it comes
+ * (bounded per stream), the end is the agent's `command_result`, the
+ * deadline (timeout + EXEC_SLACK_MS), or the session ending.
+ */
+export function runOne(t: Target, req: OneRequest, deps: ExecDeps, sink: Pick<ExecSink, "output">): Promise<ExecHostResult> {
   if (!t.entry) return Promise.resolve(errorResult(t.host, UNKNOWN_HOST));
   if (!t.entry.connected) return Promise.resolve(errorResult(t.host, NO_CHANNEL));
   const hostId = t.entry.hostId;
@@ -80,7 +97,7 @@ function execOne(t: Target, req: { argv: string[]; timeoutMs: number; deny?: rea
   const forwarded = { stdout: 0, stderr: 0 };
   const cut = { stdout: false, stderr: false };
   return new Promise<ExecHostResult>((resolve) => {
-    const opened = deps.router.openRequest(hostId, "exec", req.timeoutMs + EXEC_SLACK_MS, {
+    const opened = deps.router.openRequest(hostId, req.kind, req.timeoutMs + EXEC_SLACK_MS, {
       onMessage(msg: RoutedMessage) {
         if (msg.type === "command_output") {
           const room = EXEC_FORWARD_BYTES_MAX - forwarded[msg.stream];
@@ -109,7 +126,7 @@ function execOne(t: Target, req: { argv: string[]; timeoutMs: number; deny?: rea
       resolve(errorResult(t.host, `master busy: ${opened.detail}`));
       return;
     }
-    if (!deps.send(hostId, { type: "execute", requestId: opened.requestId, argv: req.argv, timeoutMs: req.timeoutMs, ...(req.deny?.length ? { deny: [...req.deny] } : {}) })) {
+    if (!deps.send(hostId, req.message(opened.requestId))) {
       deps.router.cancel(opened.requestId);
       resolve(errorResult(t.host, NO_CHANNEL));
     }

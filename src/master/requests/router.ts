@@ -15,7 +15,7 @@
  */
 import type { CommandOutput, CommandResult, Health, LogLine, LogsEnd } from "../../control/index.ts";
 
-export type RequestKind = "exec" | "health" | "logs" | "update";
+export type RequestKind = "exec" | "health" | "logs" | "update" | "deploy";
 export type RoutedMessage = CommandOutput | CommandResult | Health | LogLine | LogsEnd;
 export type FailReason = "disconnected" | "timeout" | "shutdown";
 
@@ -30,10 +30,11 @@ export interface RequestHandler {
 const ACCEPTS: Record<RequestKind, ReadonlySet<RoutedMessage["type"]>> = {
   exec: new Set(["command_output", "command_result"]),
   update: new Set(["command_output", "command_result"]),
+  deploy: new Set(["command_output", "command_result"]),
   health: new Set(["health"]),
   logs: new Set(["log_line", "logs_end"]),
 };
-const FINAL: Record<RequestKind, RoutedMessage["type"]> = { exec: "command_result", update: "command_result", health: "health", logs: "logs_end" };
+const FINAL: Record<RequestKind, RoutedMessage["type"]> = { exec: "command_result", update: "command_result", deploy: "command_result", health: "health", logs: "logs_end" };
 
 export interface RouterLimits {
   /** Requests open towards one host at once (a runaway script must not fill the master). */
