@@ -67,6 +67,12 @@ test("followers serve live load from the leader's stream; a new leader's first c
   expect(viaCtl.length).toBe(HOSTS);
   expect(viaCtl.every((r) => r.status === "ok")).toBe(true);
 
+  // Both ends are visible in /metrics and status.
+  expect(await (await fetch(`${follower.url}/metrics`)).text()).toMatch(/^lava_sync_age_seconds \d/m);
+  expect(await (await fetch(`${leader.url}/metrics`)).text()).toMatch(new RegExp(`^lava_sync_follower_failing\\{node="${c.masters.indexOf(follower) + 1}"\\} 0$`, "m"));
+  const st = (await (await fetch(`${follower.url}/api/v1/status`, { headers: { authorization: `Bearer ${token}` } })).json()) as { sync: { role: string; leader: number; ageMs: number } };
+  expect(st.sync).toMatchObject({ role: "follower", leader: c.masters.indexOf(leader) + 1 });
+
   // Failover: the new leader's first answer already has every host ok.
   await leader.proc.kill9();
   const next = await c.leader(5000, leader);

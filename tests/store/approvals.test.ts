@@ -3,30 +3,11 @@
  * the rules live in the apply, so every master enforces them the same way
  * and no route can get around them.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
-import { approvalById, auditSince, expiredApprovalIds, listApprovals, openStore, type Command, type OpenedStore } from "../../src/store/index.ts";
-import { openSoloLog, type SoloLog } from "../../src/master/raft/solo.ts";
+import { describe, expect, test } from "bun:test";
+import { approvalById, auditSince, expiredApprovalIds, listApprovals, type Command } from "../../src/store/index.ts";
+import { storeWithLog } from "./harness.ts";
 
-const dirs: string[] = [];
-const stores: OpenedStore[] = [];
-const logs: SoloLog[] = [];
-afterEach(() => {
-  for (const l of logs.splice(0)) l.stop();
-  for (const s of stores.splice(0)) s.sqlite.close();
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function setup() {
-  const d = mkdtempSync(join(tmpdir(), "lava-approvals-"));
-  dirs.push(d);
-  const s = openStore(d);
-  stores.push(s);
-  const clog = openSoloLog(s);
-  logs.push(clog);
-  return { s, clog };
-}
+const setup = () => storeWithLog("lava-approvals-");
 const request = (at = 1000, actor = "alice"): Command => ({ type: "approval.request", at, actor, actorRole: "admin", kind: "exec", summary: "reboot on all (3 hosts)", request: '{"all":true,"argv":["reboot"],"timeoutSec":60}', expiresAt: at + 60_000 });
 const decide = (id: number, actor: string, approve: boolean, at = 2000): Command => ({ type: "approval.decide", at, actor, actorRole: "admin", id, approve, reason: "r" });
 

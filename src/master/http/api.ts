@@ -17,6 +17,7 @@ import { TokenGate } from "../tokens.ts";
 import { jobRoutes } from "./jobs-api.ts";
 import { raftRoutes } from "./raft-api.ts";
 import { renderRaftMetrics } from "../raft/metrics.ts";
+import { renderSyncMetrics } from "../sync/metrics.ts";
 import { healthPolicy } from "../raft/status.ts";
 import { remoteRoutes } from "./remote-api.ts";
 import { dashboardRoutes } from "./dashboard.ts";
@@ -149,7 +150,9 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
     const raft = renderRaftMetrics(repl.driver.status(), repl.members, healthPolicy(ctx.config.raft));
     const announce = `# HELP lava_announce_send_errors_total Announces whose send failed (an agent's report port closed); the round goes on.\n# TYPE lava_announce_send_errors_total counter\nlava_announce_send_errors_total ${ctx.announceErrors()}\n`;
     const audit = `# HELP lava_audit_refusals_suppressed_total Refused requests that got no audit row of their own (refusal budgets exceeded).\n# TYPE lava_audit_refusals_suppressed_total counter\nlava_audit_refusals_suppressed_total ${refusals.suppressed}\n`;
-    return new Response(body + raft + announce + audit, { headers: { "content-type": "text/plain; version=0.0.4" } });
+    const st = repl.driver.status();
+    const sync = ctx.state.clustered ? renderSyncMetrics({ leading: ctx.state.isLeader, followers: ctx.sync.stream.stats(), sink: ctx.sync.sink.counters, ageMs: ctx.sync.sink.freshness(st.leader, st.term, ctx.nowMs())?.ageMs ?? null }) : "";
+    return new Response(body + raft + announce + audit + sync, { headers: { "content-type": "text/plain; version=0.0.4" } });
   });
 
   r.on("GET", "/api/v1/load", (req, _p, url) => {
