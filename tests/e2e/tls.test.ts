@@ -101,7 +101,7 @@ describe("one master with master.tls", () => {
 });
 
 describe("three masters with master.tls", () => {
-  test("elect a leader over https and replicate a write into every master's SQLite; a follower proxies the API to the leader; ctl cluster reaches each member", async () => {
+  test("elect a leader over https and replicate a write into every master's SQLite; a follower proxies the API to the leader and gets its live load over https; ctl cluster reaches each member", async () => {
     const c = await TestCluster.start(3, { config: `master:\n${tlsYaml}`, tlsCa: pki.ca });
     clusters.push(c);
     // The peers' ports speak only TLS: an election at all means Raft went over https.
@@ -114,10 +114,16 @@ describe("three masters with master.tls", () => {
       10_000,
       "the write on every master",
     );
-    const res = await fetch(`${follower.url}/api/v1/status`, { headers: { authorization: `Bearer ${leader.adminToken}` }, tls: follower.fetchTls });
+    const res = await fetch(`${follower.url}/api/v1/tokens`, { headers: { authorization: `Bearer ${leader.adminToken}` }, tls: follower.fetchTls });
     expect(res.status).toBe(200);
     expect(res.headers.get("x-lava-served-by")).toBe(leader.addr);
     await res.arrayBuffer();
+    // The leader's live load reaches the follower over https too (MASTER_SYNC): it answers status itself.
+    await waitFor(async () => {
+      const r = await fetch(`${follower.url}/api/v1/status`, { headers: { authorization: `Bearer ${leader.adminToken}` }, tls: follower.fetchTls });
+      await r.arrayBuffer();
+      return r.headers.get("x-lava-served-by") === follower.addr && r.headers.get("x-lava-sync-age-ms") !== null;
+    }, 5000, "status answered by the follower from the leader's stream over https");
     const out = await runLava(["ctl", "cluster", "--json", "--master", `https://${follower.addr}`], { env: { LAVA_TOKEN: leader.adminToken, LAVA_TLS_CA: pki.ca } });
     expect(out.code).toBe(0);
     const view = JSON.parse(out.stdout) as { leader: { address: string }; members: { role: string; health: string | null }[] };
