@@ -221,7 +221,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       async fetch(req, srv) {
         const url = new URL(req.url);
         noteClientIp(req, srv.requestIP(req)?.address);
-        // The leader holds the live state and the agents' channels: a follower forwards the API to it.
+        // The leader holds the agents' channels and takes the writes: a follower forwards the API to it,
+        // but for the live reads it can answer from the leader's stream (MASTER_SYNC) while that is fresh.
         if ((url.pathname.startsWith("/api/v1/") || url.pathname === "/_raft/force-resync") && !state.isLeader && state.clustered) {
           const ageMs = req.method === "GET" && SOFT_READS.test(url.pathname) ? syncedAgeMs() : null;
           if (ageMs === null) return proxyToLeader(req, url, state, config.nodeId, peers);
