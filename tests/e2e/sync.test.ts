@@ -67,6 +67,12 @@ test("followers serve live load from the leader's stream; a new leader's first c
   expect(viaCtl.length).toBe(HOSTS);
   expect(viaCtl.every((r) => r.status === "ok")).toBe(true);
 
+  // hosts too: durable fields after a read-index round, live ones (channel at the leader) from the stream.
+  const hostsRes = await fetch(`${follower.url}/api/v1/hosts`, { headers: { authorization: `Bearer ${token}` } });
+  expect(hostsRes.headers.get("x-lava-served-by")).toBe(follower.addr);
+  const hostRows = (await hostsRes.json()) as { host: string; status: string; connected: boolean }[];
+  expect(hostRows.length).toBe(HOSTS);
+  expect(hostRows.every((h) => h.status === "ok" && h.connected)).toBe(true);
   // Both ends are visible in /metrics and status.
   expect(await (await fetch(`${follower.url}/metrics`)).text()).toMatch(/^lava_sync_age_seconds \d/m);
   expect(await (await fetch(`${leader.url}/metrics`)).text()).toMatch(new RegExp(`^lava_sync_follower_failing\\{node="${c.masters.indexOf(follower) + 1}"\\} 0$`, "m"));
