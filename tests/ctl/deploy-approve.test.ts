@@ -3,16 +3,7 @@ import { expect, test } from "bun:test";
 import { deployRequest } from "../../src/ctl/deploy.ts";
 import { approvalId } from "../../src/ctl/approve.ts";
 import { approvalsTable } from "../../src/ctl/views.ts";
-import { LavaError } from "../../src/cli/errors.ts";
-
-const usage = (f: () => unknown) => {
-  try {
-    f();
-  } catch (e) {
-    return e instanceof LavaError ? e.exitCode : -1;
-  }
-  return 0;
-};
+import { exitCodeOf as usage } from "../helpers/exit-code.ts";
 
 test("deployRequest: targets, parameters, wave size, continue, timeout", () => {
   expect(deployRequest({ hosts: "a,b", "wave-size": "2", continue: true, timeout: "90" }, "web", ["branch=main", "env=prod=eu"])).toEqual({
