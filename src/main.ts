@@ -7,6 +7,7 @@
 import { defineCommand, runCommand, showUsage, type CommandDef, type ArgsDef } from "citty";
 import { EXIT, ExitRequest, LavaError } from "./cli/errors.ts";
 import { unknownFlag } from "./cli/args.ts";
+import { jitPolicyFor } from "./cli/jit.ts";
 import { VERSION } from "./version.ts";
 
 export const root = defineCommand({
@@ -46,6 +47,7 @@ class UsageError extends LavaError {
 
 export async function main(rawArgs: string[]): Promise<number> {
   const beforeDashes = rawArgs.indexOf("--") >= 0 ? rawArgs.slice(0, rawArgs.indexOf("--")) : rawArgs;
+  jitPolicyFor(rawArgs.find((a) => !a.startsWith("-")));
   try {
     if (rawArgs.length === 1 && rawArgs[0] === "--version") {
       console.log(VERSION);
