@@ -39,6 +39,8 @@ export interface HostEntry {
   drained: boolean;
   /** Announces to this host whose send failed (its report port closed, say). */
   announceErrors: number;
+  /** Why an admin drained it (`lava ctl drain --reason`); null when not drained or none given. */
+  drainReason: string | null;
 }
 
 export const addrKey = (ip: string, port: number) => `${ip}:${port}`;
@@ -51,6 +53,7 @@ export interface HostRecord {
   version: string;
   registeredAtMs: number;
   drained: boolean;
+  drainReason?: string | null;
 }
 
 export interface SessionInput {
@@ -93,6 +96,7 @@ export class HostTable {
     if (!host) {
       host = {
         ...rec,
+        drainReason: rec.drainReason ?? null,
         reportIp: "",
         reportPort: 0,
         session: null,
@@ -111,6 +115,7 @@ export class HostTable {
     host.hardware = rec.hardware;
     host.version = rec.version;
     host.drained = rec.drained;
+    host.drainReason = rec.drained ? (rec.drainReason ?? null) : null;
     return host;
   }
 
