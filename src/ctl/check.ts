@@ -4,12 +4,14 @@ import { formatHostPort } from "../control/address.ts";
 import { connect, ctlArgs, expectList, expectObject } from "./args.ts";
 import { CHECK, CHECK_DEFAULTS, checkVerdict, type CheckInput, type CheckThresholds, type CheckVerdict } from "./check-status.ts";
 import { print, printJson } from "./output.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "check",
     description: "Nagios-style check for cron and monitoring: one status line with perfdata; exit 0 OK, 1 WARNING, 2 CRITICAL, 3 UNKNOWN",
-  },
+    examples: ["lava ctl check", "lava ctl check --warn-unavail 3 --crit-unavail-pct 20 --grace 60", "lava ctl check --json"],
+  }),
   args: {
     ...ctlArgs,
     "warn-unavail": { type: "string", description: `WARNING from this many hosts down (unavail or unreach); 0 = never (default ${CHECK_DEFAULTS.warnUnavail})`, valueHint: "N" },

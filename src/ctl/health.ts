@@ -3,12 +3,14 @@ import { EXIT, LavaError } from "../cli/errors.ts";
 import { connect, ctlArgs, expectList, expectObject, positionals, segment } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { healthDetail, healthTable } from "./remote-views.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "health",
     description: "Hosts' latest self-checks (status is the worst check); with HOST its checks one by one, --refresh asks the host now",
-  },
+    examples: ["lava ctl health", "lava ctl health node7 --refresh"],
+  }),
   args: {
     ...ctlArgs,
     host: { type: "positional", required: false, description: "One host: its checks with their details" },

@@ -17,9 +17,9 @@ export default defineCommand({
   args: {
     ...ctlArgs,
     long: { type: "boolean", alias: "l", description: "Also cpu user/sys, pending jobs, processes and report loss (LOSS%)" },
-    output: { type: "string", alias: "o", description: `Columns: "wide" for all of them, or fields separated by commas (${Object.keys(LOAD_COLUMNS).join(",")})`, valueHint: "FIELDS" },
+    output: { type: "string", alias: "o", description: `Columns: "wide" for all of them, or fields separated by commas (${Object.keys(LOAD_COLUMNS).join(", ")})`, valueHint: "FIELDS" },
     sort: { type: "string", alias: "s", description: "Sort by a field, ascending; -FIELD descending (write --sort=-load1)", valueHint: "FIELD" },
-    header: { type: "boolean", default: true, description: "Print the header row (--no-header: rows only, for scripts that read the table)" },
+    header: { type: "boolean", default: true, description: "Rows only, without the header row (for scripts that read the table)" },
     watch: { type: "boolean", alias: "w", description: "Redraw every SECONDS (default 2; --watch SECONDS) until Ctrl-C, in place on a terminal", valueHint: "SECONDS" },
     host: { type: "positional", required: false, description: "Only these hosts (give several: HOST HOST…); an unknown one exits 1" },
   },
