@@ -7,9 +7,13 @@
 import { flagNames } from "./render.ts";
 import { allNodes, commandLine, usageWords, type CommandNode } from "./tree.ts";
 
-/** Text safe in roff: backslashes and hyphens escaped, no line starting with a control character. */
+/** Text safe in roff: backslashes and hyphens escaped, no line starting with a control character, other than ASCII as \[uXXXX]. */
 export function roff(text: string): string {
-  return text.replace(/\\/g, "\\e").replace(/-/g, "\\-").replace(/^([.'])/gm, "\\&$1");
+  return text
+    .replace(/\\/g, "\\e")
+    .replace(/-/g, "\\-")
+    .replace(/^([.'])/gm, "\\&$1")
+    .replace(/[^\x00-\x7f]/gu, (c) => `\\[u${c.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")}]`);
 }
 
 const bold = (s: string) => `\\fB${roff(s)}\\fR`;
