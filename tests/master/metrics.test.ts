@@ -4,6 +4,7 @@
  * `promtool check metrics` (Debian package `prometheus`; .ci/run installs it).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { renderMetrics, type MetricsInput } from "../../src/master/http/metrics.ts";
 import type { HostEntry } from "../../src/master/hosts/table.ts";
@@ -133,6 +134,13 @@ describe("a real master's /metrics", () => {
     expect(text).toMatch(/^process_open_fds \d+$/m);
     expect(text).toContain('lava_host_state{host="mx-1",state="ok"} 1');
     expect(text).toMatch(/^lava_host_cpu_idle_ratio\{host="mx-1"\} (0(\.\d+)?|1)$/m);
+    // The Grafana dashboard asks only for names this master exports (follower lag exists on a leader with followers).
+    const dashboard = readFileSync(join(import.meta.dir, "../../docs/grafana/lava.json"), "utf8");
+    const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));
+    exported.add("lava_raft_follower_lag_entries");
+    const asked = new Set([...dashboard.matchAll(/\b((?:lava|process)_[a-z0-9_]+)/g)].map((m) => m[1]!));
+    expect(asked.size).toBeGreaterThan(15);
+    for (const name of asked) expect(`${name}: ${exported.has(name) ? "exported" : "missing"}`).toBe(`${name}: exported`);
     const promtool = Bun.which("promtool");
     if (!promtool) {
       console.warn("\n*** SKIPPED: promtool check metrics: promtool is not installed (apt-get install prometheus; .ci/run installs it) ***\n");
