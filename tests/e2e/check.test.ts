@@ -47,6 +47,19 @@ describe("ctl check", () => {
     expect(noGrace.stdout).toStartWith("LAVA CRITICAL - 1 of 1 hosts down (unavail 1, unreach 0): ck-1 | hosts=1;;;0 ok=0;;;0;1 down=1;0;0;0;1 ");
   }, 30_000);
 
+  test("ctl hosts shows why a host is drained, also after a master restart; resume clears it", async () => {
+    const ctl = (...args: string[]) => runLava(["ctl", ...args, "--master", master.addr], { env: { LAVA_TOKEN: master.adminToken } });
+    expect((await ctl("drain", "ck-1", "--reason", "disk swap")).code).toBe(0);
+    const row = () => ctl("hosts", "--json").then((r) => (JSON.parse(r.stdout) as Record<string, unknown>[]).find((h) => h.host === "ck-1"));
+    expect(await row()).toMatchObject({ drained: true, drainReason: "disk swap" });
+    await master.stop();
+    await master.restart();
+    expect(await row()).toMatchObject({ drained: true, drainReason: "disk swap" });
+    expect((await ctl("hosts")).stdout).toMatch(/^ck-1 .* disk swap$/m);
+    expect((await ctl("resume", "ck-1")).code).toBe(0);
+    expect(await row()).toMatchObject({ drained: false, drainReason: null });
+  }, 30_000);
+
   test("UNKNOWN when no master answers: no perfdata in the line, perf and perfdata null in --json", async () => {
     const r = await runLava(["ctl", "check", "--json", "--master", "127.0.0.1:1"], { env: { LAVA_TOKEN: master.adminToken } });
     expect(r.code).toBe(3);
