@@ -215,7 +215,8 @@ export function installPlan(o: InstallOptions): Planned[] {
   return [
     { kind: "dir", path: configDir, mode: 0o755, owner: null },
     { kind: "dir", path: state.path, mode: 0o700, owner: o.role === "master" ? o.user : null },
-    { kind: "file", path: o.configFile, mode: 0o640, owner: null, group: o.role === "master" ? o.user : null, content: configSkeleton(o), keepExisting: true, section: { key: o.role, text: configSection(o) } },
+    // It may hold a token: root only, and readable by the master's group where a master runs.
+    { kind: "file", path: o.configFile, mode: o.role === "master" ? 0o640 : 0o600, owner: null, group: o.role === "master" ? o.user : null, content: configSkeleton(o), keepExisting: true, section: { key: o.role, text: configSection(o) } },
     { kind: "file", path: unitPath(o.role), mode: 0o644, owner: null, group: null, content: o.role === "master" ? masterUnit(o) : agentUnit(o), keepExisting: false, section: null },
   ];
 }

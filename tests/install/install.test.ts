@@ -70,6 +70,8 @@ describe("the plan", () => {
     }
     const plan = installPlan(opts("master"));
     expect(plan.map((p) => `${p.kind} ${p.path} ${p.mode.toString(8)}`)).toEqual(["dir /etc/lava 755", "dir /var/lib/lava 700", "file /etc/lava/lava.yaml 640", "file /etc/systemd/system/lava-master.service 644"]);
+    // On a host without a master the config (which will hold the agent token) is root's alone.
+    expect(installPlan(opts("agent")).find((p) => p.path === DEFAULTS.configFile)!.mode).toBe(0o600);
   });
 });
 
