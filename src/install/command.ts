@@ -68,6 +68,20 @@ function ensureUser(user: string, say: (s: string) => void): void {
   say(`created system user ${user}`);
 }
 
+/**
+ * Creates the parents of `path` that are missing as 0755 whatever the
+ * umask (root's may be 077: /etc/lava must stay traversable by the master's
+ * user).
+ */
+function makeParents(path: string): void {
+  const missing: string[] = [];
+  for (let d = dirname(path); !existsSync(d); d = dirname(d)) missing.unshift(d);
+  for (const d of missing) {
+    mkdirSync(d);
+    chmodSync(d, 0o755);
+  }
+}
+
 function apply(root: string, plan: Planned[], say: (s: string) => void): void {
   for (const p of plan) {
     const path = under(root, p.path);
@@ -75,15 +89,15 @@ function apply(root: string, plan: Planned[], say: (s: string) => void): void {
     if (p.owner && !user) say(`note: no user ${p.owner} under ${root}: ${p.path} stays owned by root`);
     if (p.kind === "dir") {
       // Parents get the usual 0755; only the directory itself gets the plan's mode.
-      mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
-      if (!existsSync(path)) mkdirSync(path, { mode: p.mode });
+      makeParents(path);
+      if (!existsSync(path)) mkdirSync(path);
       chmodSync(path, p.mode);
       if (user) chownSync(path, user.uid, user.gid);
       say(`directory ${p.path} (${octal(p.mode)}${p.owner ? `, ${p.owner}` : ""})`);
       continue;
     }
     const gid = p.group ? gidOf(root, p.group) : null;
-    mkdirSync(dirname(path), { recursive: true, mode: 0o755 });
+    makeParents(path);
     if (p.keepExisting && existsSync(path)) {
       // Never overwrite an operator's config: add the role's section if it has none, let the master's user read it.
       const text = readFileSync(path, "utf8");

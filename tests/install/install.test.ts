@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { loadConfig } from "../../src/config/index.ts";
 import { agentUnit, configSkeleton, DEFAULTS, installPlan, masterNofile, masterUnit, type InstallOptions } from "../../src/install/plan.ts";
-import { ensureBinary, runLava } from "../helpers/binary.ts";
+import { cleanEnv, ensureBinary, runLava } from "../helpers/binary.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "lava-install-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -91,7 +91,9 @@ describe("the binary, into a temporary root", () => {
   });
 
   test("master then agent on one host: units, one config with both sections, state dirs 0700 under 0755 parents; the systemctl line", async () => {
-    const m = await runLava(["install", "master", "--root", root, "--bin", bin]);
+    // Whatever the umask (root's may be 077), the modes are the plan's.
+    const p = Bun.spawnSync(["sh", "-c", 'umask 077; exec "$0" "$@"', bin, "install", "master", "--root", root, "--bin", bin], { env: cleanEnv(), stderr: "pipe" });
+    const m = { code: p.exitCode, stdout: p.stdout.toString() };
     expect(m.code).toBe(0);
     expect(m.stdout.trimEnd().split("\n").at(-1)).toBe("systemctl daemon-reload && systemctl enable --now lava-master.service");
     const a = await runLava(["install", "agent", "--root", root, "--bin", bin, "--master", "m1:6880,m2:6880"]);
