@@ -1,41 +1,78 @@
 #!/usr/bin/env bun
 /**
- * The one `lava` executable. Subcommands are imported lazily with string
- * literals so `bun build --compile` bundles them. Only this file exits the
- * process; commands throw LavaError / ExitRequest or return.
+ * The one `lava` executable (its commands: src/cli/root.ts). Only this file
+ * exits the process; commands throw LavaError / ExitRequest or return.
+ * Help, `--version` and unknown commands and flags are handled here, the
+ * same way for every command.
  */
-import { defineCommand, runCommand, showUsage, type CommandDef, type ArgsDef } from "citty";
+import { runCommand, type CommandDef, type ArgsDef } from "citty";
 import { EXIT, ExitRequest, LavaError } from "./cli/errors.ts";
 import { unknownFlag } from "./cli/args.ts";
+import { jitPolicyFor } from "./cli/jit.ts";
+import { root } from "./cli/root.ts";
 import { VERSION } from "./version.ts";
 
-export const root = defineCommand({
-  meta: { name: "lava", version: VERSION, description: "Cluster load information, jobs and remote commands in one binary" },
-  subCommands: {
-    master: () => import("./master/command.ts").then((m) => m.default),
-    agent: () => import("./agent/command.ts").then((m) => m.default),
-    ctl: () => import("./ctl/command.ts").then((m) => m.default),
-    version: () => import("./cli/version-command.ts").then((m) => m.default),
-  },
-});
+export { root };
 
 async function resolve<T>(value: T | Promise<T> | (() => T | Promise<T>)): Promise<T> {
   return typeof value === "function" ? await (value as () => T | Promise<T>)() : await value;
 }
 
+interface Chain {
+  cmd: CommandDef;
+  /** The words naming it: ["ctl", "load"]. */
+  path: string[];
+  rest: string[];
+  /** A word where a subcommand of `cmd` was expected (a command that only groups others). */
+  unknown?: { word: string; choices: string[] };
+}
+
 /** Walks the subcommand chain the way citty will, so help and flag checks see the right command. */
-async function resolveChain(cmd: CommandDef, rawArgs: string[]): Promise<{ cmd: CommandDef; parent?: CommandDef; rest: string[] }> {
+async function resolveChain(cmd: CommandDef, rawArgs: string[], path: string[] = []): Promise<Chain> {
   const subs = cmd.subCommands ? await resolve(cmd.subCommands) : undefined;
   if (subs) {
     const idx = rawArgs.findIndex((a) => !a.startsWith("-"));
     const name = idx >= 0 ? rawArgs[idx] : undefined;
-    if (name && name in subs && (idx < 0 || !rawArgs.slice(0, idx).includes("--"))) {
-      const sub = (await resolve(subs[name]!)) as CommandDef;
-      const inner = await resolveChain(sub, rawArgs.slice(idx + 1));
-      return inner.parent ? inner : { ...inner, parent: cmd };
+    const dashes = rawArgs.indexOf("--");
+    if (name !== undefined && (dashes < 0 || idx < dashes)) {
+      if (name in subs) return resolveChain((await resolve(subs[name]!)) as CommandDef, rawArgs.slice(idx + 1), [...path, name]);
+      if (!cmd.run) return { cmd, path, rest: rawArgs, unknown: { word: name, choices: Object.keys(subs) } };
     }
   }
-  return { cmd, rest: rawArgs };
+  return { cmd, path, rest: rawArgs };
+}
+
+/** Edit distance, for "did you mean". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = d[0]!;
+    d[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const cur = d[j]!;
+      d[j] = Math.min(d[j]! + 1, d[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = cur;
+    }
+  }
+  return d[b.length]!;
+}
+
+/** The closest choices to a mistyped word: within 2 edits, or sharing its first letters. */
+export function suggest(word: string, choices: readonly string[]): string[] {
+  const scored = choices.map((c) => ({ c, d: distance(word, c) })).filter(({ c, d }) => d <= Math.max(1, Math.min(2, Math.floor(c.length / 3))) || (word.length >= 3 && c.startsWith(word)));
+  const best = Math.min(...scored.map((s) => s.d));
+  return scored.filter((s) => s.d === best).map((s) => s.c);
+}
+
+const line = (path: string[]) => ["lava", ...path].join(" ");
+
+/** Help for the command at `path`, wrapped and coloured for `stream`. */
+async function helpText(path: string[], stream: NodeJS.WriteStream): Promise<string> {
+  const { commandTree, allNodes } = await import("./cli/help/tree.ts");
+  const { helpStyle, renderHelp } = await import("./cli/help/render.ts");
+  const tree = await commandTree(root as CommandDef);
+  const node = allNodes(tree).find((n) => n.path.join(" ") === path.join(" "))!;
+  return renderHelp(node, helpStyle(stream));
 }
 
 class UsageError extends LavaError {
@@ -46,22 +83,30 @@ class UsageError extends LavaError {
 
 export async function main(rawArgs: string[]): Promise<number> {
   const beforeDashes = rawArgs.indexOf("--") >= 0 ? rawArgs.slice(0, rawArgs.indexOf("--")) : rawArgs;
+  jitPolicyFor(rawArgs.find((a) => !a.startsWith("-")));
   try {
-    if (rawArgs.length === 1 && rawArgs[0] === "--version") {
+    const chain = await resolveChain(root as CommandDef, rawArgs);
+    const def = chain.cmd.args ? ((await resolve(chain.cmd.args)) as ArgsDef) : {};
+    const asked = (flag: string) => chain.rest.slice(0, chain.rest.includes("--") ? chain.rest.indexOf("--") : undefined).includes(flag);
+    if (asked("--version") && !("version" in def)) {
       console.log(VERSION);
       return EXIT.ok;
     }
-    const chain = await resolveChain(root as CommandDef, rawArgs);
-    if (beforeDashes.includes("--help") || beforeDashes.includes("-h") || (!chain.cmd.run && !chain.cmd.default)) {
-      await showUsage(chain.cmd, chain.parent);
-      return beforeDashes.includes("--help") || beforeDashes.includes("-h") ? EXIT.ok : EXIT.usage;
+    if (beforeDashes.includes("--help") || beforeDashes.includes("-h")) {
+      console.log(await helpText(chain.path, process.stdout));
+      return EXIT.ok;
     }
-    const def = chain.cmd.args ? ((await resolve(chain.cmd.args)) as ArgsDef) : {};
+    if (chain.unknown) {
+      const close = suggest(chain.unknown.word, chain.unknown.choices);
+      const hint = close.length ? `; did you mean ${close.map((c) => `"${c}"`).join(" or ")}?` : "";
+      throw new UsageError(`unknown command "${chain.unknown.word}" for "${line(chain.path)}"${hint}\nRun '${line(chain.path)} --help' for the commands.`);
+    }
+    if (!chain.cmd.run) {
+      console.error(await helpText(chain.path, process.stderr));
+      return EXIT.usage;
+    }
     const bad = unknownFlag(chain.rest, def);
-    if (bad) {
-      await showUsage(chain.cmd, chain.parent);
-      throw new UsageError(`unknown option ${bad}`);
-    }
+    if (bad) throw new UsageError(`unknown option ${bad} for "${line(chain.path)}"\nRun '${line(chain.path)} --help' for its options.`);
     await runCommand(root, { rawArgs });
     return EXIT.ok;
   } catch (error) {

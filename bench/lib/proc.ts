@@ -2,7 +2,7 @@
  * Per-process figures from /proc (Linux): resident memory and CPU time.
  * Used to measure the master from outside, as an operator would.
  */
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Clock ticks per second for /proc/<pid>/stat times (sysconf(_SC_CLK_TCK)); 100 on every Linux Bun runs on. */
 export const CLK_TCK = (() => {
@@ -64,4 +64,34 @@ export function sample(pid: number): ProcSample {
 export function cpuShare(a: ProcSample, b: ProcSample): number {
   const wallS = (b.atMs - a.atMs) / 1000;
   return wallS > 0 ? (b.cpuS - a.cpuS) / wallS : 0;
+}
+
+/**
+ * CPU time of a process in seconds at nanosecond resolution: the sum of
+ * /proc/<pid>/task/<tid>/schedstat over its live threads (utime+stime in
+ * /proc/<pid>/stat counts 10 ms ticks, too coarse for an idle agent). Falls
+ * back to cpuSeconds() where schedstat is missing (kernels without
+ * CONFIG_SCHEDSTATS).
+ */
+export function cpuSecondsFine(pid: number): number {
+  try {
+    let ns = 0;
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[0]);
+      } catch {
+        // the thread ended between the listing and the read
+      }
+    }
+    return ns / 1e9;
+  } catch {
+    return cpuSeconds(pid);
+  }
+}
+
+/** Resident memory of a process from /proc/<pid>/status: VmRSS and its anonymous and file-backed parts, in bytes. */
+export function rssParts(pid: number): { rss: number; anon: number; file: number } {
+  const text = readFileSync(`/proc/${pid}/status`, "utf8");
+  const kb = (key: string) => Number(new RegExp(`^${key}:\\s+(\\d+)\\s+kB`, "m").exec(text)?.[1] ?? NaN) * 1024;
+  return { rss: kb("VmRSS"), anon: kb("RssAnon"), file: kb("RssFile") + kb("RssShmem") };
 }

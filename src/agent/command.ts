@@ -2,11 +2,12 @@ import { defineCommand } from "citty";
 import { commonArgs, flagsToConfig } from "../cli/args.ts";
 import { loadConfig } from "../config/index.ts";
 import { configureLogging } from "../log/index.ts";
+import { meta } from "../cli/meta.ts";
 
 const flags = ["master", "token", "interval", "hostname", "state-dir", "report-port", "report-transport", "proc-root", "insecure", "reconnect-min", "reconnect-max", "log-level", "log-format"] as const;
 
 export default defineCommand({
-  meta: { name: "agent", description: "Run an agent: report this host's load, take commands and jobs" },
+  meta: meta({ name: "agent", description: "Run an agent: report this host's load, take commands and jobs", examples: ["lava agent --master m1:6880 --token \"$(cat /etc/lava/agent.token)\"", "lava agent --master m1:6880,m2:6880,m3:6880 --config /etc/lava/lava.yaml", "lava agent --insecure --master 127.0.0.1:6880 --hostname test1 --state-dir /tmp/test1"] }),
   args: {
     ...commonArgs,
     master: { type: "string", description: "Master host:port (or https://host:port), comma-separated list (env LAVA_MASTER)", valueHint: "ADDRS" },

@@ -7,8 +7,8 @@ import type { ArgsDef } from "citty";
 
 export const commonArgs = {
   config: { type: "string", description: "YAML config file (default /etc/lava/lava.yaml if present; env LAVA_CONFIG)", valueHint: "FILE" },
-  "log-level": { type: "string", description: "silent|error|warn|info|debug|trace (env LAVA_LOG_LEVEL)", valueHint: "LEVEL" },
-  "log-format": { type: "string", description: "pretty|json (env LAVA_LOG_FORMAT)", valueHint: "FORMAT" },
+  "log-level": { type: "string", description: "silent, error, warn, info, debug or trace (env LAVA_LOG_LEVEL)", valueHint: "LEVEL" },
+  "log-format": { type: "string", description: "pretty or json (env LAVA_LOG_FORMAT)", valueHint: "FORMAT" },
 } as const satisfies ArgsDef;
 
 export const kebabToCamel = (s: string) => s.replace(/-([a-z0-9])/g, (_, c: string) => c.toUpperCase());

@@ -106,6 +106,19 @@ function schemaAt(root: AnySchema, path: string[]): AnySchema | undefined {
   return cur;
 }
 
+/**
+ * Where the value at `path` came from: the issue may point inside a value
+ * (`raftPeers.0`, an element of a list given as one env variable), so the
+ * nearest enclosing key that was set by env or a flag names the source.
+ */
+function sourceOf(source: ReadonlyMap<string, string>, path: readonly string[]): string | undefined {
+  for (let n = path.length; n > 0; n--) {
+    const from = source.get(path.slice(0, n).join("."));
+    if (from !== undefined) return from;
+  }
+  return undefined;
+}
+
 export interface LoadOptions {
   role: Role;
   /** --config value, if given. */
@@ -181,7 +194,7 @@ export function loadConfig<R extends Role>(opts: LoadOptions & { role: R }): Loa
     const lines = result.issues.map((i) => {
       const d = describeIssue(i, (p) => schemaAt(schema as unknown as AnySchema, p));
       const key = d.path.join(".");
-      const from = source.get(key) ?? (file ? file : "defaults");
+      const from = sourceOf(source, d.path) ?? (file ? file : "defaults");
       return `${from}: ${role}.${key}: ${d.text}`;
     });
     throw new ConfigError(lines.join("\n"));

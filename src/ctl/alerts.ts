@@ -2,9 +2,10 @@ import { defineCommand } from "citty";
 import { connect, ctlArgs, expectList } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { alertsTable } from "./remote-views.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: { name: "alerts", description: "Active alerts, critical first; --all adds the recently resolved ones" },
+  meta: meta({ name: "alerts", description: "Active alerts, critical first; --all adds the recently resolved ones", examples: ["lava ctl alerts", "lava ctl alerts --all --json"] }),
   args: {
     ...ctlArgs,
     all: { type: "boolean", description: "Also the recently resolved alerts (newest first, after the active ones)" },

@@ -1,10 +1,11 @@
 import { defineCommand } from "citty";
+import { meta } from "../cli/meta.ts";
 import { connect, ctlArgs, expectList } from "./args.ts";
 import { approvalsTable } from "./views.ts";
 import { print, printJson } from "./output.ts";
 
 export default defineCommand({
-  meta: { name: "approvals", description: "Requests waiting for a second admin (lava ctl approve ID / deny ID); --all adds the decided and expired ones (needs an admin token); times in UTC" },
+  meta: meta({ name: "approvals", description: "Requests waiting for a second admin (lava ctl approve ID / deny ID); --all adds the decided and expired ones (needs an admin token); times in UTC", examples: ["lava ctl approvals", "lava ctl approvals --all --json"] }),
   args: {
     ...ctlArgs,
     all: { type: "boolean", description: "Also approved, denied and expired requests (the newest 1000)" },

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { meta } from "../cli/meta.ts";
 import { EXIT, LavaError } from "../cli/errors.ts";
 import { connect, ctlArgs, expectObject, oneName } from "./args.ts";
 import { printExecStream } from "./exec.ts";
@@ -12,10 +13,11 @@ export function approvalId(args: { _: unknown[] }, command: string): string {
 }
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "approve",
     description: "Approve a request another admin made (see lava ctl approvals): it runs now. An exec prints its output as lava ctl exec does (exit 0 only if every host exited 0); a job prints its job id (needs an admin token, not the requester's)",
-  },
+    usage: "ID", examples: ["lava ctl approve 17", "lava ctl approve 17 --reason \"checked with the on-call\""],
+  }),
   args: {
     ...ctlArgs,
     id: { type: "positional", description: "The approval id" },

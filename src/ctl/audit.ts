@@ -4,6 +4,7 @@ import { parseWhen } from "../control/when.ts";
 import { connect, ctlArgs, expectList } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { auditTable } from "./views.ts";
+import { meta } from "../cli/meta.ts";
 
 /** The master's bounds for `limit` (docs/api.md). */
 export const AUDIT_LIMIT_MAX = 10_000;
@@ -11,10 +12,11 @@ export const AUDIT_LIMIT_MAX = 10_000;
 const WHEN_HINT = "ISO 8601 (2026-11-22T21:04:00Z), epoch ms, or a duration back from now like 30m, 2h, 7d";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "audit",
     description: "The audit log, oldest first: every admin action and refusal (needs an admin token); times in UTC",
-  },
+    examples: ["lava ctl audit --since 2h", "lava ctl audit --action host.drain --json"],
+  }),
   args: {
     ...ctlArgs,
     since: { type: "string", description: `From this time on: ${WHEN_HINT}`, valueHint: "WHEN" },

@@ -4,12 +4,14 @@ import { connect, ctlArgs, expectObject, positionals } from "./args.ts";
 import { MasterError } from "./client.ts";
 import { jobIds } from "./job-args.ts";
 import { print, printJson } from "./output.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "cancel",
     description: "End pending or running jobs as KILLED, printing 'ID KILLED'; exit 1 if any could not be (needs an admin token)",
-  },
+    examples: ["lava ctl cancel 42", "lava ctl cancel 42 43 44"],
+  }),
   args: {
     ...ctlArgs,
     id: { type: "positional", description: "One or more job ids: ID ID…; an unknown or already ended one is reported and the rest still tried" },

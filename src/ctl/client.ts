@@ -21,6 +21,8 @@ export const ANSWER_BYTES_MAX = 64 * 1024 * 1024;
 export const REDIRECTS_MAX = 3;
 /** Between rounds over the masters while they elect a leader. */
 const LEADER_WAIT_MS = 200;
+/** Least time a master is given to answer after a hold it was asked for (see holding()). */
+const HOLD_SLACK_MS = 2000;
 
 const log = logger("ctl");
 
@@ -126,6 +128,19 @@ export class MasterClient {
   sibling(addr: string, timeoutMs = this.timeoutMs): MasterClient | null {
     const hp = parseHostPort(addr);
     return hp ? new MasterClient({ masters: [hp], token: this.token, timeoutMs, tls: this.tls, scheme: this.scheme }) : null;
+  }
+
+  /**
+   * This client for one request that the master holds open for up to
+   * `holdMs` before it answers (it waits for an agent on our behalf): the
+   * timeout is the hold plus the usual allowance, at least HOLD_SLACK_MS,
+   * so the master's own answer at the end of the hold never races this
+   * client's timeout on a loaded machine.
+   */
+  holding(holdMs: number): MasterClient {
+    const c = new MasterClient({ masters: this.masters, token: this.token, timeoutMs: holdMs + Math.max(this.timeoutMs, HOLD_SLACK_MS), tls: this.tls, scheme: this.scheme });
+    c.preferred = this.preferred;
+    return c;
   }
 
   /** One plain GET of `path` on `master` with this client's scheme and TLS, no failover (e.g. /healthz of each master). */

@@ -10,6 +10,7 @@ import type { MasterClient } from "./client.ts";
 import { clusterTable, clusterView } from "./cluster-view.ts";
 import { connect, ctlArgs, expectObject, positionals, type CtlContext } from "./args.ts";
 import { print, printJson } from "./output.ts";
+import { meta } from "../cli/meta.ts";
 
 type Row = Record<string, unknown>;
 /** Each member's own answer may take this long; a member that is down shows as unreachable. */
@@ -45,10 +46,11 @@ function nodeId(arg: string | undefined, action: string): number {
 }
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "cluster",
     description: "The masters: leader, term, commit/applied, each follower's lag and health. `cluster add ID=HOST:PORT`, `cluster remove ID`, `cluster transfer ID` (admin)",
-  },
+    usage: "[status | add ID=HOST:PORT | remove ID | transfer ID]", examples: ["lava ctl cluster", "lava ctl cluster add 4=m4:6880", "lava ctl cluster transfer 2"],
+  }),
   args: {
     ...ctlArgs,
     action: { type: "positional", required: false, description: "status (default), add ID=HOST:PORT, remove ID, transfer ID" },

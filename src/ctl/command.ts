@@ -4,9 +4,10 @@
  * failed, 2 usage or config error, 3 no master reachable.
  */
 import { defineCommand } from "citty";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: { name: "ctl", description: "Query and command the cluster and its jobs (tables for people, --json for scripts)" },
+  meta: meta({ name: "ctl", description: "Query and command the cluster and its jobs (tables for people, --json for scripts)", examples: ["lava ctl load", "lava ctl submit --cpus 2 -- ./simulate --steps 1000", "lava ctl check"] }),
   subCommands: {
     load: () => import("./load.ts").then((m) => m.default),
     hosts: () => import("./hosts.ts").then((m) => m.default),

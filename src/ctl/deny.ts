@@ -1,11 +1,12 @@
 import { defineCommand } from "citty";
+import { meta } from "../cli/meta.ts";
 import { EXIT, LavaError } from "../cli/errors.ts";
 import { approvalId } from "./approve.ts";
 import { connect, ctlArgs, expectObject } from "./args.ts";
 import { print, printJson } from "./output.ts";
 
 export default defineCommand({
-  meta: { name: "deny", description: "Deny a request held for approval: it never runs; prints 'ID denied' (needs an admin token)" },
+  meta: meta({ name: "deny", description: "Deny a request held for approval: it never runs; prints 'ID denied' (needs an admin token)", usage: "ID", examples: ["lava ctl deny 17 --reason \"not during business hours\""] }),
   args: {
     ...ctlArgs,
     id: { type: "positional", description: "The approval id" },

@@ -1,4 +1,5 @@
 import { defineCommand } from "citty";
+import { meta } from "../cli/meta.ts";
 import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
 import { DEPLOY_LIMITS, DEPLOY_NAME_RE, DEPLOY_PARAM_RE } from "../control/index.ts";
 import { connect, ctlArgs, oneName, repeatedFlag } from "./args.ts";
@@ -20,11 +21,12 @@ const args = {
 } as const;
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "deploy",
     description:
       "Run a named deploy action (agent.deploy.NAME on each host) in waves: lava ctl deploy NAME --hosts A,B|--all|--queue Q [--param branch=main]… [--wave-size N] [--continue]; prints 'host: line' as output comes; stops after a wave in which a host failed; exit 0 only if every host ran it and exited 0 (needs an admin token)",
-  },
+    usage: "NAME", examples: ["lava ctl deploy web --hosts web1,web2 --param branch=main", "lava ctl deploy web --queue web --wave-size 5 --continue"],
+  }),
   args,
   async run({ args: parsed, rawArgs }) {
     const body = deployRequest(parsed, oneName(parsed, "deploy action", "deploy"), repeatedFlag(rawArgs, "param", args));

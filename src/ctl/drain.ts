@@ -2,9 +2,10 @@ import { defineCommand } from "citty";
 import { EXIT, LavaError } from "../cli/errors.ts";
 import { connect, ctlArgs, expectObject, oneName, segment } from "./args.ts";
 import { print, printJson } from "./output.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: { name: "drain", description: "Take a host out of scheduling: it runs no new jobs until resumed (needs an admin token)" },
+  meta: meta({ name: "drain", description: "Take a host out of scheduling: it runs no new jobs until resumed (needs an admin token)", examples: ["lava ctl drain node7 --reason \"disk swap\""] }),
   args: {
     ...ctlArgs,
     host: { type: "positional", description: "The host, as lava ctl hosts names it; an unknown one exits 1" },

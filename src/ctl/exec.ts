@@ -5,6 +5,7 @@ import { ExecCollector } from "./exec-view.ts";
 import { print, printJson } from "./output.ts";
 import { eachEvent, targetArgs, targetBody } from "./stream.ts";
 import { printHeld } from "./approval-view.ts";
+import { meta } from "../cli/meta.ts";
 
 /** The master's bound on an exec timeout (docs/api.md). */
 export const EXEC_TIMEOUT_SEC_MAX = 24 * 3600;
@@ -18,10 +19,11 @@ const args = {
 } as const;
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "exec",
     description: "Run a command on hosts: lava ctl exec --hosts A,B|--all|--queue Q [--timeout S] -- ARGV…; prints 'host: line' as output comes; exit 0 only if every host exited 0. A command on master.exec.requireApproval prints its approval id instead and runs once another admin approves it (needs an admin token)",
-  },
+    usage: "-- COMMAND [ARG…]", examples: ["lava ctl exec --hosts n1,n2 -- /usr/bin/uptime", "lava ctl exec --all --timeout 30 --json -- df -h /"],
+  }),
   args,
   async run({ args: parsed, rawArgs }) {
     const { argv, stray } = commandLine(parsed, rawArgs);

@@ -10,13 +10,14 @@ import { EXIT, LavaError } from "../cli/errors.ts";
 import { connect, ctlArgs, expectObject, oneName } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { formatBytes } from "./table.ts";
+import { meta } from "../cli/meta.ts";
 
 /** Show progress only for transfers that take longer than this. */
 const PROGRESS_AFTER_MS = 1000;
 const PROGRESS_EVERY_MS = 500;
 
 export default defineCommand({
-  meta: { name: "force-resync", description: "Send a follower a full snapshot of the state now (TARGET: its HOST:PORT or node id; admin token)" },
+  meta: meta({ name: "force-resync", description: "Send a follower a full snapshot of the state now (TARGET: its HOST:PORT or node id; admin token)", examples: ["lava ctl force-resync m3:6880", "lava ctl force-resync 3"] }),
   args: {
     ...ctlArgs,
     target: { type: "positional", description: "The follower, as HOST:PORT of its HTTP port (or its node id)" },

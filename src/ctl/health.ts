@@ -3,12 +3,14 @@ import { EXIT, LavaError } from "../cli/errors.ts";
 import { connect, ctlArgs, expectList, expectObject, positionals, segment } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { healthDetail, healthTable } from "./remote-views.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "health",
     description: "Hosts' latest self-checks (status is the worst check); with HOST its checks one by one, --refresh asks the host now",
-  },
+    examples: ["lava ctl health", "lava ctl health node7 --refresh"],
+  }),
   args: {
     ...ctlArgs,
     host: { type: "positional", required: false, description: "One host: its checks with their details" },
@@ -26,10 +28,12 @@ export default defineCommand({
       else await print(healthTable(rows, Date.now()));
       return;
     }
-    // The master gives up a little before this client does, so a host that does not answer is its 409, not "no master reachable".
-    const waitSec = Math.min(300, Math.max(0.1, +(ctx.config.timeout * 0.8).toFixed(3)));
+    // The master waits --timeout for the agent and then answers (a host that does not answer is its 409);
+    // this client waits for that answer with room to spare, so it is never "no master reachable" instead.
+    const waitSec = Math.min(300, Math.max(0.1, +ctx.config.timeout.toFixed(3)));
     const path = `/api/v1/health/${segment(host)}${args.refresh ? `?refresh=1&timeout=${waitSec}` : ""}`;
-    const row = expectObject(await ctx.client.get(path), `GET ${path}`);
+    const client = args.refresh ? ctx.client.holding(waitSec * 1000) : ctx.client;
+    const row = expectObject(await client.get(path), `GET ${path}`);
     if (ctx.json) await printJson(row);
     else await print(healthDetail(row, Date.now()));
   },

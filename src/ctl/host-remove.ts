@@ -1,12 +1,14 @@
 import { defineCommand } from "citty";
 import { connect, ctlArgs, expectObject, oneName, segment } from "./args.ts";
 import { print, printJson } from "./output.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "remove",
     description: "Forget a host (needs an admin token); if its agent still runs it registers again with a new id",
-  },
+    examples: ["lava ctl host remove node7"],
+  }),
   args: {
     ...ctlArgs,
     host: { type: "positional", description: "The host, as lava ctl hosts names it; an unknown one exits 1" },

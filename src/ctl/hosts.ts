@@ -2,9 +2,10 @@ import { defineCommand } from "citty";
 import { connect, ctlArgs, expectList } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { hostsTable } from "./views.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: { name: "hosts", description: "Registered hosts: id, state, hardware, OS, agent version, control channel (CONN)" },
+  meta: meta({ name: "hosts", description: "Registered hosts: id, state, hardware, OS, agent version, control channel (CONN)", examples: ["lava ctl hosts", "lava ctl hosts --json"] }),
   args: { ...ctlArgs },
   async run({ args }) {
     const ctx = connect(args);

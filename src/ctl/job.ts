@@ -3,12 +3,14 @@ import { connect, ctlArgs, expectObject, oneName } from "./args.ts";
 import { jobId } from "./job-args.ts";
 import { print, printJson } from "./output.ts";
 import { jobText } from "./views.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "job",
     description: "One job: request, state, why it waits, history, stdout and stderr; an unknown job exits 1",
-  },
+    examples: ["lava ctl job 42", "lava ctl job 42 --json"],
+  }),
   args: {
     ...ctlArgs,
     id: { type: "positional", description: "The job's id (lava ctl submit printed it)" },

@@ -3,9 +3,10 @@ import { connect, ctlArgs, expectList } from "./args.ts";
 import { jobsQuery } from "./job-args.ts";
 import { print, printJson } from "./output.ts";
 import { jobsTable } from "./views.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: { name: "jobs", description: "Jobs, oldest first: state, queue, host, exit code, request, submit time (UTC), command" },
+  meta: meta({ name: "jobs", description: "Jobs, oldest first: state, queue, host, exit code, request, submit time (UTC), command", examples: ["lava ctl jobs", "lava ctl jobs --state PEND,RUN --json"] }),
   args: {
     ...ctlArgs,
     state: { type: "string", description: "Only jobs in these states: PEND, RUN, DONE, EXIT, KILLED, LOST (comma-separated)", valueHint: "S[,S]" },

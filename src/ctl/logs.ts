@@ -4,15 +4,17 @@ import { connect, ctlArgs, positionals, segment } from "./args.ts";
 import { wholeFlag } from "./job-args.ts";
 import { print } from "./output.ts";
 import { eachEvent } from "./stream.ts";
+import { meta } from "../cli/meta.ts";
 
 /** The master's bound on --lines (docs/api.md). */
 export const LOGS_LINES_MAX = 100_000;
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "logs",
     description: "A file's (or journald unit's) lines from a host: lava ctl logs HOST PATH | --unit UNIT [-f] [-n N]; the agent's logs allowlist decides (needs an admin token)",
-  },
+    usage: "HOST [PATH]", examples: ["lava ctl logs node7 /var/log/syslog -n 50", "lava ctl logs node7 --unit ssh -f"],
+  }),
   args: {
     ...ctlArgs,
     host: { type: "positional", description: "The host" },

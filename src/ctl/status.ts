@@ -2,9 +2,10 @@ import { defineCommand } from "citty";
 import { connect, ctlArgs, expectObject } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { statusText } from "./views.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: { name: "status", description: "The master: version, uptime, hosts by state, reports accepted and dropped (by reason)" },
+  meta: meta({ name: "status", description: "The master: version, uptime, hosts by state, reports accepted and dropped (by reason)", examples: ["lava ctl status", "lava ctl status --json"] }),
   args: { ...ctlArgs },
   async run({ args }) {
     const ctx = connect(args);

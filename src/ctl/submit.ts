@@ -4,6 +4,7 @@ import { commandLine, connect, ctlArgs, expectObject, repeatedFlag } from "./arg
 import { submitRequest } from "./job-args.ts";
 import { print, printJson } from "./output.ts";
 import { printHeld } from "./approval-view.ts";
+import { meta } from "../cli/meta.ts";
 
 const args = {
   ...ctlArgs,
@@ -21,10 +22,11 @@ const args = {
 } as const;
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "submit",
     description: "Submit a job: lava ctl submit [flags] -- ARGV… (run as is, no shell); prints its id alone (needs an admin token)",
-  },
+    usage: "-- COMMAND [ARG…]", examples: ["lava ctl submit -- /bin/sleep 60", "id=$(lava ctl submit --cpus 2 --mem 4G --retries 2 -- ./simulate --steps 1000)"],
+  }),
   args,
   async run({ args: parsed, rawArgs }) {
     const { argv, stray } = commandLine(parsed, rawArgs);

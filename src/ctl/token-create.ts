@@ -2,12 +2,13 @@ import { defineCommand } from "citty";
 import { EXIT, LavaError } from "../cli/errors.ts";
 import { connect, ctlArgs, expectObject } from "./args.ts";
 import { print, printJson } from "./output.ts";
+import { meta } from "../cli/meta.ts";
 
 export const TOKEN_ROLES = ["agent", "read", "admin"] as const;
 export type TokenRole = (typeof TOKEN_ROLES)[number];
 
 export default defineCommand({
-  meta: { name: "create", description: "Mint a token (needs an admin token); prints the token alone, or the whole answer with --json" },
+  meta: meta({ name: "create", description: "Mint a token (needs an admin token); prints the token alone, or the whole answer with --json", examples: ["lava ctl token create --role agent > agent.token", "lava ctl token create --role read --ttl 86400"] }),
   args: {
     ...ctlArgs,
     role: { type: "string", description: "agent (join the cluster), read (queries) or admin (everything); required", valueHint: "ROLE" },

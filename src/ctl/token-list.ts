@@ -2,9 +2,10 @@ import { defineCommand } from "citty";
 import { connect, ctlArgs, expectList } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { tokensTable } from "./views.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: { name: "list", description: "Tokens minted so far, never their text (needs an admin token); times in UTC" },
+  meta: meta({ name: "list", description: "Tokens minted so far, never their text (needs an admin token); times in UTC", examples: ["lava ctl token list", "lava ctl token list --json"] }),
   args: { ...ctlArgs },
   async run({ args }) {
     const ctx = connect(args);

@@ -5,12 +5,14 @@ import { LavaError } from "../cli/errors.ts";
 import { print, printJson } from "./output.ts";
 import { upgradeLine } from "./remote-views.ts";
 import { eachEvent, targetArgs, targetBody } from "./stream.ts";
+import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "upgrade",
     description: "Update agents to the master's own lava binary, wave by wave (master.upgrade.waveSize); exit 0 only if every host ends on the master's version (needs an admin token)",
-  },
+    examples: ["lava ctl upgrade --all", "lava ctl upgrade --hosts n1,n2 --json"],
+  }),
   args: { ...ctlArgs, ...targetArgs },
   async run({ args }) {
     if (positionals(args).length > 0) throw new LavaError(`upgrade takes no words, got ${positionals(args).join(" ")}; name hosts with --hosts A,B`, EXIT.usage);

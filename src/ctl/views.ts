@@ -22,62 +22,118 @@ function cpuBusy(r: Row): number | null {
   return idle === null ? null : 100 - idle;
 }
 
-/**
- * `lava ctl load`: HOST STATUS R1M R5M R15M UT MEM SWP NCPU JOBS AGE, where
- * UT is CPU busy (user+sys), MEM and SWP are free memory and swap, JOBS the
- * running jobs and AGE the time since the last report. `long` adds USR, SYS,
- * PEND, PROCS and LOSS% (report loss from AUTH seq gaps).
- */
-export function loadTable(rows: readonly Row[], long = false): string {
-  const R = "right" as const;
-  const columns: Column[] = [
-    { title: "HOST" },
-    { title: "STATUS" },
-    { title: "R1M", align: R },
-    { title: "R5M", align: R },
-    { title: "R15M", align: R },
-    { title: "UT", align: R },
-    ...(long ? [{ title: "USR", align: R }, { title: "SYS", align: R }] : []),
-    { title: "MEM", align: R },
-    { title: "SWP", align: R },
-    { title: "NCPU", align: R },
-    { title: "JOBS", align: R },
-    ...(long ? [{ title: "PEND", align: R }, { title: "PROCS", align: R }, { title: "LOSS%", align: R }] : []),
-    { title: "AGE", align: R },
-  ];
-  const cells = rows.map((r) => [
-    str(r.host),
-    str(r.status),
-    formatLoad(num(r.load1)),
-    formatLoad(num(r.load5)),
-    formatLoad(num(r.load15)),
-    formatPercent(cpuBusy(r)),
-    ...(long ? [formatPercent(num(r.cpuUser)), formatPercent(num(r.cpuSys))] : []),
-    formatBytes(num(r.memFree)),
-    formatBytes(num(r.swapFree)),
-    formatCount(num(r.ncpus)),
-    formatCount(num(r.jobsRunning)),
-    ...(long ? [formatCount(num(r.jobsPending)), formatCount(num(r.procsTotal)), lossText(num(r.lossPct))] : []),
-    formatAge(num(r.ageMs)),
-  ]);
-  return formatTable(columns, cells);
-}
-
 const lossText = (p: number | null) => (p === null ? "-" : p.toFixed(1));
 
-/** `lava ctl hosts`: HOST ID STATUS NCPU MEM GPUS OS VERSION CONN (control channel up: yes/no). */
+interface LoadColumn {
+  title: string;
+  align?: "right";
+  /** Shown for a host whose values are stale (unavail: no report for 3 intervals): kept, not replaced by "-". */
+  live?: true;
+  cell: (r: Row) => string;
+  /** What `-s FIELD` sorts by (numbers; null last). */
+  key: (r: Row) => number | string | null;
+}
+
+const R = "right" as const;
+/**
+ * Every column `lava ctl load` can show, by the `--json` field it shows (and
+ * `ut`, CPU busy = user + sys). MEMFREE and SWPFREE are free memory and swap
+ * (MemAvailable, SwapFree); `lava ctl hosts` shows the total as MEMTOTAL.
+ */
+export const LOAD_COLUMNS: Record<string, LoadColumn> = {
+  host: { title: "HOST", live: true, cell: (r) => str(r.host), key: (r) => str(r.host) },
+  hostId: { title: "ID", align: R, live: true, cell: (r) => formatCount(num(r.hostId)), key: (r) => num(r.hostId) },
+  status: { title: "STATUS", live: true, cell: (r) => str(r.status), key: (r) => str(r.status) },
+  load1: { title: "R1M", align: R, cell: (r) => formatLoad(num(r.load1)), key: (r) => num(r.load1) },
+  load5: { title: "R5M", align: R, cell: (r) => formatLoad(num(r.load5)), key: (r) => num(r.load5) },
+  load15: { title: "R15M", align: R, cell: (r) => formatLoad(num(r.load15)), key: (r) => num(r.load15) },
+  ut: { title: "UT", align: R, cell: (r) => formatPercent(cpuBusy(r)), key: cpuBusy },
+  cpuUser: { title: "USR", align: R, cell: (r) => formatPercent(num(r.cpuUser)), key: (r) => num(r.cpuUser) },
+  cpuSys: { title: "SYS", align: R, cell: (r) => formatPercent(num(r.cpuSys)), key: (r) => num(r.cpuSys) },
+  cpuIdle: { title: "IDLE", align: R, cell: (r) => formatPercent(num(r.cpuIdle)), key: (r) => num(r.cpuIdle) },
+  memUsed: { title: "MEMUSED", align: R, cell: (r) => formatBytes(num(r.memUsed)), key: (r) => num(r.memUsed) },
+  memFree: { title: "MEMFREE", align: R, cell: (r) => formatBytes(num(r.memFree)), key: (r) => num(r.memFree) },
+  swapUsed: { title: "SWPUSED", align: R, cell: (r) => formatBytes(num(r.swapUsed)), key: (r) => num(r.swapUsed) },
+  swapFree: { title: "SWPFREE", align: R, cell: (r) => formatBytes(num(r.swapFree)), key: (r) => num(r.swapFree) },
+  ncpus: { title: "NCPU", align: R, cell: (r) => formatCount(num(r.ncpus)), key: (r) => num(r.ncpus) },
+  jobsRunning: { title: "JOBS", align: R, cell: (r) => formatCount(num(r.jobsRunning)), key: (r) => num(r.jobsRunning) },
+  jobsPending: { title: "PEND", align: R, cell: (r) => formatCount(num(r.jobsPending)), key: (r) => num(r.jobsPending) },
+  procsTotal: { title: "PROCS", align: R, cell: (r) => formatCount(num(r.procsTotal)), key: (r) => num(r.procsTotal) },
+  lossPct: { title: "LOSS%", align: R, live: true, cell: (r) => lossText(num(r.lossPct)), key: (r) => num(r.lossPct) },
+  reportsLost: { title: "LOST", align: R, live: true, cell: (r) => formatCount(num(r.reportsLost)), key: (r) => num(r.reportsLost) },
+  reportsReceived: { title: "RCVD", align: R, live: true, cell: (r) => formatCount(num(r.reportsReceived)), key: (r) => num(r.reportsReceived) },
+  ageMs: { title: "AGE", align: R, live: true, cell: (r) => formatAge(num(r.ageMs)), key: (r) => num(r.ageMs) },
+};
+
+export const LOAD_FIELDS_DEFAULT = ["host", "status", "load1", "load5", "load15", "ut", "memFree", "swapFree", "ncpus", "jobsRunning", "ageMs"] as const;
+export const LOAD_FIELDS_LONG = ["host", "status", "load1", "load5", "load15", "ut", "cpuUser", "cpuSys", "memFree", "swapFree", "ncpus", "jobsRunning", "jobsPending", "procsTotal", "lossPct", "ageMs"] as const;
+export const LOAD_FIELDS_WIDE = ["host", "hostId", "status", "load1", "load5", "load15", "ut", "cpuUser", "cpuSys", "cpuIdle", "memUsed", "memFree", "swapUsed", "swapFree", "ncpus", "jobsRunning", "jobsPending", "procsTotal", "lossPct", "reportsLost", "reportsReceived", "ageMs"] as const;
+
+export interface LoadTableOptions {
+  /** Columns by field name (LOAD_COLUMNS); default LOAD_FIELDS_DEFAULT. */
+  fields?: readonly string[];
+  header?: boolean;
+}
+
+/**
+ * `lava ctl load`: by default HOST STATUS R1M R5M R15M UT MEMFREE SWPFREE
+ * NCPU JOBS AGE, where UT is CPU busy (user+sys), MEMFREE and SWPFREE free
+ * memory and swap, JOBS the running jobs and AGE the time since the last
+ * report. `long` (or LOAD_FIELDS_LONG) adds USR, SYS, PEND, PROCS and LOSS%.
+ * The values of an unavail host are stale, so they show as "-"; its AGE
+ * says how stale.
+ */
+export function loadTable(rows: readonly Row[], opts: boolean | LoadTableOptions = false): string {
+  const o: LoadTableOptions = typeof opts === "boolean" ? { fields: opts ? LOAD_FIELDS_LONG : LOAD_FIELDS_DEFAULT } : opts;
+  const cols = (o.fields ?? LOAD_FIELDS_DEFAULT).map((f) => {
+    const c = LOAD_COLUMNS[f];
+    if (!c) throw new Error(`no load column ${f}`);
+    return c;
+  });
+  const cells = rows.map((r) => {
+    const stale = r.status === "unavail";
+    return cols.map((c) => (stale && !c.live ? "-" : c.cell(r)));
+  });
+  return formatTable(cols.map((c) => ({ title: c.title, ...(c.align ? { align: c.align } : {}) })), cells, { header: o.header !== false });
+}
+
+/**
+ * Rows sorted by a load field, ascending, or descending with a leading "-"
+ * (`-load1`, as `ps --sort`); missing values last either way, then by host
+ * name. Throws on an unknown field (the caller makes it a usage error).
+ */
+export function sortLoadRows(rows: readonly Row[], spec: string): Row[] {
+  const desc = spec.startsWith("-");
+  const field = desc ? spec.slice(1) : spec;
+  const col = LOAD_COLUMNS[field];
+  if (!col) throw new Error(`unknown field "${field}"`);
+  return [...rows].sort((a, b) => {
+    const x = col.key(a);
+    const y = col.key(b);
+    if (x === null || y === null || x === "-" || y === "-") {
+      const missing = (x === null || x === "-" ? 1 : 0) - (y === null || y === "-" ? 1 : 0);
+      if (missing !== 0) return missing;
+    } else if (x !== y) {
+      const c = typeof x === "number" && typeof y === "number" ? x - y : String(x).localeCompare(String(y));
+      return desc ? -c : c;
+    }
+    return str(a.host).localeCompare(str(b.host));
+  });
+}
+
+/** `lava ctl hosts`: HOST ID STATUS NCPU MEMTOTAL GPUS OS VERSION CONN (control channel up: yes/no), REASON (why it is drained). */
 export function hostsTable(rows: readonly Row[]): string {
-  const R = "right" as const;
   const columns: Column[] = [
     { title: "HOST" },
     { title: "ID", align: R },
     { title: "STATUS" },
     { title: "NCPU", align: R },
-    { title: "MEM", align: R },
+    { title: "MEMTOTAL", align: R },
     { title: "GPUS", align: R },
     { title: "OS" },
     { title: "VERSION" },
     { title: "CONN" },
+    { title: "REASON" },
   ];
   const cells = rows.map((r) => [
     str(r.host),
@@ -89,6 +145,7 @@ export function hostsTable(rows: readonly Row[]): string {
     str(r.os),
     str(r.version),
     r.connected === true ? "yes" : r.connected === false ? "no" : "-",
+    r.drained === true ? (typeof r.drainReason === "string" && r.drainReason !== "" ? r.drainReason : "(none given)") : "-",
   ]);
   return formatTable(columns, cells);
 }
@@ -122,8 +179,11 @@ export function statusText(s: Row): string {
 
   if (typeof ingest.kernel === "object" && ingest.kernel !== null) {
     const k = obj(ingest.kernel);
-    const socket = num(k.socketDrops) !== null ? `, socket drops ${formatCount(num(k.socketDrops))}` : "";
-    lines.push(["kernel", `UDP receive buffer errors ${formatCount(num(k.rcvbufErrors))}, input errors ${formatCount(num(k.inErrors))}${socket}`]);
+    // RcvbufErrors and InErrors count every UDP socket of the machine since boot: shown since this master started when it says.
+    const since = typeof ingest.kernelSinceStart === "object" && ingest.kernelSinceStart !== null ? obj(ingest.kernelSinceStart) : null;
+    const m = since ?? k;
+    lines.push(["kernel", `machine-wide UDP ${since ? "since this master started" : "since boot"}: receive buffer errors ${formatCount(num(m.rcvbufErrors))}, input errors ${formatCount(num(m.inErrors))}`]);
+    if (num(k.socketDrops) !== null) lines.push(["", `this master's UDP socket: ${formatCount(num(k.socketDrops))} datagrams dropped (buffer full)`]);
   }
   if (s.sessions !== undefined) lines.push(["sessions", formatCount(num(s.sessions))]);
   return formatTable([{ title: "" }, { title: "" }], lines, { header: false });

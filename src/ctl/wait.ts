@@ -5,6 +5,7 @@ import { connect, ctlArgs, expectObject, positionals } from "./args.ts";
 import { MasterError, type MasterClient } from "./client.ts";
 import { jobIds, waitOptions, WAIT_INTERVAL_MS, type WaitOptions } from "./job-args.ts";
 import { print, printJson } from "./output.ts";
+import { meta } from "../cli/meta.ts";
 
 /** The poll interval grows by half each round in which no job changed state, up to this (or --interval, if larger). */
 export const WAIT_BACKOFF_CAP_MS = 5_000;
@@ -18,10 +19,11 @@ export const WAIT_CONCURRENCY = 8;
 export const WAIT_OUTAGE_MS = 60_000;
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "wait",
     description: "Wait until jobs end, printing 'ID STATE' as each does; exit 0 when all ended DONE, else 1",
-  },
+    examples: ["lava ctl wait 42", "lava ctl wait 42 43 --timeout 3600"],
+  }),
   args: {
     ...ctlArgs,
     id: { type: "positional", description: "One or more job ids: ID ID…; exit 1 if any ends EXIT, KILLED or LOST, is unknown, or is still going at --timeout" },

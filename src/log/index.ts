@@ -3,7 +3,9 @@
  * object per line (`--log-format json`), always on stderr so stdout stays
  * clean for `lava ctl` output and scripts.
  */
-import { createConsola, LogLevels, type ConsolaInstance, type LogObject } from "consola";
+// consola/basic: the plain reporter lava uses; the full package adds a fancy
+// reporter and its helpers (about 8 MB of resident memory in every process).
+import { createConsola, LogLevels, type ConsolaInstance, type LogObject } from "consola/basic";
 import type { LogConfig } from "../config/schema.ts";
 
 const LEVEL_NAMES: Record<LogConfig["level"], number> = {

@@ -2,11 +2,12 @@ import { defineCommand } from "citty";
 import { commonArgs, flagsToConfig } from "../cli/args.ts";
 import { loadConfig } from "../config/index.ts";
 import { configureLogging } from "../log/index.ts";
+import { meta } from "../cli/meta.ts";
 
 const flags = ["data-dir", "bind", "udp-port", "http-port", "tcp-report-port", "advertise", "insecure", "secret-file", "node-id", "raft-peers", "is-leader", "log-level", "log-format"] as const;
 
 export default defineCommand({
-  meta: { name: "master", description: "Run a master: live host table, HTTP API, control channel, scheduler" },
+  meta: meta({ name: "master", description: "Run a master: live host table, HTTP API, control channel, scheduler", examples: ["lava master --data-dir /var/lib/lava", "LAVA_NODE_ID=1 LAVA_RAFT_PEERS=2=m2:6880,3=m3:6880 lava master --secret-file /etc/lava/secret", "lava master --insecure --data-dir ./lava-data"] }),
   args: {
     ...commonArgs,
     "data-dir": { type: "string", description: "Data directory (default ./lava-data, /var/lib/lava as root; env LAVA_DATA_DIR)", valueHint: "DIR" },

@@ -30,6 +30,8 @@ export interface MasterContext {
   httpPort: number;
   advertise: string;
   kernelDrops: () => UdpDrops | null;
+  /** The kernel's counters when this master started (the machine-wide ones are shown as deltas from here). */
+  kernelAtStart: UdpDrops | null;
   admission: AdmissionBucket;
   jobs: JobManager;
   /** UDP socket errors (mostly ICMP unreachable for announces to agents that went away). */

@@ -281,6 +281,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     httpPort,
     advertise,
     kernelDrops: () => readUdpDrops(udpPort),
+    kernelAtStart: readUdpDrops(udpPort),
     admission,
     jobs,
     udpErrors: () => udpSendErrors,

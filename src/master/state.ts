@@ -104,6 +104,7 @@ export class MasterState {
         version: row.version,
         registeredAtMs: row.registeredAt,
         drained: row.drained,
+        drainReason: row.drainReason ?? null,
       });
       if (row.sessionNonce) this.restoreSession(row.hostname, row.hostId, row.sessionNonce, row.reportIp ?? "", row.reportPort ?? 0);
     }
@@ -146,6 +147,7 @@ export class MasterState {
           version: cmd.version,
           registeredAtMs: existing?.registeredAtMs ?? cmd.at,
           drained: existing?.drained ?? false,
+          drainReason: existing?.drainReason ?? null,
         });
         if (cmd.session) this.restoreSession(cmd.hostname, hostId, cmd.session.nonce, cmd.session.reportIp, cmd.session.reportPort);
         return;
@@ -153,7 +155,10 @@ export class MasterState {
       case "host.drain":
       case "host.resume": {
         const h = this.hosts.byHostname(cmd.hostname);
-        if (h) h.drained = cmd.type === "host.drain";
+        if (h) {
+          h.drained = cmd.type === "host.drain";
+          h.drainReason = cmd.type === "host.drain" ? (cmd.reason ?? null) : null;
+        }
         return;
       }
       case "host.remove": {

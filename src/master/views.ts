@@ -39,6 +39,7 @@ export function hostView(h: HostEntry, nowMs: number, policy: StatusPolicy) {
     version: h.version,
     connected: channelUp(h, nowMs),
     drained: h.drained,
+    drainReason: h.drainReason,
     reportAddr: `${h.reportIp.includes(":") ? `[${h.reportIp}]` : h.reportIp}:${h.reportPort}`,
     registeredAt: new Date(h.registeredAtMs).toISOString(),
     lastSeenAt: h.report ? new Date(h.lastReportMs).toISOString() : null,

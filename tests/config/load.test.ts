@@ -86,6 +86,18 @@ describe("loadConfig", () => {
     expect(e.message).toContain("master.httpPort");
   });
 
+  test("a bad element of a list from env names the variable, not the defaults", () => {
+    const e = errorOf(() => loadConfig({ role: "master", env: { LAVA_RAFT_PEERS: "2=m2:6880,bad" } }));
+    expect(e.message).toStartWith("env LAVA_RAFT_PEERS: master.raftPeers.1:");
+    expect(e.message).toContain("ID=HOST:PORT");
+    expect(e.message).not.toContain("defaults");
+  });
+
+  test("a bad element of a list from a flag names the flag", () => {
+    const e = errorOf(() => loadConfig({ role: "master", env: {}, flags: { raftPeers: "x" } }));
+    expect(e.message).toStartWith("flag --raft-peers: master.raftPeers.0:");
+  });
+
   test("a bad value from a flag names the flag", () => {
     const e = errorOf(() => loadConfig({ role: "agent", env: {}, flags: { interval: "0.2" } }));
     expect(e.message).toContain("flag --interval");

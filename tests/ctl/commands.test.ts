@@ -60,7 +60,7 @@ describe("lava ctl load", () => {
     const r = await ctl("load", ...at());
     expect(r.code).toBe(0);
     const lines = r.stdout.trimEnd().split("\n");
-    expect(lines[0]!.split(/\s+/)).toEqual(["HOST", "STATUS", "R1M", "R5M", "R15M", "UT", "MEM", "SWP", "NCPU", "JOBS", "AGE"]);
+    expect(lines[0]!.split(/\s+/)).toEqual(["HOST", "STATUS", "R1M", "R5M", "R15M", "UT", "MEMFREE", "SWPFREE", "NCPU", "JOBS", "AGE"]);
     expect(lines.slice(1).map((l) => l.split(/\s+/)[0])).toEqual(["alpha", "beta"]);
   });
 
@@ -68,6 +68,37 @@ describe("lava ctl load", () => {
     const r = await ctl("load", "-l", ...at());
     expect(r.code).toBe(0);
     expect(r.stdout.split("\n")[0]).toContain("LOSS%");
+  });
+
+  test("-o chooses columns, --sort orders the rows (in --json too), --no-header drops the header; bad fields exit 2", async () => {
+    const r = await ctl("load", ...at(), "-o", "host,status,load1", "--sort=-load1", "--no-header");
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe("alpha  ok       0.52\nbeta   unavail     -\n");
+    const wide = await ctl("load", ...at(), "-o", "wide");
+    expect(wide.stdout.split("\n")[0]!.split(/\s+/)).toContain("MEMUSED");
+    const sorted = await ctl("load", "--json", ...at(), "--sort", "host");
+    expect(JSON.parse(sorted.stdout)).toEqual(LOAD_ROWS);
+    for (const bad of [["-o", "host,nope"], ["-s", "nope"], ["-o", ","], ["--watch=0"]]) {
+      const b = await ctl("load", ...at(), ...bad);
+      expect(b.code).toBe(2);
+      expect(b.stdout).toBe("");
+    }
+  });
+
+  test("--watch SECONDS into a pipe: a title line and the table each round, no control characters; a signal ends it with exit 0", async () => {
+    const run = ctl("load", ...at(), "--watch", "0.2", "alpha");
+    await Bun.sleep(700);
+    process.emit("SIGINT");
+    const r = await run;
+    expect(r.code).toBe(0);
+    const rounds = r.stdout.split("\n\n").filter((x) => x.trim() !== "");
+    expect(rounds.length).toBeGreaterThanOrEqual(2);
+    for (const round of rounds) {
+      expect(round).toMatch(/^Every 0.2s: lava ctl load .*UTC\nHOST /);
+      expect(round).toContain("\nalpha ");
+      expect(round).not.toContain("beta");
+    }
+    expect(r.stdout).not.toContain("\x1b");
   });
 
   test("HOST arguments filter, in --json too", async () => {
@@ -125,7 +156,7 @@ describe("lava ctl hosts", () => {
   test("table with the hosts columns", async () => {
     const r = await ctl("hosts", ...at());
     expect(r.code).toBe(0);
-    expect(r.stdout.split("\n")[0]!.split(/\s+/)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEM", "GPUS", "OS", "VERSION", "CONN"]);
+    expect(r.stdout.split("\n")[0]!.split(/\s+/)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEMTOTAL", "GPUS", "OS", "VERSION", "CONN", "REASON"]);
   });
 
   test("--json passes the array through", async () => {
@@ -411,8 +442,9 @@ describe("lava ctl --help", () => {
     } finally {
       console.log = prevLog;
     }
-    expect(out).toContain("lava ctl load|hosts|host|status|submit|jobs|job|cancel|wait|drain|resume|token|audit");
-    expect(out).toContain("Submit a job: lava ctl submit [flags] -- ARGV…");
+    expect(out).toContain("Usage:\n  lava ctl COMMAND");
+    for (const name of ["load", "hosts", "host", "status", "submit", "jobs", "job", "cancel", "wait", "drain", "resume", "token", "audit"]) expect(out).toMatch(new RegExp(`^  ${name} +\\S`, "m"));
+    expect(out).toContain("Submit a job:");
     expect(out).toContain("Take a host out of scheduling");
   });
 });

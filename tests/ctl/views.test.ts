@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { AUDIT_RESULT_WIDTH, auditTable, hostsTable, loadTable, statusText, tokensTable } from "../../src/ctl/views.ts";
+import { AUDIT_RESULT_WIDTH, auditTable, hostsTable, LOAD_COLUMNS, LOAD_FIELDS_WIDE, loadTable, sortLoadRows, statusText, tokensTable } from "../../src/ctl/views.ts";
 import { AUDIT_ROWS, HOST_ROWS, LOAD_ROWS, LONG_RESULT, STATUS, TOKEN_ROWS } from "./fake-master.ts";
 
 const header = (text: string) => text.split("\n")[0]!.split(/\s+/);
@@ -7,7 +7,7 @@ const header = (text: string) => text.split("\n")[0]!.split(/\s+/);
 describe("loadTable", () => {
   test("has the lsload columns and one line per host", () => {
     const text = loadTable(LOAD_ROWS);
-    expect(header(text)).toEqual(["HOST", "STATUS", "R1M", "R5M", "R15M", "UT", "MEM", "SWP", "NCPU", "JOBS", "AGE"]);
+    expect(header(text)).toEqual(["HOST", "STATUS", "R1M", "R5M", "R15M", "UT", "MEMFREE", "SWPFREE", "NCPU", "JOBS", "AGE"]);
     const lines = text.split("\n");
     expect(lines).toHaveLength(3);
     expect(lines[1]!.split(/\s+/)).toEqual(["alpha", "ok", "0.52", "0.40", "0.31", "13%", "7.8G", "512M", "8", "2", "1s"]);
@@ -21,8 +21,35 @@ describe("loadTable", () => {
 
   test("-l adds USR SYS PEND PROCS LOSS%", () => {
     const text = loadTable(LOAD_ROWS, true);
-    expect(header(text)).toEqual(["HOST", "STATUS", "R1M", "R5M", "R15M", "UT", "USR", "SYS", "MEM", "SWP", "NCPU", "JOBS", "PEND", "PROCS", "LOSS%", "AGE"]);
+    expect(header(text)).toEqual(["HOST", "STATUS", "R1M", "R5M", "R15M", "UT", "USR", "SYS", "MEMFREE", "SWPFREE", "NCPU", "JOBS", "PEND", "PROCS", "LOSS%", "AGE"]);
     expect(text.split("\n")[1]!.split(/\s+/)).toEqual(["alpha", "ok", "0.52", "0.40", "0.31", "13%", "11%", "2%", "7.8G", "512M", "8", "2", "1", "312", "0.3", "1s"]);
+  });
+
+  test("a down host's stale values are '-'; what is still true (status, loss, age) stays", () => {
+    const row = { ...LOAD_ROWS[0]!, host: "gone", status: "unavail", ageMs: 3_600_000 };
+    const cells = loadTable([row], { fields: LOAD_FIELDS_WIDE }).split("\n")[1]!.split(/\s+/);
+    expect(cells[0]).toBe("gone");
+    expect(cells[2]).toBe("unavail");
+    expect(cells.slice(3, -4).every((c) => c === "-")).toBe(true);
+    expect(cells.at(-1)).toBe("1h");
+  });
+
+  test("fields chosen by name, in the order given; no header on request", () => {
+    expect(loadTable(LOAD_ROWS, { fields: ["host", "load1", "memUsed"], header: false })).toBe("alpha  0.52  2.0G\nbeta      -     -");
+    expect(header(loadTable(LOAD_ROWS, { fields: LOAD_FIELDS_WIDE }))).toEqual(LOAD_FIELDS_WIDE.map((f) => LOAD_COLUMNS[f]!.title));
+  });
+
+  test("sorted by a field, ascending or (-FIELD) descending, missing values last, then by name", () => {
+    const rows = [
+      { host: "c", load1: 1 },
+      { host: "a", load1: 2 },
+      { host: "b", load1: null },
+      { host: "d", load1: 1 },
+    ];
+    expect(sortLoadRows(rows, "load1").map((r) => r.host)).toEqual(["c", "d", "a", "b"]);
+    expect(sortLoadRows(rows, "-load1").map((r) => r.host)).toEqual(["a", "c", "d", "b"]);
+    expect(sortLoadRows(rows, "host").map((r) => r.host)).toEqual(["a", "b", "c", "d"]);
+    expect(() => sortLoadRows(rows, "nope")).toThrow('unknown field "nope"');
   });
 
   test("UT falls back to 100 - idle when user/sys are missing", () => {
@@ -34,10 +61,20 @@ describe("loadTable", () => {
 describe("hostsTable", () => {
   test("has the columns and CONN yes/no", () => {
     const text = hostsTable(HOST_ROWS);
-    expect(header(text)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEM", "GPUS", "OS", "VERSION", "CONN"]);
+    expect(header(text)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEMTOTAL", "GPUS", "OS", "VERSION", "CONN", "REASON"]);
     const lines = text.split("\n");
-    expect(lines[1]).toMatch(/^alpha\s+1\s+ok\s+8\s+16G\s+0\s+linux 6\.1\s+0\.1\.0\s+yes$/);
-    expect(lines[2]).toMatch(/^beta\s+2\s+unavail\s+2\s+4\.0G\s+1\s+-\s+0\.1\.0\s+no$/);
+    expect(lines[1]).toMatch(/^alpha\s+1\s+ok\s+8\s+16G\s+0\s+linux 6\.1\s+0\.1\.0\s+yes\s+-$/);
+    expect(lines[2]).toMatch(/^beta\s+2\s+unavail\s+2\s+4\.0G\s+1\s+-\s+0\.1\.0\s+no\s+-$/);
+  });
+
+  test("REASON says why a host is drained", () => {
+    const rows = [
+      { ...HOST_ROWS[0]!, status: "drained", drained: true, drainReason: "disk swap" },
+      { ...HOST_ROWS[0]!, host: "gamma", status: "drained", drained: true, drainReason: null },
+    ];
+    const lines = hostsTable(rows).split("\n");
+    expect(lines[1]).toEndWith("yes   disk swap");
+    expect(lines[2]).toEndWith("yes   (none given)");
   });
 });
 
@@ -48,10 +85,10 @@ describe("statusText", () => {
     expect(text).toContain("hosts     2 total: 1 ok, 0 busy, 0 drained, 1 unavail, 0 unreach");
     expect(text).toContain("ingest    1234 reports accepted; dropped: 3 bad_tag, 1 replay");
     expect(text).not.toContain("short");
-    expect(text).toContain("kernel    UDP receive buffer errors 0, input errors 0");
-    expect(statusText({ ...STATUS, ingest: { ...STATUS.ingest, kernel: { socketDrops: 7, rcvbufErrors: 2, inErrors: 3 } } })).toContain(
-      "UDP receive buffer errors 2, input errors 3, socket drops 7",
-    );
+    expect(text).toContain("kernel    machine-wide UDP since boot: receive buffer errors 0, input errors 0");
+    // A master that says so: the machine-wide counters since it started, its own socket's drops apart.
+    const since = statusText({ ...STATUS, ingest: { ...STATUS.ingest, kernel: { socketDrops: 7, rcvbufErrors: 20, inErrors: 30 }, kernelSinceStart: { rcvbufErrors: 2, inErrors: 3 } } });
+    expect(since).toContain("kernel    machine-wide UDP since this master started: receive buffer errors 2, input errors 3\n          this master's UDP socket: 7 datagrams dropped (buffer full)");
     expect(text).toContain("sessions  1");
   });
 

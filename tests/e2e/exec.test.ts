@@ -142,7 +142,7 @@ describe("health, alerts and logs with real agents", () => {
     expect((await master.api<string>("/metrics")).body).toContain('lava_alerts_active{severity="warning"} 1');
     const check = await ctl(["check"]);
     expect(check.code).toBe(1);
-    expect(check.stdout).toMatch(/^LAVA WARNING - 1 warning alert \(ex2 .*load-high.*\) \| hosts=3 /);
+    expect(check.stdout).toMatch(/^LAVA WARNING - 1 warning alert \(ex2 .*load-high.*\) \| hosts=3;;;0 .* alerts_warning=1;0;;0 /);
     writeProcFixture(fixture("ex2"), { load: [0.5, 0.5, 0.5] });
     await waitFor(async () => (await master.api<Row[]>("/api/v1/alerts")).body.length === 0, 15_000, "load-high resolved");
     const all = JSON.parse((await ctl(["alerts", "--all", "--json"])).stdout) as Row[];

@@ -49,6 +49,8 @@ export interface HostEntry {
   drained: boolean;
   /** Announces to this host whose send failed (its report port closed, say). */
   announceErrors: number;
+  /** Why an admin drained it (`lava ctl drain --reason`); null when not drained or none given. */
+  drainReason: string | null;
 }
 
 export const addrKey = (ip: string, port: number) => `${ip}:${port}`;
@@ -61,6 +63,7 @@ export interface HostRecord {
   version: string;
   registeredAtMs: number;
   drained: boolean;
+  drainReason?: string | null;
 }
 
 export interface SessionInput {
@@ -103,6 +106,7 @@ export class HostTable {
     if (!host) {
       host = {
         ...rec,
+        drainReason: rec.drainReason ?? null,
         reportIp: "",
         reportPort: 0,
         session: null,
@@ -122,6 +126,7 @@ export class HostTable {
     host.hardware = rec.hardware;
     host.version = rec.version;
     host.drained = rec.drained;
+    host.drainReason = rec.drained ? (rec.drainReason ?? null) : null;
     return host;
   }
 

@@ -12,6 +12,7 @@ import type { MasterContext } from "../context.ts";
 import { hostView, loadView } from "../views.ts";
 import { HttpError, json, storeHttpError } from "./errors.ts";
 import { renderMetrics } from "./metrics.ts";
+import { processStats } from "../process-stats.ts";
 import { readJson, Router, type Handler } from "./router.ts";
 import { TokenGate } from "../tokens.ts";
 import { jobRoutes } from "./jobs-api.ts";
@@ -142,7 +143,10 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
       kernel: ctx.kernelDrops(),
       uptimeMs: ctx.nowMs() - ctx.startedMs,
       jobs: jobCounts(ctx.state.store.db),
+      jobCounters: ctx.jobs.counters,
       udpErrors: ctx.udpErrors(),
+      build: { version: VERSION, commit: COMMIT },
+      process: processStats(),
       remote: ctx.remote.metrics(),
       tcpReports: ctx.tcpReports,
     });
@@ -179,13 +183,27 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
     ctx.gate.check(req, url, "read");
     const now = ctx.nowMs();
     const k = ctx.kernelDrops();
+    const k0 = ctx.kernelAtStart;
+    const leaderSince = ctx.jobs.leadingSinceMs();
     return json({
-      master: { version: VERSION, commit: COMMIT, nodeId: ctx.nodeId, uptimeMs: now - ctx.startedMs, insecure: ctx.config.insecure, advertise: ctx.advertise, udpPort: ctx.udpPort },
+      master: {
+        version: VERSION,
+        commit: COMMIT,
+        nodeId: ctx.nodeId,
+        uptimeMs: now - ctx.startedMs,
+        insecure: ctx.config.insecure,
+        advertise: ctx.advertise,
+        udpPort: ctx.udpPort,
+        reportIntervalMs: ctx.policy.reportIntervalMs,
+        leaderForMs: leaderSince === null ? null : now - leaderSince,
+      },
       ingest: {
         accepted: ctx.ingest.counters.accepted,
         dropped: { ...ctx.ingest.counters.dropped },
         kernel: k ? { socketDrops: k.socketDrops, rcvbufErrors: k.rcvbufErrors, inErrors: k.inErrors } : null,
         tcp: ctx.tcpReports ? { ...ctx.tcpReports } : null,
+        // rcvbufErrors and inErrors count for the whole machine since boot: these are the part since this master started.
+        kernelSinceStart: k && k0 ? { rcvbufErrors: Math.max(0, k.rcvbufErrors - k0.rcvbufErrors), inErrors: Math.max(0, k.inErrors - k0.inErrors) } : null,
       },
       hosts: countStates(ctx.hosts.values(), now, ctx.policy),
       jobs: jobCounts(ctx.state.store.db),

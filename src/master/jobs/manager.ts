@@ -76,8 +76,16 @@ function fromRow(r: JobRow): ActiveJob {
   };
 }
 
+/** Jobs submitted, and ended by end state, as applied since this master process started (Prometheus counters). */
+export interface JobCounters {
+  submitted: number;
+  finished: Record<"DONE" | "EXIT" | "KILLED" | "LOST", number>;
+}
+
 export class JobManager {
   readonly active = new Map<number, ActiveJob>();
+  /** Counted as commands are applied, so every master of the cluster counts the same entries. */
+  readonly counters: JobCounters = { submitted: 0, finished: { DONE: 0, EXIT: 0, KILLED: 0, LOST: 0 } };
   /**
    * Indexes of `active` by state, kept by `track`: a round reads the PEND
    * jobs, and the resources in use come from the RUN jobs, without a pass
@@ -163,6 +171,11 @@ export class JobManager {
     this.startedMs = this.nowMs();
     this.unstarted.clear();
     this.kick();
+  }
+
+  /** Since when this master leads (its clock), or null on a follower: `lava ctl check` gives hosts a grace from here. */
+  leadingSinceMs(): number | null {
+    return this.leading ? this.startedMs : null;
   }
 
   /** The state was replaced by a snapshot: mirror it again. */
@@ -287,9 +300,17 @@ export class JobManager {
     }
   }
 
+  private count(cmd: Command, result: Applied["result"]): void {
+    if (cmd.type === "job.submit") this.counters.submitted++;
+    else if (cmd.type === "job.finish") this.counters.finished[cmd.state]++;
+    else if (cmd.type === "job.cancel") this.counters.finished.KILLED++;
+    else if (cmd.type === "job.requeue" && result.ok && result.value?.state === "LOST") this.counters.finished.LOST++;
+  }
+
   /** Mirrors an applied job command into memory (called in log order by MasterState). */
   onApplied({ cmd, result }: Applied): void {
     if (!result.ok) return;
+    this.count(cmd, result);
     switch (cmd.type) {
       case "job.submit": {
         const id = result.value!.jobId as number;

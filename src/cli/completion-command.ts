@@ -1,0 +1,27 @@
+import { defineCommand, type CommandDef } from "citty";
+import { EXIT, LavaError } from "./errors.ts";
+import { completionScript, SHELLS, type Shell } from "./help/completion.ts";
+import { commandTree } from "./help/tree.ts";
+import { meta } from "./meta.ts";
+
+export default defineCommand({
+  meta: meta({
+    name: "completion",
+    description: "Print the shell completion script for bash, zsh or fish, generated from lava's own command definitions",
+    examples: [
+      "lava completion bash > /etc/bash_completion.d/lava",
+      "lava completion zsh > \"${fpath[1]}/_lava\"",
+      "lava completion fish > ~/.config/fish/completions/lava.fish",
+    ],
+  }),
+  args: {
+    shell: { type: "positional", required: true, description: "bash, zsh or fish" },
+  },
+  async run({ args }) {
+    const shell = String(args.shell);
+    if (!(SHELLS as readonly string[]).includes(shell)) throw new LavaError(`completion: unknown shell "${shell}"; choose ${SHELLS.join(", ")}`, EXIT.usage);
+    const { root } = await import("./root.ts");
+    // Bun.write resolves once every byte is out, so main's exit cannot cut the script short in a pipe.
+    await Bun.write(Bun.stdout, completionScript(shell as Shell, await commandTree(root as CommandDef)));
+  },
+});
