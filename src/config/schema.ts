@@ -85,6 +85,17 @@ const UpgradeSchema = v.strictObject({
   timeout: v.optional(v.pipe(v.number(), v.minValue(1)), 120),
 });
 
+/** Load history and the shared-memory load table (docs/history.md). */
+const MasterHistorySchema = v.strictObject({
+  /** Keep each host's load history in <dataDir>/history.lava (about 76 KiB per host, memory-mapped). */
+  enabled: v.optional(v.boolean(), true),
+});
+
+const MasterLoadTableSchema = v.strictObject({
+  /** Publish the live host table in <dataDir>/load.table for `lava ctl load --local` and local readers. */
+  enabled: v.optional(v.boolean(), true),
+});
+
 /** Raft between masters (design §6; docs/raft.md). Defaults suit a LAN; every value is in ticks or ms as named. */
 const RaftSchema = v.strictObject({
   /** Length of one Raft tick. */
@@ -169,6 +180,8 @@ export const MasterSchema = v.strictObject({
   exec: v.optional(MasterExecSchema, {}),
   alerts: v.optional(MasterAlertsSchema, {}),
   upgrade: v.optional(UpgradeSchema, {}),
+  history: v.optional(MasterHistorySchema, {}),
+  loadTable: v.optional(MasterLoadTableSchema, {}),
   /** This master's Raft node id (env LAVA_NODE_ID): unique in the cluster, 1 … 4294967295. */
   nodeId: v.optional(v.pipe(v.number(), v.integer("nodeId must be a whole number"), v.minValue(1, "nodeId must be 1 … 4294967295"), v.maxValue(0xffff_ffff, "nodeId must be 1 … 4294967295")), 1),
   /** The other masters, each "ID=HOST:PORT" of its HTTP port (env LAVA_RAFT_PEERS, comma-separated). Empty: a single master. */

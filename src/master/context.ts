@@ -10,6 +10,7 @@ import type { MasterState } from "./state.ts";
 import type { AdmissionBucket } from "./admission.ts";
 import type { JobManager } from "./jobs/manager.ts";
 import type { Remote } from "./requests/remote.ts";
+import type { HistoryFile } from "./history/file.ts";
 
 export interface MasterContext {
   config: MasterConfig;
@@ -38,4 +39,6 @@ export interface MasterContext {
   remote: Remote;
   /** Lifts the HTTP idle timeout for a long streamed answer (exec, logs -f, upgrade). */
   holdOpen: (req: Request) => void;
+  /** Load history (docs/history.md); null when master.history.enabled is false or it could not be opened. */
+  history: HistoryFile | null;
 }

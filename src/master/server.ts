@@ -30,6 +30,10 @@ import type { MasterContext } from "./context.ts";
 import { MasterState } from "./state.ts";
 import { JobManager } from "./jobs/manager.ts";
 import { Remote } from "./requests/remote.ts";
+import { HistoryFile } from "./history/file.ts";
+import { LoadTableWriter } from "./loadtable.ts";
+import { unavailAfterMs } from "./hosts/status.ts";
+import type { HostEntry } from "./hosts/table.ts";
 
 const log = logger("master");
 
@@ -70,6 +74,15 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   const ingest = new Ingest(hosts, { insecure: config.insecure, verify: mac.verify });
   const gate = new TokenGate(jwtKey, config.insecure, () => nowMs() / 1000, state.revoked);
   const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
+  // Soft state beside the durable state: load history and the shared-memory load table (docs/history.md).
+  // Either failing to open (a full disk, a bad directory) costs that feature, never the master.
+  const history = openSoft("load history", () => (config.history.enabled ? new HistoryFile({ dataDir, nowMs: nowMs(), reportHeartbeatMs: unavailAfterMs(policy) }) : null));
+  const loadTable = openSoft("load table", () => (config.loadTable.enabled ? new LoadTableWriter(dataDir, policy, { nodeId: config.nodeId, pid: process.pid }) : null));
+  /** After every accepted report (UDP and TCP). */
+  const accepted = (h: HostEntry, t: number) => {
+    history?.onReport(h, t);
+    loadTable?.onReport(h, t);
+  };
 
   // UDP first: the control channel hands its port to agents.
   let udpSendErrors = 0;
@@ -79,7 +92,9 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     socket: {
       data(_s, buf, port, addr) {
         // Ingest reads a copy, never the Buffer itself (see Ingest.scratch).
-        ingest.handle(buf, addr, port, nowMs());
+        const t = nowMs();
+        const h = ingest.handle(buf, addr, port, t);
+        if (typeof h !== "string") accepted(h, t);
       },
       // An announce to an agent whose port is gone comes back as ICMP port
       // unreachable (ECONNREFUSED on the next recv). That is the agent's
@@ -125,6 +140,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     throw e;
   }
   state.onHostRemoved = (hostId) => {
+    history?.remove(hostId);
     sessions.disconnect(hostId, "host removed by an admin");
     remote.onHostRemoved(hostId);
   };
@@ -190,7 +206,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   const httpPort = server.port!;
 
   let tcpListener: TCPSocketListener<unknown> | null = null;
-  if (config.tcpReportPort > 0) tcpListener = listenTcpReports(config, ingest, nowMs);
+  if (config.tcpReportPort > 0) tcpListener = listenTcpReports(config, ingest, nowMs, accepted);
 
   const advertise = config.advertise ?? `${config.bind === "0.0.0.0" || config.bind === "::" ? osHostname() : config.bind}:${httpPort}`;
   Object.assign(ctx, {
@@ -216,6 +232,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     announceErrors: () => announceSendErrors,
     remote,
     holdOpen: (req: Request) => server.timeout(req, 0),
+    history,
   } satisfies MasterContext);
 
   const repl = state.startReplication(config, advertise, peers);
@@ -276,6 +293,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   const heartbeat = setInterval(() => sessions.heartbeat(), config.pingInterval * 1000);
   // Repeated refusals are written as one row when their window ends (audit/refusals.ts).
   const refusalFlush = setInterval(() => writeRefusalRows(state, refusals.flush(nowMs()), nowMs), 1000);
+  const tableSweep = loadTable ? setInterval(() => loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs()), 1000) : null;
+  loadTable?.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs());
 
   writeFileSync(join(dataDir, RUN_FILE), JSON.stringify({ pid: process.pid, httpPort, udpPort, tcpReportPort: tcpListener?.port ?? null, advertise }) + "\n");
   log.info(`master listening: ${tls ? "HTTPS" : "HTTP"} ${config.bind}:${httpPort}, UDP ${config.bind}:${udpPort}${tcpListener ? `, TCP reports ${tcpListener.port}` : ""}${config.insecure ? " (INSECURE: no authentication)" : ""}; data in ${dataDir}`);
@@ -289,6 +308,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       clearInterval(announce);
       clearInterval(heartbeat);
       clearInterval(refusalFlush);
+      if (tableSweep) clearInterval(tableSweep);
       jobs.stop();
       remote.stop();
       sessions.closeAll();
@@ -296,8 +316,19 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       udpSocket.close();
       await server.stop(true);
       state.close();
+      history?.close();
     },
   };
+}
+
+/** Opens a soft-state file; a failure is logged and the master goes on without it. */
+function openSoft<T>(what: string, open: () => T | null): T | null {
+  try {
+    return open();
+  } catch (e) {
+    log.error(`cannot open the ${what}: ${(e as Error).message}; running without it`);
+    return null;
+  }
 }
 
 /**
@@ -358,7 +389,7 @@ async function ensureAdminToken(state: MasterState, path: string, jwtKey: Uint8A
 }
 
 /** Optional TCP transport: the same datagrams, each preceded by a 4-byte big-endian length. */
-function listenTcpReports(config: MasterConfig, ingest: Ingest, nowMs: () => number): TCPSocketListener<unknown> {
+function listenTcpReports(config: MasterConfig, ingest: Ingest, nowMs: () => number, accepted: (h: HostEntry, t: number) => void): TCPSocketListener<unknown> {
   interface Conn {
     pending: Uint8Array;
     ip: string;
@@ -379,7 +410,11 @@ function listenTcpReports(config: MasterConfig, ingest: Ingest, nowMs: () => num
           s.end();
           return;
         }
-        for (const f of r.frames) ingest.handle(f, s.data.ip, 0, nowMs());
+        for (const f of r.frames) {
+          const t = nowMs();
+          const h = ingest.handle(f, s.data.ip, 0, t);
+          if (typeof h !== "string") accepted(h, t);
+        }
         s.data.pending = buf.slice(r.consumed);
       },
     },

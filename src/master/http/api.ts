@@ -28,6 +28,7 @@ import type { MasterState } from "../state.ts";
 export function writeRefusalRows(state: MasterState, rows: readonly RefusalRow[], nowMs: () => number): void {
   for (const row of rows) state.propose({ type: "audit.record", at: nowMs(), ...row }).catch(() => {});
 }
+import { historyRoutes } from "./history-api.ts";
 
 const TokenRequestSchema = v.strictObject({
   role: RoleSchema,
@@ -233,6 +234,7 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
   });
 
   jobRoutes(r, ctx, change);
+  historyRoutes(r, ctx);
   raftRoutes(r, ctx, change);
   remoteRoutes(r, ctx, change);
 
