@@ -3,6 +3,7 @@ import { EXIT, LavaError } from "../cli/errors.ts";
 import { connect, ctlArgs, expectList, positionals } from "./args.ts";
 import { print, printJson, printRaw } from "./output.ts";
 import { loadTable } from "./views.ts";
+import { localArgs, localDataDir, readLocalLoad } from "./load-local.ts";
 
 export default defineCommand({
   meta: {
@@ -12,12 +13,13 @@ export default defineCommand({
   args: {
     ...ctlArgs,
     long: { type: "boolean", alias: "l", description: "Also cpu user/sys, pending jobs, processes and report loss (LOSS%)" },
+    ...localArgs,
     host: { type: "positional", required: false, description: "Only these hosts (give several: HOST HOST…); an unknown one exits 1" },
   },
   async run({ args }) {
     const ctx = connect(args);
     const names = positionals(args);
-    if (ctx.json && names.length === 0) {
+    if (ctx.json && names.length === 0 && !args.local) {
       // The whole table as the master sent it (design §8 fields), unparsed and undecoded: see MasterClient.getBytes.
       const bytes = await ctx.client.getBytes("/api/v1/load");
       let i = 0;
@@ -27,7 +29,7 @@ export default defineCommand({
       if (bytes[bytes.length - 1] !== 0x0a) await printRaw("\n");
       return;
     }
-    const rows = expectList(await ctx.client.get("/api/v1/load"), "GET /api/v1/load");
+    const rows = args.local ? readLocalLoad(localDataDir(args)) : expectList(await ctx.client.get("/api/v1/load"), "GET /api/v1/load");
     const selected = selectHosts(rows, names);
     if (ctx.json) await printJson(selected);
     else await print(loadTable(selected, args.long === true));

@@ -14,6 +14,8 @@
  */
 import { REPORT_FIELDS, type LoadReport } from "../wire/index.ts";
 
+/** The file's name in the master's data dir. */
+export const LOAD_TABLE_FILE = "load.table";
 export const MAGIC = "LAVALOAD";
 export const VERSION = 1;
 export const HEADER_BYTES = 4096;
@@ -97,11 +99,16 @@ export class TableView {
   readonly u32: Uint32Array;
   readonly f64: Float64Array;
   readonly dv: DataView;
+  private copy: TableView | null = null;
   constructor(bytes: Uint8Array) {
     this.u8 = bytes;
     this.u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
     this.f64 = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 3);
     this.dv = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  }
+  /** A record-sized private buffer a reader copies a record into (made on first use). */
+  get scratch(): TableView {
+    return (this.copy ??= new TableView(new Uint8Array(RECORD_BYTES)));
   }
 }
 
@@ -215,22 +222,31 @@ export function clearRecord(v: TableView, slot: number): void {
 
 // ---- the reader's half ------------------------------------------------------
 
-/** Tries before a reader gives up on a record the writer keeps rewriting (it never should: a write takes ~100 ns). */
-export const READ_TRIES_MAX = 10_000;
+/** Reads spun before a reader starts pausing between tries (a write takes ~50 ns). */
+export const READ_SPINS = 1000;
+/** Pauses before a reader gives up: the writer was preempted in the middle of a write for that long. */
+export const READ_PAUSES_MAX = 2000;
 
 /**
  * One record, consistent (the same even seq before and after), or null if
- * the slot is empty; "busy" if it stayed in the middle of writes for
- * READ_TRIES_MAX tries.
+ * the slot is empty; "busy" if it stayed in the middle of a write through
+ * READ_SPINS tries and READ_PAUSES_MAX calls of `pause` (the caller's
+ * sleep, e.g. 1 ms: the writer may be descheduled mid-write; without one,
+ * "busy" comes after the spins).
  */
-export function readRecord(v: TableView, slot: number): TableRecord | null | "busy" {
+export function readRecord(v: TableView, slot: number, pause: (() => void) | null = null): TableRecord | null | "busy" {
   const base = recBase(slot);
   const seqAt = (base + R_SEQ) >>> 2;
-  for (let t = 0; t < READ_TRIES_MAX; t++) {
+  // The critical section is a 448-byte copy (tens of ns), decoded after the seq check: a reader
+  // that decoded in place would take long enough for a hot record to keep changing under it.
+  const copy = v.scratch;
+  const tries = READ_SPINS + (pause ? READ_PAUSES_MAX : 0);
+  for (let t = 0; t < tries; t++) {
+    if (t >= READ_SPINS) pause!();
     const s1 = Atomics.load(v.u32, seqAt);
     if (s1 & 1) continue;
-    const rec = decode(v, base);
-    if (Atomics.load(v.u32, seqAt) === s1) return rec;
+    copy.u8.set(v.u8.subarray(base, base + RECORD_BYTES));
+    if (Atomics.load(v.u32, seqAt) === s1) return decode(copy, 0);
   }
   return "busy";
 }

@@ -13,6 +13,7 @@ import {
   FLAG_CONNECTED,
   FLAG_DRAINED,
   FLAG_HAS_REPORT,
+  LOAD_TABLE_FILE,
   STATE_NAMES,
   TableView,
   beginWrite,
@@ -36,7 +37,6 @@ import { logger } from "../log/index.ts";
 
 const log = logger("loadtable");
 
-export const LOAD_TABLE_FILE = "load.table";
 const INITIAL_CAPACITY = 1024;
 /** Hosts at most (448 B each: 100,000 is 43 MiB). */
 const CAPACITY_MAX = 100_000;
