@@ -251,6 +251,15 @@ const AgentAlertsSchema = v.strictObject({
   interval: v.optional(v.pipe(v.number(), v.minValue(0.05)), 10),
 });
 
+const AgentTelemetrySchema = v.strictObject({
+  /** Send telemetry (filesystems, network, disks, top processes, GPUs, containers) on the control channel. */
+  enabled: v.optional(v.boolean(), true),
+  /** Seconds between telemetry messages. */
+  interval: v.optional(v.pipe(v.number(), v.minValue(1, "telemetry.interval must be at least 1 s"), v.maxValue(86_400)), 60),
+  /** Docker- or Podman-compatible API sockets for the containers part, the first that exists is used; empty: no containers. */
+  containerSockets: v.optional(v.array(v.string()), ["/var/run/docker.sock", "/run/podman/podman.sock"]),
+});
+
 export const AgentSchema = v.strictObject({
   /** Master HTTP address(es), "host:port" or "https://host:port", comma-separated list tried in turn. */
   master: v.optional(v.string(), "127.0.0.1:6880"),
@@ -277,6 +286,7 @@ export const AgentSchema = v.strictObject({
   logs: v.optional(AgentLogsSchema, {}),
   health: v.optional(AgentHealthSchema, {}),
   alerts: v.optional(AgentAlertsSchema, {}),
+  telemetry: v.optional(AgentTelemetrySchema, {}),
   /** Verifying a TLS master (wss:// and https://). */
   tls: v.optional(ClientTlsSchema),
   log: v.optional(LogSchema, {}),

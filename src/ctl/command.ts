@@ -29,5 +29,7 @@ export default defineCommand({
     upgrade: () => import("./upgrade.ts").then((m) => m.default),
     cluster: () => import("./cluster.ts").then((m) => m.default),
     "force-resync": () => import("./force-resync.ts").then((m) => m.default),
+    history: () => import("./history.ts").then((m) => m.default),
+    telemetry: () => import("./telemetry.ts").then((m) => m.default),
   },
 });

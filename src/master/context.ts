@@ -11,6 +11,7 @@ import type { AdmissionBucket } from "./admission.ts";
 import type { JobManager } from "./jobs/manager.ts";
 import type { Remote } from "./requests/remote.ts";
 import type { HistoryFile } from "./history/file.ts";
+import type { TelemetryBook } from "./telemetry.ts";
 
 export interface MasterContext {
   config: MasterConfig;
@@ -41,4 +42,6 @@ export interface MasterContext {
   holdOpen: (req: Request) => void;
   /** Load history (docs/history.md); null when master.history.enabled is false or it could not be opened. */
   history: HistoryFile | null;
+  /** The latest telemetry per host (memory only). */
+  telemetry: TelemetryBook;
 }

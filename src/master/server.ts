@@ -32,6 +32,7 @@ import { JobManager } from "./jobs/manager.ts";
 import { Remote } from "./requests/remote.ts";
 import { HistoryFile } from "./history/file.ts";
 import { LoadTableWriter } from "./loadtable.ts";
+import { TelemetryBook } from "./telemetry.ts";
 import { unavailAfterMs } from "./hosts/status.ts";
 import type { HostEntry } from "./hosts/table.ts";
 
@@ -78,6 +79,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   // Either failing to open (a full disk, a bad directory) costs that feature, never the master.
   const history = openSoft("load history", () => (config.history.enabled ? new HistoryFile({ dataDir, nowMs: nowMs(), reportHeartbeatMs: unavailAfterMs(policy) }) : null));
   const loadTable = openSoft("load table", () => (config.loadTable.enabled ? new LoadTableWriter(dataDir, policy, { nodeId: config.nodeId, pid: process.pid }) : null));
+  const telemetry = new TelemetryBook(history);
   /** After every accepted report (UDP and TCP). */
   const accepted = (h: HostEntry, t: number) => {
     history?.onReport(h, t);
@@ -124,6 +126,10 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     onReport: (hostId, msg) => remote.onReport(hostId, msg),
     onDisconnected: (hostId) => remote.onDisconnected(hostId),
     onRegistered: (hostId, msg) => remote.onRegistered(hostId, msg.hostname, msg.version),
+    onTelemetry: (hostId, msg) => {
+      const h = hosts.byHostId(hostId);
+      if (h) telemetry.onTelemetry(h, msg, nowMs());
+    },
     refuseRegistration: () =>
       state.isLeader || !state.clustered ? null : { detail: state.replication.leaderAddr ? `this master is a follower; register with the leader at ${state.replication.leaderAddr}` : "this master is a follower and no leader is elected yet; retry shortly", leader: state.replication.leaderAddr },
     async persistHost(msg, claims, session) {
@@ -141,6 +147,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   }
   state.onHostRemoved = (hostId) => {
     history?.remove(hostId);
+    telemetry.remove(hostId);
     sessions.disconnect(hostId, "host removed by an admin");
     remote.onHostRemoved(hostId);
   };
@@ -233,6 +240,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     remote,
     holdOpen: (req: Request) => server.timeout(req, 0),
     history,
+    telemetry,
   } satisfies MasterContext);
 
   const repl = state.startReplication(config, advertise, peers);

@@ -29,6 +29,8 @@ export function writeRefusalRows(state: MasterState, rows: readonly RefusalRow[]
   for (const row of rows) state.propose({ type: "audit.record", at: nowMs(), ...row }).catch(() => {});
 }
 import { historyRoutes } from "./history-api.ts";
+import { telemetryRoutes } from "./telemetry-api.ts";
+import { renderTelemetryMetrics } from "./telemetry-metrics.ts";
 
 const TokenRequestSchema = v.strictObject({
   role: RoleSchema,
@@ -136,7 +138,8 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
     const raft = renderRaftMetrics(repl.driver.status(), repl.members, healthPolicy(ctx.config.raft));
     const announce = `# HELP lava_announce_send_errors_total Announces whose send failed (an agent's report port closed); the round goes on.\n# TYPE lava_announce_send_errors_total counter\nlava_announce_send_errors_total ${ctx.announceErrors()}\n`;
     const audit = `# HELP lava_audit_refusals_suppressed_total Refused requests that got no audit row of their own (refusal budgets exceeded).\n# TYPE lava_audit_refusals_suppressed_total counter\nlava_audit_refusals_suppressed_total ${refusals.suppressed}\n`;
-    return new Response(body + raft + announce + audit, { headers: { "content-type": "text/plain; version=0.0.4" } });
+    const telemetry = renderTelemetryMetrics(ctx.hosts.values(), ctx.telemetry, ctx.nowMs());
+    return new Response(body + raft + announce + audit + telemetry, { headers: { "content-type": "text/plain; version=0.0.4" } });
   });
 
   r.on("GET", "/api/v1/load", (req, _p, url) => {
@@ -235,6 +238,7 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
 
   jobRoutes(r, ctx, change);
   historyRoutes(r, ctx);
+  telemetryRoutes(r, ctx);
   raftRoutes(r, ctx, change);
   remoteRoutes(r, ctx, change);
 
