@@ -30,6 +30,8 @@ export function writeRefusalRows(state: MasterState, rows: readonly RefusalRow[]
 }
 import { historyRoutes } from "./history-api.ts";
 import { telemetryRoutes } from "./telemetry-api.ts";
+import { jsonFor } from "./compress.ts";
+import { pageOf, parseLoadQuery, pickFields } from "./load-query.ts";
 import { renderTelemetryMetrics } from "./telemetry-metrics.ts";
 
 const TokenRequestSchema = v.strictObject({
@@ -145,7 +147,12 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
   r.on("GET", "/api/v1/load", (req, _p, url) => {
     ctx.gate.check(req, url, "read");
     const now = ctx.nowMs();
-    return json(ctx.hosts.list().map((h) => loadView(h, now, ctx.policy)));
+    const q = parseLoadQuery(url.searchParams);
+    const hosts = ctx.hosts.list();
+    const rows = pageOf(hosts, q).map((h) => loadView(h, now, ctx.policy));
+    const res = jsonFor(req, pickFields(rows, q));
+    res.headers.set("x-total-count", String(hosts.length));
+    return res;
   });
 
   r.on("GET", "/api/v1/hosts", linearizable(ctx, (req, _p, url) => {
