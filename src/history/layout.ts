@@ -5,8 +5,8 @@
  *   file   = header (4096 B) + capacity × block
  *   block  = host header (320 B)
  *          + per group: lastSampleMs, cur[tier], first[tier]      (f64)
- *          + per metric and tier: sum, count, min, max            (f64)
- *          + per series and tier: ROWS values                     (binary16)
+ *          + per tier and metric: sum, count, min, max            (f64)
+ *          + per group and tier: ROWS rows of the group's series  (binary16)
  *
  * Little-endian (the machine's: the file is this master's own, never
  * copied to another architecture). All f64 fields are 8-byte aligned.
@@ -38,7 +38,12 @@ export const TIER_COUNT = TIERS.length;
 export const STEP_MS: readonly number[] = TIERS.map((t) => t.stepS * 1000);
 
 export const MAGIC = "LAVAHIS1";
-export const VERSION = 1;
+/**
+ * 3: accumulators tier-major (a report's tier-0 sums are a few contiguous
+ * cache lines) and rings row-major per group (closing a bucket writes one
+ * row of the group's series, as rrdtool's rows: one cache line, not twenty).
+ */
+export const VERSION = 3;
 export const HEADER_BYTES = 4096;
 
 /** Host header: hostId u32, nameLen u32, createdMs f64, reserved to 64, then the name (≤ 255 bytes of UTF-8). */
@@ -55,6 +60,16 @@ export const RING_OFFSET = ACC_OFFSET + METRICS.length * TIER_COUNT * ACC_F64 * 
 /** binary16 per stored value. */
 export const VALUE_BYTES = 2;
 const RINGS_BYTES = SERIES.length * TIER_COUNT * ROWS * VALUE_BYTES;
+
+/** Series of each group, and each series' column in its group's rows. */
+export const GROUP_SERIES: readonly number[] = Array.from({ length: GROUPS }, (_, g) => SERIES.filter((x) => METRICS[x.metric]!.group === g).length);
+export const SERIES_COLUMN: readonly number[] = SERIES.map((x, i) => SERIES.slice(0, i).filter((y) => METRICS[y.metric]!.group === METRICS[x.metric]!.group).length);
+/** Byte offset (in a block) of group g's rows of tier k: groups one after the other, each tier by tier. */
+export function ringOffset(group: number, tier: number): number {
+  let off = RING_OFFSET;
+  for (let g = 0; g < group; g++) off += GROUP_SERIES[g]! * TIER_COUNT * ROWS * VALUE_BYTES;
+  return off + tier * GROUP_SERIES[group]! * ROWS * VALUE_BYTES;
+}
 export const BLOCK_BYTES = roundUp(RING_OFFSET + RINGS_BYTES, 64);
 
 function roundUp(n: number, to: number): number {

@@ -29,15 +29,13 @@ import {
   HEADER_BYTES,
   NAME_BYTES_MAX,
   NAME_OFFSET,
-  RING_OFFSET,
+  GROUP_SERIES,
+  SERIES_COLUMN,
+  ringOffset,
   ROWS,
   STEP_MS,
   TIER_COUNT,
-  VALUE_BYTES,
 } from "./layout.ts";
-
-/** binary16's largest finite value: anything above is kept as this. */
-const F16_MAX = 65504;
 
 /** Per metric: its series index for each consolidation, or -1. */
 const SERIES_OF: readonly Record<Cf, number>[] = METRICS.map((_, metric) => {
@@ -49,6 +47,71 @@ const SERIES_OF: readonly Record<Cf, number>[] = METRICS.map((_, metric) => {
 });
 const GROUP_METRICS: readonly number[][] = Array.from({ length: GROUPS }, (_, g) => groupMetrics(g).map((x) => x.index));
 const SCALE: readonly number[] = METRICS.map((x) => x.scale);
+
+const STEP0_MS = STEP_MS[0]!;
+/** Tier 0 buckets per tier 1 bucket; every higher step is a multiple of tier 1's (checked below). */
+const STEPS_PER_TIER1 = STEP_MS[1]! / STEP0_MS;
+for (let k = 1; k < TIER_COUNT; k++) {
+  if (STEP_MS[k]! % STEP_MS[1]! !== 0 || STEP_MS[1]! % STEP0_MS !== 0) throw new Error("history: every tier's step must be a multiple of tier 1's, and tier 1's of tier 0's");
+}
+/** f64 between one metric's accumulators and the next's within a tier: a tier's are contiguous (one report touches a few cache lines). */
+const ACC_STRIDE = ACC_F64;
+/** f64 between a metric's accumulators in one tier and in the next. */
+const TIER_ACC = METRICS.length * ACC_F64;
+/** u16 offset (in a block) of each group's rows, per tier. */
+const RING_AT: readonly (readonly number[])[] = Array.from({ length: GROUPS }, (_, g) => Array.from({ length: TIER_COUNT }, (_, k) => ringOffset(g, k) >>> 1));
+/** The first metric of each group: a group's metrics are contiguous in METRICS. */
+const GROUP_FIRST: readonly number[] = Array.from({ length: GROUPS }, (_, g) => {
+  const ms = groupMetrics(g).map((x) => x.index);
+  if (ms.some((m, i) => m !== ms[0]! + i)) throw new Error("history: a group's metrics must be contiguous");
+  return ms[0]!;
+});
+
+/** Per group, per metric in it: the row columns of its avg, min and max (-1: not kept) and 1/scale. */
+const WRITERS = Array.from({ length: GROUPS }, (_, g) => {
+  const ms = groupMetrics(g).map((x) => x.index);
+  const col = (m: number, cf: Cf) => {
+    const i = SERIES.findIndex((x) => x.metric === m && x.cf === cf);
+    return i < 0 ? -1 : SERIES_COLUMN[i]!;
+  };
+  return {
+    count: ms.length,
+    avg: Int16Array.from(ms, (m) => col(m, "avg")),
+    min: Int16Array.from(ms, (m) => col(m, "min")),
+    max: Int16Array.from(ms, (m) => col(m, "max")),
+    inv: Float64Array.from(ms, (m) => 1 / METRICS[m]!.scale),
+  };
+});
+
+/** binary16 quiet NaN: a gap. */
+const HALF_NAN = 0x7e00;
+const f32 = new Float32Array(1);
+const f32bits = new Uint32Array(f32.buffer);
+
+/**
+ * A number (≥ 0, or NaN) as binary16 bits, rounded to nearest; above the
+ * largest finite half (65504) it is that largest. By hand because assigning
+ * to a Float16Array is ~15 ns in this engine, several times this.
+ */
+export function half(v: number): number {
+  if (v !== v) return HALF_NAN;
+  f32[0] = v;
+  const x = f32bits[0]!;
+  const sign = (x >>> 16) & 0x8000;
+  const e = ((x >>> 23) & 0xff) - 112; // rebias 127 → 15
+  const m = x & 0x7fffff;
+  if (e >= 31) return sign | 0x7bff;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    const mm = m | 0x800000;
+    const shift = 14 - e;
+    return sign | ((mm >>> shift) + ((mm >>> (shift - 1)) & 1));
+  }
+  const h = sign | (e << 10) | (m >>> 13);
+  // Round to nearest; a carry into the exponent is the right result (and 0x7bff + 1 would be Infinity: clamp).
+  const r = h + ((m >>> 12) & 1);
+  return (r & 0x7fff) === 0x7c00 ? sign | 0x7bff : r;
+}
 
 export interface SeriesRead {
   /** Start of the first point's bucket, ms since the epoch. */
@@ -62,12 +125,14 @@ export class HistoryCore {
   private bytes: Uint8Array;
   private f64: Float64Array;
   private f16: Float16Array;
+  private u16: Uint16Array;
   private u32: Uint32Array;
 
   constructor(bytes: Uint8Array) {
     this.bytes = bytes;
     this.f64 = new Float64Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 3);
     this.f16 = new Float16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 1);
+    this.u16 = new Uint16Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 1);
     this.u32 = new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength >>> 2);
   }
 
@@ -119,10 +184,11 @@ export class HistoryCore {
     return (this.start(block) + GROUP_STATE_OFFSET + group * GROUP_STATE_F64 * 8) >>> 3;
   }
   private accBase(block: number, metric: number, tier: number): number {
-    return (this.start(block) + ACC_OFFSET + (metric * TIER_COUNT + tier) * ACC_F64 * 8) >>> 3;
+    return (this.start(block) + ACC_OFFSET + (tier * METRICS.length + metric) * ACC_F64 * 8) >>> 3;
   }
-  private ringBase(block: number, series: number, tier: number): number {
-    return (this.start(block) + RING_OFFSET + (series * TIER_COUNT + tier) * ROWS * VALUE_BYTES) >>> 1;
+  /** u16 index of row `slot` of a group's tier. */
+  private rowBase(block: number, group: number, tier: number, slot: number): number {
+    return (this.start(block) >>> 1) + RING_AT[group]![tier]! + slot * GROUP_SERIES[group]!;
   }
 
   /**
@@ -133,7 +199,7 @@ export class HistoryCore {
   record(block: number, group: number, tMs: number, values: ArrayLike<number>, heartbeatMs: number): boolean {
     const f = this.f64;
     const gb = this.groupBase(block, group);
-    const b0 = Math.floor(tMs / STEP_MS[0]!);
+    const b0 = Math.floor(tMs / STEP0_MS);
     const cur0 = f[gb + 1]!;
     if (cur0 === 0) {
       for (let k = 0; k < TIER_COUNT; k++) {
@@ -162,13 +228,14 @@ export class HistoryCore {
     return true;
   }
 
+  /** The hot path: one sample into tier 0's accumulators (a group's metrics are contiguous, ACC_STRIDE apart). */
   private accumulate(block: number, group: number, values: ArrayLike<number>): void {
     const f = this.f64;
-    const metrics = GROUP_METRICS[group]!;
-    for (let i = 0; i < metrics.length; i++) {
+    const count = GROUP_METRICS[group]!.length;
+    let a = this.accBase(block, GROUP_FIRST[group]!, 0);
+    for (let i = 0; i < count; i++, a += ACC_STRIDE) {
       const v = values[i]!;
       if (v !== v) continue; // NaN: not measured
-      const a = this.accBase(block, metrics[i]!, 0);
       const n = f[a + 1]!;
       f[a] = f[a]! + v;
       f[a + 1] = n + 1;
@@ -177,32 +244,61 @@ export class HistoryCore {
     }
   }
 
-  /** Writes tier 0's bucket `b` from its accumulators, folds them into the higher tiers, and clears them. */
+  /**
+   * Closes tier 0's bucket `b`: its ring slot written, its accumulators
+   * folded into tier 1's (closing tier 1's bucket first if `b` is past it)
+   * and cleared. Tier 1's closed buckets fold into tiers 2-4 in turn: every
+   * step is a multiple of tier 1's, so a report pays for one fold, not four.
+   */
   private closeTier0(block: number, group: number, b: number): void {
     const f = this.f64;
     const gb = this.groupBase(block, group);
-    for (let k = 1; k < TIER_COUNT; k++) {
-      const bk = Math.floor((b * STEP_MS[0]!) / STEP_MS[k]!);
+    const b1 = Math.floor(b / STEPS_PER_TIER1);
+    const c1 = f[gb + 2]!;
+    if (b1 > c1) {
+      this.closeTier1(block, group, c1);
+      for (let j = Math.max(c1 + 1, b1 - ROWS); j < b1; j++) this.gapSlot(block, group, 1, j);
+      f[gb + 2] = b1;
+    }
+    this.writeSlot(block, group, 0, b);
+    this.fold(block, group, 0, 1, 2);
+  }
+
+  /** Closes tier 1's bucket `c1`: tiers 2-4 close theirs first if `c1` is past them, then take its fold. */
+  private closeTier1(block: number, group: number, c1: number): void {
+    const f = this.f64;
+    const gb = this.groupBase(block, group);
+    for (let k = 2; k < TIER_COUNT; k++) {
+      const bk = Math.floor((c1 * STEP_MS[1]!) / STEP_MS[k]!);
       const ck = f[gb + 1 + k]!;
       if (bk > ck) {
         this.writeSlot(block, group, k, ck);
+        this.clear(block, group, k);
         for (let j = Math.max(ck + 1, bk - ROWS); j < bk; j++) this.gapSlot(block, group, k, j);
         f[gb + 1 + k] = bk;
       }
     }
-    this.writeSlot(block, group, 0, b);
-    const metrics = GROUP_METRICS[group]!;
-    for (const m of metrics) {
-      const a0 = this.accBase(block, m, 0);
+    this.writeSlot(block, group, 1, c1);
+    this.fold(block, group, 1, 2, TIER_COUNT);
+  }
+
+  /** Adds tier `from`'s accumulators to tiers [to, toEnd) and clears them. */
+  private fold(block: number, group: number, from: number, to: number, toEnd: number): void {
+    const f = this.f64;
+    const count = GROUP_METRICS[group]!.length;
+    let a0 = this.accBase(block, GROUP_FIRST[group]!, from);
+    for (let i = 0; i < count; i++, a0 += ACC_STRIDE) {
       const n = f[a0 + 1]!;
       if (n > 0) {
-        for (let k = 1; k < TIER_COUNT; k++) {
-          const a = this.accBase(block, m, k);
+        const sum = f[a0]!;
+        const min = f[a0 + 2]!;
+        const max = f[a0 + 3]!;
+        for (let k = to, a = a0 + (to - from) * TIER_ACC; k < toEnd; k++, a += TIER_ACC) {
           const nk = f[a + 1]!;
-          f[a] = f[a]! + f[a0]!;
+          f[a] = f[a]! + sum;
           f[a + 1] = nk + n;
-          if (nk === 0 || f[a0 + 2]! < f[a + 2]!) f[a + 2] = f[a0 + 2]!;
-          if (nk === 0 || f[a0 + 3]! > f[a + 3]!) f[a + 3] = f[a0 + 3]!;
+          if (nk === 0 || min < f[a + 2]!) f[a + 2] = min;
+          if (nk === 0 || max > f[a + 3]!) f[a + 3] = max;
         }
       }
       f[a0] = 0;
@@ -212,35 +308,37 @@ export class HistoryCore {
     }
   }
 
-  /** Writes the ring slot of bucket `b` of tier `k` from that tier's accumulators; for k > 0 clears them. */
+  private clear(block: number, group: number, k: number): void {
+    const count = GROUP_METRICS[group]!.length;
+    let a = this.accBase(block, GROUP_FIRST[group]!, k);
+    for (let i = 0; i < count; i++, a += ACC_STRIDE) this.f64.fill(0, a, a + ACC_F64);
+  }
+
+  /** Writes the row of bucket `b` of tier `k` from that tier's accumulators. */
   private writeSlot(block: number, group: number, k: number, b: number): void {
     const f = this.f64;
-    const slot = b % ROWS;
-    for (const m of GROUP_METRICS[group]!) {
-      const a = this.accBase(block, m, k);
+    const h = this.u16;
+    const row = this.rowBase(block, group, k, b % ROWS);
+    const w = WRITERS[group]!;
+    let a = this.accBase(block, GROUP_FIRST[group]!, k);
+    for (let i = 0; i < w.count; i++, a += ACC_STRIDE) {
       const n = f[a + 1]!;
-      const scale = SCALE[m]!;
-      const s = SERIES_OF[m]!;
-      this.f16[this.ringBase(block, s.avg, k) + slot] = n > 0 ? store(f[a]! / n / scale) : NaN;
-      if (s.min >= 0) this.f16[this.ringBase(block, s.min, k) + slot] = n > 0 ? store(f[a + 2]! / scale) : NaN;
-      if (s.max >= 0) this.f16[this.ringBase(block, s.max, k) + slot] = n > 0 ? store(f[a + 3]! / scale) : NaN;
-      if (k > 0) {
-        f[a] = 0;
-        f[a + 1] = 0;
-        f[a + 2] = 0;
-        f[a + 3] = 0;
+      if (n === 0) {
+        h[row + w.avg[i]!] = HALF_NAN;
+        if (w.min[i]! >= 0) h[row + w.min[i]!] = HALF_NAN;
+        if (w.max[i]! >= 0) h[row + w.max[i]!] = HALF_NAN;
+        continue;
       }
+      const inv = w.inv[i]!;
+      h[row + w.avg[i]!] = half((f[a]! / n) * inv);
+      if (w.min[i]! >= 0) h[row + w.min[i]!] = half(f[a + 2]! * inv);
+      if (w.max[i]! >= 0) h[row + w.max[i]!] = half(f[a + 3]! * inv);
     }
   }
 
   private gapSlot(block: number, group: number, k: number, b: number): void {
-    const slot = b % ROWS;
-    for (const m of GROUP_METRICS[group]!) {
-      const s = SERIES_OF[m]!;
-      this.f16[this.ringBase(block, s.avg, k) + slot] = NaN;
-      if (s.min >= 0) this.f16[this.ringBase(block, s.min, k) + slot] = NaN;
-      if (s.max >= 0) this.f16[this.ringBase(block, s.max, k) + slot] = NaN;
-    }
+    const row = this.rowBase(block, group, k, b % ROWS);
+    this.u16.fill(HALF_NAN, row, row + GROUP_SERIES[group]!);
   }
 
   // ---- reading ------------------------------------------------------------
@@ -263,23 +361,27 @@ export class HistoryCore {
     const cur = f[gb + 1 + tier]!;
     if (cur === 0) return { startMs: jFrom * step, stepMs: step, values };
     const first = f[gb + 1 + TIER_COUNT + tier]!;
-    const cur0 = f[gb + 1]!;
-    const open0 = Math.floor((cur0 * STEP_MS[0]!) / step);
-    const ring = this.ringBase(block, series, tier);
+    // Open buckets, newest data first not yet folded: tier 0's, and (for tiers 2-4) tier 1's.
+    const open0 = Math.floor((f[gb + 1]! * STEP0_MS) / step);
+    const open1 = tier >= 2 ? Math.floor((f[gb + 2]! * STEP_MS[1]!) / step) : -1;
+    const group = METRICS[metric]!.group;
+    const column = SERIES_COLUMN[series]!;
+    const width = GROUP_SERIES[group]!;
+    const rows = this.rowBase(block, group, tier, 0) + column;
     const scale = SCALE[metric]!;
     for (let i = 0; i < n; i++) {
       const j = jFrom + i;
       if (j < first || j < cur - ROWS || j > Math.max(cur, open0)) continue;
       if (j < cur) {
-        values[i] = this.f16[ring + (j % ROWS)]! * scale;
+        values[i] = this.f16[rows + (j % ROWS) * width]! * scale;
         continue;
       }
-      // The open bucket: this tier's accumulators, plus tier 0's not yet folded in.
       let sum = 0;
       let count = 0;
       let min = Infinity;
       let max = -Infinity;
-      const take = (a: number) => {
+      const take = (level: number) => {
+        const a = this.accBase(block, metric, level);
         const c = f[a + 1]!;
         if (c === 0) return;
         sum += f[a]!;
@@ -287,14 +389,11 @@ export class HistoryCore {
         min = Math.min(min, f[a + 2]!);
         max = Math.max(max, f[a + 3]!);
       };
-      if (j === cur) take(this.accBase(block, metric, tier));
-      if (tier > 0 && j === open0) take(this.accBase(block, metric, 0));
+      if (j === cur) take(tier);
+      if (tier >= 2 && j === open1) take(1);
+      if (tier >= 1 && j === open0) take(0);
       if (count > 0) values[i] = cf === "avg" ? sum / count : cf === "min" ? min : max;
     }
     return { startMs: jFrom * step, stepMs: step, values };
   }
-}
-
-function store(v: number): number {
-  return v > F16_MAX ? F16_MAX : v;
 }

@@ -12,13 +12,15 @@
  *   (writing a hole of a sparse file through a mapping on a full disk is
  *   SIGBUS).
  */
-import { closeSync, fchmodSync, fstatSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
+import { closeSync, constants, fchmodSync, fstatSync, ftruncateSync, openSync, renameSync, rmSync, writeSync } from "node:fs";
 
 export const PRIVATE_FILE_MODE = 0o600;
 
 /** Opens (creating) `path` for reading and writing with mode 0600, whatever mode it had. */
 export function openPrivate(path: string): { fd: number; size: number } {
-  const fd = openSync(path, "a+", PRIVATE_FILE_MODE);
+  // Read-write, created if missing, never truncated, and not O_APPEND ("a+"): with O_APPEND, Linux
+  // ignores pwrite's offset and appends, so writeZeros would grow the file instead of allocating a block.
+  const fd = openSync(path, constants.O_RDWR | constants.O_CREAT, PRIVATE_FILE_MODE);
   try {
     const st = fstatSync(fd);
     if ((st.mode & 0o777) !== PRIVATE_FILE_MODE) fchmodSync(fd, PRIVATE_FILE_MODE);

@@ -16,6 +16,7 @@ import {
   STEP_MS,
   TELEMETRY_METRICS,
   fileBytes,
+  half,
   metricIndex,
   reportBytesPerHost,
 } from "../../src/history/index.ts";
@@ -129,6 +130,43 @@ describe("higher tiers are folded from tier 0", () => {
   test("tiers step as documented: 15 s, 6 min, 42 min, 3 h, 36 h", () => {
     expect(STEP_MS).toEqual([15 * S, 360 * S, 2520 * S, 10_800 * S, 129_600 * S]);
     expect(ROWS).toBe(240);
+  });
+});
+
+describe("folding across levels", () => {
+  test("a week's open bucket holds closed 6-minute buckets, the open 6-minute one and the open 15 s one", () => {
+    const c = core();
+    // 13 minutes, a sample every 5 s: two 6-minute buckets close, the third is open, and so is a 15 s one.
+    let sum = 0;
+    let n = 0;
+    for (let t = 0; t <= 13 * 60; t += 5) {
+      c.record(0, GROUP_REPORT, T0 + t * S, rep({ load1: t % 7 }), HB);
+      sum += t % 7;
+      n++;
+    }
+    const to = T0 + 13 * MIN;
+    for (const tier of [2, 3, 4]) {
+      expect(vals(c.read(0, LOAD1, "avg", tier, T0, to))).toEqual([Math.round((sum / n) * 1000) / 1000]);
+      expect(vals(c.read(0, LOAD1, "max", tier, T0, to))).toEqual([6]);
+    }
+    // Tier 1: two closed buckets and the open one.
+    expect(vals(c.read(0, LOAD1, "avg", 1, T0, to)).length).toBe(3);
+  });
+
+  test("the binary16 encoder agrees with the engine's Float16Array (round to nearest) and clamps", () => {
+    const f16 = new Float16Array(1);
+    const u16 = new Uint16Array(f16.buffer);
+    const samples = [0, 1, 0.1, 2.5, 3.14159, 100, 99.99, 1023.5, 65504, 65519, 1e-5, 6.1e-5, 5.96e-8, 1234.567, 0.333];
+    for (let i = 0; i < 2000; i++) samples.push(Math.exp((i / 2000) * 22 - 11));
+    for (const v of samples) {
+      f16[0] = v;
+      const want = u16[0]!;
+      const got = half(v);
+      // Ties may round either way: the two agree to one unit in the last place.
+      expect(Math.abs(got - want)).toBeLessThanOrEqual(1);
+    }
+    expect(half(1e9)).toBe(0x7bff);
+    expect(half(NaN)).toBe(0x7e00);
   });
 });
 
