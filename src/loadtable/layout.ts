@@ -207,10 +207,9 @@ export function writeReport(v: TableView, base: number, r: LoadReport, lastRepor
   f[(base + R_LOST) >>> 3] = lost;
 }
 
-/** Whether a record already holds this state and these flags (the sweep writes only changes). */
-export function hasState(v: TableView, slot: number, state: number, flags: number): boolean {
-  const base = recBase(slot);
-  return v.u8[base + R_STATE] === state && v.u8[base + R_FLAGS] === flags;
+/** Whether a record already holds these flags (the sweep writes only changes). */
+export function hasFlags(v: TableView, slot: number, flags: number): boolean {
+  return v.u8[recBase(slot) + R_FLAGS] === flags;
 }
 
 /** Empties a record (a removed host). */

@@ -20,7 +20,7 @@ import {
   clearRecord,
   endWrite,
   fileBytes,
-  hasState,
+  hasFlags,
   readHeader,
   setCount,
   setSuperseded,
@@ -114,17 +114,22 @@ export class LoadTableWriter {
     endWrite(v, slot);
   }
 
-  /** Once a second: states that change without a report, hosts added and removed, the heartbeat. */
+  /**
+   * Once a second: what changes without a report (a host registered,
+   * connected or not, drained or not, removed) and the heartbeat. A host
+   * turning unavail needs nothing: readers judge that from the last
+   * report's age. So the state is recomputed only where the flags changed,
+   * and the sweep costs a comparison per host.
+   */
   sweep(hosts: Iterable<HostEntry>, byId: (id: number) => HostEntry | undefined, nowMs: number): void {
     for (const h of hosts) {
       const slot = this.slotOf(h);
       if (slot < 0) continue;
       const v = this.view;
-      const state = STATE_CODE[hostState(h, nowMs, this.policy)]!;
       const flags = flagsOf(h);
-      if (hasState(v, slot, state, flags)) continue;
+      if (hasFlags(v, slot, flags)) continue;
       const base = beginWrite(v, slot);
-      writeState(v, base, state, flags, nowMs);
+      writeState(v, base, STATE_CODE[hostState(h, nowMs, this.policy)]!, flags, nowMs);
       endWrite(v, slot);
     }
     for (const [id, slot] of this.slots) {
