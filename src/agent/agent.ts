@@ -70,6 +70,7 @@ import { collectHealth, createHealthMonitor, fullestDiskPercent, readDisks, type
 import { createAlertMonitor } from "./alerts/index.ts";
 import { createLogStreamer, type LogStreamerOptions } from "./logs/index.ts";
 import { createUpdater, isCompiledBinary, type RestartPlan } from "./update/index.ts";
+import { createTelemetryMonitor, TelemetryCollector, type TelemetrySources } from "./telemetry/index.ts";
 
 const log = logger("agent");
 
@@ -178,6 +179,8 @@ export interface AgentDeps {
    * argv to restart with (default process.argv), the version check's timeout.
    */
   update?: { execPath?: string; compiled?: boolean; argv?: readonly string[]; versionCheckTimeoutMs?: number };
+  /** Telemetry sources beyond procRoot (sysfs, nvidia-smi, statfs) for tests. */
+  telemetry?: Partial<Omit<TelemetrySources, "procRoot" | "containerSockets">>;
 }
 
 export interface Agent {
@@ -260,6 +263,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     wallClock,
   });
   const logs = createLogStreamer({ ...deps.logs, allow: config.logs.allow, units: config.logs.units, configFile, env: agentEnv });
+  const telemetryCollector = new TelemetryCollector({ procRoot: config.procRoot, containerSockets: config.telemetry.containerSockets, ...deps.telemetry }, config.telemetry.interval * 1000);
+  const telemetry = config.telemetry.enabled
+    ? createTelemetryMonitor({ intervalMs: config.telemetry.interval * 1000, collect: () => telemetryCollector.collect(now(), wallClock()), send: sendRegistered })
+    : null;
   let requestRestart!: (plan: RestartPlan) => void;
   const restartRequested = new Promise<RestartPlan>((r) => (requestRestart = r));
   const updater = createUpdater({
@@ -629,6 +636,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       state = "connecting";
       health.start();
       alerts.start();
+      telemetry?.start();
       loop = controlLoop().catch((e) => {
         log.error(`control loop failed: ${errorText(e)}`);
       });
@@ -644,6 +652,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       if (followTimer) clearTimeout(followTimer);
       wake?.();
       alerts.stop();
+      telemetry?.stop();
       // Jobs, commands, check commands, log streams and an update under way first, while the channel may still carry their last messages.
       await Promise.all([runner.stop(reason), executor.stop(reason), health.stop(), logs.stopAll(), updater.stop()]);
       const c = conn;

@@ -95,6 +95,17 @@ const UpgradeSchema = v.strictObject({
   timeout: v.optional(v.pipe(v.number(), v.minValue(1)), 120),
 });
 
+/** Load history and the shared-memory load table (docs/history.md). */
+const MasterHistorySchema = v.strictObject({
+  /** Keep each host's load history in <dataDir>/history.lava (about 76 KiB per host, memory-mapped). */
+  enabled: v.optional(v.boolean(), true),
+});
+
+const MasterLoadTableSchema = v.strictObject({
+  /** Publish the live host table in <dataDir>/load.table for `lava ctl load --local` and local readers. */
+  enabled: v.optional(v.boolean(), true),
+});
+
 /** Raft between masters (design §6; docs/raft.md). Defaults suit a LAN; every value is in ticks or ms as named. */
 const RaftSchema = v.strictObject({
   /** Length of one Raft tick. */
@@ -179,6 +190,8 @@ export const MasterSchema = v.strictObject({
   exec: v.optional(MasterExecSchema, {}),
   alerts: v.optional(MasterAlertsSchema, {}),
   upgrade: v.optional(UpgradeSchema, {}),
+  history: v.optional(MasterHistorySchema, {}),
+  loadTable: v.optional(MasterLoadTableSchema, {}),
   /** This master's Raft node id (env LAVA_NODE_ID): unique in the cluster, 1 … 4294967295. */
   nodeId: v.optional(v.pipe(v.number(), v.integer("nodeId must be a whole number"), v.minValue(1, "nodeId must be 1 … 4294967295"), v.maxValue(0xffff_ffff, "nodeId must be 1 … 4294967295")), 1),
   /** The other masters, each "ID=HOST:PORT" of its HTTP port (env LAVA_RAFT_PEERS, comma-separated). Empty: a single master. */
@@ -258,6 +271,15 @@ const DeployActionSchema = v.strictObject({
   timeout: v.optional(v.pipe(v.number(), v.minValue(0.1), v.maxValue(86400)), 600),
 });
 
+const AgentTelemetrySchema = v.strictObject({
+  /** Send telemetry (filesystems, network, disks, top processes, GPUs, containers) on the control channel. */
+  enabled: v.optional(v.boolean(), true),
+  /** Seconds between telemetry messages. */
+  interval: v.optional(v.pipe(v.number(), v.minValue(1, "telemetry.interval must be at least 1 s"), v.maxValue(86_400)), 60),
+  /** Docker- or Podman-compatible API sockets for the containers part, the first that exists is used; empty: no containers. */
+  containerSockets: v.optional(v.array(v.string()), ["/var/run/docker.sock", "/run/podman/podman.sock"]),
+});
+
 export const AgentSchema = v.strictObject({
   /** Master HTTP address(es), "host:port" or "https://host:port", comma-separated list tried in turn. */
   master: v.optional(v.string(), "127.0.0.1:6880"),
@@ -292,6 +314,7 @@ export const AgentSchema = v.strictObject({
   alerts: v.optional(AgentAlertsSchema, {}),
   /** Named deploy actions the master may start (`lava ctl deploy NAME`). Empty: none. */
   deploy: v.optional(v.record(v.pipe(v.string(), v.regex(DEPLOY_NAME_RE, "deploy action names: letters, digits, '.', '_', '-'")), DeployActionSchema), {}),
+  telemetry: v.optional(AgentTelemetrySchema, {}),
   /** Verifying a TLS master (wss:// and https://). */
   tls: v.optional(ClientTlsSchema),
   log: v.optional(LogSchema, {}),

@@ -122,6 +122,33 @@ export const LogLineSchema = v.object({ type: v.literal("log_line"), requestId, 
 /** The end of a `stream_logs`: the file ended (not following), it was stopped, or it failed (error). */
 export const LogsEndSchema = v.object({ type: v.literal("logs_end"), requestId, error: v.optional(v.pipe(v.string(), v.maxLength(2000))) });
 
+// ---- telemetry (design §4; docs/api.md "Telemetry")
+/** Bounds of a telemetry message: its JSON at most `bytes`, and each list at most so many items. */
+export const TELEMETRY_LIMITS = { bytes: 64 * 1024, filesystems: 64, interfaces: 64, disks: 64, processes: 10, gpus: 16, containers: 100 } as const;
+const gauge = v.pipe(v.number(), v.minValue(0), v.maxValue(2 ** 53));
+const label = (max: number) => v.pipe(v.string(), v.maxLength(max));
+const TelemetryProcessSchema = v.object({ pid: v.pipe(count, v.maxValue(2 ** 32)), user: v.optional(label(64)), command: label(256), cpuPercent: gauge, rssBytes: gauge });
+/**
+ * Every `agent.telemetry.interval` (60 s): what the host looks like beyond
+ * the load report. Each part is absent when it could not be read (`skipped`
+ * says why). Rates are per second over the interval.
+ */
+export const TelemetrySchema = v.object({
+  type: v.literal("telemetry"),
+  /** ms since the epoch on the agent. */
+  at: v.number(),
+  /** The agent's interval: the master's history fills the buckets between two messages up to 2.5 of these. */
+  intervalMs: v.pipe(count, v.minValue(1000), v.maxValue(86_400_000)),
+  filesystems: v.optional(v.pipe(v.array(v.object({ mount: label(4096), fstype: label(64), sizeBytes: gauge, usedBytes: gauge, inodes: v.optional(gauge), inodesUsed: v.optional(gauge) })), v.maxLength(TELEMETRY_LIMITS.filesystems))),
+  network: v.optional(v.pipe(v.array(v.object({ name: label(64), rxBytesPerSec: gauge, txBytesPerSec: gauge, rxErrorsPerSec: gauge, txErrorsPerSec: gauge })), v.maxLength(TELEMETRY_LIMITS.interfaces))),
+  disks: v.optional(v.pipe(v.array(v.object({ name: label(64), readBytesPerSec: gauge, writeBytesPerSec: gauge, readsPerSec: gauge, writesPerSec: gauge })), v.maxLength(TELEMETRY_LIMITS.disks))),
+  processes: v.optional(v.object({ byCpu: v.pipe(v.array(TelemetryProcessSchema), v.maxLength(TELEMETRY_LIMITS.processes)), byMemory: v.pipe(v.array(TelemetryProcessSchema), v.maxLength(TELEMETRY_LIMITS.processes)) })),
+  gpus: v.optional(v.pipe(v.array(v.object({ index: v.pipe(count, v.maxValue(1024)), name: label(128), utilPercent: v.pipe(gauge, v.maxValue(100)), memUsedBytes: gauge, memTotalBytes: gauge })), v.maxLength(TELEMETRY_LIMITS.gpus))),
+  containers: v.optional(v.pipe(v.array(v.object({ id: label(64), name: label(256), image: label(256), state: label(32), cpuPercent: v.optional(gauge), memBytes: v.optional(gauge) })), v.maxLength(TELEMETRY_LIMITS.containers))),
+  /** Parts left out, and why ("no Docker or Podman socket", "nvidia-smi not found", "over the size bound"). */
+  skipped: v.optional(v.pipe(v.record(label(32), label(500)), v.check((x) => Object.keys(x).length <= 16, "too many skipped parts"))),
+});
+
 export const AgentMessageSchema = v.variant("type", [
   RegisterSchema,
   PongSchema,
@@ -133,6 +160,7 @@ export const AgentMessageSchema = v.variant("type", [
   AlertSchema,
   LogLineSchema,
   LogsEndSchema,
+  TelemetrySchema,
 ]);
 
 // ---- master → agent
@@ -255,6 +283,7 @@ export type Health = v.InferOutput<typeof HealthSchema>;
 export type Alert = v.InferOutput<typeof AlertSchema>;
 export type LogLine = v.InferOutput<typeof LogLineSchema>;
 export type LogsEnd = v.InferOutput<typeof LogsEndSchema>;
+export type Telemetry = v.InferOutput<typeof TelemetrySchema>;
 export type Execute = v.InferOutput<typeof ExecuteSchema>;
 export type HealthCheck = v.InferOutput<typeof HealthCheckSchema>;
 export type StreamLogs = v.InferOutput<typeof StreamLogsSchema>;

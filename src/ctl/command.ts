@@ -34,5 +34,7 @@ export default defineCommand({
     deny: () => import("./deny.ts").then((m) => m.default),
     approvals: () => import("./approvals.ts").then((m) => m.default),
     deploy: () => import("./deploy.ts").then((m) => m.default),
+    history: () => import("./history.ts").then((m) => m.default),
+    telemetry: () => import("./telemetry.ts").then((m) => m.default),
   },
 });

@@ -7,6 +7,7 @@ import { LOAD_COLUMNS, LOAD_FIELDS_DEFAULT, LOAD_FIELDS_LONG, LOAD_FIELDS_WIDE, 
 import { watchLoop } from "./watch.ts";
 
 type Row = Record<string, unknown>;
+import { localArgs, localDataDir, readLocalLoad } from "./load-local.ts";
 
 export default defineCommand({
   meta: meta({
@@ -21,6 +22,7 @@ export default defineCommand({
     sort: { type: "string", alias: "s", description: "Sort by a field, ascending; -FIELD descending (write --sort=-load1)", valueHint: "FIELD" },
     header: { type: "boolean", default: true, description: "Rows only, without the header row (for scripts that read the table)" },
     watch: { type: "boolean", alias: "w", description: "Redraw every SECONDS (default 2; --watch SECONDS) until Ctrl-C, in place on a terminal", valueHint: "SECONDS" },
+    ...localArgs,
     host: { type: "positional", required: false, description: "Only these hosts (give several: HOST HOST…); an unknown one exits 1" },
   },
   async run({ args, rawArgs }) {
@@ -32,10 +34,10 @@ export default defineCommand({
     const sort = args.sort;
     if (sort !== undefined) checkField(sort.replace(/^-/, ""), "--sort");
     const ctx = connect(args);
-    if (ctx.json && names.length === 0 && sort === undefined && watch === null) return passThrough(ctx);
+    if (ctx.json && names.length === 0 && sort === undefined && watch === null && !args.local) return passThrough(ctx);
 
     const rows = async () => {
-      const selected = selectHosts(await loadRows(ctx), names);
+      const selected = selectHosts(await loadRows(ctx, args.local ? localDataDir(args) : null), names);
       return sort === undefined ? selected : sortLoadRows(selected, sort);
     };
     const render = (r: Row[]) => (ctx.json ? JSON.stringify(r) : loadTable(r, { fields, header: args.header !== false }));
@@ -50,11 +52,12 @@ export default defineCommand({
 });
 
 /**
- * Where the rows come from: the master's live table. (A source reading
- * another place, e.g. a local table, slots in here: everything after it
- * works on rows.)
+ * Where the rows come from: the master's live table over HTTP, or with
+ * --local the shared-memory table in a master's data dir on this machine
+ * (load-local.ts). Everything after this works on rows.
  */
-async function loadRows(ctx: CtlContext): Promise<Row[]> {
+async function loadRows(ctx: CtlContext, localDir: string | null): Promise<Row[]> {
+  if (localDir !== null) return readLocalLoad(localDir);
   return expectList(await ctx.client.get("/api/v1/load"), "GET /api/v1/load");
 }
 

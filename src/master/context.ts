@@ -12,6 +12,8 @@ import type { JobManager } from "./jobs/manager.ts";
 import type { Remote } from "./requests/remote.ts";
 import type { TcpReportCounters } from "./tcp-reports.ts";
 import type { LiveSync } from "./sync/index.ts";
+import type { HistoryFile } from "./history/file.ts";
+import type { TelemetryBook } from "./telemetry.ts";
 
 export interface MasterContext {
   config: MasterConfig;
@@ -46,4 +48,8 @@ export interface MasterContext {
   remote: Remote;
   /** Lifts the HTTP idle timeout for a long streamed answer (exec, logs -f, upgrade). */
   holdOpen: (req: Request) => void;
+  /** Load history (docs/history.md); null when master.history.enabled is false or it could not be opened. */
+  history: HistoryFile | null;
+  /** The latest telemetry per host (memory only). */
+  telemetry: TelemetryBook;
 }

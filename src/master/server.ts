@@ -34,6 +34,11 @@ import { LiveSync, SYNC_FRESH_MS } from "./sync/index.ts";
 import { syncRoutes } from "./http/sync-api.ts";
 import { ApprovalExpiry } from "./approvals/expiry.ts";
 import { expiredApprovalIds } from "../store/index.ts";
+import { HistoryFile } from "./history/file.ts";
+import { LoadTableWriter } from "./loadtable.ts";
+import { TelemetryBook } from "./telemetry.ts";
+import { unavailAfterMs } from "./hosts/status.ts";
+import type { HostEntry } from "./hosts/table.ts";
 
 const log = logger("master");
 
@@ -86,6 +91,17 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     nowMs,
   });
   const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
+  // Soft state beside the durable state: load history and the shared-memory load table (docs/history.md).
+  // Either failing to open (a full disk, a bad directory) costs that feature, never the master.
+  const history = openSoft("load history", () => (config.history.enabled ? new HistoryFile({ dataDir, nowMs: nowMs(), reportHeartbeatMs: unavailAfterMs(policy) }) : null));
+  const loadTable = openSoft("load table", () => (config.loadTable.enabled ? new LoadTableWriter(dataDir, policy, { nodeId: config.nodeId, pid: process.pid }) : null));
+  const telemetry = new TelemetryBook(history);
+  /** After every accepted report (UDP and TCP). */
+  const accepted = (h: HostEntry, t: number) => {
+    history?.onReport(h, t);
+    loadTable?.onReport(h, t);
+    sync.touch(h.hostId);
+  };
 
   // UDP first: the control channel hands its port to agents.
   let udpSendErrors = 0;
@@ -95,8 +111,9 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     socket: {
       data(_s, buf, port, addr) {
         // Ingest reads a copy, never the Buffer itself (see Ingest.scratch).
-        const h = ingest.handle(buf, addr, port, nowMs());
-        if (typeof h !== "string") sync.touch(h.hostId);
+        const t = nowMs();
+        const h = ingest.handle(buf, addr, port, t);
+        if (typeof h !== "string") accepted(h, t);
       },
       // An announce to an agent whose port is gone comes back as ICMP port
       // unreachable (ECONNREFUSED on the next recv). That is the agent's
@@ -122,7 +139,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       tcpListener = listenTcpReports(
         { hostname: config.bind, port: config.tcpReportPort, idleMs: tcpIdleMs(config.reportInterval * 1000), nowMs, onReport: (h) => {
           if (h.session) h.session.receivedTcp++;
-          sync.touch(h.hostId);
+          accepted(h, nowMs());
         } },
         ingest,
         tcpGate,
@@ -153,6 +170,10 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       sync.touch(hostId);
       remote.onRegistered(hostId, msg.hostname, msg.version);
     },
+    onTelemetry: (hostId, msg) => {
+      const h = hosts.byHostId(hostId);
+      if (h) telemetry.onTelemetry(h, msg, nowMs());
+    },
     refuseRegistration: () =>
       state.isLeader || !state.clustered ? null : { detail: state.replication.leaderAddr ? `this master is a follower; register with the leader at ${state.replication.leaderAddr}` : "this master is a follower and no leader is elected yet; retry shortly", leader: state.replication.leaderAddr },
     async persistHost(msg, claims, session) {
@@ -170,6 +191,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     throw e;
   }
   state.onHostRemoved = (hostId) => {
+    history?.remove(hostId);
+    telemetry.remove(hostId);
     sessions.disconnect(hostId, "host removed by an admin");
     remote.onHostRemoved(hostId);
   };
@@ -290,6 +313,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     sync,
     remote,
     holdOpen: (req: Request) => server.timeout(req, 0),
+    history,
+    telemetry,
   } satisfies MasterContext);
 
   const repl = state.startReplication(config, advertise, peers);
@@ -353,6 +378,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   const heartbeat = setInterval(() => sessions.heartbeat(), config.pingInterval * 1000);
   // Repeated refusals are written as one row when their window ends (audit/refusals.ts).
   const refusalFlush = setInterval(() => writeRefusalRows(state, refusals.flush(nowMs()), nowMs), 1000);
+  const tableSweep = loadTable ? setInterval(() => loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs()), 1000) : null;
+  loadTable?.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs());
 
   writeFileSync(join(dataDir, RUN_FILE), JSON.stringify({ pid: process.pid, httpPort, udpPort, tcpReportPort: tcpListener?.port ?? null, advertise }) + "\n");
   log.info(`master listening: ${tls ? "HTTPS" : "HTTP"} ${config.bind}:${httpPort}, UDP ${config.bind}:${udpPort}${tcpListener ? `, TCP reports ${tcpListener.port}` : ""}${config.insecure ? " (INSECURE: no authentication)" : ""}; data in ${dataDir}`);
@@ -368,6 +395,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       clearInterval(refusalFlush);
       sync.stop();
       approvalExpiry.stop();
+      if (tableSweep) clearInterval(tableSweep);
       jobs.stop();
       remote.stop();
       sessions.closeAll();
@@ -375,8 +403,19 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       udpSocket.close();
       await server.stop(true);
       state.close();
+      history?.close();
     },
   };
+}
+
+/** Opens a soft-state file; a failure is logged and the master goes on without it. */
+function openSoft<T>(what: string, open: () => T | null): T | null {
+  try {
+    return open();
+  } catch (e) {
+    log.error(`cannot open the ${what}: ${(e as Error).message}; running without it`);
+    return null;
+  }
 }
 
 /**

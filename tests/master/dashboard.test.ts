@@ -8,12 +8,15 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { dashboardPage, dashboardRoutes, inlineBlocks } from "../../src/master/http/dashboard.ts";
+import { composePage, dashboardPage, dashboardRoutes, inlineBlocks } from "../../src/master/http/dashboard.ts";
 import { Router } from "../../src/master/http/router.ts";
 import { TestMaster } from "../helpers/cluster.ts";
 import { TestCluster } from "../helpers/masters.ts";
 
-const PAGE = readFileSync(join(import.meta.dir, "../../src/master/http/dashboard/index.html"), "utf8");
+/** The page as written (its own markup and script), and as served (with uPlot put in). */
+const SOURCE = readFileSync(join(import.meta.dir, "../../src/master/http/dashboard/index.html"), "utf8");
+const PAGE = composePage(SOURCE);
+const OWN_SCRIPT = inlineBlocks(SOURCE, "script")[0] ?? "";
 const SCRIPT = inlineBlocks(PAGE, "script")[0] ?? "";
 const STYLE = inlineBlocks(PAGE, "style")[0] ?? "";
 const sha256 = (s: string) => `'sha256-${new Bun.CryptoHasher("sha256").update(s).digest("base64")}'`;
@@ -106,46 +109,73 @@ describe("the embedded page", () => {
     for (const id of ["login-form", "cluster", "masters", "hosts", "hosts-body", "alerts", "jobs", "jobs-active-body", "jobs-ended-body", "pause", "filter", "interval", "banner"]) {
       expect(PAGE).toContain(`id="${id}"`);
     }
-    expect(SCRIPT).toContain("createElementNS(SVG_NS");
-    expect(SCRIPT).toContain('"polyline"');
-    expect(SCRIPT).toMatch(/const SAMPLES_MAX = \d+;/);
-    expect(SCRIPT).toMatch(/const HOST_ROWS_MAX = \d+;/);
+    expect(OWN_SCRIPT).toContain("createElementNS(SVG_NS");
+    expect(OWN_SCRIPT).toContain('"polyline"');
+    expect(OWN_SCRIPT).toMatch(/const SAMPLES_MAX = \d+;/);
+    expect(OWN_SCRIPT).toMatch(/const HOST_ROWS_MAX = \d+;/);
+  });
+
+  test("has the host page (uPlot charts over 1 h / 24 h / 30 d, telemetry, jobs), the job page and the heatmap", () => {
+    for (const id of ["host-view", "host-charts", "host-telemetry", "host-jobs", "job-view", "job-history", "job-stdout", "job-pending", "heatmap"]) expect(PAGE).toContain(`id="${id}"`);
+    for (const r of ["1h", "24h", "30d"]) expect(PAGE).toContain(`data-range="${r}"`);
+    expect(OWN_SCRIPT).toContain("new uPlot(");
+    // uPlot itself is in the served script, ahead of the page's own code, and nowhere else.
+    expect(SCRIPT.indexOf("uPlot")).toBeGreaterThanOrEqual(0);
+    expect(SCRIPT.indexOf("uPlot")).toBeLessThan(SCRIPT.indexOf("const PATHS = Object.freeze"));
+    expect(SOURCE).toContain("/*!uplot-js*/");
+    expect(PAGE).not.toContain("/*!uplot-js*/");
+    expect(PAGE).not.toContain("/*!uplot-css*/");
+  });
+
+  test("the sign-in box speaks to a browser user; the CLI command is only a hint for administrators", () => {
+    const form = SOURCE.slice(SOURCE.indexOf('<form id="login-form"'), SOURCE.indexOf("</form>"));
+    const firstPara = form.slice(form.indexOf("<p>"), form.indexOf("</p>", form.indexOf("<p>")));
+    expect(firstPara).toContain("access token");
+    expect(firstPara).not.toMatch(/lava ctl|--role/);
+    expect(form).toContain("<details>");
   });
 
   test("the script is valid JavaScript", () => {
     // Compiled, not run: there is no DOM here.
     expect(() => new Function(SCRIPT)).not.toThrow();
+    expect(() => new Function(OWN_SCRIPT)).not.toThrow();
   });
 
   test("no external assets: no src attribute, no stylesheet link, no remote URL", () => {
     expect(PAGE).not.toMatch(/\ssrc\s*=/i);
     expect(PAGE).not.toMatch(/<link[^>]+stylesheet/i);
-    for (const m of PAGE.matchAll(/\shref\s*=\s*"([^"]*)"/gi)) expect(m[1]).toStartWith("data:");
-    // The one absolute URL is the SVG namespace, which is a name, not a fetch.
-    expect([...PAGE.matchAll(/https?:\/\/[^\s"'`)]+/g)].map((m) => m[0])).toEqual(["http://www.w3.org/2000/svg"]);
+    // Links are data: (the icon) or within the page (#…).
+    for (const m of PAGE.matchAll(/\shref\s*=\s*"([^"]*)"/gi)) expect(m[1]!.startsWith("data:") || m[1]!.startsWith("#")).toBe(true);
+    // The page's one absolute URL is the SVG namespace, which is a name, not a fetch; uPlot's is its licence comment.
+    expect([...SOURCE.matchAll(/https?:\/\/[^\s"'`)]+/g)].map((m) => m[0])).toEqual(["http://www.w3.org/2000/svg"]);
+    expect([...PAGE.matchAll(/https?:\/\/[^\s"'`)]+/g)].map((m) => m[0]).filter((u) => u !== "http://www.w3.org/2000/svg")).toEqual(["https://github.com/leeoniya/uPlot"]);
   });
 
   test("data reaches the DOM as text only: no markup sinks, no eval", () => {
-    expect(SCRIPT).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(\s*"(style|on)/);
+    expect(OWN_SCRIPT).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function|setAttribute\(\s*"(style|on)/);
+    // uPlot builds its DOM with createElement and textContent too.
+    expect(SCRIPT).not.toMatch(/innerHTML|outerHTML|insertAdjacentHTML|document\.write|\beval\(|new Function/);
   });
 
   test("the token: a header from sessionStorage, never a URL; the form cannot submit it anywhere", () => {
-    expect(SCRIPT).toContain("sessionStorage");
-    expect(SCRIPT).toContain('"Bearer " + token');
-    expect(SCRIPT).not.toMatch(/token=|localStorage|document\.cookie/);
+    expect(OWN_SCRIPT).toContain("sessionStorage");
+    expect(OWN_SCRIPT).toContain('"Bearer " + token');
+    expect(OWN_SCRIPT).not.toMatch(/token=|localStorage|document\.cookie/);
     expect(PAGE).toMatch(/<form id="login-form" method="post"/);
-    expect(SCRIPT).toContain("ev.preventDefault()");
+    expect(OWN_SCRIPT).toContain("ev.preventDefault()");
   });
 
   test("401 and 403 bring the token form back with the API's reason", () => {
-    expect(SCRIPT).toContain("e.status === 401 || e.status === 403");
-    expect(SCRIPT).toMatch(/body\.error/);
-    expect(SCRIPT).toMatch(/body\.detail/);
+    expect(OWN_SCRIPT).toContain("e.status === 401 || e.status === 403");
+    expect(OWN_SCRIPT).toMatch(/body\.error/);
+    expect(OWN_SCRIPT).toMatch(/body\.detail/);
   });
 
-  test("reads status, load, jobs (active and ended), alerts, Raft health and sync-status", () => {
-    const paths = fetchedPaths(SCRIPT).map((p) => p.split("?")[0]);
-    expect(new Set(paths)).toEqual(new Set(["/api/v1/status", "/api/v1/load", "/api/v1/jobs", "/api/v1/alerts", "/_raft/health", "/_raft/sync-status"]));
+  test("reads status, load, jobs (active and ended), alerts, Raft health and sync-status, history, hosts and jobs one by one", () => {
+    const paths = fetchedPaths(OWN_SCRIPT).map((p) => p.split("?")[0]!.replace(/\/$/, ""));
+    expect(new Set(paths)).toEqual(new Set(["/api/v1/status", "/api/v1/load", "/api/v1/jobs", "/api/v1/alerts", "/_raft/health", "/_raft/sync-status", "/api/v1/history", "/api/v1/hosts"]));
+    // The load table asks only for the columns it shows.
+    expect(fetchedPaths(OWN_SCRIPT).find((p) => p.startsWith("/api/v1/load"))).toContain("?fields=");
   });
 });
 
@@ -176,8 +206,8 @@ describe("the compiled master", () => {
   });
 
   test("every path the page fetches is a route: /api/v1 answers 401 without a token and 200 with a read token; /_raft needs none", async () => {
-    const paths = fetchedPaths(SCRIPT);
-    expect(paths.length).toBeGreaterThanOrEqual(6);
+    const paths = fetchedPaths(OWN_SCRIPT);
+    expect(paths.length).toBeGreaterThanOrEqual(9);
     for (const p of paths) {
       if (p.startsWith("/api/v1/")) {
         const anon = await m.api<{ error: string; detail: string }>(p, { token: null });

@@ -6,7 +6,7 @@
  */
 import type { ServerWebSocket } from "bun";
 import { sessionKey, newTokenId, type Claims } from "../../auth/index.ts";
-import { AgentMessageSchema, parseMessage, type AgentReport, type AgentStatus, type JobEvent, type Register } from "../../control/index.ts";
+import { AgentMessageSchema, TELEMETRY_LIMITS, parseMessage, type AgentReport, type AgentStatus, type JobEvent, type Register, type Telemetry } from "../../control/index.ts";
 import { logger } from "../../log/index.ts";
 import type { HostEntry, HostTable } from "../hosts/table.ts";
 
@@ -54,6 +54,8 @@ export interface SessionDeps {
   onDisconnected?: (hostId: number) => void;
   /** A host completed a registration (a new session; `replaced` if it had one open). */
   onRegistered?: (hostId: number, msg: Register, replaced: boolean) => void;
+  /** Telemetry from a registered session, about its own host (never written durably). */
+  onTelemetry?: (hostId: number, msg: Telemetry) => void;
 }
 
 export const CLOSE_REPLACED = 4000;
@@ -118,6 +120,20 @@ export class ControlSessions {
         return;
       }
       this.deps.onReport?.(hostId, msg);
+      return;
+    }
+    if (msg.type === "telemetry") {
+      const hostId = ws.data.hostId;
+      if (!hostId || this.sockets.get(hostId) !== ws) {
+        send(ws, { type: "error", error: "not_registered", detail: "send register before telemetry" });
+        return;
+      }
+      const bytes = typeof raw === "string" ? Buffer.byteLength(raw) : raw.length;
+      if (bytes > TELEMETRY_LIMITS.bytes) {
+        send(ws, { type: "error", error: "too_large", detail: `telemetry of ${bytes} bytes; at most ${TELEMETRY_LIMITS.bytes}` });
+        return;
+      }
+      this.deps.onTelemetry?.(hostId, msg);
       return;
     }
     if (msg.type === "register") {

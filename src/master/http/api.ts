@@ -30,6 +30,11 @@ import type { MasterState } from "../state.ts";
 export function writeRefusalRows(state: MasterState, rows: readonly RefusalRow[], nowMs: () => number): void {
   for (const row of rows) state.propose({ type: "audit.record", at: nowMs(), ...row }).catch(() => {});
 }
+import { historyRoutes } from "./history-api.ts";
+import { telemetryRoutes } from "./telemetry-api.ts";
+import { jsonFor } from "./compress.ts";
+import { pageOf, parseLoadQuery, pickFields } from "./load-query.ts";
+import { renderTelemetryMetrics } from "./telemetry-metrics.ts";
 
 const TokenRequestSchema = v.strictObject({
   role: RoleSchema,
@@ -156,13 +161,19 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
     const audit = `# HELP lava_audit_refusals_suppressed_total Refused requests that got no audit row of their own (refusal budgets exceeded).\n# TYPE lava_audit_refusals_suppressed_total counter\nlava_audit_refusals_suppressed_total ${refusals.suppressed}\n`;
     const st = repl.driver.status();
     const sync = ctx.state.clustered ? renderSyncMetrics({ leading: ctx.state.isLeader, followers: ctx.sync.stream.stats(), sink: ctx.sync.sink.counters, ageMs: ctx.sync.sink.freshness(st.leader, st.term, ctx.nowMs())?.ageMs ?? null }) : "";
-    return new Response(body + raft + announce + audit + sync, { headers: { "content-type": "text/plain; version=0.0.4" } });
+    const telemetry = renderTelemetryMetrics(ctx.hosts.values(), ctx.telemetry, ctx.nowMs());
+    return new Response(body + raft + announce + audit + sync + telemetry, { headers: { "content-type": "text/plain; version=0.0.4" } });
   });
 
   r.on("GET", "/api/v1/load", (req, _p, url) => {
     ctx.gate.check(req, url, "read");
     const now = ctx.nowMs();
-    return json(ctx.hosts.list().map((h) => loadView(h, now, ctx.policy)));
+    const q = parseLoadQuery(url.searchParams);
+    const hosts = ctx.hosts.list();
+    const rows = pageOf(hosts, q).map((h) => loadView(h, now, ctx.policy));
+    const res = jsonFor(req, pickFields(rows, q));
+    res.headers.set("x-total-count", String(hosts.length));
+    return res;
   });
 
   r.on("GET", "/api/v1/hosts", linearizable(ctx, (req, _p, url) => {
@@ -270,6 +281,8 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
   });
 
   jobRoutes(r, ctx, change);
+  historyRoutes(r, ctx);
+  telemetryRoutes(r, ctx);
   raftRoutes(r, ctx, change);
   remoteRoutes(r, ctx, change);
 

@@ -6,7 +6,24 @@
  * leader like any other.
  */
 import pageText from "./dashboard/index.html" with { type: "text" };
+// uPlot (MIT, github.com/leeoniya/uPlot): the charts of the host page, embedded whole so the page needs nothing from outside.
+import uplotJs from "uplot/dist/uPlot.iife.min.js" with { type: "text" };
+import uplotCss from "uplot/dist/uPlot.min.css" with { type: "text" };
 import type { Router } from "./router.ts";
+
+/**
+ * The page as served: index.html with uPlot's script and stylesheet put in
+ * its one <script> and one <style> (placeholders `/*!uplot-js*\/` and
+ * `/*!uplot-css*\/`), so the CSP's two hashes still cover everything.
+ */
+export function composePage(html: string = pageText as unknown as string): string {
+  const js = String(uplotJs);
+  const css = String(uplotCss);
+  // Neither may end the block it is put in.
+  if (/<\/script/i.test(js) || /<\/style/i.test(css)) throw new Error("dashboard: uPlot's text would end its <script> or <style> early");
+  if (!html.includes("/*!uplot-js*/") || !html.includes("/*!uplot-css*/")) throw new Error("dashboard: the page lacks the uPlot placeholders");
+  return html.replace("/*!uplot-css*/", () => css).replace("/*!uplot-js*/", () => js);
+}
 
 /** What `GET /` answers with: the page and the headers computed from it once. */
 export interface DashboardPage {
@@ -73,7 +90,7 @@ function matchesEtag(header: string | null, etag: string): boolean {
 }
 
 /** `GET /` and `HEAD /`: no token (the page holds no data; its API calls need one). */
-export function dashboardRoutes(r: Router, html: string = pageText as unknown as string): void {
+export function dashboardRoutes(r: Router, html: string = composePage()): void {
   // bun-types declares *.html as an HTMLBundle; imported `with { type: "text" }` it is the file's text.
   if (typeof html !== "string") throw new Error("dashboard: the page was not embedded as text");
   const page = dashboardPage(html);

@@ -1,0 +1,258 @@
+#!/usr/bin/env bun
+/**
+ * History benchmark (issue 15): what load history and the shared-memory load
+ * table cost, and what they give, with N simulated agents.
+ *
+ *   bun bench/history.ts [--hosts 10000] [--seconds 60] [--smoke] [--out FILE]
+ *
+ * 1. Ingest cost: the compiled master runs twice, history and load table
+ *    off (master.history.enabled, master.loadTable.enabled false) and on,
+ *    each with the fleet simulator (bench/lib/fleet-sim.ts: N agents, each
+ *    on its own jittered 4 s timer) for S seconds after every host has
+ *    reported. Figure: master CPU per accepted report, on ÷ off (target: at
+ *    most 1.10). Also the same in process, where nothing else runs: the ns
+ *    HistoryFile.onReport + LoadTableWriter.onReport add to a report, at the
+ *    real rate of bucket closes (each host every 4 s of simulated time).
+ * 2. Size: the history file against the formula (docs/history.md) and
+ *    against rrdtool (Debian package) files holding the same series and
+ *    tiers (AVERAGE, MAX, MIN RRAs of 240 rows at 15 s, 6 min, 42 min, 3 h,
+ *    36 h), per host: the report's fields (target ≤ 64 KiB and ≤ 0.5 ×
+ *    rrdtool) and all metrics. Skipped (said) without rrdtool.
+ * 3. Queries on the master with history, N hosts live: GET
+ *    /api/v1/hosts/H/history?since=24h (target p50 ≤ 20 ms) and
+ *    GET /api/v1/history?since=24h&agg=summary over every host (≤ 200 ms).
+ *
+ * --smoke: 200 hosts, 5 s each, fewer query runs (a test runs it in CI).
+ */
+import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseFlags } from "./lib/args.ts";
+import { LineChild } from "./lib/child.ts";
+import { FleetSim } from "./lib/fleet-sim.ts";
+import { hostnameOf } from "./lib/fleet-reporter.ts";
+import { BenchMaster, binaryIsStale, binaryVersion, lavaBinary } from "./lib/master.ts";
+import { cpuSeconds, renice, rssBytes } from "./lib/proc.ts";
+import { writeResult } from "./lib/results.ts";
+import { fmtInt, percentile, round } from "./lib/stats.ts";
+import { BLOCK_BYTES, METRICS, ROWS, SERIES, TIERS, fileBytes, reportBytesPerHost } from "../src/history/index.ts";
+import { HistoryFile } from "../src/master/history/file.ts";
+import { LoadTableWriter } from "../src/master/loadtable.ts";
+import { HostTable } from "../src/master/hosts/table.ts";
+import { configureLogging } from "../src/log/index.ts";
+
+const flags = parseFlags("bun bench/history.ts", process.argv.slice(2), {
+  hosts: { kind: "number", default: 10_000, min: 1, integer: true, help: "simulated agents" },
+  seconds: { kind: "number", default: 60, min: 1, help: "measured seconds per master (off, then on)" },
+  smoke: { kind: "boolean", default: false, help: "200 hosts, 5 s each, few query runs: a quick check that it all works" },
+  "query-runs": { kind: "number", default: 30, min: 1, integer: true, help: "timed runs of each history query" },
+  "reg-rate": { kind: "number", default: 450, min: 1, help: "registrations started per second (the master admits 500/s)" },
+  lava: { kind: "string", default: null, help: "lava binary (default dist/lava; built if missing)" },
+  out: { kind: "string", default: null, help: "JSON result file (default bench/results/history.json)" },
+});
+const N = flags.smoke ? Math.min(flags.hosts, 200) : flags.hosts;
+const SECONDS = flags.smoke ? Math.min(flags.seconds, 5) : flags.seconds;
+const QUERY_RUNS = flags.smoke ? Math.min(flags["query-runs"], 5) : flags["query-runs"];
+configureLogging({ level: "silent", format: "pretty" });
+
+const bin = lavaBinary(flags.lava);
+const version = binaryVersion(bin);
+const work = mkdtempSync(join(tmpdir(), "lava-bench-history-"));
+renice(process.pid, -10);
+
+async function waitUntil(cond: () => boolean | Promise<boolean>, timeoutMs: number, what: string): Promise<void> {
+  const t0 = performance.now();
+  while (!(await cond())) {
+    if (performance.now() - t0 > timeoutMs) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(50);
+  }
+}
+
+interface Run {
+  history: boolean;
+  accepted: number;
+  cpuS: number;
+  cpuUsPerReport: number;
+  rssBytes: number;
+  master: BenchMaster;
+  sim: FleetSim;
+  announce: LineChild;
+}
+
+/** A master (history on or off) with N simulated agents, measured for SECONDS once every host has reported. */
+async function fleetRun(history: boolean): Promise<Run> {
+  const cfg = join(work, `master-${history ? "on" : "off"}.yaml`);
+  writeFileSync(cfg, `master:\n  history:\n    enabled: ${history}\n  loadTable:\n    enabled: ${history}\n`);
+  const master = await BenchMaster.start({ bin, args: ["--config", cfg] });
+  const announce = LineChild.spawn([process.execPath, join(import.meta.dir, "lib", "udp-sink.ts")]);
+  const { port: announcePort } = await announce.next<{ port: number }>();
+  const sim = await FleetSim.create({ announcePort, hosts: N, seed: 1, sockets: 16, masterHost: "127.0.0.1", httpPort: () => master.httpPort, udpPort: master.udpPort, token: master.adminToken, policy: { minMs: 10_000, maxMs: 300_000 }, handshakeTimeoutMs: 10_000 });
+  sim.startAll(flags["reg-rate"]);
+  await waitUntil(() => sim.registeredCurrent === N, (N / flags["reg-rate"]) * 2000 + 60_000, "every agent to register");
+  await waitUntil(async () => (await master.status()).hosts.unavail === 0, 30_000, "every host to report");
+  const a0 = (await master.status()).ingest.accepted;
+  const c0 = cpuSeconds(master.pid);
+  await Bun.sleep(SECONDS * 1000);
+  const a1 = (await master.status()).ingest.accepted;
+  const c1 = cpuSeconds(master.pid);
+  const accepted = a1 - a0;
+  const run = { history, accepted, cpuS: c1 - c0, cpuUsPerReport: ((c1 - c0) * 1e6) / Math.max(1, accepted), rssBytes: rssBytes(master.pid), master, sim, announce };
+  console.log(`history ${history ? "on " : "off"}: ${fmtInt(accepted)} reports in ${SECONDS} s, master CPU ${(run.cpuS / SECONDS * 100).toFixed(1)} % of a core, ${run.cpuUsPerReport.toFixed(2)} µs per report, RSS ${(run.rssBytes / 2 ** 20).toFixed(0)} MiB`);
+  return run;
+}
+
+async function stopRun(r: Run): Promise<void> {
+  await r.sim.stop();
+  await r.announce.stop();
+  await r.master.dispose();
+}
+
+/** In process: the ns the history and the load table add to one report, bucket closes at the real rate. */
+function inProcessCost(hosts: number): { nsPerReport: number; reports: number } {
+  const dir = mkdtempSync(join(tmpdir(), "lava-bench-history-inproc-"));
+  try {
+    const table = new HostTable();
+    const entries = Array.from({ length: hosts }, (_, i) => {
+      const h = table.upsert({ hostId: i + 1, hostname: `h${i}`, hardware: { ncpus: 8, memBytes: 2 ** 34, gpus: 0 }, version: "b", registeredAtMs: 0, drained: false });
+      h.report = { load1: 1, load5: 1, load15: 1, memUsed: 2 ** 33, memFree: 2 ** 33, swapUsed: 0, swapFree: 2 ** 30, ncpus: 8, cpuUser: 10, cpuSys: 5, cpuIdle: 85, jobsRunning: 1, jobsPending: 0, procsTotal: 300, flags: 0 };
+      h.connected = true;
+      return h;
+    });
+    const t0 = 1_800_000_000_000;
+    const policy = { reportIntervalMs: 4000, busy: { loadPerCpu: 1.5, cpuPercent: 95, memPercent: 95 } };
+    const hist = new HistoryFile({ dataDir: dir, nowMs: t0, reportHeartbeatMs: 14_000 });
+    const lt = new LoadTableWriter(dir, policy, { nodeId: 1, pid: process.pid });
+    // Warm-up: every host once (allocation of blocks and records), then 30 simulated minutes timed.
+    for (const h of entries) {
+      h.lastReportMs = t0;
+      hist.onReport(h, t0);
+      lt.onReport(h, t0);
+    }
+    const simulatedMs = 30 * 60_000;
+    const reports = Math.round((simulatedMs / 4000) * hosts);
+    const start = performance.now();
+    for (let k = 0; k < reports; k++) {
+      const h = entries[k % hosts]!;
+      const t = t0 + 4000 + Math.floor(k / hosts) * 4000 + ((k % hosts) * 4000) / hosts;
+      h.report!.load1 = (k % 97) / 10;
+      h.lastReportMs = t;
+      hist.onReport(h, t);
+      lt.onReport(h, t);
+    }
+    const ns = ((performance.now() - start) * 1e6) / reports;
+    hist.close();
+    return { nsPerReport: ns, reports };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** rrdtool files with the same series and tiers; bytes per host, report fields and all. */
+function rrdtoolBytes(): { reportBytes: number; allBytes: number; files: Record<string, number> } | null {
+  if (!Bun.which("rrdtool")) return null;
+  const dir = mkdtempSync(join(tmpdir(), "lava-bench-rrd-"));
+  try {
+    const rras = (cfs: string[]) => cfs.flatMap((cf) => TIERS.map((t) => `RRA:${cf}:0.5:${t.stepS / TIERS[0]!.stepS}:${ROWS}`));
+    // One file per set of consolidations: rrdtool applies every RRA to every data source of a file.
+    const groups = new Map<string, { cfs: string[]; ds: string[]; report: boolean }>();
+    METRICS.forEach((m, i) => {
+      const key = `${m.group}-${m.cfs.join("")}`;
+      const g = groups.get(key) ?? { cfs: m.cfs.map((c) => c.toUpperCase().replace("AVG", "AVERAGE")), ds: [], report: m.group === 0 };
+      g.ds.push(`DS:m${i}:GAUGE:${3 * TIERS[0]!.stepS}:0:U`);
+      groups.set(key, g);
+    });
+    const files: Record<string, number> = {};
+    let reportBytes = 0;
+    let allBytes = 0;
+    for (const [key, g] of groups) {
+      const f = join(dir, `${key}.rrd`);
+      const r = Bun.spawnSync(["rrdtool", "create", f, "--step", String(TIERS[0]!.stepS), "--start", "1700000000", ...g.ds, ...rras(g.cfs)], { stderr: "pipe" });
+      if (r.exitCode !== 0) throw new Error(`rrdtool create: ${r.stderr.toString()}`);
+      const size = statSync(f).size;
+      files[key] = size;
+      allBytes += size;
+      if (g.report) reportBytes += size;
+    }
+    return { reportBytes, allBytes, files };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+async function timeQuery(m: BenchMaster, path: string): Promise<{ p50: number; max: number; bytes: number }> {
+  const ms: number[] = [];
+  let bytes = 0;
+  for (let k = 0; k < QUERY_RUNS; k++) {
+    const t0 = performance.now();
+    const res = await fetch(`http://${m.addr}${path}`, { headers: { authorization: `Bearer ${m.adminToken}`, "accept-encoding": "identity" } });
+    const body = await res.arrayBuffer();
+    ms.push(performance.now() - t0);
+    if (!res.ok) throw new Error(`GET ${path}: ${res.status} ${new TextDecoder().decode(body).slice(0, 300)}`);
+    bytes = body.byteLength;
+  }
+  return { p50: round(percentile(ms, 50), 2), max: round(Math.max(...ms), 2), bytes };
+}
+
+let off: Run | null = null;
+let on: Run | null = null;
+const figures = (r: Run) => ({ accepted: r.accepted, cpuS: round(r.cpuS, 3), cpuUsPerReport: round(r.cpuUsPerReport, 3), rssBytes: r.rssBytes });
+try {
+  console.log(`lava history bench: ${fmtInt(N)} agents, ${SECONDS} s per master${flags.smoke ? " (smoke)" : ""}; Bun ${Bun.version}; ${version}${binaryIsStale(bin) ? " (binary older than src/)" : ""}`);
+  off = await fleetRun(false);
+  const offFig = figures(off);
+  await stopRun(off);
+  off = null;
+  on = await fleetRun(true);
+  const onFig = figures(on);
+  const ratio = on.cpuUsPerReport / offFig.cpuUsPerReport;
+  console.log(`ingest CPU per report, history on ÷ off: ${ratio.toFixed(3)} (target ≤ 1.10: ${ratio <= 1.1 ? "met" : "NOT met"})`);
+
+  // Queries with every host live on the master with history.
+  const oneHost = await timeQuery(on.master, `/api/v1/hosts/${encodeURIComponent(hostnameOf(0))}/history?metric=load1&since=24h`);
+  const summary = await timeQuery(on.master, "/api/v1/history?metric=load1&since=24h&agg=summary");
+  const top = await timeQuery(on.master, "/api/v1/history?metric=load1PerCpu&since=1h&step=60&top=100");
+  console.log(`GET one host, 24 h: p50 ${oneHost.p50} ms (target ≤ 20: ${oneHost.p50 <= 20 ? "met" : "NOT met"}); all ${fmtInt(N)} hosts summarised, 24 h: p50 ${summary.p50} ms (target ≤ 200: ${summary.p50 <= 200 ? "met" : "NOT met"}); heatmap (top 100, 1 h by minute): p50 ${top.p50} ms, ${fmtInt(top.bytes)} bytes`);
+  const file = statSync(join(on.master.dataDir, "history.lava"));
+  const capacity = Math.round((file.size - fileBytes(0)) / BLOCK_BYTES);
+  const table = statSync(join(on.master.dataDir, "load.table"));
+  await stopRun(on);
+  on = null;
+
+  const inproc = inProcessCost(N);
+  const inprocShare = inproc.nsPerReport / 1000 / offFig.cpuUsPerReport;
+  console.log(`in process: history + load table add ${inproc.nsPerReport.toFixed(0)} ns per report (${fmtInt(inproc.reports)} reports, closes at the real rate) = ${(inprocShare * 100).toFixed(1)} % of the master's CPU per report without them`);
+
+  const rrd = rrdtoolBytes();
+  const ours = { perHostBytes: BLOCK_BYTES, reportBytesPerHost: reportBytesPerHost(), fileBytes: file.size, formulaBytes: fileBytes(capacity), capacity, series: SERIES.length, tiers: TIERS.length, rows: ROWS };
+  console.log(`history file: ${fmtInt(file.size)} bytes for room for ${fmtInt(capacity)} hosts = formula ${fmtInt(fileBytes(capacity))} (4096 + capacity × ${BLOCK_BYTES}); ${(file.blocks * 512 / 2 ** 20).toFixed(0)} MiB on disk; load table ${fmtInt(table.size)} bytes`);
+  if (rrd) {
+    console.log(`per host, report fields: lava ${fmtInt(ours.reportBytesPerHost)} B, rrdtool ${fmtInt(rrd.reportBytes)} B → ${(ours.reportBytesPerHost / rrd.reportBytes).toFixed(3)} (target ≤ 0.5); all metrics: lava ${fmtInt(BLOCK_BYTES)} B, rrdtool ${fmtInt(rrd.allBytes)} B → ${(BLOCK_BYTES / rrd.allBytes).toFixed(3)}`);
+  } else console.log("!!!! rrdtool not installed (Debian: apt-get install -y rrdtool): size comparison SKIPPED !!!!");
+
+  const path = writeResult(
+    "history",
+    {
+      lava: version,
+      smoke: flags.smoke,
+      hosts: N,
+      secondsPerMaster: SECONDS,
+      ingest: {
+        off: offFig,
+        on: onFig,
+        ratio: round(ratio, 4),
+        targetMax: 1.1,
+        met: ratio <= 1.1,
+        inProcess: { nsPerReport: round(inproc.nsPerReport, 1), reports: inproc.reports, shareOfReportCpu: round(inprocShare, 4) },
+      },
+      size: { ...ours, rrdtool: rrd, reportRatioToRrdtool: rrd ? round(ours.reportBytesPerHost / rrd.reportBytes, 4) : null, allRatioToRrdtool: rrd ? round(BLOCK_BYTES / rrd.allBytes, 4) : null, loadTableBytes: table.size },
+      queries: { runs: QUERY_RUNS, oneHost24h: oneHost, allHostsSummary24h: summary, heatmapTop100: top, targets: { oneHostP50Ms: 20, allHostsP50Ms: 200, met: oneHost.p50 <= 20 && summary.p50 <= 200 } },
+    },
+    flags.out,
+  );
+  console.log(`wrote ${path}`);
+} finally {
+  if (off) await stopRun(off).catch(() => {});
+  if (on) await stopRun(on).catch(() => {});
+  rmSync(work, { recursive: true, force: true });
+}
+process.exit(0);
