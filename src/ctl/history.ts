@@ -1,13 +1,15 @@
 import { defineCommand } from "citty";
+import { meta } from "../cli/meta.ts";
 import { connect, ctlArgs, expectObject, oneName, segment } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { historyText } from "./history-view.ts";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "history",
     description: "A host's load history as a terminal chart (like Ganglia's graphs): --metric load1 over --since 1h; --json for scripts",
-  },
+    usage: "HOST", examples: ["lava ctl history node7", "lava ctl history node7 --metric cpuUser --since 24h", "lava ctl history node7 --since 7d --json"],
+  }),
   args: {
     ...ctlArgs,
     host: { type: "positional", required: true, description: "The host" },

@@ -1,13 +1,15 @@
 import { defineCommand } from "citty";
+import { meta } from "../cli/meta.ts";
 import { connect, ctlArgs, expectObject, oneName, segment } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { telemetryText } from "./telemetry-view.ts";
 
 export default defineCommand({
-  meta: {
+  meta: meta({
     name: "telemetry",
     description: "A host's latest telemetry: filesystems, network and disk rates, top processes by CPU and memory, GPUs, containers",
-  },
+    usage: "HOST", examples: ["lava ctl telemetry node7", "lava ctl telemetry node7 --json"],
+  }),
   args: {
     ...ctlArgs,
     host: { type: "positional", required: true, description: "The host" },
