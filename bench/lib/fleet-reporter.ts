@@ -33,7 +33,7 @@ export const absNow = (): number => performance.timeOrigin + performance.now();
 
 export type ReporterIn =
   | { type: "init"; hosts: number; seed: number; sockets: number; udpPort: number; epochAbs: number }
-  | { type: "session"; i: number; hostId: number; key: Uint8Array; gen: number; intervalMs: number }
+  | { type: "session"; i: number; hostId: number; key: Uint8Array; gen: number; intervalMs: number; resumeSeq?: number }
   | { type: "gen"; gen: number }
   | { type: "stats" }
   | { type: "stop" };
@@ -250,7 +250,8 @@ if (typeof self !== "undefined" && !Bun.isMainThread) {
       case "session": {
         const h = hosts[msg.i]!;
         h.hasher = new Bun.CryptoHasher("sha256", msg.key);
-        h.seq = 0;
+        // A resumed session keeps its key: seq goes on above what the master accepted (docs/api.md).
+        h.seq = msg.resumeSeq === undefined ? 0 : Math.max(h.seq, msg.resumeSeq);
         h.gen = msg.gen;
         h.intervalMs = msg.intervalMs;
         new DataView(h.template.buffer, h.template.byteOffset, DATAGRAM).setUint32(12, msg.hostId, false);

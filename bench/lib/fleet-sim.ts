@@ -19,9 +19,10 @@
  * 100 ms buckets (on loopback a send is an arrival), and so is each
  * registration.
  */
-import { reconnectDelayMs, STABLE_SESSION_MS, type BackoffPolicy, type Rng } from "../../src/agent/backoff.ts";
+import { reconnectDelayMs, restartDelayMs, RESTART_RETRIES, STABLE_SESSION_MS, type BackoffPolicy, type Rng } from "../../src/agent/backoff.ts";
 import { absNow, BUCKET_MS, hostnameOf, type ReporterIn, type ReporterOut, type ReporterStats } from "./fleet-reporter.ts";
-import { registerMessage } from "./register.ts";
+import { newHostKey, signedRegisterMessage } from "./register.ts";
+import type { HostKey } from "../../src/auth/index.ts";
 import { mulberry32 } from "./stats.ts";
 import { openChannel, type AgentChannel } from "./ws.ts";
 
@@ -39,6 +40,12 @@ interface SimHost {
   channel: AgentChannel | null;
   registeredAt: number;
   round: number;
+  /** Its host key (made at the first connection) and the session token of its last registration, as the agent keeps them. */
+  key: HostKey | null;
+  sessionToken: string | null;
+  hostId: number;
+  /** Quick retries left after the master closed with 1001 (src/agent/backoff.ts restartDelayMs). */
+  quick: number;
 }
 
 export interface FleetSimOptions {
@@ -77,12 +84,14 @@ export class FleetSim {
   masterGen = 1;
   /** Registrations per 100 ms bucket. */
   readonly registrations: number[] = [];
-  counters = { registrations: 0, rejected503: 0, connectFailures: 0, drops: 0 };
+  counters = { registrations: 0, rejected503: 0, connectFailures: 0, drops: 0, resumed: 0 };
   lastFailure = "";
   lastRegistrationAt = 0;
   /** Bugs in the simulator (not operating conditions), for the driver to report. */
   errors: string[] = [];
   registeredCurrent = 0;
+  /** When every host was registered with the current master again (0: not yet). */
+  allBackAt = 0;
 
   private readonly hosts: SimHost[] = [];
   private readonly timers = new Set<ReturnType<typeof setTimeout>>();
@@ -94,7 +103,7 @@ export class FleetSim {
     private readonly worker: Worker,
   ) {
     for (let i = 0; i < opts.hosts; i++) {
-      this.hosts.push({ i, hostname: hostnameOf(i), rng: mulberry32((opts.seed * 0x9e3779b1 + i * 2) >>> 0), state: "new", gen: 0, channel: null, registeredAt: 0, round: 0 });
+      this.hosts.push({ i, hostname: hostnameOf(i), rng: mulberry32((opts.seed * 0x9e3779b1 + i * 2) >>> 0), state: "new", gen: 0, channel: null, registeredAt: 0, round: 0, key: null, sessionToken: null, hostId: 0, quick: 0 });
     }
     worker.onmessage = (ev: MessageEvent<ReporterOut>) => {
       const m = ev.data;
@@ -143,6 +152,7 @@ export class FleetSim {
   masterRestarting(): void {
     this.masterGen++;
     this.registeredCurrent = 0;
+    this.allBackAt = 0;
     this.post({ type: "gen", gen: this.masterGen });
   }
 
@@ -164,14 +174,17 @@ export class FleetSim {
     if (this.stopped) return;
     h.state = "connecting";
     let channel: AgentChannel | null = null;
+    h.key ??= await newHostKey();
+    // As the agent: reconnect with the session token (a resume, no write on the master), else the join token.
+    const token = h.sessionToken ?? this.opts.token;
     const r = await openChannel({
       host: this.opts.masterHost,
       port: this.opts.httpPort(),
-      token: this.opts.token,
-      register: registerMessage({ hostname: h.hostname, reportPort: this.opts.announcePort }),
+      token,
+      register: await signedRegisterMessage({ hostname: h.hostname, reportPort: this.opts.announcePort }, h.key, token),
       timeoutMs: this.opts.handshakeTimeoutMs,
-      onClose: () => {
-        if (channel) this.onDrop(h, channel);
+      onClose: (code) => {
+        if (channel) this.onDrop(h, channel, code);
       },
     });
     if (this.stopped) {
@@ -186,7 +199,12 @@ export class FleetSim {
       h.registeredAt = now;
       h.state = "registered";
       this.registeredCurrent++;
-      this.post({ type: "session", i: h.i, hostId: r.msg.hostId, key: new Uint8Array(Buffer.from(r.msg.sessionKey, "base64")), gen: this.masterGen, intervalMs: r.msg.reportIntervalMs });
+      h.quick = 0;
+      if (this.registeredCurrent === this.opts.hosts && this.allBackAt === 0) this.allBackAt = now;
+      if (r.msg.sessionToken) h.sessionToken = r.msg.sessionToken;
+      if (r.msg.reportSeq !== undefined) this.counters.resumed++;
+      h.hostId = r.msg.hostId;
+      this.post({ type: "session", i: h.i, hostId: r.msg.hostId, key: new Uint8Array(Buffer.from(r.msg.sessionKey, "base64")), gen: this.masterGen, intervalMs: r.msg.reportIntervalMs, ...(r.msg.reportSeq !== undefined ? { resumeSeq: r.msg.reportSeq } : {}) });
       this.counters.registrations++;
       const b = Math.floor((this.abs(now) - this.epochAbs) / BUCKET_MS);
       while (this.registrations.length <= b) this.registrations.push(0);
@@ -196,7 +214,8 @@ export class FleetSim {
       if (!channel.isOpen) this.onDrop(h, channel);
       return;
     }
-    let delay = reconnectDelayMs(h.round++, this.opts.policy, h.rng);
+    let delay = h.quick > 0 ? (h.quick--, restartDelayMs(this.opts.policy, h.rng)) : reconnectDelayMs(h.round++, this.opts.policy, h.rng);
+    if (r.kind === "rejected" && r.status === 401 && h.sessionToken) h.sessionToken = null; // expired or revoked: the join token next
     if (r.kind === "rejected" && r.status === 503) {
       this.counters.rejected503++;
       delay = Math.max(delay, (r.retryAfterS ?? 0) * 1000);
@@ -207,12 +226,18 @@ export class FleetSim {
     this.later(h, delay);
   }
 
-  private onDrop(h: SimHost, channel: AgentChannel): void {
+  private onDrop(h: SimHost, channel: AgentChannel, code = 1006): void {
     if (this.stopped || h.channel !== channel) return;
     h.channel = null;
     if (h.state === "registered" && h.gen === this.masterGen) this.registeredCurrent--;
     this.counters.drops++;
     if (performance.now() - h.registeredAt >= STABLE_SESSION_MS) h.round = 0;
+    // As the agent: a master's clean shutdown (1001) brings it back within seconds, spread out.
+    if (code === 1001) {
+      h.quick = RESTART_RETRIES;
+      this.later(h, restartDelayMs(this.opts.policy, h.rng));
+      return;
+    }
     this.later(h, reconnectDelayMs(h.round++, this.opts.policy, h.rng));
   }
 

@@ -5,6 +5,8 @@
  * upgrade the master still turns away. The channels stay open: the caller
  * closes them.
  */
+import { randomBytes } from "node:crypto";
+import { exportHostKey, generateHostKey, registerProofFields, type HostKey } from "../../src/auth/index.ts";
 import { openChannel, type AgentChannel } from "./ws.ts";
 
 export interface AgentIdentity {
@@ -29,6 +31,17 @@ export function registerMessage(a: AgentIdentity) {
     reportPort: a.reportPort,
     version: "bench",
   };
+}
+
+/** A host key for a simulated agent (the master refuses a register without one). */
+export async function newHostKey(): Promise<HostKey> {
+  const pair = await generateHostKey();
+  return { privateKey: pair.privateKey, publicRaw: (await exportHostKey(pair)).publicRaw };
+}
+
+/** `register` as the agent sends it: signed with the host key, bound to the connection's token. */
+export async function signedRegisterMessage(a: AgentIdentity, key: HostKey, token: string) {
+  return { ...registerMessage(a), ...(await registerProofFields(key, a.hostname, token, Date.now(), randomBytes(16).toString("base64"))) };
 }
 
 export interface RegisterAllOptions {
@@ -70,13 +83,15 @@ export async function registerAll(opts: RegisterAllOptions): Promise<RegisterAll
   let allowance = 0;
   let last = t0;
 
+  const keys: (HostKey | undefined)[] = new Array(n);
   const attempt = async (i: number) => {
     inFlight++;
+    const key = (keys[i] ??= await newHostKey());
     const r = await openChannel({
       host: opts.host,
       port: opts.port,
       token: opts.token,
-      register: registerMessage(opts.agents[i]!),
+      register: await signedRegisterMessage(opts.agents[i]!, key, opts.token),
       timeoutMs: 10_000,
       onClose: (code, reason) => opts.onClose?.(i, code, reason),
     });

@@ -18,6 +18,8 @@ export interface Registered {
   sessionKey: string;
   reportIntervalMs: number;
   udpPort: number;
+  sessionToken?: string;
+  reportSeq?: number;
 }
 
 export interface ChannelOptions {

@@ -54,15 +54,18 @@ import { hostname as osHostname, release as osRelease, type as osType } from "no
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
 import * as v from "valibot";
-import { clientTls, type AgentConfig, type ClientTls } from "../config/index.ts";
+import { clientTls, defaultAgentStateDir, type AgentConfig, type ClientTls } from "../config/index.ts";
+import { randomBytes } from "node:crypto";
+import { registerProofFields, type HostKey } from "../auth/index.ts";
 import { join } from "node:path";
-import { defaultScheme, formatHostPort, httpUrl, parseHostPort, parseMasterList, withScheme, RegisterSchema, type Ack, type AgentMessage, type AgentRequest, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob } from "../control/index.ts";
+import { defaultScheme, formatHostPort, httpUrl, parseHostPort, parseMasterList, withScheme, RegisterSchema, type Ack, type AgentHealthStatus, type AgentMessage, type AgentRequest, type Health, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob, type SessionToken } from "../control/index.ts";
+import { loadOrCreateHostKey, readSessionToken, writeSessionToken } from "./host-key.ts";
 import { logger } from "../log/index.ts";
 import { VERSION } from "../version.ts";
 import { hardwareInfo, ProcSampler, type HardwareInfo, type JobCounts } from "./procfs/index.ts";
 import { judgeAnnounce, type AnnounceRejection } from "./announce.ts";
-import { reconnectDelayMs, STABLE_SESSION_MS, type Rng } from "./backoff.ts";
-import { errorText, httpBase, openControl, type ControlConnection, type ControlOutcome } from "./control.ts";
+import { reconnectDelayMs, restartDelayMs, RESTART_RETRIES, STABLE_SESSION_MS, type Rng } from "./backoff.ts";
+import { errorText, guard, httpBase, openControl, type ControlConnection, type ControlOutcome } from "./control.ts";
 import { openReporter, type Reporter, type Sampler } from "./reporter.ts";
 import { commandEnv, createJobRunner, currentUser, type EnvSource, type JobRunnerOptions } from "./jobs/index.ts";
 import { createExecutor, type ExecutorOptions } from "./exec/index.ts";
@@ -133,6 +136,12 @@ export interface AgentStatus {
   alertEvaluations: number;
   /** Health reports sent (periodic and answers). */
   healthReportsSent: number;
+  /** What the agent says of itself: degraded while a health check fails or /proc cannot be read. */
+  agentStatus: AgentHealthStatus;
+  /** Fingerprint of the host key (null before start()). */
+  hostKey: string | null;
+  /** Connections use the session token the master handed out (not the join token). */
+  usingSessionToken: boolean;
 }
 
 /** Everything createAgent takes from outside, so tests can steer it; all optional. */
@@ -223,6 +232,16 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const startedAt = now();
   // Read now, so that a bad agent.tls.ca stops start-up (exit 2) before anything runs.
   const tls = clientTls("agent", config.tls);
+  const stateDir = config.stateDir ?? defaultAgentStateDir(config.hostname);
+  /** The host key (loaded in start()); proves this host's identity in every `register`. */
+  let hostKey: (HostKey & { fingerprint: string }) | null = null;
+  /**
+   * The session token from the last registration (docs/security.md): used
+   * instead of the join token to reconnect, refreshed at half-life over the
+   * channel, dropped when the master says it is no longer good.
+   */
+  let sessionToken: { token: string; expiresAtMs: number } | null = null;
+  const currentToken = () => sessionToken?.token ?? config.token;
 
   // ---- requests (exec/, health/, alerts/, logs/, update/)
 
@@ -234,6 +253,28 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
 
   const executor = createExecutor({ ...deps.exec, allow: config.exec.allow, deploy: config.deploy, outputLimitBytes: config.exec.outputLimit, configFile, send: sendRegistered, env: agentEnv });
   const disks: DiskSource = { mountsPath: deps.health?.mountsPath ?? join(config.procRoot, "mounts"), ...(deps.health?.statfs ? { statfs: deps.health.statfs } : {}) };
+  // Agent status (online / degraded / offline): from the health checks and whether /proc can be read.
+  let healthFailing: string | null = null;
+  let agentStatus: AgentHealthStatus = "online";
+  let agentStatusDetail: string | null = null;
+  function observeHealth(msg: Health): void {
+    const failing = Object.entries(msg.checks)
+      .filter(([, c]) => c.status === "critical" || c.status === "unknown")
+      .map(([name, c]) => `${name}: ${c.status}${c.detail ? ` (${c.detail})` : ""}`);
+    healthFailing = failing.length ? failing.join("; ").slice(0, 400) : null;
+    updateAgentStatus();
+  }
+  function updateAgentStatus(): void {
+    if (stopping) return;
+    const procProblem = reporter?.problem === "sample" ? "cannot read /proc" : null;
+    const detail = [healthFailing, procProblem].filter((x) => x !== null).join("; ") || null;
+    const next: AgentHealthStatus = detail ? "degraded" : "online";
+    if (next === agentStatus && detail === agentStatusDetail) return;
+    if (next !== agentStatus) log.info(`agent status: ${next}${detail ? ` (${detail})` : ""}`);
+    agentStatus = next;
+    agentStatusDetail = detail;
+    sendRegistered({ type: "status", status: agentStatus, ...(detail ? { detail: detail.slice(0, 500) } : {}) });
+  }
   const health = createHealthMonitor({
     intervalMs: config.health.interval * 1000,
     collect: (signal) =>
@@ -247,7 +288,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         uptimeMs: now() - startedAt,
         signal,
       }),
-    send: sendRegistered,
+    send: (m) => {
+      observeHealth(m);
+      return sendRegistered(m);
+    },
     wallClock,
   });
   // Its own sampler: the alerts' cpu is the delta between two evaluations, independent of the report timing.
@@ -272,7 +316,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const updater = createUpdater({
     execPath: deps.update?.execPath ?? process.execPath,
     compiled: deps.update?.compiled ?? isCompiledBinary(Bun.main),
-    token: config.token,
+    token: currentToken,
     tls,
     deliver: (r) => executor.deliver(r),
     onReady: (plan) => requestRestart(plan),
@@ -350,6 +394,53 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     };
   }
 
+  /** A `register` for a connection that sends `token`: with the host key's proof bound to that token. */
+  async function signedRegister(reportPort: number, token: string | undefined): Promise<Register> {
+    const base = registerMessage(reportPort);
+    if (!hostKey) return base;
+    return { ...base, ...(await registerProofFields(hostKey, hostname, token, Math.round(wallClock()), randomBytes(16).toString("base64"))) };
+  }
+
+  function keepSessionToken(token: string, expiresAtMs: number, c: ControlConnection): void {
+    sessionToken = { token, expiresAtMs };
+    writeSessionToken(stateDir, token);
+    scheduleRefresh(c);
+  }
+
+  function dropSessionToken(why: string): void {
+    if (!sessionToken) return;
+    log.info(`dropping the session token (${why}); registering with the join token`);
+    sessionToken = null;
+    writeSessionToken(stateDir, null);
+  }
+
+  let refreshTimer: ReturnType<typeof setTimeout> | null = null;
+  /** Asks for a new session token at half of the current one's remaining life (at least 1 s from now). */
+  function scheduleRefresh(c: ControlConnection): void {
+    if (refreshTimer) clearTimeout(refreshTimer);
+    refreshTimer = null;
+    if (!sessionToken || stopping) return;
+    const leftMs = sessionToken.expiresAtMs - wallClock();
+    refreshTimer = setTimeout(
+      () => {
+        refreshTimer = null;
+        if (c !== conn || c.registeredAt === null || stopping) return;
+        c.send({ type: "session_refresh" });
+        scheduleRefresh(c);
+      },
+      Math.max(1000, Math.min(leftMs / 2, 12 * 3600 * 1000)),
+    );
+  }
+
+  function onSessionToken(msg: SessionToken, c: ControlConnection): void {
+    if (c !== conn) return;
+    keepSessionToken(msg.token, msg.expiresAtMs, c);
+  }
+
+  /** "host:port" of masters whose announces the agent follows: its own list, and what a master it registered with said. */
+  const trustedMasters = new Set<string>();
+  const trustKey = (hp: HostPort) => formatHostPort(hp).toLowerCase();
+
   function onRegistered(msg: Registered, c: ControlConnection, masterIp: string): void {
     if (c !== conn || !reporter) return;
     const key = new Uint8Array(Buffer.from(msg.sessionKey, "base64"));
@@ -359,7 +450,16 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     }
     const intervalMs = Math.min(INTERVAL_MS_MAX, Math.max(INTERVAL_MS_MIN, msg.reportIntervalMs));
     reporter.setIntervalMs(intervalMs);
-    reporter.startSession({ hostId: msg.hostId, key, target: { ip: masterIp, port: msg.udpPort }, tcpPort: msg.tcpReportPort ?? null });
+    // A resumed session (the master sends reportSeq) keeps its key: reports go on above the last seq either side knows.
+    const prev = reporter.session;
+    const sameKey = msg.reportSeq !== undefined && prev !== null && prev.hostId === msg.hostId && Buffer.from(prev.key).equals(Buffer.from(key));
+    const seq = msg.reportSeq === undefined ? 0 : Math.max(msg.reportSeq, sameKey ? prev.seq : 0);
+    reporter.startSession({ hostId: msg.hostId, key, target: { ip: masterIp, port: msg.udpPort }, tcpPort: msg.tcpReportPort ?? null, seq });
+    for (const m of msg.masters ?? []) {
+      const hp = learnt(m);
+      if (hp) trustedMasters.add(trustKey(hp));
+    }
+    if (msg.sessionToken && msg.sessionExpiresAtMs) keepSessionToken(msg.sessionToken, msg.sessionExpiresAtMs, c);
     sessionMaster = c.master;
     registrations++;
     state = "registered";
@@ -368,7 +468,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     // Unacknowledged job events first, then what runs (see the top of this file).
     const pending = runner.outbox();
     for (const ev of pending) c.send(ev);
-    c.send(runner.statusMessage());
+    c.send({ ...runner.statusMessage(), status: agentStatus, ...(agentStatusDetail ? { detail: agentStatusDetail.slice(0, 500) } : {}) });
     if (pending.length > 0) log.info(`sent ${pending.length} unacknowledged job event(s) again`);
     // Then what a new master must learn: results kept while away, alerts still firing, the health.
     executor.flush();
@@ -412,11 +512,15 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       return { registered: false, registeredMs: 0, reason: `cannot resolve ${m.host}: ${errorText(e)}`, reconnectNow: false };
     }
     if (stopping || !reporter) return { registered: false, registeredMs: 0, reason: "agent stopping", reconnectNow: false };
+    const usedSession = sessionToken !== null;
+    const token = currentToken();
+    const register = await signedRegister(reporter.port, token);
+    if (stopping) return { registered: false, registeredMs: 0, reason: "agent stopping", reconnectNow: false };
     const c: ControlConnection = openControl({
       master: m,
-      token: config.token,
+      token,
       tls,
-      register: registerMessage(reporter.port),
+      register,
       handshakeTimeoutMs,
       keepaliveMs,
       now,
@@ -426,9 +530,19 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       },
       onJobMessage,
       onRequest,
+      onSessionToken,
     });
     conn = c;
     const outcome = await c.outcome;
+    if (refreshTimer && conn === c) {
+      clearTimeout(refreshTimer);
+      refreshTimer = null;
+    }
+    // The session token is no longer good (revoked, expired, issued to another key): back to the join token.
+    if (usedSession && (outcome.closeCode === 4005 || outcome.closeCode === 4007 || outcome.upgradeStatus === 401)) {
+      dropSessionToken(outcome.reason);
+      if (!outcome.registered && config.token) outcome.retryNow = true;
+    }
     logs.ownerGone(c);
     invalidMessagesDone += c.invalidMessages;
     if (conn === c) conn = null;
@@ -466,6 +580,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   async function controlLoop(): Promise<void> {
     let round = 0;
     let redirects = 0;
+    /** Quick retries left after a master's clean shutdown (backoff.ts restartDelayMs). */
+    let quick = 0;
     let unreachableLogged = false;
     log.info(`agent ${hostname} starting: masters ${masters.map(httpUrl).join(", ")}, reports from UDP port ${reporter?.port}`);
     while (!stopping) {
@@ -480,6 +596,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
           const outcome = await session(m);
           if (stopping) return;
           if (outcome.notLeader) leaderHint = learnt(outcome.notLeader) ?? leaderHint;
+          if (outcome.retryNow) {
+            redirected = true; // a new pass now, with the join token
+            break;
+          }
           if (outcome.registered) {
             ended = { master: m, outcome };
             break;
@@ -500,8 +620,19 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         redirects = 0;
         if (ended) {
           unreachableLogged = false;
+          quick = 0;
           lastProblem = `${formatHostPort(ended.master)}: ${ended.outcome.reason}`;
           if (ended.outcome.registeredMs >= stableSessionMs) round = 0;
+          if (ended.outcome.closeCode === 1001) {
+            // The master is stopping, most often to restart at once: come back within seconds, spread out.
+            quick = RESTART_RETRIES;
+            delayMs = restartDelayMs(policy, rng);
+            log.info(`master ${formatHostPort(ended.master)} is shutting down; reconnecting in ${seconds(delayMs)}`);
+            state = "waiting";
+            connecting = null;
+            await sleep(delayMs);
+            continue;
+          }
           if (ended.outcome.reconnectNow) {
             log.debug(`left master ${formatHostPort(ended.master)} (${ended.outcome.reason}); registering again now`);
             continue;
@@ -518,8 +649,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
           delayMs = reconnectDelayMs(round++, policy, rng);
           log.warn(`disconnected from master ${formatHostPort(ended.master)}: ${ended.outcome.reason}; reconnecting in ${seconds(delayMs)}`);
         } else {
-          delayMs = reconnectDelayMs(round++, policy, rng);
-          if (busyMaster) delayMs = Math.max(delayMs, await admissionDelayMs(busyMaster, rng, tls));
+          delayMs = quick > 0 ? (quick--, restartDelayMs(policy, rng)) : reconnectDelayMs(round++, policy, rng);
+          if (busyMaster) delayMs = Math.max(delayMs, await admissionDelayMs(busyMaster, rng, tls, sessionToken !== null));
           const text = `master unreachable (${failures.join("; ")}), retrying in ${seconds(delayMs)}`;
           if (!unreachableLogged) log.warn(text);
           else log.debug(text);
@@ -539,6 +670,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   // ---- following a new leader
 
   let followTimer: ReturnType<typeof setTimeout> | null = null;
+  let statusTimer: ReturnType<typeof setInterval> | null = null;
 
   /**
    * A new leader announced itself. The channel moves to it after a random
@@ -569,8 +701,16 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       log.debug(`ignored a datagram from ${from.address}:${from.port}: ${verdict.reason}`);
       return;
     }
-    announcesAccepted++;
     const a = verdict.announce;
+    // A copy of a master's data dir started elsewhere holds the same secret and signs valid
+    // announces: follow only masters of our own list or of the membership a master told us.
+    const announced = learnt(a.leaderAddr);
+    if (!config.insecure && (!announced || !trustedMasters.has(trustKey(announced)))) {
+      announcesRejected.untrusted_leader = (announcesRejected.untrusted_leader ?? 0) + 1;
+      log.debug(`ignored an announce from ${from.address}:${from.port} naming ${a.leaderAddr}, which is not a known master`);
+      return;
+    }
+    announcesAccepted++;
     if (s && verdict.seq !== null) {
       if (verdict.announce.term > s.lastAnnounceTerm) {
         s.lastAnnounceTerm = verdict.announce.term;
@@ -622,6 +762,17 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       if (!probe.success) {
         throw new Error(`cannot register as "${hostname}": ${v.summarize(probe.issues)} (set agent.hostname or --hostname)`);
       }
+      for (const m of masters) trustedMasters.add(trustKey(m));
+      if (!config.insecure) {
+        try {
+          hostKey = await loadOrCreateHostKey(stateDir);
+        } catch (e) {
+          throw new Error(`${errorText(e)} (state directory ${stateDir}: set agent.stateDir or --state-dir)`);
+        }
+        const kept = readSessionToken(stateDir);
+        // Its expiry is checked by the master; an expired one is answered 401 and dropped.
+        if (kept) sessionToken = { token: kept, expiresAtMs: 0 };
+      }
       reporter = await openReporter({
         port: config.reportPort,
         hostname,
@@ -637,6 +788,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       health.start();
       alerts.start();
       telemetry?.start();
+      // /proc trouble shows in the reporter; checked as often as reports go out.
+      statusTimer = setInterval(guard(updateAgentStatus), Math.max(1000, reporter.intervalMs));
       loop = controlLoop().catch((e) => {
         log.error(`control loop failed: ${errorText(e)}`);
       });
@@ -650,12 +803,16 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       stopping = true;
       stopSignal();
       if (followTimer) clearTimeout(followTimer);
+      if (refreshTimer) clearTimeout(refreshTimer);
+      if (statusTimer) clearInterval(statusTimer);
       wake?.();
       alerts.stop();
       telemetry?.stop();
       // Jobs, commands, check commands, log streams and an update under way first, while the channel may still carry their last messages.
       await Promise.all([runner.stop(reason), executor.stop(reason), health.stop(), logs.stopAll(), updater.stop()]);
       const c = conn;
+      // A clean stop: the master shows this host offline at once instead of after 3 silent intervals.
+      if (c && c.registeredAt !== null) c.send({ type: "status", status: "offline", detail: reason.slice(0, 500) });
       c?.end("agent stopping");
       await loop;
       if (c) await c.closed;
@@ -695,6 +852,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         alertsFiring: alerts.firing().length,
         alertEvaluations: alerts.evaluations,
         healthReportsSent: health.sent,
+        agentStatus: stopping ? "offline" : agentStatus,
+        hostKey: hostKey?.fingerprint ?? null,
+        usingSessionToken: sessionToken !== null,
       };
     },
 
@@ -713,11 +873,13 @@ function seconds(ms: number): string {
  * carries) and waits at least that long, spread by up to half again so the
  * refused agents do not come back together. Best effort: 0 if it cannot tell.
  */
-export async function admissionDelayMs(m: HostPort, rng: Rng, tls?: ClientTls): Promise<number> {
+export async function admissionDelayMs(m: HostPort, rng: Rng, tls?: ClientTls, resume = false): Promise<number> {
   try {
     const res = await fetch(`${httpUrl(m)}/healthz`, { tls, signal: AbortSignal.timeout(2000) });
-    const body = (await res.json()) as { wsRetryAfterMs?: unknown };
-    const wait = typeof body.wsRetryAfterMs === "number" && Number.isFinite(body.wsRetryAfterMs) ? Math.min(Math.max(0, body.wsRetryAfterMs), 600_000) : 0;
+    const body = (await res.json()) as { wsRetryAfterMs?: unknown; wsResumeRetryAfterMs?: unknown };
+    // With a session token the upgrade waits in the resume bucket (older masters have only one).
+    const raw = resume && body.wsResumeRetryAfterMs !== undefined ? body.wsResumeRetryAfterMs : body.wsRetryAfterMs;
+    const wait = typeof raw === "number" && Number.isFinite(raw) ? Math.min(Math.max(0, raw), 600_000) : 0;
     return Math.round(wait * (1 + 0.5 * rng()));
   } catch {
     return 0;

@@ -24,7 +24,7 @@ export interface AnnounceSession {
   lastAnnounceTerm: number;
 }
 
-export type AnnounceRejection = DropReason | "not_announce" | "no_session" | "unauthenticated" | "wrong_host" | "replay";
+export type AnnounceRejection = DropReason | "not_announce" | "no_session" | "unauthenticated" | "wrong_host" | "replay" | "untrusted_leader";
 
 /** Where our host id stands in an announce's window. */
 export type Membership = "active" | "inactive" | "outside";

@@ -60,3 +60,24 @@ function clampUnit(x: number): number {
   if (!(x > 0)) return 0;
   return x < 1 ? x : 1;
 }
+
+/** Quick retries after a master's clean shutdown before the normal rounds resume. */
+export const RESTART_RETRIES = 3;
+/** The window of a quick retry, as fractions of `minMs`: 1–6 s with the default 10 s. */
+export const RESTART_WINDOW = [0.1, 0.6] as const;
+
+/**
+ * Milliseconds to wait after the master closed the channel cleanly (close
+ * code 1001: it is stopping, most often to restart at once), and before
+ * each of up to RESTART_RETRIES tries that found it not up yet: uniform in
+ * RESTART_WINDOW·minMs. Spread over seconds, the fleet comes back within a
+ * few seconds of the restart instead of after ~minMs; the master's
+ * admission bucket for session tokens (`wsResumePerSec`) still bounds the
+ * rate, and each resume costs it no write.
+ */
+export function restartDelayMs(policy: BackoffPolicy, rng: Rng): number {
+  const maxMs = Math.max(0, policy.maxMs);
+  const minMs = Math.min(Math.max(0, policy.minMs), maxMs);
+  const [lo, hi] = RESTART_WINDOW;
+  return Math.min(maxMs, Math.round(minMs * (lo + (hi - lo) * clampUnit(rng()))));
+}

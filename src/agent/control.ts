@@ -13,7 +13,7 @@
  * is noticed in under a minute instead of after TCP's timeouts.
  */
 import { tlsAdvice, type ClientTls } from "../config/index.ts";
-import { formatHostPort, httpUrl, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Ping, type Register, type Registered, type RunJob } from "../control/index.ts";
+import { formatHostPort, httpUrl, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Ping, type Register, type Registered, type RunJob, type SessionToken } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 
 const log = logger("agent");
@@ -44,6 +44,8 @@ export interface ControlOptions {
   onJobMessage?: (msg: RunJob | KillJob | Ack, conn: ControlConnection) => void;
   /** Called for each valid `execute`, `health_check`, `stream_logs`, `stop_logs`, `update_agent` after registration. */
   onRequest?: (msg: AgentRequest, conn: ControlConnection) => void;
+  /** Called for each valid `session_token` (a refreshed session token) after registration. */
+  onSessionToken?: (msg: SessionToken, conn: ControlConnection) => void;
 }
 
 export interface ControlOutcome {
@@ -55,11 +57,17 @@ export interface ControlOutcome {
   reason: string;
   /** Set by end(…, {reconnectNow: true}): reconnect at once, without backoff. */
   reconnectNow: boolean;
+  /** Not registered, but worth another try at once (the agent dropped a session token and has a join token). */
+  retryNow?: boolean;
   /**
    * The master said it is not the leader (error "not_leader"): the leader's
    * "host:port" when it named one, "" when it did not; undefined otherwise.
    */
   notLeader?: string;
+  /** The master's close code, when it closed the connection (1001: it is shutting down, 4005: session token no longer valid, 4006: host key mismatch). */
+  closeCode?: number;
+  /** The HTTP status that refused the WebSocket upgrade (401: token refused, 503: busy), when that is how it ended. */
+  upgradeStatus?: number;
 }
 
 export interface ControlConnection {
@@ -111,6 +119,8 @@ export function openControl(opts: ControlOptions): ControlConnection {
   let keepaliveTimer: ReturnType<typeof setInterval> | null = null;
   let closeTimer: ReturnType<typeof setTimeout> | null = null;
   let notLeader: string | undefined;
+  let closeCode: number | undefined;
+  let upgradeStatus: number | undefined;
 
   const conn = {
     master: opts.master,
@@ -134,7 +144,15 @@ export function openControl(opts: ControlOptions): ControlConnection {
     done = true;
     clearTimers();
     const registeredMs = conn.registeredAt === null ? 0 : Math.max(0, opts.now() - conn.registeredAt);
-    resolveOutcome({ registered: conn.registeredAt !== null, registeredMs, reason, reconnectNow: endOpts.reconnectNow === true, ...(notLeader !== undefined ? { notLeader } : {}) });
+    resolveOutcome({
+      registered: conn.registeredAt !== null,
+      registeredMs,
+      reason,
+      reconnectNow: endOpts.reconnectNow === true,
+      ...(notLeader !== undefined ? { notLeader } : {}),
+      ...(closeCode !== undefined ? { closeCode } : {}),
+      ...(upgradeStatus !== undefined ? { upgradeStatus } : {}),
+    });
     if (!ws || ws.readyState === WebSocket.CLOSED) {
       resolveClosed();
       return;
@@ -193,6 +211,9 @@ export function openControl(opts: ControlOptions): ControlConnection {
       case "ping":
         send({ type: "pong", ts: msg.ts });
         if (conn.registeredAt !== null) opts.onPing?.(msg, conn);
+        break;
+      case "session_token":
+        if (conn.registeredAt !== null) opts.onSessionToken?.(msg, conn);
         break;
       case "error":
         if (msg.error === "not_leader") {
@@ -271,11 +292,16 @@ export function openControl(opts: ControlOptions): ControlConnection {
   );
   ws.onerror = guard((ev: Event) => {
     const msg = (ev as ErrorEvent).message;
-    if (typeof msg === "string" && msg) lastError = shortenWsError(msg, opts.master.scheme ?? "http");
+    if (typeof msg === "string" && msg) {
+      lastError = shortenWsError(msg, opts.master.scheme ?? "http");
+      const status = /Expected 101 status code: (\d{3})/.exec(msg)?.[1];
+      if (status) upgradeStatus = Number(status);
+    }
   });
   ws.onclose = guard((ev: CloseEvent) => {
     if (closeTimer) clearTimeout(closeTimer);
     resolveClosed();
+    if (ev.code >= 4000 || ev.code === 1001) closeCode = ev.code;
     end(closeText(ev.code, ev.reason, lastError));
   });
   return conn;
@@ -312,6 +338,7 @@ function closeText(code: number, reason: string, lastError: string | null): stri
   if (code === 1006) return "connection lost";
   // docs/api.md: a second registration of the same hostname closes the first with 4000.
   if (code === 4000) return "replaced by a newer registration of this hostname (another agent with the same --hostname?)";
+  if (code === 4006) return `the master refused this host's key (another host registered this name first, or the host was reinstalled): an admin runs 'lava ctl host reset-key HOST' (${reason.slice(0, CLOSE_REASON_CHARS_MAX)})`;
   return `closed by the master (code ${code}${reason ? ` "${reason.slice(0, CLOSE_REASON_CHARS_MAX)}"` : ""})`;
 }
 

@@ -81,9 +81,11 @@ export interface Reporter {
   /** The way reports go now ("udp" or "tcp"). */
   readonly transport: ReportWay;
   /** A new registration: new key and host id, seq restarts at 1. Starts the loop if it is not running. */
-  startSession(s: { hostId: number; key: Uint8Array; target: { ip: string; port: number }; tcpPort: number | null }): void;
+  startSession(s: { hostId: number; key: Uint8Array; target: { ip: string; port: number }; tcpPort: number | null; seq?: number }): void;
   /** What the master's ping says it accepted in this session (auto mode moves between UDP and TCP on it). */
   masterCounts(c: MasterCounts): void;
+  /** Why reports are not going out now ("sample": /proc cannot be read, …), or null. */
+  readonly problem: string | null;
   /** Sends the session's reports elsewhere from now on (a new leader, found by its announce). */
   retarget(target: { ip: string; port: number }): void;
   /** Adopts a new interval (from `registered` or an announce); no-op if unchanged. */
@@ -222,9 +224,12 @@ export async function openReporter(opts: ReporterOptions): Promise<Reporter> {
     get transport() {
       return path.current;
     },
+    get problem() {
+      return problem;
+    },
     startSession(next) {
       const tcpTarget = next.tcpPort !== null ? { ip: next.target.ip, port: next.tcpPort } : null;
-      session = { hostId: next.hostId, key: next.key, seq: 0, target: next.target, tcp: tcpTarget, lastAnnounceSeq: -1, lastAnnounceTerm: 0 };
+      session = { hostId: next.hostId, key: next.key, seq: next.seq ?? 0, target: next.target, tcp: tcpTarget, lastAnnounceSeq: -1, lastAnnounceTerm: 0 };
       apply(path.session(next.tcpPort));
       if (!timer && !closed) arm(phaseOffsetMs(opts.hostname, intervalMs));
     },

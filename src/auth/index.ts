@@ -6,6 +6,7 @@
 export { deriveKey, jwtKey, sessionKey, KEY_BYTES, KEY_SALT, SECRET_BYTES_MIN, type KeyPurpose } from "./keys.ts";
 export {
   agentSessionClaims,
+  isSessionToken,
   roleAllows,
   signToken,
   verifyToken,
@@ -21,3 +22,16 @@ export {
 } from "./jwt.ts";
 export { loadOrCreateSecret, writePrivateFile, SecretFileError, SECRET_BYTES, type LoadedSecret } from "./secret.ts";
 export { newTokenId } from "./ids.ts";
+export {
+  generateHostKey,
+  exportHostKey,
+  importHostKey,
+  hostKeyFingerprint,
+  registerProofFields,
+  registerProofText,
+  tokenHash,
+  verifyRegisterProof,
+  HOST_KEY_BYTES,
+  REGISTER_PROOF_DOMAIN,
+  type HostKey,
+} from "./host-key.ts";

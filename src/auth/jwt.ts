@@ -49,6 +49,10 @@ export const ClaimsSchema = v.pipe(
     iat: numericDate,
     exp: v.optional(numericDate),
     host: v.optional(claimString),
+    /** Session tokens: the fingerprint of the host key the session was opened with. */
+    hkf: v.optional(claimString),
+    /** Session tokens: the host's session generation when issued (`lava ctl host revoke-sessions` raises it). */
+    sgen: v.optional(v.pipe(v.number(), v.safeInteger(), v.minValue(0))),
   }),
   v.check((c) => c.exp === undefined || c.exp > c.iat, "exp must be after iat"),
 );
@@ -74,11 +78,30 @@ export function roleAllows(role: Role, need: Role): boolean {
   return role === need;
 }
 
-/** Claims for the session token the master gives a registered agent: role agent, exp = iat + 1 h. */
-export function agentSessionClaims(args: { sub: string; host: string; jti: string; nowSec: number }): Claims {
+/**
+ * Claims for the session token the master gives a registered agent: role
+ * agent, bound to the host (and to its host key and session generation),
+ * exp = iat + ttlSec (default 1 h).
+ */
+export function agentSessionClaims(args: { sub: string; host: string; jti: string; nowSec: number; ttlSec?: number; hostKeyFingerprint?: string | null; sessionGen?: number }): Claims {
   assertNow(args.nowSec);
   const iat = Math.floor(args.nowSec);
-  return { sub: args.sub, role: "agent", jti: args.jti, iat, exp: iat + AGENT_SESSION_TTL_SEC, host: args.host };
+  const ttl = Math.max(1, Math.round(args.ttlSec ?? AGENT_SESSION_TTL_SEC));
+  return {
+    sub: args.sub,
+    role: "agent",
+    jti: args.jti,
+    iat,
+    exp: iat + ttl,
+    host: args.host,
+    ...(args.hostKeyFingerprint ? { hkf: args.hostKeyFingerprint } : {}),
+    sgen: args.sessionGen ?? 0,
+  };
+}
+
+/** A session token (issued at registration), as opposed to a join token an operator minted. */
+export function isSessionToken(c: Claims): boolean {
+  return c.role === "agent" && c.sgen !== undefined && c.host !== undefined && c.exp !== undefined;
 }
 
 /** Signs claims into a compact HS256 JWT. Invalid claims are a programmer error and throw. */

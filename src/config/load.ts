@@ -199,5 +199,31 @@ export function loadConfig<R extends Role>(opts: LoadOptions & { role: R }): Loa
     });
     throw new ConfigError(lines.join("\n"));
   }
-  return { config: result.output as SectionConfig<R>, file };
+  const config = result.output as SectionConfig<R>;
+  if ("tokenFile" in config && config.tokenFile) readTokenFile(config as { token?: string; tokenFile: string }, source, file);
+  return { config, file };
+}
+
+/**
+ * `tokenFile` (--token-file, LAVA_TOKEN_FILE): the token is read from the
+ * file, so it shows in neither `ps` nor the environment. Between `token`
+ * and `tokenFile` the one given at the higher level wins (flag > env >
+ * file); at the same level, the file.
+ */
+function readTokenFile(config: { token?: string; tokenFile: string }, source: Map<string, string>, file: string | null): void {
+  const rank = (key: string) => {
+    const s = source.get(key);
+    return s === undefined ? (file ? 1 : 0) : s.startsWith("flag") ? 3 : 2;
+  };
+  if (config.token !== undefined && rank("token") > rank("tokenFile")) return;
+  const from = source.get("tokenFile") ?? (file ? `tokenFile in ${file}` : "tokenFile");
+  let text: string;
+  try {
+    text = readFileSync(config.tokenFile, "utf8");
+  } catch (e) {
+    throw new ConfigError(`${from}: cannot read the token file ${config.tokenFile}: ${(e as Error).message}; fix the path or write the token there (mode 0600)`);
+  }
+  const token = text.trim();
+  if (!token || /\s/.test(token)) throw new ConfigError(`${from}: the token file ${config.tokenFile} must hold one token on one line`);
+  config.token = token;
 }

@@ -67,6 +67,17 @@ const JobsSchema = v.strictObject({
   killGrace: v.optional(v.pipe(v.number(), v.minValue(0)), 10),
 });
 
+/**
+ * Registrations with an operator's token (not a session token's cheap
+ * resume) per second, per token and per source address, each with a burst.
+ */
+const RegistrationsSchema = v.strictObject({
+  perToken: v.optional(v.pipe(v.number(), v.minValue(0.01)), 50),
+  perAddress: v.optional(v.pipe(v.number(), v.minValue(0.01)), 50),
+  /** Registrations one token or address may make at once before the rates apply. */
+  burst: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 500),
+});
+
 const MasterExecSchema = v.strictObject({
   /** Commands the master lets through to agents (entries as in agent.exec.allow); empty = leave it to each agent's allowlist. */
   allow: allowList(),
@@ -183,6 +194,23 @@ export const MasterSchema = v.strictObject({
   pingInterval: v.optional(v.pipe(v.number(), v.minValue(0.05), v.maxValue(3600)), 30),
   /** WebSocket upgrades admitted per second before answering 503 + Retry-After (storm protection). */
   wsAdmitPerSec: v.optional(v.pipe(v.number(), v.minValue(1)), 500),
+  /**
+   * WebSocket upgrades carrying a session token (agents coming back: a
+   * resume writes nothing) admitted per second, in a bucket of their own so
+   * a fleet reconnecting after a restart is not held behind first registrations.
+   */
+  wsResumePerSec: v.optional(v.pipe(v.number(), v.minValue(1)), 2000),
+  /**
+   * Host keys in `register` (docs/security.md): `require` refuses an agent
+   * without one (unless --insecure); `allow-missing` admits older agents
+   * during a rolling upgrade (a host already bound to a key still needs it).
+   */
+  hostKeys: v.optional(v.picklist(["require", "allow-missing"]), "require"),
+  /** Most hosts the cluster registers; a new host beyond it is refused. */
+  maxHosts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1)), 100_000),
+  /** Lifetime of the session tokens agents get at registration, in seconds (they refresh them at half-life). */
+  sessionTokenTtl: v.optional(v.pipe(v.number(), v.minValue(2), v.maxValue(86_400)), 3600),
+  registrations: v.optional(RegistrationsSchema, {}),
   busy: v.optional(BusySchema, {}),
   /** Named host pools jobs are submitted to; `default` (every host) always exists. */
   queues: v.optional(v.record(v.pipe(v.string(), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/, "queue names: letters, digits, '.', '_', '-'")), QueueSchema), {}),
@@ -284,6 +312,8 @@ export const AgentSchema = v.strictObject({
   /** Master HTTP address(es), "host:port" or "https://host:port", comma-separated list tried in turn. */
   master: v.optional(v.string(), "127.0.0.1:6880"),
   token: v.optional(v.string()),
+  /** File holding the token (mode 0600; keeps it out of `ps` and the environment); wins over `token`. */
+  tokenFile: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Report interval in seconds; the master's value wins when it hands one out. */
   interval: v.optional(v.pipe(v.number(), v.minValue(1, "interval must be at least 1 s"), v.maxValue(3600)), 4),
   /** Overrides the system hostname (several agents on one machine in tests). */
@@ -323,6 +353,8 @@ export const AgentSchema = v.strictObject({
 export const CtlSchema = v.strictObject({
   master: v.optional(v.string(), "127.0.0.1:6880"),
   token: v.optional(v.string()),
+  /** File holding the token; wins over `token`. */
+  tokenFile: v.optional(v.pipe(v.string(), v.minLength(1))),
   /** Per-request timeout in seconds before the next master in the list is tried. */
   timeout: v.optional(v.pipe(v.number(), v.minValue(0.1)), 10),
   /** Verifying a TLS master (https://). */

@@ -20,12 +20,32 @@ export const HardwareSchema = v.object({
 });
 
 // ---- agent → master
+/** A base64 text of at most `bytes` bytes (bounds what a peer can make us decode). */
+const b64 = (bytes: number) => v.pipe(v.string(), v.maxLength(Math.ceil(bytes / 3) * 4), v.base64());
+
+/**
+ * Proof that the agent holds the private half of `hostKey` (docs/api.md,
+ * "Host identity"): an Ed25519 signature over registerProofText(hostname,
+ * at, nonce, sha256(bearer token)).
+ */
+export const RegisterProofSchema = v.object({
+  /** ms since the epoch on the agent; the master accepts ±hostKeyWindow. */
+  at: v.pipe(count, v.maxValue(2 ** 53)),
+  /** 16 random bytes, base64: never accepted twice within the window. */
+  nonce: v.pipe(b64(32), v.minLength(16)),
+  /** 64-byte Ed25519 signature, base64. */
+  sig: b64(64),
+});
+
 export const RegisterSchema = v.object({
   type: v.literal("register"),
   hostname,
   hardware: HardwareSchema,
   reportPort: v.pipe(count, v.minValue(1), v.maxValue(65535)),
   version: v.pipe(v.string(), v.maxLength(100)),
+  /** The host's Ed25519 public key, raw 32 bytes, base64 (trust on first use). */
+  hostKey: v.optional(v.pipe(b64(32), v.length(44))),
+  proof: v.optional(RegisterProofSchema),
 });
 export const PongSchema = v.object({ type: v.literal("pong"), ts: v.optional(v.number()) });
 
@@ -69,11 +89,25 @@ export const JobEventSchema = v.object({
   stderrTruncated: v.optional(v.boolean()),
 });
 
-/** Sent after registration (and whenever asked): the jobs this agent is running, so the master can reconcile. */
+export const AGENT_STATUSES = ["online", "degraded", "offline"] as const;
+export const AgentHealthStatusSchema = v.picklist(AGENT_STATUSES);
+
+/**
+ * Sent after registration (and whenever asked): the jobs this agent is
+ * running, so the master can reconcile; and/or the agent's own status
+ * (online, degraded, offline on a clean stop) whenever it changes. Either
+ * part may come alone.
+ */
 export const AgentStatusSchema = v.object({
   type: v.literal("status"),
-  jobs: v.pipe(v.array(v.object({ jobId, attempt })), v.maxLength(100_000)),
+  jobs: v.optional(v.pipe(v.array(v.object({ jobId, attempt })), v.maxLength(100_000))),
+  status: v.optional(AgentHealthStatusSchema),
+  /** Why degraded (the failing checks), for `ctl hosts`. */
+  detail: v.optional(v.pipe(v.string(), v.maxLength(500))),
 });
+
+/** Asks for a fresh session token (sent before the current one expires). */
+export const SessionRefreshSchema = v.object({ type: v.literal("session_refresh") });
 
 // ---- remote commands, health, alerts, logs, self-update (design §4; docs/api.md)
 const requestId = v.pipe(v.string(), v.minLength(1), v.maxLength(100));
@@ -154,6 +188,7 @@ export const AgentMessageSchema = v.variant("type", [
   PongSchema,
   JobEventSchema,
   AgentStatusSchema,
+  SessionRefreshSchema,
   CommandOutputSchema,
   CommandResultSchema,
   HealthSchema,
@@ -172,6 +207,20 @@ export const RegisteredSchema = v.object({
   udpPort: v.pipe(count, v.minValue(1), v.maxValue(65535)),
   /** The master's TCP report port (docs/protocol.md "TCP transport"); absent when it takes no TCP reports. */
   tcpReportPort: v.optional(v.pipe(count, v.minValue(1), v.maxValue(65535))),
+  /** Short-lived token bound to this host (and its key): reconnect with it, refresh it before it expires. */
+  sessionToken: v.optional(v.pipe(v.string(), v.maxLength(4096))),
+  /** ms since the epoch (master clock) when sessionToken expires. */
+  sessionExpiresAtMs: v.optional(v.pipe(count, v.maxValue(2 ** 53))),
+  /** A resumed session (same key as before): the last report seq the master accepted; continue above it. */
+  reportSeq: v.optional(v.pipe(count, v.maxValue(0xffffffff))),
+  /** "host:port" of every master of the cluster: the agent follows announces only from these or its own list. */
+  masters: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(300))), v.maxLength(16))),
+});
+/** A fresh session token, answering session_refresh. */
+export const SessionTokenSchema = v.object({
+  type: v.literal("session_token"),
+  token: v.pipe(v.string(), v.maxLength(4096)),
+  expiresAtMs: v.pipe(count, v.maxValue(2 ** 53)),
 });
 /** Reports the master accepted in this session, by transport (agent.reportTransport auto decides on them). */
 export const ReportCountsSchema = v.object({ udp: v.pipe(count, v.maxValue(2 ** 53)), tcp: v.pipe(count, v.maxValue(2 ** 53)) });
@@ -253,6 +302,7 @@ export const DeploySchema = v.object({
 
 export const MasterMessageSchema = v.variant("type", [
   RegisteredSchema,
+  SessionTokenSchema,
   PingSchema,
   ErrorSchema,
   RunJobSchema,
@@ -272,7 +322,12 @@ export type Registered = v.InferOutput<typeof RegisteredSchema>;
 export type Ping = v.InferOutput<typeof PingSchema>;
 export type AgentMessage = v.InferOutput<typeof AgentMessageSchema>;
 export type JobEvent = v.InferOutput<typeof JobEventSchema>;
-export type AgentStatus = v.InferOutput<typeof AgentStatusSchema>;
+export type AgentStatusMessage = v.InferOutput<typeof AgentStatusSchema>;
+/** The job part of `status`, what reconciliation reads. */
+export type AgentStatus = { type: "status"; jobs: { jobId: number; attempt: number }[] };
+export type AgentHealthStatus = v.InferOutput<typeof AgentHealthStatusSchema>;
+export type RegisterProof = v.InferOutput<typeof RegisterProofSchema>;
+export type SessionToken = v.InferOutput<typeof SessionTokenSchema>;
 export type RunJob = v.InferOutput<typeof RunJobSchema>;
 export type KillJob = v.InferOutput<typeof KillJobSchema>;
 export type Ack = v.InferOutput<typeof AckSchema>;

@@ -14,12 +14,13 @@ import { MasterClient } from "./client.ts";
 export const ctlArgs = {
   ...commonArgs,
   master: { type: "string", description: "Master host:port (or https://host:port), or a comma-separated list tried in turn (default 127.0.0.1:6880; env LAVA_MASTER)", valueHint: "ADDRS" },
-  token: { type: "string", description: "Access token (env LAVA_TOKEN)", valueHint: "TOKEN" },
+  token: { type: "string", description: "Access token (env LAVA_TOKEN); prefer --token-file, which ps does not show", valueHint: "TOKEN" },
+  "token-file": { type: "string", description: "File holding the access token (env LAVA_TOKEN_FILE)", valueHint: "FILE" },
   timeout: { type: "string", description: "Seconds to wait for each master before trying the next (default 10; env LAVA_TIMEOUT)", valueHint: "SECONDS" },
   json: { type: "boolean", description: "One JSON document on stdout, for scripts" },
 } as const satisfies ArgsDef;
 
-const CONFIG_FLAGS = ["master", "token", "timeout", "log-level", "log-format"] as const;
+const CONFIG_FLAGS = ["master", "token", "token-file", "timeout", "log-level", "log-format"] as const;
 
 export interface CtlContext {
   client: MasterClient;

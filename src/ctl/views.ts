@@ -133,6 +133,7 @@ export function hostsTable(rows: readonly Row[]): string {
     { title: "OS" },
     { title: "VERSION" },
     { title: "CONN" },
+    { title: "AGENT" },
     { title: "REASON" },
   ];
   const cells = rows.map((r) => [
@@ -145,6 +146,7 @@ export function hostsTable(rows: readonly Row[]): string {
     str(r.os),
     str(r.version),
     r.connected === true ? "yes" : r.connected === false ? "no" : "-",
+    str(r.agentStatus),
     r.drained === true ? (typeof r.drainReason === "string" && r.drainReason !== "" ? r.drainReason : "(none given)") : "-",
   ]);
   return formatTable(columns, cells);

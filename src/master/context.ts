@@ -35,6 +35,8 @@ export interface MasterContext {
   /** The kernel's counters when this master started (the machine-wide ones are shown as deltas from here). */
   kernelAtStart: UdpDrops | null;
   admission: AdmissionBucket;
+  /** Admission of upgrades with a session token (resumes). */
+  resumeAdmission: AdmissionBucket;
   jobs: JobManager;
   /** UDP socket errors (mostly ICMP unreachable for announces to agents that went away). */
   udpErrors: () => number;

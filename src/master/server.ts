@@ -9,13 +9,15 @@ import { prepareDataDir } from "./data-dir.ts";
 import { hostname as osHostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Server, TCPSocketListener, udp } from "bun";
-import { jwtKey as deriveJwtKey, loadOrCreateSecret, newTokenId, signToken, writePrivateFile } from "../auth/index.ts";
+import { isSessionToken, jwtKey as deriveJwtKey, loadOrCreateSecret, newTokenId, signToken, tokenHash, writePrivateFile } from "../auth/index.ts";
 import { defaultDataDir, explainFailure, masterTls, peerLink, type MasterConfig, type PeerLink } from "../config/index.ts";
 import { logger } from "../log/index.ts";
 import { LavaError, EXIT } from "../cli/errors.ts";
 import { HostTable } from "./hosts/table.ts";
 import { Ingest } from "./ingest.ts";
-import { ControlSessions, type WsData } from "./control/sessions.ts";
+import { ControlSessions, CLOSE_SESSION_REVOKED, SWEEP_MS, type WsData } from "./control/sessions.ts";
+import { Refusals } from "./control/refusals.ts";
+import { auditText } from "./requests/audit.ts";
 import { TokenGate } from "./tokens.ts";
 import { buildRouter, writeRefusalRows } from "./http/api.ts";
 import { noteClientIp } from "./http/client-ip.ts";
@@ -152,9 +154,26 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   }
 
   const ctx = {} as MasterContext;
+  const controlRefusals = new Refusals();
   const sessions = new ControlSessions({
     hosts,
     secret: loaded.secret,
+    jwtKey,
+    identity: { insecure: config.insecure, hostKeys: config.hostKeys, maxHosts: config.maxHosts, sessionTokenTtlSec: config.sessionTokenTtl, registrations: config.registrations },
+    refusals: controlRefusals,
+    revoked: state.revoked,
+    audit: (claims, action, target, result, detail) => {
+      state
+        .propose({ type: "audit.record", at: nowMs(), actor: claims.sub, actorRole: claims.role, action, target: auditText(target), result: auditText(result), detail: auditText(detail) })
+        .catch((e: Error) => log.debug(`audit row for ${action} ${target} not written: ${e.message}`));
+    },
+    masters: () => {
+      try {
+        return [...new Set([advertise, ...Object.values(state.replication.members.addrs)])];
+      } catch {
+        return [advertise];
+      }
+    },
     reportIntervalMs: config.reportInterval * 1000,
     udpPort,
     tcpReportPort: tcpListener?.port ?? null,
@@ -176,8 +195,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     },
     refuseRegistration: () =>
       state.isLeader || !state.clustered ? null : { detail: state.replication.leaderAddr ? `this master is a follower; register with the leader at ${state.replication.leaderAddr}` : "this master is a follower and no leader is elected yet; retry shortly", leader: state.replication.leaderAddr },
-    async persistHost(msg, claims, session) {
-      const a = await state.propose({ type: "host.register", at: nowMs(), actor: claims.sub, actorRole: claims.role, hostname: msg.hostname, hardware: msg.hardware, version: msg.version, session });
+    async persistHost(msg, claims, session, extra) {
+      const a = await state.propose({ type: "host.register", at: nowMs(), actor: claims.sub, actorRole: claims.role, hostname: msg.hostname, hardware: msg.hardware, version: msg.version, session, ...extra });
       if (!a.result.ok) throw new Error(a.result.detail);
     },
   });
@@ -196,7 +215,10 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     sessions.disconnect(hostId, "host removed by an admin");
     remote.onHostRemoved(hostId);
   };
+  state.onHostSessionsRevoked = (hostId, why) => sessions.disconnect(hostId, why, CLOSE_SESSION_REVOKED);
+  state.onTokenRevoked = (jti) => sessions.revokeToken(jti);
   const jobs = new JobManager(config, state, hosts, policy, { send: (hostId, msg) => sessions.sendTo(hostId, msg) }, nowMs);
+  jobs.onRefusedEvent = (reason) => controlRefusals.count(reason);
   state.onJobApplied = (a) => jobs.onApplied(a);
   state.onReload = () => jobs.reload();
   state.onLeadership = (leading) => {
@@ -206,6 +228,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     if (!leading) sessions.handOff(state.replication.leaderAddr);
   };
   const admission = new AdmissionBucket(config.wsAdmitPerSec, nowMs);
+  const resumeAdmission = new AdmissionBucket(config.wsResumePerSec, nowMs);
   const refusals = new RefusalAudit();
   const router = buildRouter(ctx, refusals);
   syncRoutes(router, {
@@ -257,10 +280,11 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
         if (url.pathname === "/ws") {
           try {
             const claims = gate.check(req, url, "agent", { queryToken: true });
-            const wait = admission.take();
+            // Session tokens (agents coming back, resuming without a write) have a bucket of their own.
+            const wait = (isSessionToken(claims) ? resumeAdmission : admission).take();
             if (wait > 0) return errorResponse(new HttpError(503, "busy", "too many agents connecting at once; retry later"), { "retry-after": String(Math.ceil(wait / 1000)) });
             const ip = srv.requestIP(req)?.address ?? "0.0.0.0";
-            const data: WsData = { claims, ip: ip.startsWith("::ffff:") ? ip.slice(7) : ip, hostId: 0, missed: 0, connectedAtMs: nowMs(), registeredAtMs: 0 };
+            const data: WsData = { claims, tokenHash: tokenHash(TokenGate.tokenOf(req, url, true)), ip: ip.startsWith("::ffff:") ? ip.slice(7) : ip, hostId: 0, missed: 0, connectedAtMs: nowMs(), registeredAtMs: 0 };
             if (srv.upgrade(req, { data })) return undefined;
             return errorResponse(new HttpError(426, "upgrade_required", "/ws is a WebSocket endpoint"));
           } catch (e) {
@@ -306,6 +330,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     kernelDrops: () => readUdpDrops(udpPort),
     kernelAtStart: readUdpDrops(udpPort),
     admission,
+    resumeAdmission,
     jobs,
     udpErrors: () => udpSendErrors,
     announceErrors: () => announceSendErrors,
@@ -380,6 +405,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   const refusalFlush = setInterval(() => writeRefusalRows(state, refusals.flush(nowMs()), nowMs), 1000);
   const tableSweep = loadTable ? setInterval(() => loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs()), 1000) : null;
   loadTable?.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs());
+  const sweep = setInterval(() => sessions.sweep(), SWEEP_MS);
 
   writeFileSync(join(dataDir, RUN_FILE), JSON.stringify({ pid: process.pid, httpPort, udpPort, tcpReportPort: tcpListener?.port ?? null, advertise }) + "\n");
   log.info(`master listening: ${tls ? "HTTPS" : "HTTP"} ${config.bind}:${httpPort}, UDP ${config.bind}:${udpPort}${tcpListener ? `, TCP reports ${tcpListener.port}` : ""}${config.insecure ? " (INSECURE: no authentication)" : ""}; data in ${dataDir}`);
@@ -396,6 +422,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       sync.stop();
       approvalExpiry.stop();
       if (tableSweep) clearInterval(tableSweep);
+      clearInterval(sweep);
       jobs.stop();
       remote.stop();
       sessions.closeAll();

@@ -22,6 +22,10 @@ export class MasterState {
   readonly revoked = new Set<string>();
   /** Called after a host is removed (to close its session). */
   onHostRemoved: (hostId: number) => void = () => {};
+  /** Called after a host's key binding was reset or its sessions revoked (to close its session). */
+  onHostSessionsRevoked: (hostId: number, why: string) => void = () => {};
+  /** Called after a token was revoked (to close the sessions it opened). */
+  onTokenRevoked: (jti: string) => void = () => {};
   /** Called for every applied job command (the job manager mirrors them). */
   onJobApplied: (a: Applied) => void = () => {};
   /** The state was replaced by a snapshot: views other than ours reload too. */
@@ -105,6 +109,8 @@ export class MasterState {
         registeredAtMs: row.registeredAt,
         drained: row.drained,
         drainReason: row.drainReason ?? null,
+        hostKey: row.hostKey,
+        sessionGen: row.sessionGen,
       });
       if (row.sessionNonce) this.restoreSession(row.hostname, row.hostId, row.sessionNonce, row.reportIp ?? "", row.reportPort ?? 0);
     }
@@ -148,6 +154,8 @@ export class MasterState {
           registeredAtMs: existing?.registeredAtMs ?? cmd.at,
           drained: existing?.drained ?? false,
           drainReason: existing?.drainReason ?? null,
+          hostKey: cmd.hostKey ?? existing?.hostKey ?? null,
+          sessionGen: existing?.sessionGen ?? 0,
         });
         if (cmd.session) this.restoreSession(cmd.hostname, hostId, cmd.session.nonce, cmd.session.reportIp, cmd.session.reportPort);
         return;
@@ -161,20 +169,35 @@ export class MasterState {
         }
         return;
       }
-      case "host.remove": {
+      case "host.remove":
+        this.forget(cmd.hostname);
+        return;
+      case "host.remove-many":
+        for (const name of result.value!.removed as string[]) this.forget(name);
+        return;
+      case "host.reset-key":
+      case "host.revoke-sessions": {
         const h = this.hosts.byHostname(cmd.hostname);
-        if (h) {
-          this.hosts.remove(cmd.hostname);
-          this.onHostRemoved(h.hostId);
-        }
+        if (!h) return;
+        h.sessionGen = result.value!.sessionGen as number;
+        if (cmd.type === "host.reset-key") h.hostKey = null;
+        this.onHostSessionsRevoked(h.hostId, cmd.type === "host.reset-key" ? "host key binding reset by an admin" : "sessions revoked by an admin");
         return;
       }
       case "token.revoke":
         this.revoked.add(cmd.jti);
+        this.onTokenRevoked(cmd.jti);
         return;
       default:
         return;
     }
+  }
+
+  private forget(hostname: string): void {
+    const h = this.hosts.byHostname(hostname);
+    if (!h) return;
+    this.hosts.remove(hostname);
+    this.onHostRemoved(h.hostId);
   }
 
   close(): void {

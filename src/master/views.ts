@@ -38,6 +38,10 @@ export function hostView(h: HostEntry, nowMs: number, policy: StatusPolicy) {
     os: h.hardware.os ?? null,
     version: h.version,
     connected: channelUp(h, nowMs),
+    /** What the agent says of itself; offline whenever its control channel is down. */
+    agentStatus: channelUp(h, nowMs) ? h.agentStatus : "offline",
+    agentStatusDetail: channelUp(h, nowMs) ? h.agentStatusDetail : null,
+    hostKey: h.hostKey,
     drained: h.drained,
     drainReason: h.drainReason,
     reportAddr: `${h.reportIp.includes(":") ? `[${h.reportIp}]` : h.reportIp}:${h.reportPort}`,

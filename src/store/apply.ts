@@ -5,7 +5,7 @@
  * replay (no clock, no randomness; times and ids come in the command).
  * Every entry writes exactly one audit row keyed by its log index.
  */
-import { eq, sql } from "drizzle-orm";
+import { count, eq, inArray, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { hosts, tokens } from "./schema.ts";
 import { statements } from "./prepared.ts";
@@ -47,15 +47,23 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
         updatedAt: cmd.at,
         ...(cmd.session ? { sessionNonce: cmd.session.nonce, reportIp: cmd.session.reportIp, reportPort: cmd.session.reportPort } : {}),
       };
-      const existing = statements(tx).hostIdByName.get({ hostname: cmd.hostname });
+      const existing = tx.select({ hostId: hosts.hostId, hostKey: hosts.hostKey }).from(hosts).where(eq(hosts.hostname, cmd.hostname)).get();
       if (existing) {
-        tx.update(hosts).set(row).where(eq(hosts.hostId, existing.hostId)).run();
+        // Trust on first use: a bound key is never replaced by a registration, only by host.reset-key.
+        if (cmd.hostKey && existing.hostKey && existing.hostKey !== cmd.hostKey) {
+          return refuse("host_key_mismatch", `host '${cmd.hostname}' is bound to host key ${existing.hostKey}, not ${cmd.hostKey}; if the host was reinstalled, run 'lava ctl host reset-key ${cmd.hostname}'`);
+        }
+        tx.update(hosts).set({ ...row, ...(cmd.hostKey ? { hostKey: cmd.hostKey } : {}) }).where(eq(hosts.hostId, existing.hostId)).run();
         return { ok: true, value: { hostId: existing.hostId, created: false } };
+      }
+      if (cmd.maxHosts !== undefined) {
+        const n = tx.select({ n: count() }).from(hosts).get()?.n ?? 0;
+        if (n >= cmd.maxHosts) return refuse("too_many_hosts", `the cluster has ${n} hosts, master.maxHosts is ${cmd.maxHosts}; remove hosts ('lava ctl host remove') or raise master.maxHosts`);
       }
       // Ids come from the state itself, so every replica assigns the same one.
       const hostId = Number(getMeta(tx, "nextHostId") ?? 1);
       setMeta(tx, "nextHostId", hostId + 1);
-      tx.insert(hosts).values({ hostId, hostname: cmd.hostname, registeredAt: cmd.at, ...row }).run();
+      tx.insert(hosts).values({ hostId, hostname: cmd.hostname, registeredAt: cmd.at, ...row, hostKey: cmd.hostKey ?? null }).run();
       return { ok: true, value: { hostId, created: true } };
     }
     case "host.drain":
@@ -69,6 +77,21 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
         .all();
       if (r.length === 0) return refuse("unknown_host", `no host named '${cmd.hostname}' is registered`);
       return { ok: true, value: { hostname: cmd.hostname, drained } };
+    }
+    case "host.reset-key":
+    case "host.revoke-sessions": {
+      const r = tx
+        .update(hosts)
+        .set({ sessionGen: sql`${hosts.sessionGen} + 1`, updatedAt: cmd.at, ...(cmd.type === "host.reset-key" ? { hostKey: null } : {}) })
+        .where(eq(hosts.hostname, cmd.hostname))
+        .returning({ hostId: hosts.hostId, sessionGen: hosts.sessionGen })
+        .all();
+      if (r.length === 0) return refuse("unknown_host", `no host named '${cmd.hostname}' is registered`);
+      return { ok: true, value: { hostname: cmd.hostname, hostId: r[0]!.hostId, sessionGen: r[0]!.sessionGen } };
+    }
+    case "host.remove-many": {
+      const r = tx.delete(hosts).where(inArray(hosts.hostname, cmd.hostnames)).returning({ hostname: hosts.hostname }).all();
+      return { ok: true, value: { removed: r.map((x) => x.hostname) } };
     }
     case "host.remove": {
       const r = tx.delete(hosts).where(eq(hosts.hostname, cmd.hostname)).returning({ hostId: hosts.hostId }).all();
@@ -116,7 +139,7 @@ const UNAUDITED: ReadonlySet<Command["type"]> = new Set(["noop", "job.dispatch",
 function auditRow(idx: number, cmd: Command, result: ApplyResult) {
   if (UNAUDITED.has(cmd.type) || cmd.type === "noop") return null;
   const target =
-    cmd.type === "audit.record" ? (cmd.target ?? null) : cmd.type === "token.create" || cmd.type === "token.revoke" ? cmd.jti : "hostname" in cmd ? cmd.hostname : null;
+    cmd.type === "audit.record" ? (cmd.target ?? null) : cmd.type === "token.create" || cmd.type === "token.revoke" ? cmd.jti : cmd.type === "host.remove-many" ? cmd.selector : "hostname" in cmd ? cmd.hostname : null;
   const detail =
     cmd.type === "audit.record"
       ? (cmd.detail ?? null)
@@ -124,6 +147,10 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
         ? JSON.stringify({ role: cmd.role, subject: cmd.subject })
         : cmd.type === "host.drain"
           ? (cmd.reason ?? null)
+          : cmd.type === "host.remove-many"
+            ? `${cmd.hostnames.length} host(s): ${cmd.hostnames.slice(0, 20).join(", ")}${cmd.hostnames.length > 20 ? ", …" : ""}`
+            : cmd.type === "host.register" && cmd.hostKey
+              ? `host key ${cmd.hostKey}`
           : cmd.type === "job.submit"
             ? JSON.stringify({ argv: cmd.argv.slice(0, 20), queue: cmd.queue, cpus: cmd.cpus })
             : cmd.type === "job.cancel"

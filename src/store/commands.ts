@@ -14,6 +14,8 @@ const text = v.pipe(v.string(), v.maxLength(4096));
 const ms = v.pipe(v.number(), v.integer(), v.minValue(0));
 /** A held request is an API body (≤ 1 MiB as read), as JSON text. */
 export const APPROVAL_REQUEST_CHARS_MAX = 1 << 20;
+/** Most hosts one host.remove-many entry names (bigger clean-ups take several entries). */
+export const HOSTS_PER_REMOVE_MAX = 5000;
 
 /** Who asked: every command carries it, for the audit log. */
 const by = { at: ms, actor: v.pipe(v.string(), v.maxLength(256)), actorRole: RoleSchema };
@@ -28,7 +30,17 @@ export const CommandSchema = v.variant("type", [
     version: v.pipe(v.string(), v.maxLength(100)),
     /** The new session (nonce → key with the cluster secret) and where its reports come from. */
     session: v.optional(v.object({ nonce: name, reportIp: v.pipe(v.string(), v.maxLength(64)), reportPort: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(65535)) })),
+    /** Fingerprint of the host key proven at this registration: bound if the host has none, refused if it has another. */
+    hostKey: v.optional(v.pipe(v.string(), v.maxLength(100))),
+    /** master.maxHosts when proposed: a new host beyond it is refused (checked in apply, so replicas agree). */
+    maxHosts: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
   }),
+  /** Forget a host's key binding (the next keyed registration binds again) and end its sessions. */
+  v.object({ type: v.literal("host.reset-key"), ...by, hostname: name }),
+  /** End a host's sessions: session tokens issued before are refused from now on. */
+  v.object({ type: v.literal("host.revoke-sessions"), ...by, hostname: name }),
+  /** Bulk clean-up (`ctl host remove --pattern/--unseen-for`): the names the leader selected, and how. */
+  v.object({ type: v.literal("host.remove-many"), ...by, hostnames: v.pipe(v.array(name), v.minLength(1), v.maxLength(HOSTS_PER_REMOVE_MAX)), selector: text }),
   v.object({ type: v.literal("host.drain"), ...by, hostname: name, reason: v.optional(text) }),
   v.object({ type: v.literal("host.resume"), ...by, hostname: name }),
   v.object({ type: v.literal("host.remove"), ...by, hostname: name }),

@@ -47,6 +47,10 @@ export const hosts = sqliteTable(
     /** Where the agent's reports come from and announces go (registration source IP, its reportPort). */
     reportIp: text("report_ip"),
     reportPort: integer("report_port"),
+    /** Fingerprint of the host key bound at the first keyed registration (trust on first use); null = not bound yet. */
+    hostKey: text("host_key"),
+    /** Raised by `host revoke-sessions` and `host reset-key`: session tokens of an older generation are refused. */
+    sessionGen: integer("session_gen").notNull().default(0),
   },
   (t) => [uniqueIndex("hosts_hostname").on(t.hostname)],
 );

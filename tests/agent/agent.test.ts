@@ -5,7 +5,8 @@
  * conditions awaited with deadlines.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { createAgent, type Agent, type AgentDeps } from "../../src/agent/index.ts";
@@ -91,7 +92,7 @@ async function fakeMaster(): Promise<FakeMaster> {
 }
 
 function agentConfig(master: string, extra: Record<string, unknown> = {}): AgentConfig {
-  return v.parse(AgentSchema, { master, token: TOKEN, interval: 1, hostname: "agent-under-test", procRoot, reconnectMin: 0.1, reconnectMax: 0.4, ...extra });
+  return v.parse(AgentSchema, { master, token: TOKEN, interval: 1, hostname: "agent-under-test", procRoot, stateDir: mkdtempSync(join(tmpdir(), "lava-agent-state-")), reconnectMin: 0.1, reconnectMax: 0.4, ...extra });
 }
 
 async function startAgent(master: string, extra: Record<string, unknown> = {}, deps: AgentDeps = {}): Promise<Agent> {
@@ -112,6 +113,8 @@ describe("lava agent against a fake master", () => {
       hardware: { ncpus: 2, memBytes: 8 * GIB, gpus: 0, os: expect.any(String) },
       reportPort: agent.status().reportPort,
       version: VERSION,
+      hostKey: expect.any(String),
+      proof: { at: expect.any(Number), nonce: expect.any(String), sig: expect.any(String) },
     });
     expect(m.authHeaders[0]).toBe(`Bearer ${TOKEN}`);
     expect(m.fromAgent[0]).toBe(reg); // register is the first message
@@ -221,9 +224,9 @@ describe("lava agent against a fake master", () => {
     expect(agent.status().announcesAccepted).toBe(2);
   }, 10_000);
 
-  test("ignores announces with a bad tag or for another host, adopts a new interval, notes a new leader", async () => {
+  test("ignores announces with a bad tag or for another host or naming an unknown master, adopts a new interval, notes a new leader", async () => {
     const m = await fakeMaster();
-    const agent = await startAgent(m.addr);
+    const agent = await startAgent(`${m.addr},127.0.0.1:1`);
     await waitFor(() => agent.status().state === "registered", 5000, "registration");
     const port = agent.status().reportPort;
 
@@ -231,6 +234,12 @@ describe("lava agent against a fake master", () => {
     await waitFor(() => agent.status().announcesRejected.bad_tag === 1, 5000, "bad tag counted");
     expect(agent.status().registrations).toBe(1);
 
+    // Signed with our key, but naming a master that is neither in our list nor in what a master told us
+    // (a copy of a data dir started elsewhere): not followed.
+    m.announce(port, { reportIntervalMs: 300, leaderAddr: "127.0.0.9:7" }, KEY, 1);
+    await waitFor(() => agent.status().announcesRejected.untrusted_leader === 1, 5000, "untrusted leader counted");
+    expect(agent.status().leaderHint).toBe(null);
+    expect(agent.status().reportIntervalMs).not.toBe(300);
     m.announce(port, { reportIntervalMs: 300, leaderAddr: "127.0.0.1:1" }, KEY, 1);
     await waitFor(() => agent.status().announcesAccepted === 1, 5000, "announce accepted");
     expect(agent.status().reportIntervalMs).toBe(300);
@@ -241,7 +250,7 @@ describe("lava agent against a fake master", () => {
   test("follows the leader named by an announce on the next connection", async () => {
     const a = await fakeMaster();
     const b = await fakeMaster();
-    const agent = await startAgent(a.addr);
+    const agent = await startAgent(`${a.addr},${b.addr}`);
     await waitFor(() => agent.status().state === "registered", 5000, "registration with A");
     a.announce(agent.status().reportPort, { leaderAddr: b.addr });
     await waitFor(() => agent.status().leaderHint === b.addr, 5000, "leader hint");

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "bun:test";
-import { FIRST_DELAY_JITTER, reconnectDelayMs } from "../../src/agent/backoff.ts";
+import { FIRST_DELAY_JITTER, reconnectDelayMs, restartDelayMs } from "../../src/agent/backoff.ts";
 import { seededRng } from "../helpers/rng.ts";
 
 const policy = { minMs: 10_000, maxMs: 300_000 };
@@ -67,5 +67,19 @@ describe("reconnectDelayMs", () => {
         expect(d).toBeLessThanOrEqual(policy.maxMs);
       }
     }
+  });
+});
+
+describe("restartDelayMs (after a master's clean shutdown)", () => {
+  test("uniform in 0.1–0.6 of minMs: 1–6 s with the defaults, spread, never above maxMs", () => {
+    const policy = { minMs: 10_000, maxMs: 300_000 };
+    expect(restartDelayMs(policy, () => 0)).toBe(1000);
+    expect(restartDelayMs(policy, () => 0.999999)).toBe(6000);
+    const rng = seededRng(7);
+    const xs = Array.from({ length: 1000 }, () => restartDelayMs(policy, rng));
+    expect(Math.min(...xs)).toBeGreaterThanOrEqual(1000);
+    expect(Math.max(...xs)).toBeLessThanOrEqual(6000);
+    expect(new Set(xs.map((x) => Math.floor(x / 1000))).size).toBe(5);
+    expect(restartDelayMs({ minMs: 10_000, maxMs: 2000 }, () => 0.999)).toBeLessThanOrEqual(2000);
   });
 });

@@ -4,7 +4,9 @@
  * reconnects, and no alert rules unless the test gives some. cleanUp()
  * (afterEach) stops everything started.
  */
-import { rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import * as v from "valibot";
 import { createAgent, type Agent, type AgentDeps } from "../../src/agent/index.ts";
 import { AgentSchema } from "../../src/config/index.ts";
@@ -28,7 +30,7 @@ export async function startRig(config: Record<string, unknown> = {}, deps: Agent
   const m = await new FakeMaster().start();
   const procRoot = fakeProcRoot();
   prepare?.(procRoot);
-  const parsed = v.parse(AgentSchema, { master: m.addr, token: "t", interval: 1, hostname: HOSTNAME, procRoot, reconnectMin: 0.1, reconnectMax: 0.3, alerts: { rules: [] }, ...config });
+  const parsed = v.parse(AgentSchema, { master: m.addr, token: "t", interval: 1, hostname: HOSTNAME, procRoot, stateDir: mkdtempSync(join(tmpdir(), "lava-agent-state-")), reconnectMin: 0.1, reconnectMax: 0.3, alerts: { rules: [] }, ...config });
   const agent = createAgent(parsed, { rng: seededRng(3), forgottenGraceMs: 0, configFile: CONFIG_FILE, env: { PATH: process.env.PATH }, ...deps });
   const rig = { m, agent, procRoot };
   started.push(rig);

@@ -4,6 +4,7 @@ import { createHmac } from "node:crypto";
 import {
   AGENT_SESSION_TTL_SEC,
   agentSessionClaims,
+  isSessionToken,
   jwtKey,
   roleAllows,
   signToken,
@@ -246,11 +247,19 @@ describe("signToken / verifyToken", () => {
 describe("agentSessionClaims", () => {
   test("role agent, host bound, exp = iat + 3600", () => {
     const c = agentSessionClaims({ sub: "agent:h1", host: "h1", jti: "j", nowSec: NOW + 0.7 });
-    expect(c).toEqual({ sub: "agent:h1", role: "agent", jti: "j", iat: NOW, exp: NOW + 3600, host: "h1" });
+    expect(c).toEqual({ sub: "agent:h1", role: "agent", jti: "j", iat: NOW, exp: NOW + 3600, host: "h1", sgen: 0 });
     expect(AGENT_SESSION_TTL_SEC).toBe(3600);
     const t = signToken(c, KEY);
     expect(verifyToken(t, KEY, NOW + 3599).ok).toBe(true);
     expect(reasonOf(verifyToken(t, KEY, NOW + 3600))).toBe("expired");
+  });
+  test("bound to the host key and session generation, with a configurable lifetime; the claims survive signing", () => {
+    const c = agentSessionClaims({ sub: "agent:h1", host: "h1", jti: "j", nowSec: NOW, ttlSec: 5, hostKeyFingerprint: "SHA256:abc", sessionGen: 3 });
+    expect(c).toMatchObject({ exp: NOW + 5, hkf: "SHA256:abc", sgen: 3 });
+    const v = verifyToken(signToken(c, KEY), KEY, NOW + 1);
+    expect(v.ok && v.claims).toEqual(c);
+    expect(isSessionToken(c)).toBe(true);
+    expect(isSessionToken({ sub: "x", role: "agent", jti: "j", iat: NOW, host: "h1" })).toBe(false);
   });
 });
 

@@ -59,22 +59,22 @@ describe("loadTable", () => {
 });
 
 describe("hostsTable", () => {
-  test("has the columns and CONN yes/no", () => {
-    const text = hostsTable(HOST_ROWS);
-    expect(header(text)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEMTOTAL", "GPUS", "OS", "VERSION", "CONN", "REASON"]);
+  test("has the columns, CONN yes/no and the agent's own status", () => {
+    const text = hostsTable(HOST_ROWS.map((r, i) => ({ ...r, agentStatus: i === 0 ? "degraded" : "offline" })));
+    expect(header(text)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEMTOTAL", "GPUS", "OS", "VERSION", "CONN", "AGENT", "REASON"]);
     const lines = text.split("\n");
-    expect(lines[1]).toMatch(/^alpha\s+1\s+ok\s+8\s+16G\s+0\s+linux 6\.1\s+0\.1\.0\s+yes\s+-$/);
-    expect(lines[2]).toMatch(/^beta\s+2\s+unavail\s+2\s+4\.0G\s+1\s+-\s+0\.1\.0\s+no\s+-$/);
+    expect(lines[1]).toMatch(/^alpha\s+1\s+ok\s+8\s+16G\s+0\s+linux 6\.1\s+0\.1\.0\s+yes\s+degraded\s+-$/);
+    expect(lines[2]).toMatch(/^beta\s+2\s+unavail\s+2\s+4\.0G\s+1\s+-\s+0\.1\.0\s+no\s+offline\s+-$/);
   });
 
   test("REASON says why a host is drained", () => {
     const rows = [
-      { ...HOST_ROWS[0]!, status: "drained", drained: true, drainReason: "disk swap" },
-      { ...HOST_ROWS[0]!, host: "gamma", status: "drained", drained: true, drainReason: null },
+      { ...HOST_ROWS[0]!, status: "drained", drained: true, drainReason: "disk swap", agentStatus: "online" },
+      { ...HOST_ROWS[0]!, host: "gamma", status: "drained", drained: true, drainReason: null, agentStatus: "online" },
     ];
     const lines = hostsTable(rows).split("\n");
-    expect(lines[1]).toEndWith("yes   disk swap");
-    expect(lines[2]).toEndWith("yes   (none given)");
+    expect(lines[1]).toEndWith("yes   online  disk swap");
+    expect(lines[2]).toEndWith("yes   online  (none given)");
   });
 });
 

@@ -15,6 +15,8 @@ import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "..
 import { seededRng } from "../helpers/rng.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { AgentMessageSchema, parseMessage } from "../../src/control/index.ts";
+import { newHostKey, signedRegister } from "../helpers/host-key.ts";
+import type { HostKey } from "../../src/auth/index.ts";
 
 const SEED = Number(process.env.LAVA_FUZZ_SEED ?? 20261201);
 const MESSAGES = 10_000;
@@ -132,6 +134,9 @@ function generator(rng: () => number) {
   };
 }
 
+/** Each fuzz host name keeps its host key (a second key for a known name is refused). */
+const fuzzKeys = new Map<string, HostKey>();
+
 const metric = async (pattern: RegExp): Promise<number> => Number(pattern.exec((await master.api<string>("/metrics")).body)?.[1] ?? NaN);
 const UNKNOWN = /lava_agent_requests_total\{outcome="unknown"\} (\d+)/;
 
@@ -156,7 +161,9 @@ describe("control channel fuzz", () => {
       fz = await Fuzzer.open();
       expected = 0;
       if (registerAs) {
-        fz.ws.send(JSON.stringify({ type: "register", hostname: registerAs, hardware: { ncpus: 1, memBytes: 1e9, gpus: 0 }, reportPort: 40000 + Math.floor(rng() * 1000), version: "fuzz" }));
+        const key = fuzzKeys.get(registerAs) ?? (await newHostKey());
+        fuzzKeys.set(registerAs, key);
+        fz.ws.send(JSON.stringify(await signedRegister({ hostname: registerAs, hardware: { ncpus: 1, memBytes: 1e9, gpus: 0 }, reportPort: 40000 + Math.floor(rng() * 1000), version: "fuzz" }, key, master.adminToken)));
         await waitFor(() => fz.registered, 5000, "fuzz client registered");
       }
     };

@@ -8,6 +8,8 @@ import { createHmac } from "node:crypto";
 import type { udp } from "bun";
 import { TestMaster } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { newHostKey, signedRegister } from "../helpers/host-key.ts";
+import type { HostKey } from "../../src/auth/index.ts";
 
 interface Auth {
   hostId: number;
@@ -41,10 +43,16 @@ function report(vec: number[], stats: number[], auth?: Auth, op = 11): Uint8Arra
 const VEC = [1.5, 1.25, 1, 3e9, 5e9, 1e8, 9e8, 4, 12.5, 7.5, 80];
 const STATS = [0, 0, 321, 0];
 
+/** One host key per host name, as each real host keeps its own. */
+const hostKeys = new Map<string, HostKey>();
+
 async function register(master: TestMaster, hostname: string, reportPort: number): Promise<{ ws: WebSocket; hostId: number; key: Uint8Array; udpPort: number; reportIntervalMs: number }> {
+  const hostKey = hostKeys.get(hostname) ?? (await newHostKey());
+  hostKeys.set(hostname, hostKey);
+  const msg = await signedRegister({ hostname, hardware: { ncpus: 4, memBytes: 8e9, gpus: 0 }, reportPort, version: "test" }, hostKey, master.adminToken);
   const ws = new WebSocket(`ws://${master.addr}/ws`, { headers: { authorization: `Bearer ${master.adminToken}` } } as unknown as string[]);
   const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    ws.onopen = () => ws.send(JSON.stringify({ type: "register", hostname, hardware: { ncpus: 4, memBytes: 8e9, gpus: 0 }, reportPort, version: "test" }));
+    ws.onopen = () => ws.send(JSON.stringify(msg));
     ws.onmessage = (e) => resolve(JSON.parse(String(e.data)));
     ws.onerror = () => reject(new Error("ws error"));
   });

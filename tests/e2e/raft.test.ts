@@ -244,7 +244,7 @@ describe("three masters", () => {
     const list = [followers[0]!.addr, leader.addr, followers[1]!.addr].join(",");
     const proc = writeProcFixture(tempDir("lava-proc-"));
     for (const h of ["fa-1", "fa-2"]) {
-      agents.push(spawnLava(["agent", "--master", list, "--hostname", h, "--interval", "1", "--proc-root", proc, "--log-level", "debug"], { LAVA_TOKEN: token, LAVA_RECONNECT_MIN: "0.5", LAVA_RECONNECT_MAX: "2" }));
+      agents.push(spawnLava(["agent", "--state-dir", tempDir(`lava-agent-${h}-`), "--master", list, "--hostname", h, "--interval", "1", "--proc-root", proc, "--log-level", "debug"], { LAVA_TOKEN: token, LAVA_RECONNECT_MIN: "0.5", LAVA_RECONNECT_MAX: "2" }));
     }
     type LoadRow = { host: string; status: string; ageMs: number | null };
     const load = async (m: TestMaster) => {

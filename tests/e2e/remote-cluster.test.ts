@@ -22,7 +22,7 @@ beforeAll(async () => {
   const leader = await cluster.leader(15_000);
   const cfg = join(work, "agent.yaml");
   writeFileSync(cfg, "agent:\n  exec:\n    allow: [/bin/sh]\n");
-  agent = spawnLava(["agent", "--master", cluster.addrs.join(","), "--hostname", "c1", "--interval", "1", "--proc-root", writeProcFixture(join(work, "proc")), "--config", cfg], {
+  agent = spawnLava(["agent", "--state-dir", join(work, "agent-state"), "--master", cluster.addrs.join(","), "--hostname", "c1", "--interval", "1", "--proc-root", writeProcFixture(join(work, "proc")), "--config", cfg], {
     LAVA_TOKEN: leader.adminToken,
     LAVA_RECONNECT_MIN: "0.2",
     LAVA_RECONNECT_MAX: "1",

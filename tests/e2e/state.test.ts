@@ -4,6 +4,8 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { TestMaster } from "../helpers/cluster.ts";
+import { signedRegister } from "../helpers/host-key.ts";
+import { RawAgent } from "../master/raw-agent.ts";
 import { waitFor } from "../helpers/wait.ts";
 
 let master: TestMaster;
@@ -17,9 +19,10 @@ async function mint(role: string, extra: Record<string, unknown> = {}): Promise<
 }
 
 async function registerHost(hostname: string, token = master.adminToken): Promise<{ ws: WebSocket; hostId: number }> {
+  const msg = await signedRegister({ hostname, hardware: { ncpus: 2, memBytes: 4e9, gpus: 1, os: "linux" }, reportPort: 9, version: "t1" }, await RawAgent.keyFor(hostname), token);
   const ws = new WebSocket(`ws://${master.addr}/ws?token=${token}`);
   const reply = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    ws.onopen = () => ws.send(JSON.stringify({ type: "register", hostname, hardware: { ncpus: 2, memBytes: 4e9, gpus: 1, os: "linux" }, reportPort: 9, version: "t1" }));
+    ws.onopen = () => ws.send(JSON.stringify(msg));
     ws.onmessage = (e) => resolve(JSON.parse(String(e.data)));
     ws.onerror = () => reject(new Error("ws error"));
     ws.onclose = (e) => reject(new Error(`closed ${e.code} ${e.reason}`));
@@ -165,9 +168,10 @@ describe("sessions survive a master restart", () => {
     const { createHmac } = await import("node:crypto");
     const sock = await Bun.udpSocket({ hostname: "127.0.0.1" });
     try {
+      const msg = await signedRegister({ hostname: "keeps-key", hardware: { ncpus: 2, memBytes: 4e9 }, reportPort: sock.port, version: "t" }, await RawAgent.keyFor("keeps-key"), master.adminToken);
       const ws = new WebSocket(`ws://${master.addr}/ws?token=${master.adminToken}`);
       const reply = await new Promise<Record<string, unknown>>((resolve) => {
-        ws.onopen = () => ws.send(JSON.stringify({ type: "register", hostname: "keeps-key", hardware: { ncpus: 2, memBytes: 4e9 }, reportPort: sock.port, version: "t" }));
+        ws.onopen = () => ws.send(JSON.stringify(msg));
         ws.onmessage = (e) => resolve(JSON.parse(String(e.data)));
       });
       const hostId = reply.hostId as number;

@@ -6,6 +6,8 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { encodeFrame, encodeReport, type LoadReport } from "../../src/wire/index.ts";
 import { TestMaster } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { signedRegister } from "../helpers/host-key.ts";
+import { RawAgent } from "../master/raw-agent.ts";
 
 function freePort(): number {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -28,6 +30,7 @@ afterAll(async () => {
 });
 
 async function register(hostname: string, answerPings: boolean) {
+  const msg = await signedRegister({ hostname, hardware: { ncpus: 8, memBytes: 4e9 }, reportPort: 7, version: "t" }, await RawAgent.keyFor(hostname), master.adminToken);
   const ws = new WebSocket(`ws://${master.addr}/ws?token=${master.adminToken}`);
   const msgs: Record<string, unknown>[] = [];
   const closed = new Promise<number>((r) => ws.addEventListener("close", (e) => r(e.code)));
@@ -39,7 +42,7 @@ async function register(hostname: string, answerPings: boolean) {
       if (m.type === "ping" && answerPings) ws.send(JSON.stringify({ type: "pong", ts: m.ts }));
     };
   });
-  ws.onopen = () => ws.send(JSON.stringify({ type: "register", hostname, hardware: { ncpus: 8, memBytes: 4e9 }, reportPort: 7, version: "t" }));
+  ws.onopen = () => ws.send(JSON.stringify(msg));
   const reg = await registered;
   return { ws, msgs, closed, hostId: reg.hostId as number, key: Buffer.from(reg.sessionKey as string, "base64") };
 }

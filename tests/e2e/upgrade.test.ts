@@ -38,7 +38,7 @@ beforeAll(async () => {
     if (saved === undefined) delete process.env.LAVA_TEST_BINARY;
     else process.env.LAVA_TEST_BINARY = saved;
   }
-  const proc = Bun.spawn([agentBinary, "agent", "--master", master.addr, "--hostname", "up1", "--interval", "1", "--log-level", "debug"], {
+  const proc = Bun.spawn([agentBinary, "agent", "--state-dir", tempDir("lava-agent-up1-"), "--master", master.addr, "--hostname", "up1", "--interval", "1", "--log-level", "debug"], {
     env: { ...cleanEnv(), LAVA_TOKEN: master.adminToken, LAVA_RECONNECT_MIN: "0.2", LAVA_RECONNECT_MAX: "1" },
     stdin: "ignore",
     stdout: "pipe",

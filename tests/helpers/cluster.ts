@@ -154,10 +154,15 @@ export function writeProcFixture(dir: string, v: { load: [number, number, number
   return dir;
 }
 
-/** `opts.master` replaces `master.addr` as --master (e.g. "https://127.0.0.1:PORT"). */
-export function startAgent(master: TestMaster, opts: { hostname: string; procRoot?: string; interval?: number; token?: string; args?: string[]; master?: string }): Proc {
+/**
+ * `opts.master` replaces `master.addr` as --master (e.g. "https://127.0.0.1:PORT").
+ * Each agent gets a temp --state-dir (its host key lives there) unless `stateDir` is given
+ * (the same one again: the same host key, as after a restart).
+ */
+export function startAgent(master: TestMaster, opts: { hostname: string; procRoot?: string; interval?: number; token?: string; args?: string[]; master?: string; stateDir?: string; env?: Record<string, string> }): Proc {
   const args = [
-    "agent",
+    "--state-dir",
+    opts.stateDir ?? tempDir(`lava-agent-${opts.hostname}-`),
     "--master",
     opts.master ?? master.addr,
     "--hostname",
@@ -169,5 +174,5 @@ export function startAgent(master: TestMaster, opts: { hostname: string; procRoo
     ...(opts.procRoot ? ["--proc-root", opts.procRoot] : []),
     ...(opts.args ?? []),
   ];
-  return spawnLava(args, { LAVA_TOKEN: opts.token ?? master.adminToken, LAVA_RECONNECT_MIN: "0.2", LAVA_RECONNECT_MAX: "1" });
+  return spawnLava(["agent", ...args], { LAVA_TOKEN: opts.token ?? master.adminToken, LAVA_RECONNECT_MIN: "0.2", LAVA_RECONNECT_MAX: "1", ...opts.env });
 }

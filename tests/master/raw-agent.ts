@@ -13,6 +13,8 @@ import { configureLogging } from "../../src/log/index.ts";
 import { startMaster, type MasterHandle } from "../../src/master/server.ts";
 import { answerOf } from "../helpers/http.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { newHostKey, signedRegister } from "../helpers/host-key.ts";
+import type { HostKey } from "../../src/auth/index.ts";
 
 export type Msg = Record<string, unknown>;
 
@@ -77,6 +79,8 @@ export class RawAgent {
   private waiters: (() => void)[] = [];
   hostId = 0;
   closed = false;
+  closeCode = 0;
+  closeReason = "";
   /** Answers requests as they come, if set (each message is still kept in the inbox). */
   onMessage: ((m: Msg) => void) | null = null;
 
@@ -91,24 +95,51 @@ export class RawAgent {
       this.onMessage?.(m);
       for (const w of this.waiters.splice(0)) w();
     };
-    ws.onclose = () => {
+    ws.onclose = (e) => {
       this.closed = true;
+      this.closeCode = e.code;
+      this.closeReason = e.reason;
       for (const w of this.waiters.splice(0)) w();
     };
   }
 
-  /** Connects and registers as `hostname`. */
-  static async connect(master: { addr: string; adminToken: string }, hostname: string, version = "0.0.1-raw", reportPort = 40000): Promise<RawAgent> {
-    const ws = new WebSocket(`ws://${master.addr}/ws`, { headers: { authorization: `Bearer ${master.adminToken}` } } as unknown as string[]);
+  private static readonly keys = new Map<string, HostKey>();
+  /** The host key of `hostname` in this test process: the same name always comes with the same key, like a real host. */
+  static async keyFor(hostname: string): Promise<HostKey> {
+    let k = RawAgent.keys.get(hostname);
+    if (!k) RawAgent.keys.set(hostname, (k = await newHostKey()));
+    return k;
+  }
+
+  /** The `registered` answer (session token and all). */
+  registered: Msg = {};
+
+  /** Opens a connection with `token` (null: none), without registering. */
+  static async open(addr: string, token: string | null, hostname: string): Promise<RawAgent> {
+    const ws = new WebSocket(`ws://${addr}/ws`, (token ? { headers: { authorization: `Bearer ${token}` } } : {}) as unknown as string[]);
     const a = new RawAgent(ws, hostname);
     await new Promise<void>((resolve, reject) => {
       ws.onopen = () => resolve();
       ws.onerror = () => reject(new Error(`${hostname}: WebSocket error`));
     });
-    a.send({ type: "register", hostname, hardware: { ncpus: 2, memBytes: 4e9, gpus: 0 }, reportPort, version });
+    return a;
+  }
+
+  /**
+   * Connects and registers as `hostname`, proving `key` (a new host key if
+   * none is given; `null`: an unkeyed register, as agents before host keys sent).
+   */
+  static async connect(master: { addr: string; adminToken: string }, hostname: string, version = "0.0.1-raw", options: number | { key?: HostKey | null; token?: string; reportPort?: number } = {}): Promise<RawAgent> {
+    const opts = typeof options === "number" ? { reportPort: options } : options;
+    const token = opts.token ?? master.adminToken;
+    const a = await RawAgent.open(master.addr, token, hostname);
+    const base = { hostname, hardware: { ncpus: 2, memBytes: 4e9, gpus: 0 }, reportPort: opts.reportPort ?? 40000, version };
+    const key = opts.key === undefined ? await RawAgent.keyFor(hostname) : opts.key;
+    a.send(key ? await signedRegister(base, key, token) : { type: "register", ...base });
     const reg = await a.next((m) => m.type === "registered" || m.type === "error");
     if (reg.type !== "registered") throw new Error(`${hostname}: registration refused: ${JSON.stringify(reg)}`);
     a.hostId = reg.hostId as number;
+    a.registered = reg;
     return a;
   }
 

@@ -38,8 +38,8 @@ export interface UpdaterOptions {
   execPath: string;
   /** Whether this process is a compiled lava binary (plan.ts isCompiledBinary). */
   compiled: boolean;
-  /** The agent's token, sent with the download. */
-  token: string | undefined;
+  /** The agent's token, sent with the download (a function: the session token changes as it is refreshed). */
+  token: string | undefined | (() => string | undefined);
   /** fetch()'s `tls` for an https master (agent.tls). */
   tls?: ClientTls | undefined;
   /** The final command_result (kept while the channel is down: the executor's deliver). */
@@ -104,7 +104,7 @@ export function createUpdater(opts: UpdaterOptions): Updater {
     const tmp = tempPathFor(opts.execPath, randomHex(6));
     try {
       log.info(`update to lava ${msg.version}: downloading ${target.url}`);
-      const got = await downloadTo(target.url, tmp, { token: opts.token, tls: opts.tls, signal: abort.signal, ...(opts.downloadTimeoutMs ? { timeoutMs: opts.downloadTimeoutMs } : {}) }).catch((e) => {
+      const got = await downloadTo(target.url, tmp, { token: typeof opts.token === "function" ? opts.token() : opts.token, tls: opts.tls, signal: abort.signal, ...(opts.downloadTimeoutMs ? { timeoutMs: opts.downloadTimeoutMs } : {}) }).catch((e) => {
         throw new Failed(abort.signal.aborted ? "cancelled: the agent is stopping" : errorText(e));
       });
       if (got.sha256 !== msg.sha256.toLowerCase()) throw new Failed(`checksum mismatch: the download (${got.bytes} bytes) has SHA-256 ${got.sha256}, the master announced ${msg.sha256}`);

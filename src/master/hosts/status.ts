@@ -26,6 +26,8 @@ export const unavailAfterMs = (p: StatusPolicy) => 3.5 * p.reportIntervalMs;
  */
 export function hostState(h: HostEntry, nowMs: number, p: StatusPolicy, connected = h.connected): HostState {
   if (!h.report || nowMs - h.lastReportMs > unavailAfterMs(p)) return "unavail";
+  // The agent said it is stopping (a clean shutdown): gone now, not after 3 silent intervals.
+  if (h.agentStatus === "offline") return "unavail";
   if (!connected) return "unreach";
   if (h.drained) return "drained";
   const r = h.report;

@@ -4,7 +4,7 @@
  * here). Pure: times come in as arguments.
  */
 import type { LoadReport } from "../../wire/index.ts";
-import type { Hardware } from "../../control/index.ts";
+import type { AgentHealthStatus, Hardware } from "../../control/index.ts";
 
 export interface Session {
   /** Random per registration; with hostId it derives the session key. */
@@ -51,6 +51,13 @@ export interface HostEntry {
   announceErrors: number;
   /** Why an admin drained it (`lava ctl drain --reason`); null when not drained or none given. */
   drainReason: string | null;
+  /** Fingerprint of the bound host key (null: not bound yet). */
+  hostKey: string | null;
+  /** Session tokens of an older generation are refused. */
+  sessionGen: number;
+  /** What the agent last said of itself (`status`); memory only. */
+  agentStatus: AgentHealthStatus;
+  agentStatusDetail: string | null;
 }
 
 export const addrKey = (ip: string, port: number) => `${ip}:${port}`;
@@ -64,6 +71,9 @@ export interface HostRecord {
   registeredAtMs: number;
   drained: boolean;
   drainReason?: string | null;
+  /** Absent: not bound (tests and benchmarks that build records by hand). */
+  hostKey?: string | null;
+  sessionGen?: number;
 }
 
 export interface SessionInput {
@@ -107,6 +117,8 @@ export class HostTable {
       host = {
         ...rec,
         drainReason: rec.drainReason ?? null,
+        hostKey: rec.hostKey ?? null,
+        sessionGen: rec.sessionGen ?? 0,
         reportIp: "",
         reportPort: 0,
         session: null,
@@ -118,6 +130,8 @@ export class HostTable {
         lostTotal: 0,
         receivedTotal: 0,
         announceErrors: 0,
+        agentStatus: "online",
+        agentStatusDetail: null,
       };
       this.byName.set(host.hostname, host);
       this.byId.set(host.hostId, host);
@@ -127,6 +141,8 @@ export class HostTable {
     host.version = rec.version;
     host.drained = rec.drained;
     host.drainReason = rec.drained ? (rec.drainReason ?? null) : null;
+    host.hostKey = rec.hostKey ?? null;
+    host.sessionGen = rec.sessionGen ?? 0;
     return host;
   }
 

@@ -4,7 +4,7 @@
  */
 import * as v from "valibot";
 import { newTokenId, RoleSchema, signToken, type Claims } from "../../auth/index.ts";
-import { allTokens, auditSince, jobCounts, StoreError, type Applied, type Command } from "../../store/index.ts";
+import { allTokens, auditSince, jobCounts, HOSTS_PER_REMOVE_MAX, StoreError, type Applied, type Command } from "../../store/index.ts";
 import { parseWhen } from "../../control/when.ts";
 import { COMMIT, VERSION } from "../../version.ts";
 import { countStates } from "../hosts/status.ts";
@@ -85,6 +85,42 @@ export type ChangeRoute = (
   handler: (req: Request, p: Record<string, string>, url: URL, c: Change) => Promise<Response>,
 ) => void;
 
+const BulkRemoveSchema = v.pipe(
+  v.strictObject({
+    /** Host name glob: `*` any characters, `?` one. */
+    pattern: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(255))),
+    /** Seconds without a report or a control channel. */
+    unseenFor: v.optional(v.pipe(v.number(), v.minValue(1))),
+    dryRun: v.optional(v.boolean(), false),
+  }),
+  v.check((b) => b.pattern !== undefined || b.unseenFor !== undefined, "give pattern, unseenFor or both"),
+);
+
+/** A host name glob as an anchored regular expression. */
+export function globRegex(glob: string): RegExp {
+  return new RegExp(`^${glob.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+}
+
+/**
+ * The hosts a bulk removal selects. "Unseen" counts from the last report,
+ * the channel's end, or this master's start, whichever is latest: a master
+ * that just started (or took over) has not had the time to see anyone.
+ */
+function selectHosts(ctx: MasterContext, body: { pattern?: string | undefined; unseenFor?: number | undefined }): string[] {
+  const re = body.pattern !== undefined ? globRegex(body.pattern) : null;
+  const now = ctx.nowMs();
+  const out: string[] = [];
+  for (const h of ctx.hosts.values()) {
+    if (re && !re.test(h.hostname)) continue;
+    if (body.unseenFor !== undefined) {
+      const seen = Math.max(h.lastReportMs, h.disconnectedAtMs, ctx.startedMs);
+      if (h.connected || now - seen < body.unseenFor * 1000) continue;
+    }
+    out.push(h.hostname);
+  }
+  return out.sort();
+}
+
 export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router {
   const r = new Router();
 
@@ -136,7 +172,8 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
 
   dashboardRoutes(r);
   // wsRetryAfterMs: what a refused /ws upgrade's Retry-After says now (agents cannot read that header).
-  r.on("GET", "/healthz", () => json({ ok: true, version: VERSION, wsRetryAfterMs: ctx.admission.peek() }));
+  // wsResumeRetryAfterMs: the same for upgrades with a session token (their own bucket).
+  r.on("GET", "/healthz", () => json({ ok: true, version: VERSION, wsRetryAfterMs: ctx.admission.peek(), wsResumeRetryAfterMs: ctx.resumeAdmission.peek() }));
 
   r.on("GET", "/metrics", () => {
     const body = renderMetrics({
@@ -154,6 +191,7 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
       process: processStats(),
       remote: ctx.remote.metrics(),
       tcpReports: ctx.tcpReports,
+      control: { refused: ctx.sessions.refused, resumed: ctx.sessions.resumed },
     });
     const repl = ctx.state.replication;
     const raft = renderRaftMetrics(repl.driver.status(), repl.members, healthPolicy(ctx.config.raft));
@@ -220,6 +258,7 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
       jobs: jobCounts(ctx.state.store.db),
       sessions: ctx.sessions.count,
       sync: syncView(ctx, now),
+      control: { refused: ctx.sessions.refused, resumed: ctx.sessions.resumed },
     });
   });
 
@@ -278,6 +317,27 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
   change("DELETE", "/api/v1/hosts/:name", "host.remove", (p) => p.name ?? null, async (_req, p, _url, c) => {
     await c.commit({ type: "host.remove", hostname: p.name! });
     return json({ host: p.name, removed: true });
+  });
+
+  change("POST", "/api/v1/hosts/:name/reset-key", "host.reset-key", (p) => p.name ?? null, async (_req, p, _url, c) => {
+    await c.commit({ type: "host.reset-key", hostname: p.name! });
+    return json({ host: p.name, hostKey: null, sessionsRevoked: true });
+  });
+  change("POST", "/api/v1/hosts/:name/revoke-sessions", "host.revoke-sessions", (p) => p.name ?? null, async (_req, p, _url, c) => {
+    await c.commit({ type: "host.revoke-sessions", hostname: p.name! });
+    return json({ host: p.name, sessionsRevoked: true });
+  });
+  change("POST", "/api/v1/hosts/remove", "host.remove-many", () => null, async (req, _p, _url, c) => {
+    const body = parseBody(BulkRemoveSchema, await readJson(req));
+    const names = selectHosts(ctx, body);
+    const selector = [body.pattern !== undefined ? `pattern ${body.pattern}` : null, body.unseenFor !== undefined ? `unseen for ${body.unseenFor} s` : null].filter(Boolean).join(", ");
+    if (body.dryRun) return json({ selector, removed: [], matched: names, count: names.length, dryRun: true });
+    const removed: string[] = [];
+    for (let i = 0; i < names.length; i += HOSTS_PER_REMOVE_MAX) {
+      const a = await c.commit({ type: "host.remove-many", hostnames: names.slice(i, i + HOSTS_PER_REMOVE_MAX), selector });
+      removed.push(...(a.result.ok ? ((a.result.value?.removed as string[]) ?? []) : []));
+    }
+    return json({ selector, removed, count: removed.length });
   });
 
   jobRoutes(r, ctx, change);

@@ -40,6 +40,8 @@ export interface MetricsInput {
   remote?: RemoteMetrics;
   /** The TCP report listener, when it is on. */
   tcpReports?: Readonly<TcpReportCounters> | null;
+  /** Control-channel refusals by reason (control/refusals.ts) and resumed sessions. */
+  control?: { refused: Record<string, number>; resumed: number };
 }
 
 /** A label value in the text format: backslash, double quote and newline escaped. */
@@ -118,6 +120,11 @@ function renderIngest(m: MetricsInput, t: MetricsText): void {
   t.single("lava_udp_errors_total", "counter", "UDP socket errors, mostly announces to agents whose port is gone (ICMP unreachable)", m.udpErrors);
   if (m.tcpReports) renderTcpReports(m.tcpReports, t);
   t.single("lava_control_sessions", "gauge", "agents with a registered control channel", m.sessions);
+  if (m.control) {
+    t.family("lava_control_refused_total", "counter", "control-channel messages and registrations refused, by reason (nothing was written for them)");
+    for (const [reason, n] of Object.entries(m.control.refused)) t.sample("lava_control_refused_total", { reason }, n);
+    t.single("lava_control_resumed_total", "counter", "registrations that resumed a session with a session token, without a write", m.control.resumed);
+  }
   t.single("lava_master_uptime_seconds", "gauge", "seconds since this master started", Math.round(m.uptimeMs) / 1000);
 }
 

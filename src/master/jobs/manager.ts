@@ -15,6 +15,8 @@ import { logger } from "../../log/index.ts";
 import { hostState, type StatusPolicy } from "../hosts/status.ts";
 import type { HostTable } from "../hosts/table.ts";
 import type { MasterState } from "../state.ts";
+import { authorizeJobEvent } from "./event-guard.ts";
+import type { RefusalReason } from "../control/refusals.ts";
 
 const log = logger("jobs");
 
@@ -366,8 +368,21 @@ export class JobManager {
     }
   }
 
+  /** A job_event refused by the guard (counted by the control channel). */
+  onRefusedEvent: (reason: RefusalReason) => void = () => {};
+
   /** An agent's job_event. Resolves to the event ids the master may acknowledge. */
-  async onEvent(hostId: number, ev: JobEvent): Promise<void> {
+  async onEvent(hostId: number, event: JobEvent): Promise<void> {
+    // Only the host of the current attempt speaks for it; nothing else reaches the log (event-guard.ts).
+    // A refused event is acked (the agent may forget it: no state changed), except a duplicate
+    // of an end being recorded now, which is acked once that record is written.
+    const verdict = authorizeJobEvent(this.active.get(event.jobId), hostId, event, this.nowMs());
+    if (!verdict.ok) {
+      this.onRefusedEvent(verdict.reason);
+      if (verdict.reason !== "job_duplicate") this.sender.send(hostId, { type: "ack", eventIds: [event.eventId] });
+      return;
+    }
+    const ev = verdict.event;
     const j = this.active.get(ev.jobId);
     if (ev.event === "started") {
       if (j && j.state === "RUN" && j.attempts === ev.attempt && j.hostId === hostId) {

@@ -9,6 +9,7 @@ import m0001 from "./0001_jobs.sql" with { type: "text" };
 import m0002 from "./0002_host_sessions.sql" with { type: "text" };
 import m0003 from "./0003_raft_log.sql" with { type: "text" };
 import m0007 from "./0007_approvals.sql" with { type: "text" };
+import m0004 from "./0004_host_keys.sql" with { type: "text" };
 
 const SQL: Record<string, string> = {
   "0000_init": m0000,
@@ -16,6 +17,7 @@ const SQL: Record<string, string> = {
   "0002_host_sessions": m0002,
   "0003_raft_log": m0003,
   "0007_approvals": m0007,
+  "0004_host_keys": m0004,
 };
 
 export interface EmbeddedMigration {

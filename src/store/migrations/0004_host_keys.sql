@@ -1,0 +1,2 @@
+ALTER TABLE `hosts` ADD `host_key` text;--> statement-breakpoint
+ALTER TABLE `hosts` ADD `session_gen` integer DEFAULT 0 NOT NULL;
