@@ -25,12 +25,10 @@
  * is stopped at the end, also on error.
  */
 import { join } from "node:path";
-import { mkdtempSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { parseFlags } from "./lib/args.ts";
 import { LineChild } from "./lib/child.ts";
 import { bucketWindow, BUCKET_MS, FleetSim } from "./lib/fleet-sim.ts";
-import { BenchMaster, binaryIsStale, binaryVersion, lavaBinary, type StatusBody } from "./lib/master.ts";
+import { BenchMaster, LIFT_REGISTRATION_LIMITS, masterConfigFile, binaryIsStale, binaryVersion, lavaBinary, type StatusBody } from "./lib/master.ts";
 import { cpuShare, renice, sample, sysctl, type ProcSample } from "./lib/proc.ts";
 import { writeResult } from "./lib/results.ts";
 import { fmtInt, fmtMiB, percentile, round, summarizeCounts } from "./lib/stats.ts";
@@ -115,10 +113,8 @@ try {
   // One host's registrations come from one token and one address here (10,000 agents on loopback with the
   // admin token): the per-token and per-address registration limits (docs/security.md) are lifted for the
   // bench; the upgrade admission (wsAdmitPerSec) still protects the master.
-  const benchConfig = join(mkdtempSync(join(tmpdir(), "lava-fleet-cfg-")), "lava.yaml");
-  writeFileSync(benchConfig, "master:\n  registrations:\n    perToken: 1000000\n    perAddress: 1000000\n    burst: 1000000\n");
   master = await BenchMaster.start({
-    args: ["--config", benchConfig],
+    args: ["--config", masterConfigFile(LIFT_REGISTRATION_LIMITS)],
     bin: cpuProf ? [process.execPath, "--cpu-prof-md", `--cpu-prof-dir=${cpuProf}`, join(import.meta.dir, "..", "src", "main.ts")] : bin,
   });
   if (cpuProf) console.log(`master runs from source under the CPU profiler; profiles in ${cpuProf} when it stops`);

@@ -38,7 +38,7 @@ import type { udp } from "bun";
 import { parseFlags } from "./lib/args.ts";
 import { LineChild } from "./lib/child.ts";
 import { profileIngest } from "./lib/ingest-profile.ts";
-import { BenchMaster, binaryIsStale, binaryVersion, lavaBinary, type StatusBody } from "./lib/master.ts";
+import { BenchMaster, binaryIsStale, binaryVersion, lavaBinary, LIFT_REGISTRATION_LIMITS, masterConfigFile, type StatusBody } from "./lib/master.ts";
 import { cpuSeconds, renice, sysctl } from "./lib/proc.ts";
 import { registerAll, type AgentSession } from "./lib/register.ts";
 import { writeResult } from "./lib/results.ts";
@@ -115,6 +115,8 @@ try {
   console.log(`lava ingest bench: ${flags.hosts} hosts, ${flags.seconds} s per receiver in ${flags.rounds} round(s); Bun ${Bun.version}; ${version}${stale ? " (binary older than src/)" : ""}`);
   const cpuProf = flags["cpu-prof"];
   master = await BenchMaster.start({
+    // 10,000 simulated agents register from one address with one token (docs/security.md: registration limits).
+    args: ["--config", masterConfigFile(LIFT_REGISTRATION_LIMITS)],
     bin: cpuProf ? [process.execPath, "--cpu-prof-md", `--cpu-prof-dir=${cpuProf}`, join(HERE, "..", "src", "main.ts")] : bin,
   });
   if (cpuProf) console.log(`master runs from source under the CPU profiler; profile in ${cpuProf} after the run`);

@@ -91,7 +91,7 @@ try {
   const api = (path: string, init: RequestInit = {}) => fetch(`http://${addr}${path}`, { ...init, headers: { authorization: `Bearer ${token}` } });
   const agents: Subprocess[] = [];
   for (const name of ["bench-a", "bench-b"]) {
-    agents.push(Bun.spawn([...cmd, "agent", "--master", addr, "--hostname", name, "--interval", "1"], { env: { ...cleanEnv(), LAVA_TOKEN: token }, stdout: "ignore", stderr: "ignore" }));
+    agents.push(Bun.spawn([...cmd, "agent", "--master", addr, "--hostname", name, "--interval", "1", "--state-dir", join(dir, `state-${name}`)], { env: { ...cleanEnv(), LAVA_TOKEN: token }, stdout: "ignore", stderr: "ignore" }));
   }
   procs.push(...agents);
   // Started by a process at nice -10, they run at -10 too (and so do the jobs they spawn).

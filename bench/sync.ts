@@ -18,7 +18,7 @@
  *   bun run build && bun bench/sync.ts [--hosts 10000] [--interval 2] [--samples 20]
  */
 import { parseFlags } from "./lib/args.ts";
-import { binaryVersion, lavaBinary } from "./lib/master.ts";
+import { binaryVersion, lavaBinary, LIFT_REGISTRATION_LIMITS } from "./lib/master.ts";
 import { writeResult } from "./lib/results.ts";
 import { percentile, round } from "./lib/stats.ts";
 import { TestCluster } from "../tests/helpers/masters.ts";
@@ -36,7 +36,7 @@ const flags = parseFlags("bun bench/sync.ts", process.argv.slice(2), {
 
 type Row = { host: string; status: string; reportsReceived: number };
 const bin = lavaBinary(flags.bin);
-const c = await TestCluster.start(3, { config: `master:\n  reportInterval: ${flags.interval}\n  wsAdmitPerSec: 2000\n  log:\n    level: warn\n` });
+const c = await TestCluster.start(3, { config: `master:\n  reportInterval: ${flags.interval}\n  wsAdmitPerSec: 2000\n${LIFT_REGISTRATION_LIMITS}  log:\n    level: warn\n` });
 let fleet: Awaited<ReturnType<typeof startSimFleet>> | null = null;
 try {
   const leader = await c.leader(10_000);

@@ -9,7 +9,7 @@
  * src/ while a benchmark runs), and keeps only the tail of the master's
  * output.
  */
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
@@ -205,4 +205,19 @@ export class BenchMaster {
     await this.stop();
     if (this.ownsDataDir) rmSync(this.dataDir, { recursive: true, force: true });
   }
+}
+
+/**
+ * `master:` keys (YAML, indented two spaces) that lift the per-token and
+ * per-address registration limits (docs/security.md): a bench registers
+ * thousands of simulated agents from one address with one token, which
+ * those limits exist to stop. The upgrade admission still applies.
+ */
+export const LIFT_REGISTRATION_LIMITS = "  registrations:\n    perToken: 1000000\n    perAddress: 1000000\n    burst: 1000000\n";
+
+/** A config file holding `master:` + `body` (YAML lines indented two spaces), in a temp dir. */
+export function masterConfigFile(body: string): string {
+  const file = join(mkdtempSync(join(tmpdir(), "lava-bench-cfg-")), "lava.yaml");
+  writeFileSync(file, `master:\n${body}`);
+  return file;
 }
