@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { ensureBinary, cleanEnv } from "../helpers/binary.ts";
 import { TestMaster, spawnLava, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { newHostKey, signedRegister } from "../helpers/host-key.ts";
 
 type Series = { host: string; metric: string; step: number; start: number; avg: (number | null)[]; max?: (number | null)[] };
 
@@ -150,7 +151,7 @@ describe("telemetry as an attacker would send it", () => {
 
   test("over 64 KiB or malformed: refused; a registered host's telemetry is kept for that host only", async () => {
     const c = await channel();
-    c.ws.send(JSON.stringify({ type: "register", hostname: "evil", hardware: { ncpus: 1, memBytes: 1, gpus: 0 }, reportPort: 40000, version: "x" }));
+    c.ws.send(JSON.stringify(await signedRegister({ hostname: "evil", hardware: { ncpus: 1, memBytes: 1, gpus: 0 }, reportPort: 40000, version: "x" }, await newHostKey(), m.adminToken)));
     expect(await c.next()).toMatchObject({ type: "registered" });
     c.ws.send(telemetry({ skipped: { note: "x".repeat(500) }, containers: Array.from({ length: 100 }, (_, i) => ({ id: `c${i}`, name: "n".repeat(256), image: "i".repeat(256), state: "running" })), processes: { byCpu: [], byMemory: [] }, disks: Array.from({ length: 64 }, (_, i) => ({ name: `d${String(i).padStart(3, "0")}`.padEnd(64, "x"), readBytesPerSec: 1, writeBytesPerSec: 1, readsPerSec: 1, writesPerSec: 1 })) }));
     expect(await c.next()).toMatchObject({ type: "error", error: "too_large" });
