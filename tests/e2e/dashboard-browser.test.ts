@@ -43,7 +43,7 @@ describe.skipIf(!chromium)("the dashboard in Chromium", () => {
     const n1 = writeProcFixture(join(fixtures, "n1"), { load: [0.5, 0.25, 0.125] });
     procs.push(startAgent(m, { hostname: "n1", procRoot: n1 }));
     // This machine's own /proc for n2: real filesystems, network and processes in its telemetry.
-    procs.push(spawnLava(["agent", "--master", m.addr, "--hostname", "n2", "--interval", "1", "--log-level", "debug"], { LAVA_TOKEN: m.adminToken, LAVA_TELEMETRY_INTERVAL: "1", LAVA_RECONNECT_MIN: "0.2", LAVA_RECONNECT_MAX: "1" }));
+    procs.push(spawnLava(["agent", "--state-dir", tempDir("lava-agent-n2-"), "--master", m.addr, "--hostname", "n2", "--interval", "1", "--log-level", "debug"], { LAVA_TOKEN: m.adminToken, LAVA_TELEMETRY_INTERVAL: "1", LAVA_RECONNECT_MIN: "0.2", LAVA_RECONNECT_MAX: "1" }));
     const r = await m.api<{ token: string }>("/api/v1/tokens", { method: "POST", body: JSON.stringify({ role: "read", subject: "browser-test" }) });
     readToken = r.body.token;
     await waitFor(async () => (await m.api(`/api/v1/hosts/n2/telemetry`)).status === 200, 15_000, "n2's telemetry");

@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { statSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBinary, cleanEnv } from "../helpers/binary.ts";
-import { TestMaster, spawnLava, type Proc } from "../helpers/cluster.ts";
+import { TestMaster, spawnLava, tempDir, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { newHostKey, signedRegister } from "../helpers/host-key.ts";
 
@@ -30,7 +30,7 @@ describe("history across a master restart, telemetry, the load table", () => {
   beforeAll(async () => {
     m = await TestMaster.start({ config: "master:\n  reportInterval: 1\n" });
     // The machine's own /proc: real filesystems, interfaces and processes in the telemetry.
-    agent = spawnLava(["agent", "--master", m.addr, "--hostname", "h1", "--interval", "1", "--log-level", "debug"], { LAVA_TOKEN: m.adminToken, LAVA_TELEMETRY_INTERVAL: "1", LAVA_RECONNECT_MIN: "0.2", LAVA_RECONNECT_MAX: "1" });
+    agent = spawnLava(["agent", "--state-dir", tempDir("lava-agent-h1-"), "--master", m.addr, "--hostname", "h1", "--interval", "1", "--log-level", "debug"], { LAVA_TOKEN: m.adminToken, LAVA_TELEMETRY_INTERVAL: "1", LAVA_RECONNECT_MIN: "0.2", LAVA_RECONNECT_MAX: "1" });
     await waitFor(async () => (await m.api("/api/v1/hosts/h1/telemetry")).status === 200, 15_000, "h1's telemetry");
   }, 30_000);
 
