@@ -12,11 +12,21 @@ export const MAX_MESSAGE_BYTES = 1 << 20;
 const hostname = v.pipe(v.string(), v.minLength(1), v.maxLength(255), v.regex(/^[A-Za-z0-9][A-Za-z0-9._-]*$/, "hostname: letters, digits, '.', '_' and '-' only"));
 const count = v.pipe(v.number(), v.integer(), v.minValue(0));
 
+/** A host label (`agent.labels`, `submit --constraint`). */
+export const LABEL_RE = /^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$/;
+export const LABELS_MAX = 64;
+
 export const HardwareSchema = v.object({
   ncpus: v.pipe(count, v.minValue(1), v.maxValue(1 << 16)),
   memBytes: v.pipe(count, v.maxValue(2 ** 53)),
   gpus: v.optional(v.pipe(count, v.maxValue(1024)), 0),
   os: v.optional(v.pipe(v.string(), v.maxLength(200))),
+  /** `agent.labels`: what `submit --constraint` matches. */
+  labels: v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(LABEL_RE, "labels: letters, digits, '.', '_', ':', '-', at most 64"))), v.maxLength(LABELS_MAX))),
+  /** A lava master runs on this host too. */
+  onMaster: v.optional(v.boolean()),
+  /** false: the host takes no jobs (a master's host without agent.jobs.onMaster). Absent: it does. */
+  takesJobs: v.optional(v.boolean()),
 });
 
 // ---- agent → master

@@ -30,9 +30,10 @@ import {
   poolHardware,
   requestText,
   hostInQueue,
+  globMatch,
   type PoolHardware,
 } from "./fit.ts";
-import type { Placement, QueueSpec, Resources, SchedHost, SchedJob, ScheduleResult } from "./types.ts";
+import type { HostFilter, Placement, QueueSpec, Resources, SchedHost, SchedJob, ScheduleResult } from "./types.ts";
 
 /** Most placements in one round unless the caller says otherwise. */
 export const MAX_PLACEMENTS_DEFAULT = 10_000;
@@ -139,6 +140,8 @@ class Round {
   private readonly placedC: Float64Array;
   private readonly load1: Float64Array;
   private readonly ncpus: Float64Array;
+  /** Jobs placed on the host this round. */
+  private readonly placedJobs: Int32Array;
   /** Job id holding a backfill reservation on the host; NaN = none. */
   private readonly resJob: Float64Array;
   private readonly resC: Float64Array;
@@ -161,6 +164,7 @@ class Round {
     this.freeM = new Float64Array(n);
     this.freeG = new Float64Array(n);
     this.placedC = new Float64Array(n);
+    this.placedJobs = new Int32Array(n);
     this.load1 = new Float64Array(n);
     this.ncpus = new Float64Array(n);
     this.resJob = new Float64Array(n).fill(NaN);
@@ -188,15 +192,12 @@ class Round {
     if (!validRequest(job)) {
       return `invalid request: cpus, memory and gpus must be numbers ≥ 0 (cpus ${job.cpus}, memBytes ${job.memBytes}, gpus ${job.gpus})`;
     }
+    if (job.filter && filtering(job.filter)) return this.considerFiltered(job, q, job.filter);
     const memo = shapeMemo(q, job);
     if (memo.never === undefined) memo.never = neverFitsIn(job, q.spec.name, q.pool.hw, this.n > 0);
     if (memo.never !== null) return memo.never;
-    if (this.nowMs < job.notBeforeMs) return `retry backoff until ${isoTime(job.notBeforeMs)}`;
-    const max = q.spec.maxRunning;
-    if (max !== undefined && q.spec.running + q.placed >= max) return `queue ${q.spec.name} at its limit of ${max} running`;
-    if (this.placements.length >= this.maxPlacements) {
-      return `not considered this round: the round placed its limit of ${this.maxPlacements} jobs`;
-    }
+    const gate = this.gates(job, q);
+    if (gate !== null) return gate;
     const tree = q.pool.tree;
     if (!tree) return (q.noOkReason ??= this.noOkReason(q));
     if (memo.fail === undefined) {
@@ -220,11 +221,105 @@ class Round {
     return `${reason}; holds the backfill reservation on ${reserved}`;
   }
 
+  /** Backoff, the queue's limit, the round's limit: why `job` is not tried now, or null. */
+  private gates(job: SchedJob, q: QueueCtx): string | null {
+    if (this.nowMs < job.notBeforeMs) return `retry backoff until ${isoTime(job.notBeforeMs)}`;
+    const max = q.spec.maxRunning;
+    if (max !== undefined && q.spec.running + q.placed >= max) return `queue ${q.spec.name} at its limit of ${max} running`;
+    if (this.placements.length >= this.maxPlacements) {
+      return `not considered this round: the round placed its limit of ${this.maxPlacements} jobs`;
+    }
+    return null;
+  }
+
+  /**
+   * A job with placement rules: a pass over its queue's hosts that match
+   * them (no tree, no memo: these jobs are expected to be few). Same order
+   * as the tree (least loaded that fits); blocked, it reserves the matching
+   * host with the most free cpus the same way (an exclusive job reserves
+   * the whole host, so small jobs cannot keep it busy for ever).
+   */
+  private considerFiltered(job: SchedJob, q: QueueCtx, f: HostFilter): string | null {
+    const what = filterText(f);
+    const members = q.pool.members.filter((i) => matchesFilter(this.hosts[i]!, f));
+    if (members.length === 0) return `no host in queue ${q.spec.name} matches ${what}`;
+    const never = neverFitsIn(job, q.spec.name, poolHardware(members.map((i) => this.hosts[i]!)), true);
+    if (never !== null) return `${never} (of the hosts matching ${what})`;
+    const gate = this.gates(job, q);
+    if (gate !== null) return gate;
+    const open = members.filter((i) => isOpen(this.hosts[i]!) && !this.exclusiveNow(i));
+    if (open.length === 0) return `no ok host in queue ${q.spec.name} matches ${what}: ${this.statesText(members)}`;
+    let best = -1;
+    for (const i of open) {
+      if (f.exclusive && !this.idle(i)) continue;
+      const s = this.leafState(i);
+      if (!(s.availC >= job.cpus && s.availM >= job.memBytes && s.availG >= job.gpus)) continue;
+      if (best < 0 || this.lessLoadedHost(i, best)) best = i;
+    }
+    if (best >= 0) {
+      this.place(job, best, q);
+      if (f.exclusive) this.makeExclusive(best);
+      return null;
+    }
+    const held = open.find((i) => !Number.isNaN(this.resJob[i]!) && (f.exclusive ? this.idle(i) : this.freeC[i]! >= job.cpus && this.freeM[i]! >= job.memBytes && this.freeG[i]! >= job.gpus));
+    if (held !== undefined) return `held for job ${this.resJob[held]} (backfill reservation on ${this.hosts[held]!.hostname})`;
+    // Blocked on resources: reserve the matching host with the most free cpus whose hardware holds it.
+    let res = -1;
+    for (const i of open) {
+      const h = this.hosts[i]!;
+      if (!Number.isNaN(this.resJob[i]!) || !covers(hardware(h), job)) continue;
+      if (res < 0 || this.freeC[i]! > this.freeC[res]! || (this.freeC[i] === this.freeC[res] && h.hostId < this.hosts[res]!.hostId)) res = i;
+    }
+    let reason: string;
+    if (f.exclusive) reason = `needs a whole host (--exclusive): every ok host matching ${what} runs jobs`;
+    else {
+      const top = open.reduce((a, b) => (this.freeC[b]! > this.freeC[a]! ? b : a));
+      reason = `needs ${requestText(job)}; best ok host matching ${what} is ${this.hosts[top]!.hostname} with ${freeText({ cpus: this.freeC[top]!, memBytes: this.freeM[top]!, gpus: this.freeG[top]! }, job)} free`;
+    }
+    if (res < 0) return reason;
+    const h = this.hosts[res]!;
+    this.resJob[res] = job.id;
+    this.resC[res] = f.exclusive ? h.ncpus : job.cpus;
+    this.resM[res] = f.exclusive ? h.memBytes : job.memBytes;
+    this.resG[res] = f.exclusive ? h.gpus : job.gpus;
+    this.refresh(res);
+    return `${reason}; holds the backfill reservation on ${h.hostname}`;
+  }
+
+  /** No job runs on host i, none was placed there this round. */
+  private idle(i: number): boolean {
+    const h = this.hosts[i]!;
+    const running = h.jobs ?? (h.used.cpus > 0 || h.used.memBytes > 0 || h.used.gpus > 0 ? 1 : 0);
+    return running === 0 && this.placedJobs[i] === 0;
+  }
+
+  private exclusiveNow(i: number): boolean {
+    return this.hosts[i]!.exclusive === true || this.exclusivePlaced.has(i);
+  }
+
+  private readonly exclusivePlaced = new Set<number>();
+
+  /** An exclusive job was placed on host i: nothing else fits there for the rest of the round. */
+  private makeExclusive(i: number): void {
+    this.exclusivePlaced.add(i);
+    this.freeC[i] = Math.min(this.freeC[i]!, -1);
+    this.freeM[i] = Math.min(this.freeM[i]!, -1);
+    this.freeG[i] = Math.min(this.freeG[i]!, -1);
+    this.refresh(i);
+  }
+
+  private lessLoadedHost(a: number, b: number): boolean {
+    const la = (this.load1[a]! + this.placedC[a]!) / this.ncpus[a]!;
+    const lb = (this.load1[b]! + this.placedC[b]!) / this.ncpus[b]!;
+    return la < lb || (la === lb && this.hosts[a]!.hostId < this.hosts[b]!.hostId);
+  }
+
   private place(job: SchedJob, h: number, q: QueueCtx): void {
     this.freeC[h]! -= job.cpus;
     this.freeM[h]! -= job.memBytes;
     this.freeG[h]! -= job.gpus;
     this.placedC[h]! += job.cpus;
+    this.placedJobs[h]!++;
     this.refresh(h);
     q.placed++;
     this.placements.push({ jobId: job.id, hostId: this.hosts[h]!.hostId });
@@ -291,7 +386,7 @@ class Round {
       return `${need}; best ok host ${this.hosts[best]!.hostname} has ${freeText(free, job)} free${note}`;
     }
     // Some member's hardware fits (neverFits said so), but none of those is ok.
-    const big = q.pool.members.filter((i) => this.hosts[i]!.state !== "ok" && covers(hardware(this.hosts[i]!), job));
+    const big = q.pool.members.filter((i) => !isOpen(this.hosts[i]!) && covers(hardware(this.hosts[i]!), job));
     return `${need}; no ok host in queue ${q.spec.name} is large enough: ${this.statesText(big)}`;
   }
 
@@ -302,7 +397,7 @@ class Round {
   /** "node-a busy, node-b drained, … and N more", by hostname. */
   private statesText(idx: readonly number[]): string {
     const hs = idx.map((i) => this.hosts[i]!).sort((a, b) => (a.hostname < b.hostname ? -1 : a.hostname > b.hostname ? 1 : 0));
-    return listText(hs.map((h) => `${h.hostname} ${h.state}`));
+    return listText(hs.map((h) => `${h.hostname} ${stateWord(h)}`));
   }
 
   /** Pushes host `h`'s current load, free and reserved resources into every tree it is in. */
@@ -350,7 +445,7 @@ class Round {
       const h = this.hosts[i]!;
       if (!hostInQueue(h.hostname, spec)) continue;
       members.push(i);
-      if (h.state === "ok") ok.push(i);
+      if (isOpen(h)) ok.push(i);
     }
     const tree = ok.length > 0 ? new PoolTree(ok, this.hosts, ok.map((h) => this.leafState(h))) : null;
     for (const h of ok) this.treesOf[h]!.push(tree!);
@@ -358,6 +453,43 @@ class Round {
     this.pools.set(key, pool);
     return pool;
   }
+}
+
+/** Whether a host takes new jobs: ok, not closed, no exclusive job on it. */
+function isOpen(h: SchedHost): boolean {
+  return h.state === "ok" && h.closed === undefined && h.exclusive !== true;
+}
+
+/** A host's state for reasons: why it is closed, if it is. */
+function stateWord(h: SchedHost): string {
+  if (h.state !== "ok") return h.state;
+  if (h.closed !== undefined) return h.closed;
+  return h.exclusive ? "running an exclusive job" : h.state;
+}
+
+function filtering(f: HostFilter): boolean {
+  return (f.hosts?.length ?? 0) > 0 || (f.exclude?.length ?? 0) > 0 || (f.constraint?.length ?? 0) > 0 || f.exclusive === true;
+}
+
+/** Whether host `h` is one a job with filter `f` may run on (its state aside). */
+export function matchesFilter(h: Pick<SchedHost, "hostname" | "labels">, f: HostFilter): boolean {
+  if (f.hosts && f.hosts.length > 0 && !f.hosts.some((p) => globMatch(p, h.hostname))) return false;
+  if (f.exclude && f.exclude.some((p) => globMatch(p, h.hostname))) return false;
+  if (f.constraint && f.constraint.length > 0) {
+    const labels = h.labels ?? [];
+    for (const l of f.constraint) if (!labels.includes(l)) return false;
+  }
+  return true;
+}
+
+/** "--hosts a,b --constraint ssd": a filter as the flags that made it. */
+export function filterText(f: HostFilter): string {
+  const parts: string[] = [];
+  if (f.hosts && f.hosts.length > 0) parts.push(`--hosts ${listText(f.hosts)}`);
+  if (f.exclude && f.exclude.length > 0) parts.push(`--exclude ${listText(f.exclude)}`);
+  if (f.constraint && f.constraint.length > 0) parts.push(`--constraint ${f.constraint.join(",")}`);
+  if (f.exclusive) parts.push("--exclusive");
+  return parts.join(" ");
 }
 
 function shapeMemo(q: QueueCtx, r: Resources): ShapeMemo {

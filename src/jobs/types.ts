@@ -22,6 +22,24 @@ export interface SchedJob extends Resources {
   priority: number;
   /** Not before this time (retry backoff); 0 = now. */
   notBeforeMs: number;
+  /** Where the job may run (`--hosts`, `--exclude`, `--constraint`, `--exclusive`); absent = any host of its queue. */
+  filter?: HostFilter | undefined;
+}
+
+/**
+ * Per-job placement rules. Jobs with one take a slower path than the
+ * others (a pass over the queue's hosts instead of the pool tree); they are
+ * expected to be the few.
+ */
+export interface HostFilter {
+  /** Host name patterns (`*`, `?`) the job may run on; absent or empty = any. */
+  hosts?: readonly string[] | undefined;
+  /** Host name patterns it must not run on. */
+  exclude?: readonly string[] | undefined;
+  /** Labels (`agent.labels`) a host must all have. */
+  constraint?: readonly string[] | undefined;
+  /** The whole host: only an idle host, and nothing else runs there beside it. */
+  exclusive?: boolean | undefined;
 }
 
 /** A host as the scheduler sees it: registered hardware, live state and load, what running jobs hold. */
@@ -37,6 +55,14 @@ export interface SchedHost {
   load1: number | null;
   /** Held by jobs running (or dispatched) on this host. */
   used: Resources;
+  /** `agent.labels`. */
+  labels?: readonly string[] | undefined;
+  /** Why the host takes no jobs whatever its state (a word for reasons: "master host", "reconciling"); absent = it does. */
+  closed?: string | undefined;
+  /** Jobs running (or dispatched) on it now. */
+  jobs?: number | undefined;
+  /** An exclusive job runs on it: nothing else may. */
+  exclusive?: boolean | undefined;
 }
 
 export interface QueueSpec {

@@ -104,7 +104,7 @@ export class MasterState {
       this.hosts.upsert({
         hostId: row.hostId,
         hostname: row.hostname,
-        hardware: { ncpus: row.ncpus, memBytes: row.memBytes, gpus: row.gpus, ...(row.os ? { os: row.os } : {}) },
+        hardware: { ncpus: row.ncpus, memBytes: row.memBytes, gpus: row.gpus, ...(row.os ? { os: row.os } : {}), ...(row.labels ? { labels: JSON.parse(row.labels) as string[] } : {}) },
         version: row.version,
         registeredAtMs: row.registeredAt,
         drained: row.drained,

@@ -43,6 +43,7 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
         memBytes: hw.memBytes,
         gpus: hw.gpus ?? 0,
         os: hw.os ?? null,
+        labels: hw.labels && hw.labels.length > 0 ? JSON.stringify(hw.labels) : null,
         version: cmd.version,
         updatedAt: cmd.at,
         ...(cmd.session ? { sessionNonce: cmd.session.nonce, reportIp: cmd.session.reportIp, reportPort: cmd.session.reportPort } : {}),
@@ -134,7 +135,7 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
 }
 
 /** Scheduler and agent bookkeeping is in job_history, not the audit log: only requests are audited. */
-const UNAUDITED: ReadonlySet<Command["type"]> = new Set(["noop", "job.dispatch", "job.finish", "job.requeue"]);
+const UNAUDITED: ReadonlySet<Command["type"]> = new Set(["noop", "job.dispatch", "job.start", "job.finish", "job.requeue"]);
 
 function auditRow(idx: number, cmd: Command, result: ApplyResult) {
   if (UNAUDITED.has(cmd.type) || cmd.type === "noop") return null;
@@ -156,7 +157,8 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
             : cmd.type === "job.cancel"
               ? cmd.reason
               : null;
-  const jobTarget = cmd.type === "job.cancel" ? String(cmd.jobId) : cmd.type === "job.submit" && result.ok ? String(result.value?.jobId) : null;
+  const jobTarget =
+    cmd.type === "job.cancel" || cmd.type === "job.hold" || cmd.type === "job.release" ? String(cmd.jobId) : cmd.type === "job.submit" && result.ok ? String(result.value?.jobId) : null;
   if (cmd.type === "approval.request" || cmd.type === "approval.decide" || cmd.type === "approval.expire") {
     const a = approvalAudit(cmd, result);
     return { logIdx: idx, at: cmd.at, actor: cmd.actor, role: cmd.actorRole, action: cmd.type, target: a.target, result: result.ok ? "ok" : `refused: ${result.detail}`, detail: a.detail };

@@ -7,6 +7,7 @@
  */
 import * as v from "valibot";
 import { HardwareSchema } from "../control/messages.ts";
+import { ARRAY_ELEMENTS_MAX } from "../jobs/array.ts";
 
 const RoleSchema = v.picklist(["agent", "read", "admin"]);
 const name = v.pipe(v.string(), v.minLength(1), v.maxLength(255));
@@ -16,6 +17,26 @@ const ms = v.pipe(v.number(), v.integer(), v.minValue(0));
 export const APPROVAL_REQUEST_CHARS_MAX = 1 << 20;
 /** Most hosts one host.remove-many entry names (bigger clean-ups take several entries). */
 export const HOSTS_PER_REMOVE_MAX = 5000;
+
+
+/** Most job ids one dependency list names. */
+export const JOB_DEPS_MAX = 1000;
+/** Most starts in one job.start entry. */
+export const JOB_STARTS_MAX = 1000;
+
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+const ids = v.pipe(v.array(v.pipe(v.number(), v.integer(), v.minValue(1))), v.maxLength(JOB_DEPS_MAX));
+
+const DepsSchema = v.object({ afterOk: v.optional(ids), afterAny: v.optional(ids), afterNotOk: v.optional(ids) });
+const hostList = v.pipe(v.array(name), v.maxLength(1000));
+const PlacementSchema = v.object({
+  hosts: v.optional(hostList),
+  exclude: v.optional(hostList),
+  constraint: v.optional(v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(64))), v.maxLength(64))),
+  exclusive: v.optional(v.boolean()),
+});
+export type JobDeps = v.InferOutput<typeof DepsSchema>;
+export type JobPlacement = v.InferOutput<typeof PlacementSchema>;
 
 /** Who asked: every command carries it, for the audit log. */
 const by = { at: ms, actor: v.pipe(v.string(), v.maxLength(256)), actorRole: RoleSchema };
@@ -68,7 +89,34 @@ export const CommandSchema = v.variant("type", [
     queue: name,
     timeoutSec: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
     retries: v.pipe(v.number(), v.integer(), v.minValue(0), v.maxValue(100)),
+    // Added for operators (docs/jobs.md); all optional, so older entries still parse.
+    name: v.optional(name),
+    stdoutPath: v.optional(v.pipe(v.string(), v.maxLength(4096))),
+    stderrPath: v.optional(v.pipe(v.string(), v.maxLength(4096))),
+    deps: v.optional(DepsSchema),
+    beginAt: v.optional(ms),
+    hold: v.optional(v.boolean()),
+    placement: v.optional(PlacementSchema),
+    /** An array: elements first, first+step, … (count of them), at most maxRunning running at once. */
+    array: v.optional(
+      v.object({
+        spec: v.pipe(v.string(), v.maxLength(100)),
+        first: v.pipe(v.number(), v.integer(), v.minValue(0)),
+        step: v.pipe(v.number(), v.integer(), v.minValue(1)),
+        count: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(ARRAY_ELEMENTS_MAX)),
+        maxRunning: v.optional(v.pipe(v.number(), v.integer(), v.minValue(1))),
+      }),
+    ),
   }),
+  /** Agents reported these attempts started (batched: one entry for the starts of one moment). */
+  v.object({
+    type: v.literal("job.start"),
+    ...by,
+    starts: v.pipe(v.array(v.object({ jobId: v.number(), attempt: v.number(), at: ms })), v.minLength(1), v.maxLength(JOB_STARTS_MAX)),
+  }),
+  /** Held jobs (and held pending array elements) are not dispatched until released. */
+  v.object({ type: v.literal("job.hold"), ...by, jobId: v.number() }),
+  v.object({ type: v.literal("job.release"), ...by, jobId: v.number() }),
   /** The scheduler placed a pending job: it is RUN on that host from now (attempt = attempts + 1). */
   v.object({ type: v.literal("job.dispatch"), ...by, jobId: v.number(), hostId: v.number(), hostname: name }),
   /** An agent reported the end of an attempt. Recorded once: a second report of the same attempt is refused as stale. */
@@ -86,6 +134,11 @@ export const CommandSchema = v.variant("type", [
     stderr: v.string(),
     stdoutTruncated: v.boolean(),
     stderrTruncated: v.boolean(),
+    /** Accounting of the attempt (the agent's rusage of the process group), when it ran. */
+    elapsedMs: v.optional(v.nullable(count)),
+    cpuUserMs: v.optional(v.nullable(count)),
+    cpuSysMs: v.optional(v.nullable(count)),
+    maxRssBytes: v.optional(v.nullable(count)),
   }),
   v.object({ type: v.literal("job.cancel"), ...by, jobId: v.number(), reason: text }),
   /** The attempt's host died: back to PEND after notBefore while retries remain, else LOST. */

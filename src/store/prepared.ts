@@ -7,7 +7,7 @@
  */
 import { and, eq, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { audit, hosts, jobHistory, jobs, meta, tokens } from "./schema.ts";
+import { audit, hosts, jobArrays, jobAttempts, jobHistory, jobs, meta, tokens } from "./schema.ts";
 
 const p = sql.placeholder;
 
@@ -50,7 +50,50 @@ function build(db: BunSQLiteDatabase) {
         retries: p("retries"),
         submittedAt: p("submittedAt"),
         submittedBy: p("submittedBy"),
+        name: p("name"),
+        arrayId: p("arrayId"),
+        arrayIndex: p("arrayIndex"),
+        stdoutPath: p("stdoutPath"),
+        stderrPath: p("stderrPath"),
+        deps: p("deps"),
+        beginAt: p("beginAt"),
+        heldBy: p("heldBy"),
+        placement: p("placement"),
       })
+      .prepare(),
+    jobExists: db.select({ id: jobs.id }).from(jobs).where(eq(jobs.id, p("id"))).prepare(),
+    arrayExists: db.select({ id: jobArrays.id }).from(jobArrays).where(eq(jobArrays.id, p("id"))).prepare(),
+    attemptInsert: db
+      .insert(jobAttempts)
+      .values({ jobId: p("jobId"), attempt: p("attempt"), hostname: p("hostname"), dispatchedAt: p("at") })
+      .onConflictDoNothing()
+      .prepare(),
+    start: db
+      .update(jobs)
+      .set({ startedAt: sql`${p("at")}` })
+      .where(and(eq(jobs.id, p("jobId")), eq(jobs.state, "RUN"), eq(jobs.attempts, p("attempt"))))
+      .returning({ id: jobs.id })
+      .prepare(),
+    attemptStart: db
+      .update(jobAttempts)
+      .set({ startedAt: sql`${p("at")}` })
+      .where(and(eq(jobAttempts.jobId, p("jobId")), eq(jobAttempts.attempt, p("attempt"))))
+      .prepare(),
+    attemptFinish: db
+      .update(jobAttempts)
+      .set({
+        finishedAt: sql`${p("at")}`,
+        startedAt: sql`coalesce(${p("startedAt")}, ${jobAttempts.startedAt})`,
+        state: sql`${p("state")}`,
+        exitCode: sql`${p("exitCode")}`,
+        signal: sql`${p("signal")}`,
+        reason: sql`${p("reason")}`,
+        elapsedMs: sql`${p("elapsedMs")}`,
+        cpuUserMs: sql`${p("cpuUserMs")}`,
+        cpuSysMs: sql`${p("cpuSysMs")}`,
+        maxRssBytes: sql`${p("maxRssBytes")}`,
+      })
+      .where(and(eq(jobAttempts.jobId, p("jobId")), eq(jobAttempts.attempt, p("attempt"))))
       .prepare(),
     // update().set() takes SQL, not bare placeholders: hence sql`${p(…)}` there.
     dispatch: db
@@ -64,7 +107,8 @@ function build(db: BunSQLiteDatabase) {
       .set({
         state: sql`${p("state")}`,
         finishedAt: sql`${p("at")}`,
-        startedAt: sql`${p("startedAt")}`,
+        // The start was recorded on its own (job.start) unless the end came first.
+        startedAt: sql`coalesce(${p("startedAt")}, ${jobs.startedAt})`,
         exitCode: sql`${p("exitCode")}`,
         signal: sql`${p("signal")}`,
         reason: sql`${p("reason")}`,

@@ -3,7 +3,7 @@
  * by applying commands from the log (src/store/apply.ts). Live load is not
  * here: it is soft state in memory, rebuilt from the next reports.
  */
-import { sqliteTable, integer, text, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sqliteTable, integer, text, index, primaryKey, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Key/value facts about the state machine itself: lastApplied, nextHostId, … */
 export const meta = sqliteTable("meta", {
@@ -51,6 +51,8 @@ export const hosts = sqliteTable(
     hostKey: text("host_key"),
     /** Raised by `host revoke-sessions` and `host reset-key`: session tokens of an older generation are refused. */
     sessionGen: integer("session_gen").notNull().default(0),
+    /** The agent's `agent.labels` (JSON array of strings), for `submit --constraint`. */
+    labels: text("labels"),
   },
   (t) => [uniqueIndex("hosts_hostname").on(t.hostname)],
 );
@@ -119,8 +121,67 @@ export const jobs = sqliteTable(
     stderrTruncated: integer("stderr_truncated", { mode: "boolean" }).notNull().default(false),
     /** Retry backoff: not dispatched before this time. */
     notBefore: integer("not_before").notNull().default(0),
+    /** `submit --name`. */
+    name: text("name"),
+    /** The array this job is an element of (job_arrays.id), and its index there; null for a job of its own. */
+    arrayId: integer("array_id"),
+    arrayIndex: integer("array_index"),
+    /** `submit -o` / `-e`: files on the host the output goes to (patterns %j, %a expanded at dispatch), instead of being captured. */
+    stdoutPath: text("stdout_path"),
+    stderrPath: text("stderr_path"),
+    /** `--after-ok/--after-any/--after-not-ok`: JSON {afterOk?, afterAny?, afterNotOk?} of job ids. */
+    deps: text("deps"),
+    /** `--begin`: not dispatched before this time (ms since the epoch); 0 = at once. */
+    beginAt: integer("begin_at").notNull().default(0),
+    /** Who holds the job (`lava ctl hold`); null = not held. */
+    heldBy: text("held_by"),
+    /** Where it may run: JSON {hosts?, exclude?, constraint?, exclusive?}. */
+    placement: text("placement"),
   },
-  (t) => [index("jobs_state").on(t.state)],
+  (t) => [index("jobs_state").on(t.state), index("jobs_array").on(t.arrayId), index("jobs_hostname").on(t.hostname), index("jobs_submitted_by").on(t.submittedBy)],
+);
+
+/**
+ * Job arrays (`submit --array A-B[:STEP][%MAX]`): one id for the whole
+ * array; its elements are rows of `jobs` with ids id+1 … id+count.
+ */
+export const jobArrays = sqliteTable("job_arrays", {
+  id: integer("id").primaryKey(),
+  /** As given: "1-1000%50". */
+  spec: text("spec").notNull(),
+  firstIndex: integer("first_index").notNull(),
+  step: integer("step").notNull(),
+  count: integer("count").notNull(),
+  /** Most elements running at once; null = no limit. */
+  maxRunning: integer("max_running"),
+  name: text("name"),
+  queue: text("queue").notNull(),
+  argv: text("argv").notNull(),
+  submittedAt: integer("submitted_at").notNull(),
+  submittedBy: text("submitted_by").notNull(),
+});
+
+/** One row per attempt of a job: where and when it ran, how it ended, what it used (accounting). */
+export const jobAttempts = sqliteTable(
+  "job_attempts",
+  {
+    jobId: integer("job_id").notNull(),
+    attempt: integer("attempt").notNull(),
+    hostname: text("hostname").notNull(),
+    dispatchedAt: integer("dispatched_at").notNull(),
+    startedAt: integer("started_at"),
+    finishedAt: integer("finished_at"),
+    /** DONE, EXIT, KILLED, LOST, or null while it runs. */
+    state: text("state"),
+    exitCode: integer("exit_code"),
+    signal: text("signal"),
+    reason: text("reason"),
+    elapsedMs: integer("elapsed_ms"),
+    cpuUserMs: integer("cpu_user_ms"),
+    cpuSysMs: integer("cpu_sys_ms"),
+    maxRssBytes: integer("max_rss_bytes"),
+  },
+  (t) => [primaryKey({ columns: [t.jobId, t.attempt] }), index("job_attempts_finished").on(t.finishedAt)],
 );
 
 /** Every transition of every job, with its time and reason. */

@@ -8,16 +8,18 @@ import m0000 from "./0000_init.sql" with { type: "text" };
 import m0001 from "./0001_jobs.sql" with { type: "text" };
 import m0002 from "./0002_host_sessions.sql" with { type: "text" };
 import m0003 from "./0003_raft_log.sql" with { type: "text" };
-import m0007 from "./0007_approvals.sql" with { type: "text" };
 import m0004 from "./0004_host_keys.sql" with { type: "text" };
+import m0005 from "./0005_jobs_operators.sql" with { type: "text" };
+import m0007 from "./0007_approvals.sql" with { type: "text" };
 
 const SQL: Record<string, string> = {
   "0000_init": m0000,
   "0001_jobs": m0001,
   "0002_host_sessions": m0002,
   "0003_raft_log": m0003,
-  "0007_approvals": m0007,
   "0004_host_keys": m0004,
+  "0005_jobs_operators": m0005,
+  "0007_approvals": m0007,
 };
 
 export interface EmbeddedMigration {
