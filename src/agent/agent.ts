@@ -58,7 +58,7 @@ import { clientTls, defaultAgentStateDir, type AgentConfig, type ClientTls } fro
 import { randomBytes } from "node:crypto";
 import { registerProofFields, type HostKey } from "../auth/index.ts";
 import { join } from "node:path";
-import { defaultScheme, formatHostPort, httpUrl, parseHostPort, parseMasterList, withScheme, RegisterSchema, type Ack, type AgentHealthStatus, type AgentMessage, type AgentRequest, type Health, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob, type SessionToken } from "../control/index.ts";
+import { defaultScheme, formatHostPort, httpUrl, parseHostPort, parseMasterList, withScheme, RegisterSchema, type Ack, type AgentHealthStatus, type AgentMessage, type AgentRequest, type Health, type HostPort, type JobEvent, type KillJob, type Register, type Registered, type RunJob, type SessionToken, type SignalJob } from "../control/index.ts";
 import { loadOrCreateHostKey, readSessionToken, writeSessionToken } from "./host-key.ts";
 import { logger } from "../log/index.ts";
 import { VERSION } from "../version.ts";
@@ -67,7 +67,10 @@ import { judgeAnnounce, type AnnounceRejection } from "./announce.ts";
 import { reconnectDelayMs, restartDelayMs, RESTART_RETRIES, STABLE_SESSION_MS, type Rng } from "./backoff.ts";
 import { errorText, guard, httpBase, openControl, type ControlConnection, type ControlOutcome } from "./control.ts";
 import { openReporter, type Reporter, type Sampler } from "./reporter.ts";
-import { commandEnv, createJobRunner, currentUser, type EnvSource, type JobRunnerOptions } from "./jobs/index.ts";
+import { commandEnv, currentUser, type EnvSource, type JobRunnerOptions } from "./jobs/index.ts";
+import { createJobHost } from "./jobs/host.ts";
+import type { GpuRoots } from "./jobs/gpus.ts";
+import { commandAllowed, refusalText } from "./exec/allow.ts";
 import { createExecutor, type ExecutorOptions } from "./exec/index.ts";
 import { collectHealth, createHealthMonitor, fullestDiskPercent, readDisks, type DiskSource, type Statfs } from "./health/index.ts";
 import { createAlertMonitor } from "./alerts/index.ts";
@@ -86,6 +89,8 @@ const INTERVAL_MS_MAX = 3_600_000;
 const REDIRECTS_MAX = 3;
 /** `hardware.os` is at most 200 characters (control/messages.ts). */
 const OS_CHARS_MAX = 200;
+/** How often self-fencing looks at when a master was last heard. */
+const FENCE_TICK_MS = 250;
 
 export type AgentState = "idle" | "connecting" | "registered" | "waiting" | "stopped";
 
@@ -155,6 +160,8 @@ export interface AgentDeps {
   jobs?: () => JobCounts;
   /** Options of the job runner (bootId, clocks, grace and outbox bounds); its events always go to the master. */
   jobRunner?: Omit<JobRunnerOptions, "onEvent">;
+  /** Where GPUs are detected (tests: a fake /proc, /sys, /dev). */
+  gpuRoots?: GpuRoots;
   /** Host name → IP literal for UDP. */
   resolve?: (host: string) => Promise<string>;
   /** A connection with no `registered` after this long is given up. Default 10 s. */
@@ -221,7 +228,14 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const forgottenGraceMs = deps.forgottenGraceMs ?? 5_000;
   const resolve = deps.resolve ?? defaultResolve;
   const sampler = deps.sampler ?? new ProcSampler(config.procRoot);
-  const runner = createJobRunner({ ...deps.jobRunner, onEvent: sendJobEvent });
+  const jobHost = createJobHost(config, {
+    runner: { ...deps.jobRunner, onEvent: sendJobEvent },
+    // The exec allowlist's matcher, on the job's whole argv (docs/jobs.md "What jobs may run").
+    allowed: config.jobs.allow.length > 0 ? (argv) => (commandAllowed(argv, config.jobs.allow) ? null : refusalText(argv, config.jobs.allow, configFile, "agent.jobs.allow", "LAVA_JOBS_ALLOW")) : null,
+    now,
+    ...(deps.gpuRoots ? { gpuRoots: deps.gpuRoots } : {}),
+  });
+  const runner = jobHost.runner;
   const jobs = deps.jobs ?? (() => runner.counts());
   const hardware = deps.hardware ?? (() => hardwareInfo(config.procRoot));
   const hostname = config.hostname ?? osHostname();
@@ -346,6 +360,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       case "deploy":
         executor.deploy(msg);
         break;
+      case "peek_job":
+        c.send(runner.peek(msg));
+        break;
     }
   }
 
@@ -370,6 +387,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   let lastProblem: string | null = null;
   const announcesRejected: Partial<Record<AnnounceRejection, number>> = {};
   let loop: Promise<void> | null = null;
+  let fenceTimer: ReturnType<typeof setInterval> | null = null;
   let stopping = false;
   let wake: (() => void) | null = null;
   let stopSignal!: () => void;
@@ -388,7 +406,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     return {
       type: "register",
       hostname,
-      hardware: { ncpus: Math.max(1, Math.round(hw.ncpus)), memBytes: Math.max(0, Math.round(hw.memBytes)), gpus: 0, os: `${osType()} ${osRelease()}`.slice(0, OS_CHARS_MAX) },
+      hardware: { ncpus: Math.max(1, Math.round(hw.ncpus)), memBytes: Math.max(0, Math.round(hw.memBytes)), os: `${osType()} ${osRelease()}`.slice(0, OS_CHARS_MAX), ...jobHost.hardware() },
       reportPort,
       version: VERSION,
     };
@@ -460,6 +478,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       if (hp) trustedMasters.add(trustKey(hp));
     }
     if (msg.sessionToken && msg.sessionExpiresAtMs) keepSessionToken(msg.sessionToken, msg.sessionExpiresAtMs, c);
+    jobHost.setLostAfterMs(msg.lostAfterMs);
     sessionMaster = c.master;
     registrations++;
     state = "registered";
@@ -483,7 +502,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     sendRegistered(ev);
   }
 
-  function onJobMessage(msg: RunJob | KillJob | Ack, c: ControlConnection): void {
+  function onJobMessage(msg: RunJob | KillJob | SignalJob | Ack, c: ControlConnection): void {
     if (c !== conn) return;
     switch (msg.type) {
       case "run_job":
@@ -491,6 +510,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         break;
       case "kill_job":
         runner.kill(msg);
+        break;
+      case "signal_job":
+        runner.signal(msg);
         break;
       case "ack":
         runner.ack(msg);
@@ -784,6 +806,12 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         rng,
         onDatagram,
       });
+      // Before any work: what a previous agent left running here ends first (docs/jobs.md).
+      await jobHost.start(masters);
+      fenceTimer = setInterval(() => {
+        const c = conn;
+        jobHost.tick(c && c.registeredAt !== null ? c.lastHeardAt : null);
+      }, FENCE_TICK_MS);
       state = "connecting";
       health.start();
       alerts.start();
@@ -810,6 +838,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       telemetry?.stop();
       // Jobs, commands, check commands, log streams and an update under way first, while the channel may still carry their last messages.
       await Promise.all([runner.stop(reason), executor.stop(reason), health.stop(), logs.stopAll(), updater.stop()]);
+      if (fenceTimer) clearInterval(fenceTimer);
+      jobHost.stop();
       const c = conn;
       // A clean stop: the master shows this host offline at once instead of after 3 silent intervals.
       if (c && c.registeredAt !== null) c.send({ type: "status", status: "offline", detail: reason.slice(0, 500) });

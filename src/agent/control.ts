@@ -13,7 +13,7 @@
  * is noticed in under a minute instead of after TCP's timeouts.
  */
 import { tlsAdvice, type ClientTls } from "../config/index.ts";
-import { formatHostPort, httpUrl, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Ping, type Register, type Registered, type RunJob, type SessionToken } from "../control/index.ts";
+import { formatHostPort, httpUrl, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Ping, type Register, type Registered, type RunJob, type SessionToken, type SignalJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
 
 const log = logger("agent");
@@ -41,7 +41,7 @@ export interface ControlOptions {
   /** Called for each valid `ping` after registration (it may carry the master's report counts). */
   onPing?: (msg: Ping, conn: ControlConnection) => void;
   /** Called for each valid `run_job`, `kill_job` and `ack` after registration (before it they are ignored). */
-  onJobMessage?: (msg: RunJob | KillJob | Ack, conn: ControlConnection) => void;
+  onJobMessage?: (msg: RunJob | KillJob | SignalJob | Ack, conn: ControlConnection) => void;
   /** Called for each valid `execute`, `health_check`, `stream_logs`, `stop_logs`, `update_agent` after registration. */
   onRequest?: (msg: AgentRequest, conn: ControlConnection) => void;
   /** Called for each valid `session_token` (a refreshed session token) after registration. */
@@ -89,6 +89,8 @@ export interface ControlConnection {
   bufferedAmount(): number;
   /** Messages received that failed validation. */
   readonly invalidMessages: number;
+  /** now() when the master was last heard from (any frame, pongs included). */
+  readonly lastHeardAt: number;
 }
 
 /** wss:// for an https master, ws:// otherwise. */
@@ -131,6 +133,9 @@ export function openControl(opts: ControlOptions): ControlConnection {
     end,
     send,
     bufferedAmount: () => ws?.bufferedAmount ?? 0,
+    get lastHeardAt() {
+      return lastHeardAt;
+    },
   };
 
   function clearTimers(): void {
@@ -226,6 +231,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
         break;
       case "run_job":
       case "kill_job":
+      case "signal_job":
       case "ack":
         if (conn.registeredAt === null) {
           noisyLog("warn", `ignored ${msg.type} from master ${where} before registration`);
@@ -239,6 +245,7 @@ export function openControl(opts: ControlOptions): ControlConnection {
       case "stop_logs":
       case "update_agent":
       case "deploy":
+      case "peek_job":
         if (conn.registeredAt === null) {
           noisyLog("warn", `ignored ${msg.type} from master ${where} before registration`);
           break;

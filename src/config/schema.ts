@@ -9,6 +9,7 @@
 import * as v from "valibot";
 import { DEPLOY_NAME_RE } from "../control/messages.ts";
 import { entryProblem, type AllowEntry } from "../policy/index.ts";
+import { LABEL_RE, LABELS_MAX } from "../control/messages.ts";
 
 const port = (what: string) =>
   v.pipe(v.number(), v.integer(`${what} must be a whole number`), v.minValue(0, `${what} must be 0-65535`), v.maxValue(65535, `${what} must be 0-65535`));
@@ -308,6 +309,22 @@ const AgentTelemetrySchema = v.strictObject({
   containerSockets: v.optional(v.array(v.string()), ["/var/run/docker.sock", "/run/podman/podman.sock"]),
 });
 
+/** Jobs on this agent (docs/jobs.md): who they run as, what they may run, whether a master's host takes any. */
+const AgentJobsSchema = v.strictObject({
+  /** Unix user jobs run as (when the agent runs as root). */
+  user: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(64)), "nobody"),
+  /** Token subject → Unix user: jobs submitted with that subject's token run as that user instead. */
+  users: v.optional(v.record(v.pipe(v.string(), v.minLength(1), v.maxLength(256)), v.pipe(v.string(), v.minLength(1), v.maxLength(64))), {}),
+  /** Let jobs run as root (uid 0). Off: a job that would is refused. */
+  allowRoot: v.optional(v.boolean(), false),
+  /** Commands jobs may run, entries as in agent.exec.allow (argv[0], or a list with argument patterns); empty = any. */
+  allow: allowList(),
+  /** Take jobs although a lava master runs on this host (off: the host is listed but gets no jobs). */
+  onMaster: v.optional(v.boolean(), false),
+  /** Kill this host's jobs when no master has been heard for half of the master's jobs.lostAfter (so a requeued attempt never overlaps). */
+  selfFence: v.optional(v.boolean(), true),
+});
+
 export const AgentSchema = v.strictObject({
   /** Master HTTP address(es), "host:port" or "https://host:port", comma-separated list tried in turn. */
   master: v.optional(v.string(), "127.0.0.1:6880"),
@@ -339,6 +356,11 @@ export const AgentSchema = v.strictObject({
   reconnectMin: v.optional(v.pipe(v.number(), v.minValue(0.05)), 10),
   reconnectMax: v.optional(v.pipe(v.number(), v.minValue(0.05)), 300),
   exec: v.optional(AgentExecSchema, {}),
+  jobs: v.optional(AgentJobsSchema, {}),
+  /** GPUs this host offers to jobs; absent: detected (NVIDIA, AMD). */
+  gpus: v.optional(v.pipe(v.number(), v.integer("gpus must be a whole number"), v.minValue(0, "gpus must not be negative"), v.maxValue(1024))),
+  /** Labels jobs can ask for with `submit --constraint` (e.g. [ssd, ib]). */
+  labels: v.optional(v.pipe(v.array(v.pipe(v.string(), v.regex(LABEL_RE, "labels: letters, digits, '.', '_', ':', '-', at most 64 characters"))), v.maxLength(LABELS_MAX)), []),
   logs: v.optional(AgentLogsSchema, {}),
   health: v.optional(AgentHealthSchema, {}),
   alerts: v.optional(AgentAlertsSchema, {}),

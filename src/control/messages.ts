@@ -70,6 +70,11 @@ export const JOB_LIMITS = {
 } as const;
 
 const jobId = v.pipe(count, v.minValue(1), v.maxValue(2 ** 53));
+/** Most bytes of each stream one `peek_job` answer carries. */
+export const PEEK_BYTES_MAX = 256 * 1024;
+/** Signals `lava ctl cancel --signal` may send. */
+export const JOB_SIGNALS = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGUSR1", "SIGUSR2", "SIGTERM", "SIGKILL", "SIGCONT", "SIGSTOP", "SIGTSTP", "SIGALRM", "SIGWINCH"] as const;
+const msCount = v.pipe(count, v.maxValue(2 ** 53));
 const attempt = v.pipe(count, v.minValue(1), v.maxValue(1000));
 export const JobEndStateSchema = v.picklist(["DONE", "EXIT", "KILLED"]);
 const outText = v.pipe(v.string(), v.maxLength(JOB_LIMITS.outputBytesMax * 2));
@@ -97,6 +102,18 @@ export const JobEventSchema = v.object({
   stderr: v.optional(outText),
   stdoutTruncated: v.optional(v.boolean()),
   stderrTruncated: v.optional(v.boolean()),
+  /** Accounting of a finished attempt: wall time, CPU of the process group (rusage), largest resident set seen. */
+  elapsedMs: v.optional(v.nullable(msCount)),
+  cpuUserMs: v.optional(v.nullable(msCount)),
+  cpuSysMs: v.optional(v.nullable(msCount)),
+  maxRssBytes: v.optional(v.nullable(v.pipe(count, v.maxValue(2 ** 53)))),
+  /**
+   * With `finished`: the attempt was ended by the host, not by the job or a
+   * request (the agent fenced itself without a master, or found it left from
+   * before a restart). The master requeues it (or loses it) like an attempt
+   * of a dead host, instead of recording a final state.
+   */
+  lost: v.optional(v.boolean()),
 });
 
 export const AGENT_STATUSES = ["online", "degraded", "offline"] as const;
@@ -163,6 +180,24 @@ export const AlertSchema = v.object({
   at: v.number(),
 });
 export const LogLineSchema = v.object({ type: v.literal("log_line"), requestId, line: v.pipe(v.string(), v.maxLength(64 * 1024)), at: v.optional(v.number()) });
+/** What a running job wrote so far (answer to `peek_job`): bytes from the offsets asked, up to maxBytes per stream. */
+export const JobOutputSchema = v.object({
+  type: v.literal("job_output"),
+  requestId,
+  jobId,
+  attempt: v.optional(attempt),
+  /** The attempt is still running here. */
+  running: v.boolean(),
+  stdout: v.pipe(v.string(), v.maxLength(PEEK_BYTES_MAX * 2)),
+  stderr: v.pipe(v.string(), v.maxLength(PEEK_BYTES_MAX * 2)),
+  /** Byte offsets the texts start at (past the asked offset when the agent no longer holds that part), and bytes written so far. */
+  stdoutFrom: v.pipe(count, v.maxValue(2 ** 53)),
+  stderrFrom: v.pipe(count, v.maxValue(2 ** 53)),
+  stdoutTotal: v.pipe(count, v.maxValue(2 ** 53)),
+  stderrTotal: v.pipe(count, v.maxValue(2 ** 53)),
+  /** Set when the output cannot be read (not running here, an output file that cannot be read). */
+  error: v.optional(v.pipe(v.string(), v.maxLength(2000))),
+});
 /** The end of a `stream_logs`: the file ended (not following), it was stopped, or it failed (error). */
 export const LogsEndSchema = v.object({ type: v.literal("logs_end"), requestId, error: v.optional(v.pipe(v.string(), v.maxLength(2000))) });
 
@@ -206,6 +241,7 @@ export const AgentMessageSchema = v.variant("type", [
   LogLineSchema,
   LogsEndSchema,
   TelemetrySchema,
+  JobOutputSchema,
 ]);
 
 // ---- master → agent
@@ -217,6 +253,8 @@ export const RegisteredSchema = v.object({
   udpPort: v.pipe(count, v.minValue(1), v.maxValue(65535)),
   /** The master's TCP report port (docs/protocol.md "TCP transport"); absent when it takes no TCP reports. */
   tcpReportPort: v.optional(v.pipe(count, v.minValue(1), v.maxValue(65535))),
+  /** The master's jobs.lostAfter: an agent without a master this long fences its jobs itself (half of it; docs/jobs.md). */
+  lostAfterMs: v.optional(v.pipe(count, v.minValue(100), v.maxValue(365 * 86400 * 1000))),
   /** Short-lived token bound to this host (and its key): reconnect with it, refresh it before it expires. */
   sessionToken: v.optional(v.pipe(v.string(), v.maxLength(4096))),
   /** ms since the epoch (master clock) when sessionToken expires. */
@@ -250,8 +288,32 @@ export const RunJobSchema = v.object({
   outputLimitBytes: v.optional(v.pipe(count, v.maxValue(JOB_LIMITS.outputBytesMax))),
   /** Between SIGTERM and SIGKILL when the job is killed (timeout or kill_job); default 10 s. */
   killGraceMs: v.optional(v.pipe(count, v.maxValue(3600 * 1000))),
+  /** Token subject that submitted it: agent.jobs.users maps it to the Unix user the job runs as. */
+  subject: v.optional(v.pipe(v.string(), v.maxLength(256))),
+  /** GPUs to hand the job (CUDA_VISIBLE_DEVICES / ROCR_VISIBLE_DEVICES): the master reserved that many on this host. */
+  gpus: v.optional(v.pipe(count, v.maxValue(1024))),
+  /** An array element: the array's id and this element's index (LAVA_ARRAY_JOB_ID, LAVA_ARRAY_INDEX). */
+  arrayId: v.optional(jobId),
+  arrayIndex: v.optional(v.pipe(count, v.maxValue(2 ** 31))),
+  name: v.optional(v.pipe(v.string(), v.maxLength(255))),
+  /** Output to these files on the host (opened by the job's user, truncated) instead of captured; patterns already expanded. */
+  stdoutPath: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(4096))),
+  stderrPath: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(4096))),
 });
 export const KillJobSchema = v.object({ type: v.literal("kill_job"), jobId, attempt: v.optional(attempt), reason: v.optional(v.pipe(v.string(), v.maxLength(1000))) });
+/** Send a signal to a running job's process group without ending it (`lava ctl cancel --signal`). */
+export const SignalJobSchema = v.object({ type: v.literal("signal_job"), jobId, attempt: v.optional(attempt), signal: v.picklist(JOB_SIGNALS) });
+/** What a running job wrote so far (`lava ctl peek`); answered with `job_output`. */
+export const PeekJobSchema = v.object({
+  type: v.literal("peek_job"),
+  requestId,
+  jobId,
+  attempt: v.optional(attempt),
+  stdoutFrom: v.optional(v.pipe(count, v.maxValue(2 ** 53))),
+  stderrFrom: v.optional(v.pipe(count, v.maxValue(2 ** 53))),
+  /** Per stream; default and most PEEK_BYTES_MAX. */
+  maxBytes: v.optional(v.pipe(count, v.minValue(1), v.maxValue(PEEK_BYTES_MAX))),
+});
 /** The master has durably recorded these job events; the agent may forget them. */
 export const AckSchema = v.object({ type: v.literal("ack"), eventIds: v.pipe(v.array(v.pipe(v.string(), v.maxLength(100))), v.maxLength(10_000)) });
 
@@ -324,6 +386,8 @@ export const MasterMessageSchema = v.variant("type", [
   StopLogsSchema,
   UpdateAgentSchema,
   DeploySchema,
+  SignalJobSchema,
+  PeekJobSchema,
 ]);
 
 export type Hardware = v.InferOutput<typeof HardwareSchema>;
@@ -355,10 +419,13 @@ export type StreamLogs = v.InferOutput<typeof StreamLogsSchema>;
 export type StopLogs = v.InferOutput<typeof StopLogsSchema>;
 export type UpdateAgent = v.InferOutput<typeof UpdateAgentSchema>;
 export type Deploy = v.InferOutput<typeof DeploySchema>;
+export type SignalJob = v.InferOutput<typeof SignalJobSchema>;
+export type PeekJob = v.InferOutput<typeof PeekJobSchema>;
+export type JobOutput = v.InferOutput<typeof JobOutputSchema>;
 /** Master → agent requests other than jobs: handled by the agent's request modules. */
-export type AgentRequest = Execute | HealthCheck | StreamLogs | StopLogs | UpdateAgent | Deploy;
+export type AgentRequest = Execute | HealthCheck | StreamLogs | StopLogs | UpdateAgent | Deploy | PeekJob;
 /** Agent → master messages other than the handshake and jobs. */
-export type AgentReport = CommandOutput | CommandResult | Health | Alert | LogLine | LogsEnd;
+export type AgentReport = CommandOutput | CommandResult | Health | Alert | LogLine | LogsEnd | JobOutput;
 export type MasterMessage = v.InferOutput<typeof MasterMessageSchema>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string; detail: string };

@@ -187,12 +187,14 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     },
     onRegistered: (hostId, msg) => {
       sync.touch(hostId);
+      jobs.onRegistered(hostId);
       remote.onRegistered(hostId, msg.hostname, msg.version);
     },
     onTelemetry: (hostId, msg) => {
       const h = hosts.byHostId(hostId);
       if (h) telemetry.onTelemetry(h, msg, nowMs());
     },
+    lostAfterMs: Math.round(config.jobs.lostAfter * 1000),
     refuseRegistration: () =>
       state.isLeader || !state.clustered ? null : { detail: state.replication.leaderAddr ? `this master is a follower; register with the leader at ${state.replication.leaderAddr}` : "this master is a follower and no leader is elected yet; retry shortly", leader: state.replication.leaderAddr },
     async persistHost(msg, claims, session, extra) {

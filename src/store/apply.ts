@@ -153,7 +153,7 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
             : cmd.type === "host.register" && cmd.hostKey
               ? `host key ${cmd.hostKey}`
           : cmd.type === "job.submit"
-            ? JSON.stringify({ argv: cmd.argv.slice(0, 20), queue: cmd.queue, cpus: cmd.cpus })
+            ? JSON.stringify({ argv: cmd.argv.slice(0, 20), queue: cmd.queue, cpus: cmd.cpus, ...(cmd.array ? { array: cmd.array.spec } : {}), ...(cmd.name ? { name: cmd.name } : {}) })
             : cmd.type === "job.cancel"
               ? cmd.reason
               : null;

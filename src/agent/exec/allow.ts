@@ -77,3 +77,4 @@ export function deniedBy(argv0: string, deny: readonly string[], path: string): 
   }
   return null;
 }
+

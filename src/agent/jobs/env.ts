@@ -6,9 +6,12 @@
  * location, cloud keys of the service account) and settings meant for the
  * agent only (LD_PRELOAD, proxies); a job must not inherit them by
  * accident. A job gets:
- *   PATH, HOME, LANG, USER   from the agent's environment, or a safe default;
+ *   PATH, LANG               from the agent's environment, or a safe default;
+ *   HOME, USER, LOGNAME      of the Unix user it runs as (users.ts);
  *   msg.env                  on top (it may replace any of the above);
- *   LAVA_JOB_ID, LAVA_JOB_ATTEMPT   last, so a job can always tell which attempt it is.
+ *   CUDA_VISIBLE_DEVICES (and ROCR_VISIBLE_DEVICES on AMD)   the GPUs it holds;
+ *   LAVA_JOB_ID, LAVA_JOB_ATTEMPT, LAVA_ARRAY_JOB_ID, LAVA_ARRAY_INDEX,
+ *   LAVA_JOB_NAME            last, so a job can always tell which attempt it is.
  */
 import type { RunJob } from "../../control/index.ts";
 
@@ -30,10 +33,37 @@ export function commandEnv(agentEnv: EnvSource, user: string): Record<string, st
   };
 }
 
-export function jobEnv(agentEnv: EnvSource, msg: Pick<RunJob, "jobId" | "attempt" | "env">, user: string): Record<string, string> {
-  const env = commandEnv(agentEnv, user);
+/** Who the job runs as, for HOME, USER and LOGNAME. */
+export interface JobIdentity {
+  name: string;
+  home: string;
+}
+
+/**
+ * A job's environment: PATH and LANG from the agent's (or defaults); HOME,
+ * USER and LOGNAME of the user it runs as; the job's own `env` on top;
+ * then what lava decides and a job cannot override: the GPUs it was given
+ * (`devices`) and the LAVA_* variables.
+ */
+export function jobEnv(
+  agentEnv: EnvSource,
+  msg: Pick<RunJob, "jobId" | "attempt" | "env" | "arrayId" | "arrayIndex" | "name">,
+  user: JobIdentity,
+  devices: Readonly<Record<string, string>> = {},
+): Record<string, string> {
+  const env: Record<string, string> = {
+    PATH: agentEnv.PATH || DEFAULT_PATH,
+    LANG: agentEnv.LANG || "C.UTF-8",
+    HOME: user.home,
+    USER: user.name,
+    LOGNAME: user.name,
+  };
   for (const [k, val] of Object.entries(msg.env ?? {})) env[k] = val;
+  for (const [k, val] of Object.entries(devices)) env[k] = val;
   env.LAVA_JOB_ID = String(msg.jobId);
   env.LAVA_JOB_ATTEMPT = String(msg.attempt);
+  if (msg.arrayId !== undefined) env.LAVA_ARRAY_JOB_ID = String(msg.arrayId);
+  if (msg.arrayIndex !== undefined) env.LAVA_ARRAY_INDEX = String(msg.arrayIndex);
+  if (msg.name !== undefined) env.LAVA_JOB_NAME = msg.name;
   return env;
 }

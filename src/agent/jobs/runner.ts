@@ -31,13 +31,25 @@
  * end KILLED "agent stopping"; the agent sends those events if its channel
  * is still up. Leaving them running was the alternative; but an agent that
  * goes away can no longer collect their exit status or output, so the
- * master would requeue them after its grace and they would run twice. (An
- * agent killed with SIGKILL cannot do this: its jobs, in their own sessions,
- * are orphaned and run on; the master requeues them once the host's grace
- * has passed. Nothing to do here about that.)
+ * master would requeue them after its grace and they would run twice.
+ *
+ * At most one attempt of a job runs at a time, also across hosts (docs/
+ * jobs.md "Orphans and double runs"): each started process group is
+ * recorded in `recordsDir` (records.ts) until it has ended; an agent killed
+ * outright leaves its keeper (keeper.ts) to end them; a restarted agent
+ * ends what it finds recorded before it takes work (`reclaim`); an agent
+ * cut off from every master for half of jobs.lostAfter ends its jobs itself
+ * (`fence`). Attempts ended those ways are reported `lost`, so the master
+ * requeues them like those of a dead host.
+ *
+ * Who a job runs as (users.ts), which argv it may run (`allowed`), which
+ * GPUs it gets (gpus.ts), and what it used (usage.ts) are decided here,
+ * at the start and the end of each attempt.
  */
-import { accessSync, constants as fsConstants, statSync } from "node:fs";
-import { JOB_LIMITS, type Ack, type AgentStatus, type JobEvent, type KillJob, type RunJob } from "../../control/index.ts";
+import { accessSync, closeSync, constants as fsConstants, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { userInfo } from "node:os";
+import { resolve as resolvePath } from "node:path";
+import { JOB_LIMITS, PEEK_BYTES_MAX, type Ack, type AgentStatus, type JobEvent, type JobOutput, type KillJob, type PeekJob, type RunJob, type SignalJob } from "../../control/index.ts";
 import { logger } from "../../log/index.ts";
 import type { JobCounts } from "../procfs/index.ts";
 import { errorText, guard } from "../control.ts";
@@ -45,8 +57,12 @@ import { capture, type Capture, type Captured } from "./capture.ts";
 import { classifyEnd, spawnFailure, timeoutReason, type JobEnd } from "./end.ts";
 import { jobEnv, type EnvSource } from "./env.ts";
 import { EVENT_BYTES_MAX, fitEventToMessage, reasonText } from "./event.ts";
-import { currentUser, signalGroup as signalGroupOf, signalName, within } from "./group.ts";
+import { signalGroup as signalGroupOf, signalName, within } from "./group.ts";
+import { GpuPool } from "./gpus.ts";
 import { Outbox, type OutboxBounds } from "./outbox.ts";
+import { groupAlive, readRecords, readStartTime, removeRecord, writeRecord, type JobRecord } from "./records.ts";
+import { attemptUsage, sampleGroups, selfHwmBytes } from "./usage.ts";
+import { chooseJobUser, lookupUser, type JobUserPolicy, type UnixUser } from "./users.ts";
 
 const log = logger("agent");
 
@@ -59,6 +75,20 @@ export const DRAIN_MS = 2_000;
 export const REMEMBERED_JOBS_MAX = 10_000;
 /** setTimeout takes at most 2^31-1 ms (~24.8 days); longer timeouts are re-armed in steps. */
 const TIMER_MS_MAX = 2 ** 31 - 1;
+/** How often running jobs' process groups are sampled for their resident set. */
+export const SAMPLE_MS = 1_000;
+/** The first look at a new job's resident set, so short jobs get a figure too. */
+const FIRST_SAMPLE_MS = 100;
+/** Longest a restarted agent waits for a leftover job to go after SIGTERM before SIGKILL. */
+const RECLAIM_GRACE_MS_MAX = 10_000;
+
+/**
+ * Runs the job's argv with stdout and/or stderr sent to files, opened by
+ * the job's own user in its working directory (so a path the user may not
+ * write stays unwritten), truncated like Slurm's default; "" leaves a
+ * stream as the pipe the agent captures.
+ */
+const OUTPUT_WRAPPER = 'o=$1 e=$2; shift 2; if [ -n "$o" ]; then exec >"$o"; fi; if [ -n "$e" ]; then if [ "$e" = "$o" ]; then exec 2>&1; else exec 2>"$e"; fi; fi; exec "$@"';
 
 export interface JobRunnerOptions {
   /** Called for each new event, after it was put in the outbox. */
@@ -77,6 +107,21 @@ export interface JobRunnerOptions {
   rememberedJobsMax?: number;
   eventBytesMax?: number;
   outbox?: Partial<OutboxBounds>;
+  /** Where job records are kept for the keeper and a restarted agent; null or absent: none (tests). */
+  recordsDir?: string | null;
+  /** Who jobs run as (agent.jobs.user, users, allowRoot); absent: the agent's own user. */
+  users?: JobUserPolicy;
+  /** agent.jobs.allow, as a check: why `argv` may not run here, or null if it may. Absent: anything may. */
+  allowed?: (argv: readonly string[]) => string | null;
+  /** The GPUs jobs are given (default: none). */
+  gpus?: GpuPool;
+  /** The agent's uid (default process.getuid()); 0 can run jobs as other users. */
+  uid?: number;
+  /** Unix users by name (default /etc/passwd, then getent). */
+  lookupUser?: (name: string) => UnixUser | null;
+  /** Where job processes are looked at for accounting (default /proc). */
+  procRoot?: string;
+  sampleMs?: number;
 }
 
 export interface JobRunnerStats {
@@ -106,6 +151,21 @@ export interface JobRunner {
   stats(): JobRunnerStats;
   /** Kills every job and resolves when they have ended (bounded); later run_job are refused. Idempotent. */
   stop(reason?: string): Promise<void>;
+  /** Sends a signal to a running job's process group (`signal_job`); the job goes on unless the signal ends it. */
+  signal(msg: SignalJob): void;
+  /** What a running job wrote so far (`peek_job`). */
+  peek(msg: PeekJob): JobOutput;
+  /**
+   * No master for too long: kills every job (their ends are reported lost,
+   * so the master requeues them). Resolves when they have ended (bounded).
+   */
+  fence(reason: string): Promise<void>;
+  /**
+   * At start, before taking work: ends what a previous agent on this state
+   * dir left running (records in recordsDir) and reports those attempts
+   * lost. Resolves with how many it found.
+   */
+  reclaim(): Promise<number>;
 }
 
 type Phase = "pending" | "running" | "ended";
@@ -114,6 +174,18 @@ interface Job {
   readonly msg: RunJob;
   readonly name: string;
   phase: Phase;
+  /** Ended by the host (fenced), not by the job or a request: reported lost. */
+  lost: boolean;
+  user: UnixUser | null;
+  cwd: string | null;
+  gpuIds: number[];
+  /** now() at the spawn. */
+  spawnedAt: number | null;
+  /** Largest resident set seen in samples of its group. */
+  sampledRss: number;
+  out: Capture | null;
+  err: Capture | null;
+  firstSample: ReturnType<typeof setTimeout> | null;
   /** The main process has exited (its output may still be draining): too late to kill. */
   exited: boolean;
   pid: number | null;
@@ -179,7 +251,14 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
   const rememberedJobsMax = opts.rememberedJobsMax ?? REMEMBERED_JOBS_MAX;
   const eventBytesMax = opts.eventBytesMax ?? EVENT_BYTES_MAX;
   const outbox = new Outbox(opts.outbox);
-  const user = currentUser();
+  const agentUid = opts.uid ?? process.getuid?.() ?? 0;
+  const self = agentUser(agentEnv);
+  const lookup = opts.lookupUser ?? ((name: string) => lookupUser(name));
+  const gpus = opts.gpus ?? new GpuPool(0, null);
+  const recordsDir = opts.recordsDir ?? null;
+  const procRoot = opts.procRoot ?? "/proc";
+  const sampleMs = opts.sampleMs ?? SAMPLE_MS;
+  let sampler: ReturnType<typeof setInterval> | null = null;
 
   /** Pending and running attempts, by "jobId/attempt". */
   const live = new Map<string, Job>();
@@ -223,14 +302,41 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     if (job.pid !== null) signalGroupOf(job.pid, sig, job.name);
   }
 
-  function finish(job: Job, end: JobEnd, out: Captured | null, err: Captured | null): void {
+  /** One pass over /proc for every running job's group: keeps each job's largest resident set. */
+  function sample(): void {
+    const byGroup = new Map<number, Job>();
+    for (const j of live.values()) if (j.phase === "running" && j.pid !== null && !j.exited) byGroup.set(j.pid, j);
+    if (byGroup.size === 0) {
+      if (sampler) clearInterval(sampler);
+      sampler = null;
+      return;
+    }
+    for (const [pg, rss] of sampleGroups(new Set(byGroup.keys()), procRoot)) {
+      const j = byGroup.get(pg)!;
+      j.sampledRss = Math.max(j.sampledRss, rss);
+    }
+  }
+
+  function finish(job: Job, end: JobEnd, out: Captured | null, err: Captured | null, proc?: Bun.Subprocess<"ignore", "pipe", "pipe">): void {
     if (job.phase === "ended") return;
+    const wasRunning = job.phase === "running";
     job.phase = "ended";
     job.timeout?.clear();
     job.timeout = null;
     if (job.grace) clearTimeout(job.grace);
     job.grace = null;
+    if (job.firstSample) clearTimeout(job.firstSample);
+    job.firstSample = null;
+    gpus.give(job.gpuIds);
+    job.gpuIds = [];
     live.delete(keyOf(job.msg.jobId, job.msg.attempt));
+    if (recordsDir !== null && wasRunning) {
+      try {
+        removeRecord(recordsDir, job.msg.jobId, job.msg.attempt);
+      } catch (e) {
+        log.warn(`${job.name}: cannot remove its record: ${errorText(e)}`);
+      }
+    }
     finished++;
     const ev: JobEvent = {
       type: "job_event",
@@ -250,6 +356,20 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     if (end.reason !== undefined) ev.reason = end.reason;
     if (job.pid !== null) ev.pid = job.pid;
     if (job.startedAt !== null) ev.startedAt = job.startedAt;
+    if (job.lost) ev.lost = true;
+    if (job.spawnedAt !== null) {
+      const ru = proc?.resourceUsage();
+      const usage = attemptUsage({
+        elapsedMs: now() - job.spawnedAt,
+        rusage: ru ? { userUs: Number(ru.cpuTime.user), sysUs: Number(ru.cpuTime.system), maxRssBytes: ru.maxRSS } : null,
+        sampledMaxRss: job.sampledRss,
+        agentHwmBytes: selfHwmBytes(procRoot),
+      });
+      ev.elapsedMs = usage.elapsedMs;
+      ev.cpuUserMs = usage.cpuUserMs;
+      ev.cpuSysMs = usage.cpuSysMs;
+      ev.maxRssBytes = usage.maxRssBytes;
+    }
     emit(fitEventToMessage(ev, eventBytesMax));
     const how = end.reason ? `${end.state} (${end.reason})` : end.state;
     // Per-job lines are debug: at hundreds of jobs a second they would be most of the agent's work; the master keeps every transition in job history.
@@ -265,6 +385,17 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
       finish(job, { state: "KILLED", exitCode: null, signal: null, reason: "agent stopping" }, null, null);
       return;
     }
+    const refused = opts.allowed?.(msg.argv) ?? null;
+    if (refused !== null) {
+      finish(job, { state: "EXIT", exitCode: null, signal: null, reason: reasonText(refused) }, null, null);
+      return;
+    }
+    const who = opts.users ? chooseJobUser(msg.subject, opts.users, agentUid, self, lookup) : ({ ok: true, user: self, switchTo: false } as const);
+    if (!who.ok) {
+      finish(job, { state: "EXIT", exitCode: null, signal: null, reason: reasonText(who.reason) }, null, null);
+      return;
+    }
+    job.user = who.user;
     if (msg.cwd !== undefined) {
       const problem = cwdProblem(msg.cwd);
       if (problem) {
@@ -272,27 +403,65 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
         return;
       }
     }
+    // The default working directory is the user's home (nobody's is /nonexistent: then /).
+    const cwd = msg.cwd ?? (isDir(who.user.home) ? who.user.home : "/");
+    job.cwd = cwd;
+    const ids = gpus.take(msg.gpus ?? 0);
+    if (ids === null) {
+      // The master's view of this host was out of date: not the job's fault, so it goes back to the queue.
+      job.lost = true;
+      finish(job, { state: "KILLED", exitCode: null, signal: null, reason: `this host has ${gpus.free} free GPU(s), the job needs ${msg.gpus}` }, null, null);
+      return;
+    }
+    job.gpuIds = ids;
+    const argv = msg.stdoutPath !== undefined || msg.stderrPath !== undefined ? ["/bin/sh", "-c", OUTPUT_WRAPPER, "lava-job", msg.stdoutPath ?? "", msg.stderrPath ?? "", ...msg.argv] : msg.argv;
+    const switchUser = who.switchTo && who.user.uid !== agentUid;
     let proc: Bun.Subprocess<"ignore", "pipe", "pipe">;
     try {
-      proc = Bun.spawn(msg.argv, {
-        cwd: msg.cwd,
-        env: jobEnv(agentEnv, msg, user),
+      proc = Bun.spawn(argv, {
+        cwd,
+        env: jobEnv(agentEnv, msg, who.user, gpus.env(ids)),
         stdin: "ignore",
         stdout: "pipe",
         stderr: "pipe",
         detached: true,
+        ...(switchUser ? { uid: who.user.uid, gid: who.user.gid } : {}),
       });
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
+      gpus.give(ids);
+      job.gpuIds = [];
       finish(job, spawnFailure(msg.argv[0] ?? "", { code: err.code, message: errorText(e) }), null, null);
       return;
     }
     job.phase = "running";
     job.pid = proc.pid;
     job.startedAt = wallClock();
+    job.spawnedAt = now();
+    if (recordsDir !== null) {
+      const rec: JobRecord = { jobId: msg.jobId, attempt: msg.attempt, pgid: proc.pid, startTime: readStartTime(proc.pid, procRoot) ?? 0, graceMs: graceOf(job), startedAt: job.startedAt };
+      try {
+        writeRecord(recordsDir, rec);
+      } catch (e) {
+        log.warn(`${job.name}: cannot record it in ${recordsDir} (${errorText(e)}): if the agent is killed outright, nothing ends it`);
+      }
+    }
     const limit = msg.outputLimitBytes ?? JOB_LIMITS.outputBytesDefault;
     const out = capture(proc.stdout, limit);
     const err = capture(proc.stderr, limit);
+    job.out = out;
+    job.err = err;
+    job.firstSample = setTimeout(
+      guard(() => {
+        job.firstSample = null;
+        if (job.phase === "running" && !job.exited && job.pid !== null) {
+          const rss = sampleGroups(new Set([job.pid]), procRoot).get(job.pid) ?? 0;
+          job.sampledRss = Math.max(job.sampledRss, rss);
+        }
+      }),
+      FIRST_SAMPLE_MS,
+    );
+    sampler ??= setInterval(guard(sample), sampleMs);
     log.debug(`${job.name} started: pid ${proc.pid}, ${JSON.stringify(reasonText(msg.argv[0] ?? "", 200))}`);
     emit({ type: "job_event", eventId: nextEventId(), jobId: msg.jobId, attempt: msg.attempt, event: "started", at: job.startedAt, pid: proc.pid });
     const timeoutMs = msg.timeoutMs ?? 0;
@@ -318,7 +487,7 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
         log.warn(`${job.name}: output pipes still open ${drainMs} ms after the job ended (a process left its group); output cut there`);
       }
       const signal = signalName(proc.signalCode);
-      finish(job, classifyEnd({ exitCode: signal === null ? proc.exitCode : null, signal, killReason: job.killReason }), out.result(), err.result());
+      finish(job, classifyEnd({ exitCode: signal === null ? proc.exitCode : null, signal, killReason: job.killReason }), out.result(), err.result(), proc);
     } catch (e) {
       log.error(`internal error ending ${job.name}: ${errorText(e)}`);
       finish(job, { state: "EXIT", exitCode: null, signal: null, reason: `agent error collecting the result: ${errorText(e)}` }, null, null);
@@ -371,7 +540,29 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
       remember(msg.jobId, msg.attempt);
       let markEnded!: () => void;
       const ended = new Promise<void>((r) => (markEnded = r));
-      const job: Job = { msg, name, phase: "pending", exited: false, pid: null, startedAt: null, killReason: null, killDeadline: null, timeout: null, grace: null, ended, markEnded };
+      const job: Job = {
+        msg,
+        name,
+        phase: "pending",
+        lost: false,
+        user: null,
+        cwd: null,
+        gpuIds: [],
+        spawnedAt: null,
+        sampledRss: 0,
+        out: null,
+        err: null,
+        firstSample: null,
+        exited: false,
+        pid: null,
+        startedAt: null,
+        killReason: null,
+        killDeadline: null,
+        timeout: null,
+        grace: null,
+        ended,
+        markEnded,
+      };
       const older = [...live.values()].filter((j) => j.msg.jobId === msg.jobId);
       live.set(key, job);
       if (older.length === 0) {
@@ -424,13 +615,151 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
       const jobs = [...live.values()];
       stopping = (async () => {
         if (jobs.length > 0) log.info(`killing ${jobs.length} job(s): ${reason}`);
-        for (const j of jobs) killJob(j, reason, Math.min(graceOf(j), stopGraceMsMax));
-        const boundMs = stopGraceMsMax + drainMs + 1_000;
-        if (!(await within(Promise.all(jobs.map((j) => j.ended)), boundMs))) {
-          log.warn(`${live.size} job(s) had not ended ${boundMs / 1000} s after the agent began stopping`);
-        }
+        await killAll(jobs, reason);
+        if (sampler) clearInterval(sampler);
+        sampler = null;
       })();
       return stopping;
     },
+
+    signal(msg) {
+      const targets = [...live.values()].filter((j) => j.msg.jobId === msg.jobId && (msg.attempt === undefined || j.msg.attempt === msg.attempt) && j.phase === "running" && !j.exited);
+      if (targets.length === 0) {
+        log.debug(`signal_job for job ${msg.jobId} ignored: not running here`);
+        return;
+      }
+      for (const j of targets) {
+        log.info(`${j.name}: ${msg.signal} to its process group (asked by the master)`);
+        signalGroup(j, msg.signal);
+      }
+    },
+
+    peek(msg) {
+      return peekJob(msg);
+    },
+
+    async fence(reason) {
+      const jobs = [...live.values()];
+      if (jobs.length === 0) return;
+      log.warn(`killing ${jobs.length} job(s): ${reason}`);
+      for (const j of jobs) j.lost = true;
+      await killAll(jobs, reason);
+    },
+
+    async reclaim() {
+      if (recordsDir === null) return 0;
+      const left = readRecords(recordsDir);
+      if (left.length === 0) return 0;
+      const alive = left.filter((r) => groupAlive(r, procRoot));
+      if (alive.length > 0) log.warn(`ending ${alive.length} job process group(s) a previous agent left running here (${alive.map((r) => `job ${r.jobId}`).join(", ")}) before taking new work`);
+      for (const r of alive) signalGroupOf(r.pgid, "SIGTERM", `job ${r.jobId} (attempt ${r.attempt}), left by a previous agent`);
+      const graceMs = Math.min(RECLAIM_GRACE_MS_MAX, Math.max(0, ...alive.map((r) => r.graceMs)));
+      const deadline = now() + graceMs;
+      while (alive.some((r) => groupAlive(r, procRoot)) && now() < deadline) await Bun.sleep(50);
+      for (const r of alive) if (groupAlive(r, procRoot)) signalGroupOf(r.pgid, "SIGKILL", `job ${r.jobId} (attempt ${r.attempt}), left by a previous agent`);
+      for (const r of left) {
+        remember(r.jobId, r.attempt);
+        const wasAlive = alive.includes(r);
+        emit({
+          type: "job_event",
+          eventId: nextEventId(),
+          jobId: r.jobId,
+          attempt: r.attempt,
+          event: "finished",
+          at: wallClock(),
+          state: "KILLED",
+          exitCode: null,
+          signal: null,
+          startedAt: r.startedAt,
+          lost: true,
+          reason: wasAlive
+            ? "the agent restarted while the job ran; its processes were ended before the agent took new work"
+            : "the agent restarted while the job ran, and the job had ended meanwhile (its exit status is unknown)",
+        });
+        removeRecord(recordsDir, r.jobId, r.attempt);
+      }
+      return left.length;
+    },
   };
+
+  async function killAll(jobs: Job[], reason: string): Promise<void> {
+    for (const j of jobs) killJob(j, reason, Math.min(graceOf(j), stopGraceMsMax));
+    const boundMs = stopGraceMsMax + drainMs + 1_000;
+    if (!(await within(Promise.all(jobs.map((j) => j.ended)), boundMs))) {
+      log.warn(`${jobs.filter((j) => j.phase !== "ended").length} job(s) had not ended ${boundMs / 1000} s after they were killed (${reason})`);
+    }
+  }
+
+  function peekJob(msg: PeekJob): JobOutput {
+    const job = [...live.values()].find((j) => j.msg.jobId === msg.jobId && (msg.attempt === undefined || j.msg.attempt === msg.attempt));
+    const base = { type: "job_output" as const, requestId: msg.requestId, jobId: msg.jobId, stdout: "", stderr: "", stdoutFrom: 0, stderrFrom: 0, stdoutTotal: 0, stderrTotal: 0 };
+    if (!job || job.phase !== "running") return { ...base, running: false, ...(job ? { attempt: job.msg.attempt } : {}), error: `job ${msg.jobId} is not running on this host${job ? " yet" : ""}` };
+    const max = Math.min(msg.maxBytes ?? PEEK_BYTES_MAX, PEEK_BYTES_MAX);
+    const stream = (path: string | undefined, cap: Capture | null, from: number) => {
+      if (path !== undefined) return peekFile(resolvePath(job.cwd ?? "/", path), from, max, job.user);
+      const p = cap?.peek(from, max) ?? { text: "", from, total: 0 };
+      return { text: p.text, from: p.from, total: p.total, error: undefined };
+    };
+    const o = stream(job.msg.stdoutPath, job.out, msg.stdoutFrom ?? 0);
+    // `-o F -e F`: stderr went to the same file; show it once.
+    const sameFile = job.msg.stderrPath !== undefined && job.msg.stderrPath === job.msg.stdoutPath;
+    const e = sameFile ? { text: "", from: 0, total: 0, error: undefined } : stream(job.msg.stderrPath, job.err, msg.stderrFrom ?? 0);
+    const error = o.error ?? e.error;
+    return {
+      ...base,
+      attempt: job.msg.attempt,
+      running: true,
+      stdout: o.text,
+      stderr: e.text,
+      stdoutFrom: o.from,
+      stderrFrom: e.from,
+      stdoutTotal: o.total,
+      stderrTotal: e.total,
+      ...(error ? { error } : {}),
+    };
+  }
+}
+
+/** The agent's own user, for jobs when it cannot (or is not told to) switch. */
+function agentUser(env: EnvSource): UnixUser {
+  try {
+    const u = userInfo();
+    return { name: u.username, uid: u.uid, gid: u.gid, home: u.homedir || env.HOME || "/" };
+  } catch {
+    const uid = process.getuid?.() ?? 0;
+    return { name: env.USER || "nobody", uid, gid: process.getgid?.() ?? uid, home: env.HOME || "/" };
+  }
+}
+
+function isDir(path: string): boolean {
+  try {
+    return statSync(path).isDirectory();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Bytes of an output file (`-o`/`-e`) from `from`: only a regular file,
+ * not through a symlink, owned by the job's user (the agent reads as root:
+ * a path pointing elsewhere must not become a way to read other files).
+ */
+function peekFile(path: string, from: number, max: number, user: UnixUser | null): { text: string; from: number; total: number; error: string | undefined } {
+  let fd: number;
+  try {
+    fd = openSync(path, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+  } catch (e) {
+    return { text: "", from, total: 0, error: `cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}` };
+  }
+  try {
+    const st = fstatSync(fd);
+    if (!st.isFile()) return { text: "", from, total: 0, error: `${path} is not a regular file` };
+    if (user !== null && st.uid !== user.uid) return { text: "", from, total: st.size, error: `${path} is not owned by the job's user (${user.name}); not shown` };
+    const start = Math.min(from, st.size);
+    const buf = Buffer.alloc(Math.min(max, st.size - start));
+    const n = buf.length > 0 ? readSync(fd, buf, 0, buf.length, start) : 0;
+    return { text: new TextDecoder("utf-8", { fatal: false }).decode(buf.subarray(0, n)), from: start, total: st.size, error: undefined };
+  } finally {
+    closeSync(fd);
+  }
 }

@@ -90,6 +90,8 @@ export interface SessionDeps {
   refuseRegistration?: () => { detail: string; leader: string | null } | null;
   /** A host's session ended (closed, dead, replaced by a new one is not an end). */
   onDisconnected?: (hostId: number) => void;
+  /** jobs.lostAfter, told to agents in `registered` (they fence their jobs after half of it without a master). */
+  lostAfterMs?: number;
   /** A host completed a registration (a new session; `replaced` if it had one open). */
   onRegistered?: (hostId: number, msg: Register, replaced: boolean) => void;
   /** Telemetry from a registered session, about its own host (never written durably). */
@@ -183,7 +185,7 @@ export class ControlSessions {
       done?.catch((e: Error) => log.error(`${msg.type} from host ${hostId} failed: ${e.message}`));
       return;
     }
-    if (msg.type === "command_output" || msg.type === "command_result" || msg.type === "health" || msg.type === "alert" || msg.type === "log_line" || msg.type === "logs_end") {
+    if (msg.type === "command_output" || msg.type === "command_result" || msg.type === "health" || msg.type === "alert" || msg.type === "log_line" || msg.type === "logs_end" || msg.type === "job_output") {
       const hostId = ws.data.hostId;
       if (!hostId || this.sockets.get(hostId) !== ws) {
         send(ws, { type: "error", error: "not_registered", detail: `send register before ${msg.type}` });
@@ -456,6 +458,7 @@ export class ControlSessions {
       ...(t ? { sessionToken: t.token, sessionExpiresAtMs: t.expiresAtMs } : {}),
       ...(reportSeq !== undefined ? { reportSeq } : {}),
       masters: deps.masters().slice(0, 16),
+      ...(deps.lostAfterMs !== undefined ? { lostAfterMs: deps.lostAfterMs } : {}),
     });
     deps.onRegistered?.(host.hostId, msg, oldSocket !== undefined && oldSocket !== ws);
     log.info(`host ${host.hostname} ${resume ? "resumed its session" : "registered"} (id ${host.hostId}, from ${ws.data.ip}, reports from port ${msg.reportPort}${fingerprint ? `, key ${fingerprint}` : ", no host key"}${oldSocket ? ", replacing its previous session" : ""})`);

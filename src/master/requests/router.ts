@@ -13,10 +13,10 @@
  * Pure: time comes in through `nowMs`, ids through `newId`, and deadlines
  * are enforced by `sweep(now)`, which the master calls on a timer.
  */
-import type { CommandOutput, CommandResult, Health, LogLine, LogsEnd } from "../../control/index.ts";
+import type { CommandOutput, CommandResult, Health, JobOutput, LogLine, LogsEnd } from "../../control/index.ts";
 
-export type RequestKind = "exec" | "health" | "logs" | "update" | "deploy";
-export type RoutedMessage = CommandOutput | CommandResult | Health | LogLine | LogsEnd;
+export type RequestKind = "exec" | "health" | "logs" | "update" | "deploy" | "peek";
+export type RoutedMessage = CommandOutput | CommandResult | Health | LogLine | LogsEnd | JobOutput;
 export type FailReason = "disconnected" | "timeout" | "shutdown";
 
 export interface RequestHandler {
@@ -33,8 +33,9 @@ const ACCEPTS: Record<RequestKind, ReadonlySet<RoutedMessage["type"]>> = {
   deploy: new Set(["command_output", "command_result"]),
   health: new Set(["health"]),
   logs: new Set(["log_line", "logs_end"]),
+  peek: new Set(["job_output"]),
 };
-const FINAL: Record<RequestKind, RoutedMessage["type"]> = { exec: "command_result", update: "command_result", deploy: "command_result", health: "health", logs: "logs_end" };
+const FINAL: Record<RequestKind, RoutedMessage["type"]> = { exec: "command_result", update: "command_result", deploy: "command_result", health: "health", logs: "logs_end", peek: "job_output" };
 
 export interface RouterLimits {
   /** Requests open towards one host at once (a runaway script must not fill the master). */

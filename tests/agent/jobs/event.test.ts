@@ -59,9 +59,11 @@ describe("how an attempt ended", () => {
 });
 
 describe("the job's environment", () => {
-  test("only PATH, HOME, LANG, USER from the agent, then msg.env, then LAVA_JOB_*", () => {
-    const env = jobEnv({ PATH: "/p", HOME: "/h", LANG: "en_US.UTF-8", USER: "u", LAVA_TOKEN: "secret" }, { jobId: 3, attempt: 2, env: { LANG: "C", X: "1", LAVA_JOB_ID: "forged" } }, "fallback");
-    expect(env).toEqual({ PATH: "/p", HOME: "/h", LANG: "C", USER: "u", X: "1", LAVA_JOB_ID: "3", LAVA_JOB_ATTEMPT: "2" });
-    expect(jobEnv({}, { jobId: 1, attempt: 1 }, "me")).toEqual({ PATH: DEFAULT_PATH, HOME: "/", LANG: "C.UTF-8", USER: "me", LAVA_JOB_ID: "1", LAVA_JOB_ATTEMPT: "1" });
+  test("PATH and LANG from the agent, HOME/USER/LOGNAME of the job's user, then msg.env, then GPUs and LAVA_*", () => {
+    const me = { name: "nobody", home: "/nonexistent" };
+    const env = jobEnv({ PATH: "/p", HOME: "/h", LANG: "en_US.UTF-8", USER: "u", LAVA_TOKEN: "secret" }, { jobId: 3, attempt: 2, env: { LANG: "C", X: "1", LAVA_JOB_ID: "forged", CUDA_VISIBLE_DEVICES: "0,1,2" } }, me, { CUDA_VISIBLE_DEVICES: "1" });
+    expect(env).toEqual({ PATH: "/p", HOME: "/nonexistent", LANG: "C", USER: "nobody", LOGNAME: "nobody", X: "1", CUDA_VISIBLE_DEVICES: "1", LAVA_JOB_ID: "3", LAVA_JOB_ATTEMPT: "2" });
+    expect(jobEnv({}, { jobId: 1, attempt: 1 }, { name: "me", home: "/home/me" })).toEqual({ PATH: DEFAULT_PATH, HOME: "/home/me", LANG: "C.UTF-8", USER: "me", LOGNAME: "me", LAVA_JOB_ID: "1", LAVA_JOB_ATTEMPT: "1" });
+    expect(jobEnv({}, { jobId: 9, attempt: 1, arrayId: 5, arrayIndex: 3, name: "sim" }, me)).toMatchObject({ LAVA_ARRAY_JOB_ID: "5", LAVA_ARRAY_INDEX: "3", LAVA_JOB_NAME: "sim" });
   });
 });

@@ -1,0 +1,137 @@
+/**
+ * What the agent keeps about each job process it started, in
+ * `<stateDir>/jobs/` (docs/jobs.md "Orphans and double runs").
+ *
+ * One file per attempt, `<jobId>.<attempt>.rec`, mode 0600, written right
+ * after the spawn and removed once the attempt has ended. Its first line is
+ * for the keeper (keeper.ts, a shell script): `PGID STARTTIME GRACE_MS`;
+ * the second is JSON for a restarted agent. STARTTIME is field 22 of
+ * /proc/PID/stat (clock ticks since boot): a pid the kernel gave to another
+ * process since has another start time, so it is never signalled by
+ * mistake. A group whose leader has exited but whose members live on
+ * keeps its id reserved (the kernel does not reuse a pid while a process
+ * group uses it), so such a group is signalled without that check.
+ */
+import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+
+export interface JobRecord {
+  jobId: number;
+  attempt: number;
+  pgid: number;
+  /** Field 22 of /proc/PGID/stat when it was started; 0 if it could not be read (it had exited already). */
+  startTime: number;
+  graceMs: number;
+  /** ms since the epoch. */
+  startedAt: number;
+}
+
+const EXT = ".rec";
+
+export function recordsDir(stateDir: string): string {
+  return join(stateDir, "jobs");
+}
+
+/** Field 22 (starttime) of a /proc/PID/stat line; null if it is not one. The command name (field 2) may hold spaces and parentheses. */
+export function parseStartTime(stat: string): number | null {
+  const close = stat.lastIndexOf(")");
+  if (close < 0) return null;
+  const fields = stat.slice(close + 2).split(" ");
+  // fields[0] is field 3 (state): starttime, field 22, is fields[19].
+  const v = Number(fields[19]);
+  return Number.isSafeInteger(v) && v >= 0 ? v : null;
+}
+
+/** Field 5 (pgrp) of a /proc/PID/stat line. */
+export function parsePgrp(stat: string): number | null {
+  const close = stat.lastIndexOf(")");
+  if (close < 0) return null;
+  const v = Number(stat.slice(close + 2).split(" ")[2]);
+  return Number.isSafeInteger(v) && v > 0 ? v : null;
+}
+
+export function readStartTime(pid: number, procRoot = "/proc"): number | null {
+  try {
+    return parseStartTime(readFileSync(join(procRoot, String(pid), "stat"), "utf8"));
+  } catch {
+    return null;
+  }
+}
+
+export function recordText(r: JobRecord): string {
+  return `${r.pgid} ${r.startTime} ${Math.round(r.graceMs)}\n${JSON.stringify(r)}\n`;
+}
+
+export function parseRecord(text: string): JobRecord | null {
+  const json = text.split("\n")[1];
+  if (!json) return null;
+  try {
+    const r = JSON.parse(json) as Partial<JobRecord>;
+    const ok = [r.jobId, r.attempt, r.pgid, r.startTime, r.graceMs, r.startedAt].every((x) => typeof x === "number" && Number.isFinite(x));
+    return ok ? (r as JobRecord) : null;
+  } catch {
+    return null;
+  }
+}
+
+export function ensureRecordsDir(stateDir: string): string {
+  const dir = recordsDir(stateDir);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  return dir;
+}
+
+/** Atomically (a crash leaves the old file or the new, never half of one). */
+export function writeRecord(dir: string, r: JobRecord): void {
+  const path = join(dir, `${r.jobId}.${r.attempt}${EXT}`);
+  const tmp = `${path}.tmp`;
+  writeFileSync(tmp, recordText(r), { mode: 0o600 });
+  renameSync(tmp, path);
+}
+
+export function removeRecord(dir: string, jobId: number, attempt: number): void {
+  rmSync(join(dir, `${jobId}.${attempt}${EXT}`), { force: true });
+}
+
+/** Every record in `dir` (unreadable ones removed: they name nothing the keeper could use either). */
+export function readRecords(dir: string): JobRecord[] {
+  let names: string[];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const out: JobRecord[] = [];
+  for (const n of names) {
+    const path = join(dir, n);
+    if (n.endsWith(".tmp")) {
+      rmSync(path, { force: true });
+      continue;
+    }
+    if (!n.endsWith(EXT)) continue;
+    let r: JobRecord | null = null;
+    try {
+      r = parseRecord(readFileSync(path, "utf8"));
+    } catch {
+      r = null;
+    }
+    if (r) out.push(r);
+    else rmSync(path, { force: true });
+  }
+  return out.sort((a, b) => a.jobId - b.jobId || a.attempt - b.attempt);
+}
+
+/**
+ * Whether the process group a record names is still there and still the
+ * one the record means: its leader has the recorded start time, or the
+ * leader is gone and the group lives on.
+ */
+export function groupAlive(r: JobRecord, procRoot = "/proc"): boolean {
+  const st = readStartTime(r.pgid, procRoot);
+  if (st !== null) return r.startTime !== 0 && st === r.startTime;
+  try {
+    process.kill(-r.pgid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === "EPERM";
+  }
+}
