@@ -1,46 +1,56 @@
 import { defineCommand } from "citty";
-import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
-import { connect, ctlArgs, expectObject, positionals } from "./args.ts";
-import { MasterError } from "./client.ts";
-import { jobIds } from "./job-args.ts";
-import { print, printJson } from "./output.ts";
+import { EXIT, LavaError } from "../cli/errors.ts";
+import { JOB_SIGNALS } from "../control/index.ts";
+import { connect, ctlArgs, expectList, positionals } from "./args.ts";
+import { jobIds, jobsQuery } from "./job-args.ts";
+import { eachJob } from "./job-each.ts";
 import { meta } from "../cli/meta.ts";
 
 export default defineCommand({
   meta: meta({
     name: "cancel",
-    description: "End pending or running jobs as KILLED, printing 'ID KILLED'; exit 1 if any could not be (needs an admin token)",
-    examples: ["lava ctl cancel 42", "lava ctl cancel 42 43 44"],
+    description: "End pending or running jobs as KILLED, printing 'ID KILLED'; or, with --signal, send them a signal; exit 1 if any could not be (needs an admin token)",
+    examples: ["lava ctl cancel 42 43 44", "lava ctl cancel --user alice --state PEND", "lava ctl cancel --signal USR1 42"],
   }),
   args: {
     ...ctlArgs,
-    id: { type: "positional", description: "One or more job ids: ID ID…; an unknown or already ended one is reported and the rest still tried" },
+    id: { type: "positional", required: false, description: "Job ids: ID ID… (an array id: all its elements; ID[INDEX]: one element); or none with --user/--state" },
+    user: { type: "string", description: "Every job of this token subject (with --state: only those in it)", valueHint: "USER" },
+    state: { type: "string", description: "With --user: only jobs in these states (PEND, RUN; comma-separated)", valueHint: "S[,S]" },
+    signal: { type: "string", description: `Send this signal to the running job's processes instead of ending it (${JOB_SIGNALS.map((s) => s.slice(3)).join(", ")})`, valueHint: "NAME" },
   },
   async run({ args }) {
-    const ids = jobIds(positionals(args), "cancel");
+    const given = positionals(args);
+    if (given.length > 0 && (args.user !== undefined || args.state !== undefined)) throw new LavaError("cancel: give job ids, or --user/--state, not both", EXIT.usage);
+    if (given.length === 0 && args.user === undefined) throw new LavaError("cancel needs job ids, or --user USER [--state S]", EXIT.usage);
+    if (args.state !== undefined && args.user === undefined) throw new LavaError("cancel --state needs --user (which user's jobs)", EXIT.usage);
+    const signal = args.signal === undefined ? undefined : signalName(args.signal);
+    let ids: string[];
     const ctx = connect(args);
-    const results: Record<string, unknown>[] = [];
-    let failed = 0;
-    for (const id of ids) {
-      const path = `/api/v1/jobs/${id}/cancel`;
-      try {
-        const answer = expectObject(await ctx.client.post(path), `POST ${path}`);
-        const state = typeof answer.state === "string" ? answer.state : "KILLED";
-        if (ctx.json) results.push(answer);
-        else await print(`${id} ${state}`);
-      } catch (error) {
-        // Only the master's refusal of this one job (unknown, already ended)
-        // lets the others go on; no master, or a token it refuses, fails them all alike.
-        if (!(error instanceof MasterError) || error.status === 401 || error.status === 403 || error.status >= 500) throw error;
-        failed++;
-        console.error(`lava: cannot cancel job ${id}: ${error.message}`);
-        if (ctx.json) results.push({ id: Number(id), error: error.code ?? `http_${error.status}`, detail: error.message });
+    if (given.length > 0) ids = jobIds(given, "cancel");
+    else {
+      // Elements one by one: --state PEND must not touch an array's running elements.
+      const query = jobsQuery({ user: args.user, state: args.state ?? "PEND,RUN", limit: "100000" });
+      const path = `/api/v1/jobs?${query}&elements=1`;
+      ids = expectList(await ctx.client.get(path), `GET ${path}`).map((j) => String(j.id));
+      if (ids.length === 0) {
+        if (!ctx.json) console.error(`lava: no job of ${args.user}${args.state ? ` in ${args.state}` : " pending or running"}`);
+        else console.log("[]");
+        return;
       }
     }
-    if (ctx.json) await printJson(results);
-    if (failed > 0) {
-      if (ids.length === 1) throw new ExitRequest(EXIT.failed);
-      throw new LavaError(`${failed} of ${ids.length} jobs not cancelled`, EXIT.failed);
+    if (signal !== undefined) {
+      await eachJob(ctx, ids, "signal", (id) => `/api/v1/jobs/${encodeURIComponent(id)}/signal`, { signal }, (id) => `${id} ${signal}`);
+      return;
     }
+    await eachJob(ctx, ids, "cancel", (id) => `/api/v1/jobs/${encodeURIComponent(id)}/cancel`, undefined, (id, a) => `${id} ${typeof a.state === "string" ? a.state : "KILLED"}`);
   },
 });
+
+/** "USR1", "sigusr1", "SIGUSR1" → "SIGUSR1"; a usage error if it is not one a job may be sent. */
+function signalName(raw: string): (typeof JOB_SIGNALS)[number] {
+  const up = raw.trim().toUpperCase();
+  const name = up.startsWith("SIG") ? up : `SIG${up}`;
+  if (!(JOB_SIGNALS as readonly string[]).includes(name)) throw new LavaError(`--signal takes one of ${JOB_SIGNALS.map((s) => s.slice(3)).join(", ")}; got "${raw}"`, EXIT.usage);
+  return name as (typeof JOB_SIGNALS)[number];
+}

@@ -36,5 +36,10 @@ export default defineCommand({
     deploy: () => import("./deploy.ts").then((m) => m.default),
     history: () => import("./history.ts").then((m) => m.default),
     telemetry: () => import("./telemetry.ts").then((m) => m.default),
+    peek: () => import("./peek.ts").then((m) => m.default),
+    hold: () => import("./hold.ts").then((m) => m.default),
+    release: () => import("./release.ts").then((m) => m.default),
+    acct: () => import("./acct.ts").then((m) => m.default),
+    queues: () => import("./queues.ts").then((m) => m.default),
   },
 });

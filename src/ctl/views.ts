@@ -236,32 +236,67 @@ const exitText = (x: unknown): string => (num(x) === null ? "-" : String(num(x))
 /** A memory request: "-" for none (0), else like "512M". */
 const memText = (x: unknown): string => (num(x) === 0 ? "-" : formatBytes(num(x)));
 
-/** `lava ctl jobs`: ID STATE QUEUE HOST EXIT CPUS MEM SUBMITTED COMMAND; MEM "-" when none is reserved, COMMAND cut to JOBS_COMMAND_WIDTH. */
-export function jobsTable(rows: readonly Row[]): string {
+/**
+ * `lava ctl jobs`: ID STATE USER QUEUE HOST EXIT ELAPSED SUBMITTED COMMAND
+ * (the job's name when it has one, else its argv cut to JOBS_COMMAND_WIDTH).
+ * An array is one row: ID "1000[1-1000%50]", STATE its summary, and COMMAND
+ * its counts per state. `wide` adds CPUS MEM GPUS STARTED and the whole
+ * command (with the name in NAME).
+ */
+export function jobsTable(rows: readonly Row[], wide = false): string {
   const R = "right" as const;
   const columns: Column[] = [
     { title: "ID", align: R },
     { title: "STATE" },
+    { title: "USER" },
     { title: "QUEUE" },
     { title: "HOST" },
     { title: "EXIT", align: R },
-    { title: "CPUS", align: R },
-    { title: "MEM", align: R },
+    { title: "ELAPSED", align: R },
+    ...(wide ? [{ title: "CPUS", align: R }, { title: "MEM", align: R }, { title: "GPUS", align: R }, { title: "STARTED" }, { title: "NAME" }] : []),
     { title: "SUBMITTED" },
     { title: "COMMAND" },
   ];
-  const cells = rows.map((r) => [
-    str(r.id),
-    str(r.state),
-    str(r.queue),
-    str(r.host),
-    exitText(r.exitCode),
-    formatCount(num(r.cpus)),
-    memText(r.memBytes),
-    time(r.submittedAt, true),
-    truncate(formatArgv(r.argv), JOBS_COMMAND_WIDTH),
-  ]);
+  const cells = rows.map((r) => {
+    const isArray = r.array === true;
+    const id = isArray ? `${str(r.id)}[${str(r.spec)}]` : typeof r.element === "string" ? r.element : str(r.id);
+    const command = isArray ? `${countsText(r.counts)}  ${formatArgv(r.argv)}` : formatArgv(r.argv);
+    const label = !wide && typeof r.name === "string" && r.name !== "" ? r.name : command;
+    return [
+      id,
+      str(r.state),
+      str(r.user ?? r.submittedBy),
+      str(r.queue),
+      str(r.host),
+      exitText(r.exitCode),
+      formatElapsed(num(r.elapsedMs)),
+      ...(wide ? [formatCount(num(r.cpus)), memText(r.memBytes), formatCount(num(r.gpus)), time(r.startedAt, true), str(r.name)] : []),
+      time(r.submittedAt, true),
+      wide ? command : truncate(label, JOBS_COMMAND_WIDTH),
+    ];
+  });
   return formatTable(columns, cells);
+}
+
+/** "PEND 900 RUN 50 DONE 50": an array's elements per state, the empty states left out. */
+export function countsText(counts: unknown): string {
+  if (typeof counts !== "object" || counts === null) return "-";
+  const parts = Object.entries(counts as Row).filter(([, n]) => num(n) !== null && num(n)! > 0).map(([k, n]) => `${k} ${n}`);
+  return parts.length ? parts.join(" ") : "-";
+}
+
+/** Wall time like squeue's TIME: "0:05", "12:34", "1:02:03", "2-03:04:05". */
+export function formatElapsed(ms: number | null): string {
+  if (ms === null) return "-";
+  const total = Math.floor(Math.max(0, ms) / 1000);
+  const d = Math.floor(total / 86400);
+  const h = Math.floor((total % 86400) / 3600);
+  const m = Math.floor((total % 3600) / 60);
+  const sec = total % 60;
+  const two = (x: number) => String(x).padStart(2, "0");
+  if (d > 0) return `${d}-${two(h)}:${two(m)}:${two(sec)}`;
+  if (h > 0) return `${h}:${two(m)}:${two(sec)}`;
+  return `${m}:${two(sec)}`;
 }
 
 const plural = (n: number | null, one: string, many = `${one}s`) => `${formatCount(n)} ${n === 1 ? one : many}`;
@@ -273,8 +308,10 @@ const plural = (n: number | null, one: string, many = `${one}s`) => `${formatCou
  */
 export function jobText(j: Row): string {
   const facts: [string, string][] = [];
-  facts.push(["job", str(j.id)]);
-  facts.push(["state", str(j.state)]);
+  facts.push(["job", typeof j.element === "string" ? `${str(j.id)} (element ${j.element})` : j.array === true ? `${str(j.id)}[${str(j.spec)}] (array of ${str(j.count)})` : str(j.id)]);
+  if (typeof j.name === "string" && j.name !== "") facts.push(["name", j.name]);
+  facts.push(["state", j.array === true ? `${str(j.state)} (${countsText(j.counts)})` : str(j.state)]);
+  if (j.user !== undefined || j.submittedBy !== undefined) facts.push(["user", str(j.user ?? j.submittedBy)]);
   if (j.state === "PEND" && j.waiting !== null && j.waiting !== undefined) facts.push(["waiting", str(j.waiting)]);
   if (j.reason !== null && j.reason !== undefined) facts.push(["reason", str(j.reason)]);
   facts.push(["command", formatArgv(j.argv)]);
@@ -286,16 +323,43 @@ export function jobText(j: Row): string {
   const retries = num(j.retries);
   facts.push(["attempts", `${formatCount(num(j.attempts))}${retries !== null ? ` (retries allowed: ${retries})` : ""}`]);
   const timeout = num(j.timeoutSeconds);
-  facts.push(["timeout", timeout === null ? "none" : `${timeout} s`]);
+  facts.push(["time limit", timeout === null ? "none" : `${timeout} s`]);
+  if (typeof j.heldBy === "string") facts.push(["held by", j.heldBy]);
+  if (typeof j.beginAt === "string") facts.push(["begin", time(j.beginAt, true)]);
+  if (typeof j.deps === "object" && j.deps !== null) {
+    const d = j.deps as Row;
+    const parts = [["afterOk", "after-ok"], ["afterAny", "after-any"], ["afterNotOk", "after-not-ok"]].filter(([k]) => Array.isArray(d[k!])).map(([k, f]) => `${f} ${(d[k!] as unknown[]).join(",")}`);
+    if (parts.length) facts.push(["depends on", parts.join("; ")]);
+  }
+  if (typeof j.placement === "object" && j.placement !== null) {
+    const p = j.placement as Row;
+    const parts = ["hosts", "exclude", "constraint"].filter((k) => Array.isArray(p[k])).map((k) => `--${k} ${(p[k] as unknown[]).join(",")}`);
+    if (p.exclusive === true) parts.push("--exclusive");
+    facts.push(["placement", parts.join(" ")]);
+  }
+  if (typeof j.stdoutPath === "string") facts.push(["stdout to", j.stdoutPath]);
+  if (typeof j.stderrPath === "string") facts.push(["stderr to", j.stderrPath]);
   if (j.cwd !== undefined) facts.push(["cwd", j.cwd === null ? "-" : str(j.cwd)]);
   if (typeof j.env === "object" && j.env !== null && !Array.isArray(j.env)) {
-    const env = Object.entries(j.env as Row).map(([k, v]) => `${k}=${str(v)}`);
+    const env = Object.entries(j.env as Row).map(([k, v]) => (v === null ? `${k}=(hidden)` : `${k}=${str(v)}`));
     facts.push(["env", env.length ? formatArgv(env) : "-"]);
   }
   facts.push(["submitted", time(j.submittedAt, true)]);
   facts.push(["started", time(j.startedAt, true)]);
   facts.push(["finished", time(j.finishedAt, true)]);
+  if (j.elapsedMs !== undefined) facts.push(["elapsed", formatElapsed(num(j.elapsedMs))]);
+  if (j.cpuUserMs !== undefined) facts.push(["cpu", `${msText(j.cpuUserMs)} user, ${msText(j.cpuSysMs)} system`]);
+  if (j.maxRssBytes !== undefined) facts.push(["max rss", formatBytes(num(j.maxRssBytes))]);
   const parts = [formatTable([{ title: "" }, { title: "" }], facts, { header: false })];
+  if (Array.isArray(j.attemptRecords) && j.attemptRecords.length > 0) {
+    const rows = (j.attemptRecords as unknown[]).map((x) => {
+      const a = typeof x === "object" && x !== null ? (x as Row) : {};
+      return [str(a.attempt), str(a.host), str(a.state ?? (a.finishedAt ? "-" : "RUN")), exitText(a.exitCode), time(a.startedAt, true), formatElapsed(num(a.elapsedMs)), msText(a.cpuUserMs), msText(a.cpuSysMs), formatBytes(num(a.maxRssBytes))];
+    });
+    const R = "right" as const;
+    const columns: Column[] = [{ title: "ATTEMPT", align: R }, { title: "HOST" }, { title: "STATE" }, { title: "EXIT", align: R }, { title: "STARTED" }, { title: "ELAPSED", align: R }, { title: "USER CPU", align: R }, { title: "SYS CPU", align: R }, { title: "MAX RSS", align: R }];
+    parts.push(`attempts:\n${formatTable(columns, rows)}`);
+  }
 
   if (Array.isArray(j.history) && j.history.length > 0) {
     const rows = (j.history as unknown[]).map((h) => {
@@ -309,6 +373,10 @@ export function jobText(j: Row): string {
     if (!(stream in j)) continue;
     const text = j[stream];
     const truncated = j[`${stream}Truncated`] === true;
+    if (text === null && typeof j.outputHidden === "string") {
+      parts.push(`${stream}: hidden (${j.outputHidden})`);
+      continue;
+    }
     if (typeof text !== "string" || text === "") {
       parts.push(`${stream}: ${text === null || text === undefined ? "none" : "empty"}${truncated ? " (truncated)" : ""}`);
     } else {
@@ -323,5 +391,74 @@ export function jobText(j: Row): string {
 export function approvalsTable(rows: readonly Row[], all: boolean): string {
   const columns: Column[] = [{ title: "ID", align: "right" }, { title: "KIND" }, { title: "STATE" }, { title: "REQUESTER" }, { title: "EXPIRES" }, ...(all ? [{ title: "DECIDED BY" }] : []), { title: "WHAT" }];
   const cells = rows.map((r) => [str(r.id), str(r.kind), str(r.state), str(r.requester), time(r.expiresAt, true), ...(all ? [str(r.decidedBy)] : []), str(r.summary)]);
+  return formatTable(columns, cells);
+}
+
+/** CPU time: "1.25 s", "-" when unknown. */
+function msText(x: unknown): string {
+  const n = num(x);
+  return n === null ? "-" : `${(n / 1000).toFixed(2)} s`;
+}
+
+/** `lava ctl acct`: USER QUEUE JOBS ATTEMPTS DONE EXIT KILLED LOST ELAPSED CPU MAX-RSS, like sacct/bacct summaries. */
+export function acctTable(rows: readonly Row[]): string {
+  const R = "right" as const;
+  const columns: Column[] = [
+    { title: "USER" },
+    { title: "QUEUE" },
+    { title: "JOBS", align: R },
+    { title: "ATTEMPTS", align: R },
+    { title: "DONE", align: R },
+    { title: "EXIT", align: R },
+    { title: "KILLED", align: R },
+    { title: "LOST", align: R },
+    { title: "ELAPSED", align: R },
+    { title: "USER CPU", align: R },
+    { title: "SYS CPU", align: R },
+    { title: "MAX RSS", align: R },
+  ];
+  const cells = rows.map((r) => [
+    str(r.user),
+    str(r.queue),
+    formatCount(num(r.jobs)),
+    formatCount(num(r.attempts)),
+    formatCount(num(r.done)),
+    formatCount(num(r.exit)),
+    formatCount(num(r.killed)),
+    formatCount(num(r.lost)),
+    formatElapsed(num(r.elapsedMs)),
+    msText(r.cpuUserMs),
+    msText(r.cpuSysMs),
+    formatBytes(num(r.maxRssBytes)),
+  ]);
+  return formatTable(columns, cells);
+}
+
+/** `lava ctl queues`: QUEUE PRIO MAX RUN PEND HOSTS (open/total) CPUS USERS, like bqueues. */
+export function queuesTable(rows: readonly Row[]): string {
+  const R = "right" as const;
+  const columns: Column[] = [
+    { title: "QUEUE" },
+    { title: "PRIO", align: R },
+    { title: "MAX", align: R },
+    { title: "RUN", align: R },
+    { title: "PEND", align: R },
+    { title: "HOSTS", align: R },
+    { title: "CPUS", align: R },
+    { title: "POOL" },
+    { title: "USERS" },
+  ];
+  const list = (x: unknown) => (Array.isArray(x) && x.length > 0 ? x.map(String).join(",") : "all");
+  const cells = rows.map((r) => [
+    str(r.name),
+    formatCount(num(r.priority)),
+    num(r.maxRunning) === null ? "-" : formatCount(num(r.maxRunning)),
+    formatCount(num(r.running)),
+    formatCount(num(r.pending)),
+    `${formatCount(num(r.hostsOpen))}/${formatCount(num(r.hostsTotal))}`,
+    formatCount(num(r.cpusTotal)),
+    list(r.hosts),
+    list(r.users),
+  ]);
   return formatTable(columns, cells);
 }

@@ -3,7 +3,7 @@ import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
 import { FINAL_STATES, type JobState } from "../jobs/types.ts";
 import { connect, ctlArgs, expectObject, positionals } from "./args.ts";
 import { MasterError, type MasterClient } from "./client.ts";
-import { jobIds, waitOptions, WAIT_INTERVAL_MS, type WaitOptions } from "./job-args.ts";
+import { jobIds, jobPath, waitOptions, WAIT_INTERVAL_MS, type WaitOptions } from "./job-args.ts";
 import { print, printJson } from "./output.ts";
 import { meta } from "../cli/meta.ts";
 
@@ -26,7 +26,7 @@ export default defineCommand({
   }),
   args: {
     ...ctlArgs,
-    id: { type: "positional", description: "One or more job ids: ID ID…; exit 1 if any ends EXIT, KILLED or LOST, is unknown, or is still going at --timeout" },
+    id: { type: "positional", description: "One or more job ids: ID ID… (an array id waits for all its elements, ID[INDEX] for one); exit 1 if any ends EXIT, KILLED or LOST, is unknown, or is still going at --timeout" },
     // Replaces ctlArgs.timeout here (design §8): how long to wait for the jobs. Each request then waits LAVA_TIMEOUT or ctl.timeout.
     timeout: { type: "string", description: "Give up after this many seconds (exit 1, naming the jobs still going); default: no limit", valueHint: "SECONDS" },
     interval: { type: "string", description: `Milliseconds between polls (default ${WAIT_INTERVAL_MS}; it backs off to ${WAIT_BACKOFF_CAP_MS / 1000} s while nothing changes)`, valueHint: "MS" },
@@ -41,7 +41,7 @@ export default defineCommand({
       onUnknown: (r) => console.error(`lava: job ${r.id}: ${r.error}`),
       onOutage: (message) => console.error(`lava: ${message}; still waiting`),
     });
-    if (ctx.json) await printJson(outcome.results.map(({ id, state, exitCode, ended, error }) => ({ id: Number(id), state, exitCode, ended, ...(error !== undefined ? { error } : {}) })));
+    if (ctx.json) await printJson(outcome.results.map(({ id, state, exitCode, ended, error }) => ({ id: /^\d+$/.test(id) ? Number(id) : id, state, exitCode, ended, ...(error !== undefined ? { error } : {}) })));
     if (outcome.timedOut) {
       const going = outcome.results.filter((r) => !r.ended && r.error === undefined).map((r) => `${r.id} (${r.state ?? "?"})`);
       throw new LavaError(`timed out after ${args.timeout} s; not ended yet: ${going.join(", ")}`, EXIT.failed);
@@ -100,7 +100,7 @@ export async function waitForJobs(
       const batch = open.slice(i, i + WAIT_CONCURRENCY);
       const answers = await Promise.allSettled(
         batch.map(async (r) => {
-          const path = `/api/v1/jobs/${r.id}`;
+          const path = jobPath(r.id);
           return expectObject(await client.get(path), `GET ${path}`);
         }),
       );

@@ -86,6 +86,10 @@ describe("job runner: running and ending", () => {
       stderr: "err\n",
       stdoutTruncated: false,
       stderrTruncated: false,
+      elapsedMs: expect.any(Number),
+      cpuUserMs: expect.any(Number),
+      cpuSysMs: expect.any(Number),
+      maxRssBytes: null,
     });
     for (const e of h.events) expect(v.safeParse(JobEventSchema, e).success).toBe(true);
     expect(h.runner.stats()).toMatchObject({ running: 0, pending: 0, finished: 1, outbox: 2 });
@@ -133,7 +137,7 @@ describe("job runner: running and ending", () => {
     const fin = await h.finished(5, 2);
     expect(fin.state).toBe("DONE");
     const env = Object.fromEntries(fin.stdout!.trim().split("\n").map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]));
-    expect(env).toEqual({ PATH: process.env.PATH!, HOME: "/home/job", LANG: "C.UTF-8", USER: "lava", FOO: "bar baz", LAVA_JOB_ID: "5", LAVA_JOB_ATTEMPT: "2" });
+    expect(env).toEqual({ PATH: process.env.PATH!, HOME: "/home/job", LANG: "C.UTF-8", USER: "lava", LOGNAME: "lava", FOO: "bar baz", LAVA_JOB_ID: "5", LAVA_JOB_ATTEMPT: "2" });
   });
 
   test("argv is not given to a shell: metacharacters arrive as they are", async () => {
@@ -354,7 +358,7 @@ describe("jobs through the agent and a fake master over a WebSocket", () => {
   async function setUp() {
     const m = await new FakeMaster().start();
     masters.push(m);
-    const config = v.parse(AgentSchema, { master: m.addr, token: "t", interval: 1, hostname: "job-host", procRoot, reconnectMin: 0.1, reconnectMax: 0.3 });
+    const config = v.parse(AgentSchema, { master: m.addr, token: "t", interval: 1, hostname: "job-host", procRoot, stateDir: join(procRoot, ".agent-state"), reconnectMin: 0.1, reconnectMax: 0.3 });
     const agent = createAgent(config, { rng: seededRng(7), forgottenGraceMs: 0, jobRunner: { bootId: "b" } });
     agents.push(agent);
     await agent.start();

@@ -146,7 +146,7 @@ describe("update_agent: success", () => {
     const { exe } = installOld();
     const m = await new FakeMaster().start();
     try {
-      const config = v.parse(AgentSchema, { master: m.addr, token: "t", hostname: "updating-host", procRoot: "/proc", alerts: { rules: [] } });
+      const config = v.parse(AgentSchema, { master: m.addr, token: "t", hostname: "updating-host", procRoot: "/proc", stateDir: mkdtempSync(join(tmpdir(), "lava-agent-state-")), alerts: { rules: [] } });
       const code = `
         import { runAgent } from "./src/agent/run.ts";
         await runAgent(${JSON.stringify(config)}, { update: { execPath: ${JSON.stringify(exe)}, compiled: true, argv: ["bun", "/$bunfs/root/lava", "agent", "--hostname", "updating-host"] } });

@@ -51,7 +51,7 @@ describe("jobText", () => {
   test("a job with only the list fields still renders, with dashes", () => {
     const text = jobText({ id: 5, state: "RUN" });
     expect(text).toMatch(/^host\s+-$/m);
-    expect(text).toMatch(/^timeout\s+none$/m);
+    expect(text).toMatch(/^time limit\s+none$/m);
     expect(text).not.toContain("stdout");
     expect(text).not.toContain("history");
   });

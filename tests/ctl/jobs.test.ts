@@ -154,9 +154,9 @@ describe("lava ctl submit", () => {
     expect((await ctl("submit", ...asAdmin(), "sleep", "5")).stderr).toContain("put -- before the command to run: lava ctl submit [flags] -- sleep 5");
   });
 
-  test("a refusal (400) exits 1 with the master's detail", async () => {
+  test("a refusal (400) is a usage error: exit 2 with the master's detail", async () => {
     const r = await ctl("submit", "--cpus", "128", ...asAdmin(), "--", "true");
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stdout).toBe("");
     expect(r.stderr).toBe("lava: no host could ever fit 128 cpus (the largest has 64)\n");
   });
@@ -176,18 +176,22 @@ describe("lava ctl submit", () => {
 });
 
 describe("lava ctl jobs", () => {
-  test("the table: ID STATE QUEUE HOST EXIT CPUS MEM SUBMITTED COMMAND, a row per job in id order", async () => {
+  test("the table: ID STATE USER QUEUE HOST EXIT ELAPSED SUBMITTED COMMAND, a row per job in id order", async () => {
     const r = await ctl("jobs", ...at());
     expect(r.code).toBe(0);
     expect(r.seen[0]).toMatchObject({ method: "GET", path: "/api/v1/jobs" });
     const lines = r.stdout.trimEnd().split("\n");
-    expect(lines[0]!.split(/\s+/)).toEqual(["ID", "STATE", "QUEUE", "HOST", "EXIT", "CPUS", "MEM", "SUBMITTED", "COMMAND"]);
+    expect(lines[0]!.split(/\s+/)).toEqual(["ID", "STATE", "USER", "QUEUE", "HOST", "EXIT", "ELAPSED", "SUBMITTED", "COMMAND"]);
     expect(lines).toHaveLength(5);
-    expect(lines[1]).toMatch(/^\s*1\s+DONE\s+normal\s+alpha\s+0\s+1\s+-\s+2026-11-22 21:04:05\s+echo 'hello world'$/);
-    expect(lines[2]).toMatch(/^\s*2\s+RUN\s+normal\s+alpha\s+-\s+2\s+512M\s+2026-11-22 21:05:00\s+sleep 600$/);
-    expect(lines[3]).toMatch(/^\s*3\s+PEND\s+big\s+-\s+-\s+32\s+-\s+2026-11-22 21:06:00\s+python3 -c /);
+    // USER and ELAPSED are "-" here: the fake master's rows do not carry them.
+    expect(lines[1]).toMatch(/^\s*1\s+DONE\s+-\s+normal\s+alpha\s+0\s+-\s+2026-11-22 21:04:05\s+echo 'hello world'$/);
+    expect(lines[2]).toMatch(/^\s*2\s+RUN\s+-\s+normal\s+alpha\s+-\s+-\s+2026-11-22 21:05:00\s+sleep 600$/);
+    expect(lines[3]).toMatch(/^\s*3\s+PEND\s+-\s+big\s+-\s+-\s+-\s+2026-11-22 21:06:00\s+python3 -c /);
     expect(lines[3]!.endsWith("…")).toBe(true);
-    expect(lines[4]).toMatch(/^\s*4\s+EXIT\s+normal\s+beta\s+2\s+1\s+2.0G\s+2026-11-22 21:07:00\s+make test$/);
+    expect(lines[4]).toMatch(/^\s*4\s+EXIT\s+-\s+normal\s+beta\s+2\s+-\s+2026-11-22 21:07:00\s+make test$/);
+    const wide = (await ctl("jobs", "--wide", ...at())).stdout.split("\n");
+    expect(wide[0]!.split(/\s+/)).toEqual(["ID", "STATE", "USER", "QUEUE", "HOST", "EXIT", "ELAPSED", "CPUS", "MEM", "GPUS", "STARTED", "NAME", "SUBMITTED", "COMMAND"]);
+    expect(wide[2]).toMatch(/\s2\s+512M\s+0\s/);
   });
 
   test("--json is the array as returned", async () => {
@@ -207,7 +211,7 @@ describe("lava ctl jobs", () => {
   test("no jobs: just the header", async () => {
     const r = await ctl("jobs", "--state", "LOST", ...at());
     expect(r.code).toBe(0);
-    expect(r.stdout).toBe("ID  STATE  QUEUE  HOST  EXIT  CPUS  MEM  SUBMITTED  COMMAND\n");
+    expect(r.stdout).toBe("ID  STATE  USER  QUEUE  HOST  EXIT  ELAPSED  SUBMITTED  COMMAND\n");
   });
 
   test("a bad --state, --limit, --host or --queue is a usage error (exit 2) and sends nothing", async () => {
@@ -240,7 +244,7 @@ describe("lava ctl job", () => {
     expect(done.stdout).not.toContain("waiting");
     expect(done.stdout).toMatch(/^cwd\s+\/tmp$/m);
     expect(done.stdout).toMatch(/^env\s+GREETING=hi$/m);
-    expect(done.stdout).toMatch(/^timeout\s+60 s$/m);
+    expect(done.stdout).toMatch(/^time limit\s+60 s$/m);
     expect(done.stdout).toMatch(/^2026-11-22 21:04:07\s+DONE\s+alpha\s+1\s+exit 0$/m);
     expect(done.stdout).toContain("\n\nstdout:\nhello world\n\nstderr: empty\n");
     const failed = await ctl("job", "4", ...at());

@@ -720,15 +720,22 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
   }
 }
 
-/** The agent's own user, for jobs when it cannot (or is not told to) switch. */
+/** The agent's own user, for jobs when it cannot (or is not told to) switch: its USER and HOME as the agent has them. */
 function agentUser(env: EnvSource): UnixUser {
-  try {
-    const u = userInfo();
-    return { name: u.username, uid: u.uid, gid: u.gid, home: u.homedir || env.HOME || "/" };
-  } catch {
-    const uid = process.getuid?.() ?? 0;
-    return { name: env.USER || "nobody", uid, gid: process.getgid?.() ?? uid, home: env.HOME || "/" };
+  const uid = process.getuid?.() ?? 0;
+  const gid = process.getgid?.() ?? uid;
+  let name = env.USER || "";
+  let home = env.HOME || "";
+  if (!name || !home) {
+    try {
+      const u = userInfo();
+      name ||= u.username;
+      home ||= u.homedir;
+    } catch {
+      // no passwd entry for the agent's uid
+    }
   }
+  return { name: name || "nobody", uid, gid, home: home || "/" };
 }
 
 function isDir(path: string): boolean {
