@@ -47,5 +47,9 @@ export function hostView(h: HostEntry, nowMs: number, policy: StatusPolicy) {
     reportAddr: `${h.reportIp.includes(":") ? `[${h.reportIp}]` : h.reportIp}:${h.reportPort}`,
     registeredAt: new Date(h.registeredAtMs).toISOString(),
     lastSeenAt: h.report ? new Date(h.lastReportMs).toISOString() : null,
+    // Jobs (docs/jobs.md): the agent's labels; a master runs on the host; it takes no jobs (a master's host without agent.jobs.onMaster).
+    labels: h.hardware.labels ?? [],
+    onMaster: h.hardware.onMaster === true,
+    takesJobs: h.hardware.takesJobs !== false,
   };
 }

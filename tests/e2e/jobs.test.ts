@@ -3,7 +3,7 @@
  * agents that run real processes; `lava ctl` submits, waits, cancels.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { chmodSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { runLava } from "../helpers/binary.ts";
@@ -12,6 +12,8 @@ import { waitFor } from "../helpers/wait.ts";
 let master: TestMaster;
 const agents = new Map<string, Proc>();
 const work = tempDir("lava-jobs-");
+// Jobs run as nobody (agent.jobs.user): what they write goes where nobody may write.
+chmodSync(work, 0o777);
 let fixture: string;
 let agentToken: string;
 
@@ -78,9 +80,9 @@ describe("jobs", () => {
     for (const x of list) expect(x).toHaveProperty("exitCode");
   }, 30_000);
 
-  test("a job no host could ever fit is refused at submit with the reason", async () => {
+  test("a job no host could ever fit is refused at submit with the reason (a usage error: exit 2)", async () => {
     const r = await ctl(["submit", "--cpus", "64", "--", "true"]);
-    expect(r.code).toBe(1);
+    expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/64 cpus/);
   }, 15_000);
 

@@ -49,9 +49,27 @@ export class Proc {
   }
 }
 
+/** Where test agents keep their state (one dir each, under one root removed when the test process exits). */
+let stateRoot: string | null = null;
+export function agentStateDir(): string {
+  if (!stateRoot) {
+    const root = tempDir("lava-agent-state-");
+    stateRoot = root;
+    process.on("exit", () => rmSync(root, { recursive: true, force: true }));
+  }
+  return mkdtempSync(join(stateRoot, "a-"));
+}
+
+/**
+ * Agents get a temp --state-dir unless the test gives one, and take jobs
+ * although their master runs on this machine (agent.jobs.onMaster), unless
+ * the test says otherwise.
+ */
 export function spawnLava(args: string[], env: Record<string, string> = {}): Proc {
-  const proc = Bun.spawn([ensureBinary(), ...args], {
-    env: { ...cleanEnv(), ...env },
+  const agent = args[0] === "agent";
+  const full = agent && !args.includes("--state-dir") ? [...args, "--state-dir", agentStateDir()] : args;
+  const proc = Bun.spawn([ensureBinary(), ...full], {
+    env: { ...cleanEnv(), ...(agent ? { LAVA_JOBS_ON_MASTER: "true" } : {}), ...env },
     stdin: "ignore",
     stdout: "pipe",
     stderr: "pipe",
