@@ -260,8 +260,10 @@ export function jobsTable(rows: readonly Row[], wide = false): string {
   const cells = rows.map((r) => {
     const isArray = r.array === true;
     const id = isArray ? `${str(r.id)}[${str(r.spec)}]` : typeof r.element === "string" ? r.element : str(r.id);
-    const command = isArray ? `${countsText(r.counts)}  ${formatArgv(r.argv)}` : formatArgv(r.argv);
-    const label = !wide && typeof r.name === "string" && r.name !== "" ? r.name : command;
+    const named = typeof r.name === "string" && r.name !== "" ? r.name : null;
+    const command = formatArgv(r.argv);
+    const shown = !wide && named !== null ? named : command;
+    const label = isArray ? `${countsText(r.counts)}  ${shown}` : shown;
     return [
       id,
       str(r.state),
@@ -272,7 +274,7 @@ export function jobsTable(rows: readonly Row[], wide = false): string {
       formatElapsed(num(r.elapsedMs)),
       ...(wide ? [formatCount(num(r.cpus)), memText(r.memBytes), formatCount(num(r.gpus)), time(r.startedAt, true), str(r.name)] : []),
       time(r.submittedAt, true),
-      wide ? command : truncate(label, JOBS_COMMAND_WIDTH),
+      wide ? label : truncate(label, JOBS_COMMAND_WIDTH),
     ];
   });
   return formatTable(columns, cells);

@@ -61,7 +61,7 @@ import { signalGroup as signalGroupOf, signalName, within } from "./group.ts";
 import { GpuPool } from "./gpus.ts";
 import { Outbox, type OutboxBounds } from "./outbox.ts";
 import { groupAlive, readRecords, readStartTime, removeRecord, writeRecord, type JobRecord } from "./records.ts";
-import { attemptUsage, sampleGroups, selfHwmBytes } from "./usage.ts";
+import { attemptUsage, processHwm, sampleGroups, selfHwmBytes } from "./usage.ts";
 import { chooseJobUser, lookupUser, type JobUserPolicy, type UnixUser } from "./users.ts";
 
 const log = logger("agent");
@@ -454,10 +454,8 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     job.firstSample = setTimeout(
       guard(() => {
         job.firstSample = null;
-        if (job.phase === "running" && !job.exited && job.pid !== null) {
-          const rss = sampleGroups(new Set([job.pid]), procRoot).get(job.pid) ?? 0;
-          job.sampledRss = Math.max(job.sampledRss, rss);
-        }
+        // The leader alone (one file): a pass over /proc per job would cost more than short jobs do.
+        if (job.phase === "running" && !job.exited && job.pid !== null) job.sampledRss = Math.max(job.sampledRss, processHwm(job.pid, procRoot));
       }),
       FIRST_SAMPLE_MS,
     );

@@ -32,12 +32,17 @@ export function parseVmHwm(status: string): number | null {
   return m ? Number(m[1]) * 1024 : null;
 }
 
-export function selfHwmBytes(procRoot = "/proc"): number {
+/** VmHWM of one process (`self` for the agent), 0 if it cannot be read. */
+export function processHwm(pid: number | "self", procRoot = "/proc"): number {
   try {
-    return parseVmHwm(readFileSync(join(procRoot, "self", "status"), "utf8")) ?? 0;
+    return parseVmHwm(readFileSync(join(procRoot, String(pid), "status"), "utf8")) ?? 0;
   } catch {
     return 0;
   }
+}
+
+export function selfHwmBytes(procRoot = "/proc"): number {
+  return processHwm("self", procRoot);
 }
 
 /** The usage of an ended attempt from what was measured; pure. */
