@@ -119,6 +119,36 @@ describe("one attempt at a time", () => {
   }, 60_000);
 });
 
+describe("self-fencing", () => {
+  test("an agent that loses every master ends its jobs itself before the master could requeue them; the requeued attempt runs when the master is back", async () => {
+    const m3 = await TestMaster.start({ config: "master:\n  reportInterval: 1\n  jobs:\n    lostAfter: 3\n    retryBackoff: 0.1\n    killGrace: 0.5\n" });
+    const jc3 = jobClient(() => m3);
+    const a = startAgent(m3, { hostname: "fenced", procRoot: fixture });
+    try {
+      await waitFor(async () => (await m3.api<{ status: string }[]>("/api/v1/load")).body.some((h) => h.status === "ok"), 15_000, "an ok host");
+      const id = await jc3.submit(["--retries", "1", "--", "sh", "-c", "sleep 44.5"]);
+      await jc3.until(id, (j) => j.state === "RUN" && j.startedAt !== null);
+      await waitFor(() => running(id, 1), 5000, "the job in /proc");
+      const w = watch(id);
+      const t0 = performance.now();
+      await m3.proc.kill9();
+      // lostAfter 3 s: the agent fences 1.5 s (max(1.5, 3 − 0.5 − 2)) after it last heard the master, which was at most that before the kill.
+      await waitFor(() => !running(id, 1), 6000, "the agent to end its job itself");
+      expect(performance.now() - t0).toBeLessThan(3000);
+      await m3.restart();
+      const j = await jc3.until(id, (x) => x.attempts === 2 && x.state === "RUN", 20_000, "attempt 2 running");
+      await w.stop();
+      expect(w.maxAttempts).toBe(1);
+      expect(j.history!.find((h) => h.attempt === 1 && h.state === "PEND")?.reason).toMatch(/no master heard for/);
+      await jc3.ctl(["cancel", String(id)]);
+    } finally {
+      await a.stop();
+      await m3.stop();
+      m3.cleanup();
+    }
+  }, 60_000);
+});
+
 describe("a host that was unreachable", () => {
   let m2: TestMaster;
   const jc2 = jobClient(() => m2);

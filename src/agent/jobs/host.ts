@@ -110,11 +110,10 @@ export function createJobHost(config: AgentConfig, opts: JobHostOptions): JobHos
       if (!config.jobs.selfFence || fencing) return;
       const c = runner.counts();
       if (c.running + c.pending === 0) return;
-      const fenceMs = lostAfterMs / 2;
-      if (now - contact <= fenceMs) return;
+      if (now - contact <= fenceAfterMs(lostAfterMs, runner.graceMs())) return;
       fencing = true;
       void runner
-        .fence(`no master heard for ${Math.round((now - contact) / 100) / 10} s, half of the master's jobs.lostAfter: ending them here, so that the attempt the master requeues never overlaps them`)
+        .fence(`no master heard for ${Math.round((now - contact) / 100) / 10} s (the master requeues after jobs.lostAfter, ${lostAfterMs / 1000} s): ending them here, so that a requeued attempt never overlaps them`)
         .finally(guard(() => (fencing = false)));
     },
 
@@ -123,6 +122,20 @@ export function createJobHost(config: AgentConfig, opts: JobHostOptions): JobHos
       keeper = null;
     },
   };
+}
+
+/** Room kept between the end of self-fencing and the master's requeue, for clocks and timers that are late. */
+export const FENCE_MARGIN_MS = 2_000;
+
+/**
+ * How long an agent without a master lets its jobs run before it ends them
+ * (docs/jobs.md "Self-fencing"): late enough that a short master outage
+ * (a restart, a failover) costs nothing, early enough that the jobs are
+ * gone — SIGTERM, the kill grace, SIGKILL — before the master could requeue
+ * them at jobs.lostAfter. Never before half of lostAfter.
+ */
+export function fenceAfterMs(lostAfterMs: number, graceMs: number): number {
+  return Math.max(lostAfterMs / 2, lostAfterMs - graceMs - FENCE_MARGIN_MS);
 }
 
 async function resolveAll(host: string): Promise<string[]> {

@@ -148,6 +148,8 @@ export interface JobRunner {
   statusMessage(): AgentStatus;
   /** For the load report's jobsRunning / jobsPending. */
   counts(): JobCounts;
+  /** The longest kill grace among the jobs here now (0 if none): self-fencing must finish within jobs.lostAfter. */
+  graceMs(): number;
   stats(): JobRunnerStats;
   /** Kills every job and resolves when they have ended (bounded); later run_job are refused. Idempotent. */
   stop(reason?: string): Promise<void>;
@@ -601,6 +603,13 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
         else if (j.phase === "pending") pending++;
       }
       return { running, pending };
+    },
+
+    graceMs() {
+      let max = 0;
+      // What fence() gives them (killAll caps it).
+      for (const j of live.values()) max = Math.max(max, Math.min(graceOf(j), stopGraceMsMax));
+      return max;
     },
 
     stats() {
