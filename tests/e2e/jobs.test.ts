@@ -17,7 +17,7 @@ chmodSync(work, 0o777);
 let fixture: string;
 let agentToken: string;
 
-type Job = { id: number; state: string; host: string | null; exitCode: number | null; attempts: number; reason: string | null; waiting: string | null; stdout?: string; stderr?: string; history?: { state: string; host: string | null; reason: string | null }[] };
+type Job = { id: number; state: string; host: string | null; startedAt: string | null; exitCode: number | null; attempts: number; reason: string | null; waiting: string | null; stdout?: string; stderr?: string; history?: { state: string; host: string | null; reason: string | null }[] };
 
 const ctl = (args: string[]) => runLava(["ctl", ...args], { env: { LAVA_MASTER: master.addr, LAVA_TOKEN: master.adminToken } });
 async function submit(args: string[]): Promise<number> {
@@ -121,10 +121,16 @@ describe("jobs", () => {
     const log = join(work, "runs.log");
     const ids: number[] = [];
     for (let i = 0; i < 8; i++) ids.push(await submit(["--", "sh", "-c", `sleep 1; echo run-${i} >> ${log}`]));
-    await waitFor(async () => (await Promise.all(ids.map(job))).some((j) => j.state === "RUN"), 10_000, "some jobs running");
+    const before = await waitFor(async () => {
+      const js = await Promise.all(ids.map(job));
+      return js.some((j) => j.state === "RUN" && j.startedAt !== null) ? js : null;
+    }, 10_000, "some jobs running");
     await master.proc.kill9();
     await master.restart();
+    // The start is recorded on its own: a job running across the restart keeps its startedAt.
+    for (const b of before.filter((j) => j.state === "RUN" && j.startedAt !== null)) expect((await job(b.id)).startedAt).toBe(b.startedAt);
     for (const id of ids) await until(id, (j) => j.state === "DONE", 30_000);
+    for (const b of before.filter((j) => j.state === "RUN" && j.startedAt !== null)) expect((await job(b.id)).startedAt).toBe(b.startedAt);
     const lines = readFileSync(log, "utf8").trim().split("\n").sort();
     expect(lines).toEqual(Array.from({ length: 8 }, (_, i) => `run-${i}`).sort());
   }, 60_000);
