@@ -2,7 +2,7 @@ import { describe, expect, test } from "bun:test";
 import { EXIT, LavaError } from "../../src/cli/errors.ts";
 import { afterDashes, repeatedFlag } from "../../src/ctl/args.ts";
 import { MasterError } from "../../src/ctl/client.ts";
-import { jobId, jobIds, jobsQuery, parseSize, submitRequest, waitOptions, WAIT_INTERVAL_MS } from "../../src/ctl/job-args.ts";
+import { jobId, jobIds, jobsQuery, parseBegin, parseSize, submitRequest, waitOptions, WAIT_INTERVAL_MS } from "../../src/ctl/job-args.ts";
 import { WAIT_BACKOFF_CAP_MS, waitForJobs } from "../../src/ctl/wait.ts";
 
 function usageError(f: () => unknown): string {
@@ -170,5 +170,43 @@ describe("waitForJobs", () => {
     const refused = new MasterError("this needs a token", 401, "unauthorized");
     const h = harness({ "1": ["RUN", refused] });
     await expect(waitForJobs(h.client, ["1"], { timeoutMs: undefined, intervalMs: 10, ...h.hooks })).rejects.toBe(refused);
+  });
+});
+
+describe("submit: the flags of docs/jobs.md", () => {
+  const now = Date.parse("2026-06-01T12:00:00Z");
+  test("--begin: relative, time of day (today or tomorrow), dates; the past refused", () => {
+    expect(parseBegin("+1h", now)).toBe(now + 3_600_000);
+    expect(parseBegin("+90s", now)).toBe(now + 90_000);
+    expect(parseBegin("now", now)).toBe(now);
+    const tod = parseBegin("22:00", now) as number;
+    expect(tod).toBeGreaterThan(now);
+    expect(tod - now).toBeLessThan(86_400_000);
+    expect(new Date(tod).getHours()).toBe(22);
+    expect(parseBegin("2030-01-01T00:00Z", now)).toBe(Date.parse("2030-01-01T00:00Z"));
+    expect(parseBegin("2001-01-01T00:00", now)).toMatch(/in the past/);
+    expect(parseBegin("25:00", now)).toMatch(/not a time of day/);
+    expect(parseBegin("tomorrow", now)).toMatch(/--begin takes/);
+  });
+
+  test("names, output files, arrays, dependencies and host rules become the body; mistakes are usage errors", () => {
+    const body = submitRequest({ name: "sim", output: "out.%j.%a", error: "err.%j", array: "1-100%5", "after-ok": "3,4", "after-any": "5", hosts: "n1,n2", exclude: "n3", constraint: "ssd,ib", exclusive: true, hold: true, "time-limit": "60" }, ["run"], [], [], now);
+    expect(body).toEqual({ argv: ["run"], name: "sim", stdoutPath: "out.%j.%a", stderrPath: "err.%j", array: "1-100%5", afterOk: [3, 4], afterAny: [5], hosts: ["n1", "n2"], exclude: ["n3"], constraint: ["ssd", "ib"], exclusive: true, hold: true, timeoutSeconds: 60 });
+    for (const [flags, why] of [
+      [{ array: "5-1" }, /below the first/],
+      [{ "after-ok": "x" }, /not a job id/],
+      [{ output: "o.%z" }, /unknown pattern/],
+      [{ name: "a\nb" }, /one line/],
+      [{ "time-limit": "5", timeout: "5" }, /--time-limit alone/],
+    ] as const) {
+      expect(() => submitRequest(flags as never, ["run"], [], [], now)).toThrow(why);
+    }
+    expect(() => submitRequest({}, ["a\0b"], [], [], now)).toThrow(/NUL/);
+  });
+
+  test("job ids: plain, or an array element as ID[INDEX] or ID_INDEX", () => {
+    expect(jobId("1000[7]", "job")).toBe("1000[7]");
+    expect(jobId("1000_7", "job")).toBe("1000[7]");
+    expect(() => jobId("1000[x]", "job")).toThrow(/not a job id/);
   });
 });
