@@ -60,7 +60,7 @@ import { EVENT_BYTES_MAX, fitEventToMessage, reasonText } from "./event.ts";
 import { signalGroup as signalGroupOf, signalName, within } from "./group.ts";
 import { GpuPool } from "./gpus.ts";
 import { Outbox, type OutboxBounds } from "./outbox.ts";
-import { groupAlive, readRecords, readStartTime, removeRecord, writeRecord, type JobRecord } from "./records.ts";
+import { clearRecords, groupAlive, readRecords, readStartTime, RecordSlots, type JobRecord } from "./records.ts";
 import { attemptUsage, processHwm, sampleGroups, selfHwmBytes } from "./usage.ts";
 import { chooseJobUser, lookupUser, type JobUserPolicy, type UnixUser } from "./users.ts";
 
@@ -178,6 +178,8 @@ interface Job {
   phase: Phase;
   /** Ended by the host (fenced), not by the job or a request: reported lost. */
   lost: boolean;
+  /** Its record's slot (records.ts), while it runs. */
+  slot: number | null;
   user: UnixUser | null;
   cwd: string | null;
   gpuIds: number[];
@@ -258,9 +260,18 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
   const lookup = opts.lookupUser ?? ((name: string) => lookupUser(name));
   const gpus = opts.gpus ?? new GpuPool(0, null);
   const recordsDir = opts.recordsDir ?? null;
+  // Created once reclaim() has read what a previous agent left.
+  let slots: RecordSlots | null = null;
   const procRoot = opts.procRoot ?? "/proc";
   const sampleMs = opts.sampleMs ?? SAMPLE_MS;
   let sampler: ReturnType<typeof setInterval> | null = null;
+  /** The agent's own high-water mark, read at most once a second (it only grows). */
+  let hwm = { bytes: 0, atMs: -Infinity };
+  const agentHwm = () => {
+    const t = now();
+    if (t - hwm.atMs >= 1000) hwm = { bytes: selfHwmBytes(procRoot), atMs: t };
+    return hwm.bytes;
+  };
 
   /** Pending and running attempts, by "jobId/attempt". */
   const live = new Map<string, Job>();
@@ -332,12 +343,13 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     gpus.give(job.gpuIds);
     job.gpuIds = [];
     live.delete(keyOf(job.msg.jobId, job.msg.attempt));
-    if (recordsDir !== null && wasRunning) {
+    if (slots !== null && job.slot !== null) {
       try {
-        removeRecord(recordsDir, job.msg.jobId, job.msg.attempt);
+        slots.clear(job.slot);
       } catch (e) {
-        log.warn(`${job.name}: cannot remove its record: ${errorText(e)}`);
+        log.warn(`${job.name}: cannot clear its record: ${errorText(e)}`);
       }
+      job.slot = null;
     }
     finished++;
     const ev: JobEvent = {
@@ -365,7 +377,7 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
         elapsedMs: now() - job.spawnedAt,
         rusage: ru ? { userUs: Number(ru.cpuTime.user), sysUs: Number(ru.cpuTime.system), maxRssBytes: ru.maxRSS } : null,
         sampledMaxRss: job.sampledRss,
-        agentHwmBytes: selfHwmBytes(procRoot),
+        agentHwmBytes: agentHwm(),
       });
       ev.elapsedMs = usage.elapsedMs;
       ev.cpuUserMs = usage.cpuUserMs;
@@ -443,7 +455,8 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     if (recordsDir !== null) {
       const rec: JobRecord = { jobId: msg.jobId, attempt: msg.attempt, pgid: proc.pid, startTime: readStartTime(proc.pid, procRoot) ?? 0, graceMs: graceOf(job), startedAt: job.startedAt };
       try {
-        writeRecord(recordsDir, rec);
+        slots ??= new RecordSlots(recordsDir);
+        job.slot = slots.put(rec);
       } catch (e) {
         log.warn(`${job.name}: cannot record it in ${recordsDir} (${errorText(e)}): if the agent is killed outright, nothing ends it`);
       }
@@ -545,6 +558,7 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
         name,
         phase: "pending",
         lost: false,
+        slot: null,
         user: null,
         cwd: null,
         gpuIds: [],
@@ -625,6 +639,8 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
         await killAll(jobs, reason);
         if (sampler) clearInterval(sampler);
         sampler = null;
+        slots?.close();
+        slots = null;
       })();
       return stopping;
     },
@@ -656,7 +672,10 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     async reclaim() {
       if (recordsDir === null) return 0;
       const left = readRecords(recordsDir);
-      if (left.length === 0) return 0;
+      if (left.length === 0) {
+        clearRecords(recordsDir);
+        return 0;
+      }
       const alive = left.filter((r) => groupAlive(r, procRoot));
       if (alive.length > 0) log.warn(`ending ${alive.length} job process group(s) a previous agent left running here (${alive.map((r) => `job ${r.jobId}`).join(", ")}) before taking new work`);
       for (const r of alive) signalGroupOf(r.pgid, "SIGTERM", `job ${r.jobId} (attempt ${r.attempt}), left by a previous agent`);
@@ -683,8 +702,8 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
             ? "the agent restarted while the job ran; its processes were ended before the agent took new work"
             : "the agent restarted while the job ran, and the job had ended meanwhile (its exit status is unknown)",
         });
-        removeRecord(recordsDir, r.jobId, r.attempt);
       }
+      clearRecords(recordsDir);
       return left.length;
     },
   };

@@ -73,6 +73,8 @@ export interface JobSender {
 }
 
 const RETRY_BACKOFF_CAP_MS = 10 * 60 * 1000;
+/** How long starts wait to be written together (see flushStartsSoon). */
+const START_FLUSH_MS = 25;
 /** Pending array elements looked at per array and round when they are held back (held, dependencies, begin). */
 const ARRAY_SCAN_MAX = 64;
 /** Final states of dependency targets kept in memory. */
@@ -136,6 +138,8 @@ export class JobManager {
   private readonly pending = new Map<number, SchedJob>();
   private readonly running = new Map<number, ActiveJob>();
   private readonly arrays = new ArrayBook();
+  /** Pending jobs that may be held back (held, dependencies, a begin time): looked at each round; the others go to the scheduler as they are. */
+  private readonly gated = new Set<number>();
   /** Scheduler views of pending array elements, made once. */
   private readonly elementViews = new Map<number, SchedJob>();
   /** Why each pending job waits: the last round's answer (replaced whole each round). */
@@ -233,6 +237,8 @@ export class JobManager {
   /** Adds or updates `j` in `active` and in the index of its state; `from` is the state it was in (null: new). */
   private track(j: ActiveJob, from: TargetState | null): void {
     this.active.set(j.id, j);
+    if (j.state === "PEND" && (j.heldBy !== null || j.deps !== null || j.beginAt > 0)) this.gated.add(j.id);
+    else this.gated.delete(j.id);
     if (j.state === "PEND") {
       this.running.delete(j.id);
       const view: SchedJob = { id: j.id, queue: j.queue, priority: j.priority, cpus: j.cpus, memBytes: j.memBytes, gpus: j.gpus, notBeforeMs: j.notBefore, ...(j.placement ? { filter: j.placement as HostFilter } : {}) };
@@ -254,6 +260,7 @@ export class JobManager {
     this.pending.delete(id);
     this.running.delete(id);
     this.elementViews.delete(id);
+    this.gated.delete(id);
     this.unstarted.delete(id);
     this.why.delete(id);
     if (j?.arrayId !== null && j?.arrayId !== undefined) {
@@ -292,6 +299,7 @@ export class JobManager {
     this.pending.clear();
     this.running.clear();
     this.elementViews.clear();
+    this.gated.clear();
     this.arrays.clear();
     this.finals.clear();
     this.doomed.clear();
@@ -409,9 +417,8 @@ export class JobManager {
   private candidates(now: number, why: Map<number, string>): SchedJob[] {
     const out: SchedJob[] = [];
     for (const view of this.pending.values()) {
-      const j = this.active.get(view.id)!;
-      const held = j.heldBy !== null || j.deps !== null || j.beginAt > now ? this.heldBack(j, now, true) : null;
-      if (held !== null) why.set(j.id, held);
+      const held = this.gated.has(view.id) ? this.heldBack(this.active.get(view.id)!, now, true) : null;
+      if (held !== null) why.set(view.id, held);
       else out.push(view);
     }
     for (const a of this.arrays.values()) {
@@ -420,8 +427,7 @@ export class JobManager {
       for (const id of a.pending) {
         if (room <= 0 || scanned >= ARRAY_SCAN_MAX + ARRAY_WINDOW) break;
         scanned++;
-        const j = this.active.get(id)!;
-        const held = j.heldBy !== null || j.deps !== null || j.beginAt > now ? this.heldBack(j, now, true) : null;
+        const held = this.gated.has(id) ? this.heldBack(this.active.get(id)!, now, true) : null;
         if (held !== null) {
           why.set(id, held);
           continue;
@@ -593,7 +599,10 @@ export class JobManager {
       case "job.release":
         for (const id of result.value!.jobIds as number[]) {
           const j = this.active.get(id);
-          if (j) j.heldBy = cmd.type === "job.hold" ? cmd.actor : null;
+          if (!j) continue;
+          j.heldBy = cmd.type === "job.hold" ? cmd.actor : null;
+          if (j.heldBy !== null || j.deps !== null || j.beginAt > 0) this.gated.add(id);
+          else this.gated.delete(id);
         }
         this.kick();
         return;
@@ -681,19 +690,31 @@ export class JobManager {
     else if (current) current.ending = false; // not recorded: it still holds its resources
   }
 
+  /**
+   * Starts are written START_FLUSH_MS after the first of a batch: the
+   * starts of that moment share one entry, and a job that ends within it
+   * (most short jobs) needs none, since its end carries the start.
+   */
   private flushStartsSoon(): void {
     if (this.startFlush) return;
     this.startFlush = true;
-    setImmediate(() => {
+    setTimeout(() => {
       this.startFlush = false;
       void this.flushStarts();
-    });
+    }, START_FLUSH_MS);
   }
 
-  /** Writes the batched starts (one entry) and acks their events once durable. */
+  /** Writes the batched starts (one entry) and acks their events once durable; starts whose end came meanwhile are only acked. */
   private async flushStarts(): Promise<void> {
     while (this.startBatch.length > 0) {
-      const batch = this.startBatch.splice(0, 1000);
+      const all = this.startBatch.splice(0, 1000);
+      const batch: typeof all = [];
+      for (const s of all) {
+        const j = this.active.get(s.jobId);
+        if (j && j.state === "RUN" && j.attempts === s.attempt && !j.ending) batch.push(s);
+        else this.sender.send(s.hostId, { type: "ack", eventIds: [s.eventId] });
+      }
+      if (batch.length === 0) continue;
       const applied = await this.propose({ type: "job.start", starts: batch.map(({ jobId, attempt, at }) => ({ jobId, attempt, at })) });
       if (!applied) continue; // not written: the agents send the events again after their next registration
       const byHost = new Map<number, string[]>();

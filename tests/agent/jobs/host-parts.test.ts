@@ -5,12 +5,12 @@
  * agent without a master fences.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectGpus, GpuPool } from "../../../src/agent/jobs/gpus.ts";
 import { fenceAfterMs, masterRunsHere } from "../../../src/agent/jobs/host.ts";
-import { parsePgrp, parseRecord, parseStartTime, readRecords, recordText, writeRecord, type JobRecord } from "../../../src/agent/jobs/records.ts";
+import { clearRecords, parsePgrp, parseRecord, parseStartTime, readRecords, RecordSlots, recordText, type JobRecord } from "../../../src/agent/jobs/records.ts";
 import { attemptUsage, parseVmHwm } from "../../../src/agent/jobs/usage.ts";
 import { chooseJobUser, parsePasswd, type UnixUser } from "../../../src/agent/jobs/users.ts";
 import { peekBytes, capture } from "../../../src/agent/jobs/capture.ts";
@@ -107,15 +107,25 @@ describe("job records and /proc", () => {
     expect(parseStartTime("garbage")).toBeNull();
   });
 
-  test("a record: a line for the keeper, JSON for the agent; written atomically and read back", () => {
+  test("a record: a line for the keeper, JSON for the agent; slots are reused and cleared, and read back", () => {
     const r: JobRecord = { jobId: 7, attempt: 2, pgid: 4242, startTime: 987654, graceMs: 10_000, startedAt: 1_700_000_000_000 };
+    const r2: JobRecord = { ...r, jobId: 8, attempt: 1, pgid: 99 };
     expect(recordText(r).split("\n")[0]).toBe("4242 987654 10000");
     expect(parseRecord(recordText(r))).toEqual(r);
     const d = temp();
-    writeRecord(d, r);
+    const slots = new RecordSlots(d);
+    const a = slots.put({ ...r, jobId: 1000, pgid: 123456789 });
+    const b = slots.put(r2);
+    slots.clear(a);
+    expect(slots.put(r)).toBe(a);
     writeFileSync(join(d, "junk.rec"), "not a record");
-    writeFileSync(join(d, "8.1.rec.tmp"), "half");
-    expect(readRecords(d)).toEqual([r]);
+    expect(readRecords(d)).toEqual([r, r2]);
+    slots.clear(a);
+    slots.clear(b);
+    expect(readRecords(d)).toEqual([]);
+    slots.close();
+    clearRecords(d);
+    expect(readdirSync(d)).toEqual([]);
   });
 
   test("usage: rusage's maxrss counts only above the agent's own high-water mark (vfork carries it over)", () => {
