@@ -110,7 +110,8 @@ describe("lava agent against a fake master", () => {
     expect(reg).toEqual({
       type: "register",
       hostname: "agent-under-test",
-      hardware: { ncpus: 2, memBytes: 8 * GIB, gpus: 0, os: expect.any(String) },
+      // Its master is on this machine (loopback): a master's host, which takes no jobs without agent.jobs.onMaster.
+      hardware: { ncpus: 2, memBytes: 8 * GIB, gpus: 0, os: expect.any(String), onMaster: true, takesJobs: false },
       reportPort: agent.status().reportPort,
       version: VERSION,
       hostKey: expect.any(String),
