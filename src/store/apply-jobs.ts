@@ -148,10 +148,13 @@ export function applyJob(tx: Tx, idx: number, cmd: JobCommand): ApplyResult {
     }
     case "job.finish": {
       const st = statements(tx);
-      const r = st.finish.all({
-        state: cmd.state,
+      // One set of values for the job's row and its attempt's (each statement takes the ones it names).
+      const values = {
+        jobId: cmd.jobId,
+        attempt: cmd.attempt,
         at: cmd.at,
         startedAt: cmd.startedAt,
+        state: cmd.state,
         exitCode: cmd.exitCode,
         signal: cmd.signal,
         reason: cmd.reason,
@@ -159,24 +162,14 @@ export function applyJob(tx: Tx, idx: number, cmd: JobCommand): ApplyResult {
         stderr: cmd.stderr,
         stdoutTruncated: cmd.stdoutTruncated,
         stderrTruncated: cmd.stderrTruncated,
-        jobId: cmd.jobId,
-        attempt: cmd.attempt,
-      });
-      if (r.length === 0) return stale(cmd.jobId, `attempt ${cmd.attempt} is not running (already recorded, or superseded)`);
-      st.attemptFinish.run({
-        jobId: cmd.jobId,
-        attempt: cmd.attempt,
-        at: cmd.at,
-        startedAt: cmd.startedAt,
-        state: cmd.state,
-        exitCode: cmd.exitCode,
-        signal: cmd.signal,
-        reason: cmd.reason,
         elapsedMs: cmd.elapsedMs ?? null,
         cpuUserMs: cmd.cpuUserMs ?? null,
         cpuSysMs: cmd.cpuSysMs ?? null,
         maxRssBytes: cmd.maxRssBytes ?? null,
-      });
+      };
+      const r = st.finish.all(values);
+      if (r.length === 0) return stale(cmd.jobId, `attempt ${cmd.attempt} is not running (already recorded, or superseded)`);
+      st.attemptFinish.run(values);
       history(tx, idx, cmd.jobId, cmd.at, cmd.state, cmd.reason ?? (cmd.exitCode !== null ? `exit ${cmd.exitCode}` : null), r[0]!.hostname, cmd.attempt);
       return { ok: true, value: { state: cmd.state } };
     }

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { spawnLava, tempDir, writeProcFixture, type Proc } from "../helpers/cluster.ts";
+import { tempDir, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { jobClient, type Job } from "../helpers/jobs.ts";
 import { TestCluster } from "../helpers/masters.ts";
 import type { TestMaster } from "../helpers/cluster.ts";
@@ -22,12 +22,7 @@ beforeAll(async () => {
   // lostAfter well above a failover: the job keeps running on its agent throughout.
   cluster = await TestCluster.start(3, { config: "master:\n  reportInterval: 1\n  jobs:\n    lostAfter: 30\n" });
   leader = await cluster.leader(15_000);
-  agent = spawnLava(["agent", "--master", cluster.addrs.join(","), "--hostname", "r1", "--interval", "1", "--proc-root", writeProcFixture(join(work, "proc"))], {
-    LAVA_TOKEN: leader.adminToken,
-    LAVA_RECONNECT_MIN: "0.2",
-    LAVA_RECONNECT_MAX: "1",
-  });
-  await waitFor(async () => (await leader.api<{ host: string; connected: boolean }[]>("/api/v1/hosts")).body.find((h) => h.host === "r1" && h.connected), 20_000, "r1 connected");
+  agent = await cluster.startAgent("r1", writeProcFixture(join(work, "proc")));
 }, 60_000);
 
 afterAll(async () => {

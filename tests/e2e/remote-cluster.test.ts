@@ -7,27 +7,18 @@ import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
-import { spawnLava, tempDir, writeProcFixture, type Proc } from "../helpers/cluster.ts";
+import { tempDir, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { TestCluster } from "../helpers/masters.ts";
-import { waitFor } from "../helpers/wait.ts";
 
 let cluster: TestCluster;
 let agent: Proc;
 const work = tempDir("lava-remote-cluster-");
 
-type Row = Record<string, unknown>;
-
 beforeAll(async () => {
   cluster = await TestCluster.start(3);
-  const leader = await cluster.leader(15_000);
   const cfg = join(work, "agent.yaml");
   writeFileSync(cfg, "agent:\n  exec:\n    allow: [/bin/sh]\n");
-  agent = spawnLava(["agent", "--state-dir", join(work, "agent-state"), "--master", cluster.addrs.join(","), "--hostname", "c1", "--interval", "1", "--proc-root", writeProcFixture(join(work, "proc")), "--config", cfg], {
-    LAVA_TOKEN: leader.adminToken,
-    LAVA_RECONNECT_MIN: "0.2",
-    LAVA_RECONNECT_MAX: "1",
-  });
-  await waitFor(async () => (await leader.api<Row[]>("/api/v1/hosts")).body.find((h) => h.host === "c1" && h.connected === true), 20_000, "c1 connected to the leader");
+  agent = await cluster.startAgent("c1", writeProcFixture(join(work, "proc")), ["--config", cfg]);
 }, 60_000);
 
 afterAll(async () => {

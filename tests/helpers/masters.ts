@@ -7,7 +7,7 @@
 import { Database } from "bun:sqlite";
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { TestMaster, tempDir } from "./cluster.ts";
+import { spawnLava, TestMaster, tempDir, type Proc } from "./cluster.ts";
 import { waitFor } from "./wait.ts";
 
 /** Ports free right now (bound to port 0, then released). */
@@ -104,6 +104,18 @@ export class TestCluster {
     } finally {
       db.close();
     }
+  }
+
+  /** An agent given every master's address, with the leader's admin token; resolves once the leader has its channel. */
+  async startAgent(hostname: string, procRoot: string, args: string[] = []): Promise<Proc> {
+    const leader = await this.leader(15_000);
+    const agent = spawnLava(["agent", "--master", this.addrs.join(","), "--hostname", hostname, "--interval", "1", "--proc-root", procRoot, ...args], {
+      LAVA_TOKEN: leader.adminToken,
+      LAVA_RECONNECT_MIN: "0.2",
+      LAVA_RECONNECT_MAX: "1",
+    });
+    await waitFor(async () => (await leader.api<{ host: string; connected: boolean }[]>("/api/v1/hosts")).body.find((h) => h.host === hostname && h.connected === true), 20_000, `${hostname} connected to the leader`);
+    return agent;
   }
 
   async stop(): Promise<void> {

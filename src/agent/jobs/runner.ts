@@ -332,7 +332,6 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
 
   function finish(job: Job, end: JobEnd, out: Captured | null, err: Captured | null, proc?: Bun.Subprocess<"ignore", "pipe", "pipe">): void {
     if (job.phase === "ended") return;
-    const wasRunning = job.phase === "running";
     job.phase = "ended";
     job.timeout?.clear();
     job.timeout = null;

@@ -24,8 +24,8 @@ export interface ArrayState {
 
 export const zeroCounts = (): Record<TargetState, number> => ({ PEND: 0, RUN: 0, DONE: 0, EXIT: 0, KILLED: 0, LOST: 0 });
 
-/** Inserts `id` into an ascending array (requeued elements go back in order). */
-function insertSorted(xs: number[], id: number): void {
+/** Where `id` is, or would go, in an ascending array. */
+function lowerBound(xs: readonly number[], id: number): number {
   let lo = 0;
   let hi = xs.length;
   while (lo < hi) {
@@ -33,7 +33,13 @@ function insertSorted(xs: number[], id: number): void {
     if (xs[mid]! < id) lo = mid + 1;
     else hi = mid;
   }
-  if (xs[lo] !== id) xs.splice(lo, 0, id);
+  return lo;
+}
+
+/** Inserts `id` into an ascending array (requeued elements go back in order). */
+function insertSorted(xs: number[], id: number): void {
+  const at = lowerBound(xs, id);
+  if (xs[at] !== id) xs.splice(at, 0, id);
 }
 
 function removeSorted(xs: number[], id: number): void {
@@ -42,14 +48,8 @@ function removeSorted(xs: number[], id: number): void {
     xs.shift();
     return;
   }
-  let lo = 0;
-  let hi = xs.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >> 1;
-    if (xs[mid]! < id) lo = mid + 1;
-    else hi = mid;
-  }
-  if (xs[lo] === id) xs.splice(lo, 1);
+  const at = lowerBound(xs, id);
+  if (xs[at] === id) xs.splice(at, 1);
 }
 
 export class ArrayBook {
