@@ -9,7 +9,7 @@
  * own timeout.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
@@ -62,6 +62,43 @@ function harness(opts: Omit<JobRunnerOptions, "onEvent"> = {}): Harness {
 function job(jobId: number, argv: string[], extra: Partial<RunJob> = {}): RunJob {
   return { type: "run_job", jobId, attempt: 1, argv, ...extra };
 }
+
+describe("job runner: peek, signals, files", () => {
+  test("peek returns what a running job wrote, from an offset; an -o file is read only if it is a regular file, never through a symlink", async () => {
+    const h = harness();
+    h.runner.run(job(71, ["sh", "-c", "echo first; echo second; sleep 30"]));
+    await h.started(71);
+    const p = await waitFor(() => {
+      const out = h.runner.peek({ type: "peek_job", requestId: "r1", jobId: 71 });
+      return out.stdout === "first\nsecond\n" ? out : null;
+    }, 5000, "the output");
+    expect(p).toMatchObject({ type: "job_output", requestId: "r1", running: true, stdoutFrom: 0, stdoutTotal: 13 });
+    expect(h.runner.peek({ type: "peek_job", requestId: "r2", jobId: 71, stdoutFrom: 6 }).stdout).toBe("second\n");
+    expect(h.runner.peek({ type: "peek_job", requestId: "r3", jobId: 99 })).toMatchObject({ running: false, error: "job 99 is not running on this host" });
+
+    const out = join(dir, "peek.out");
+    h.runner.run(job(72, ["sh", "-c", "echo to-file; sleep 30"], { stdoutPath: out }));
+    await h.started(72);
+    await waitFor(() => h.runner.peek({ type: "peek_job", requestId: "r4", jobId: 72 }).stdout === "to-file\n", 5000, "the -o file's content");
+    h.runner.run(job(73, ["sh", "-c", "sleep 30"], { stdoutPath: join(dir, "peek.other") }));
+    await h.started(73);
+    // Another job's file replaced by a symlink: its content is not shown.
+    rmSync(join(dir, "peek.other"));
+    symlinkSync("/etc/hostname", join(dir, "peek.other"));
+    expect(h.runner.peek({ type: "peek_job", requestId: "r5", jobId: 73 })).toMatchObject({ stdout: "", error: expect.stringMatching(/ELOOP|cannot read/) });
+  }, 15_000);
+
+  test("signal_job reaches the group without ending the job", async () => {
+    const h = harness();
+    const marker = join(dir, "usr1.log");
+    h.runner.run(job(74, ["sh", "-c", `trap 'echo usr1 >> ${marker}' USR1; while :; do sleep 0.05; done`]));
+    await h.started(74);
+    await Bun.sleep(200);
+    h.runner.signal({ type: "signal_job", jobId: 74, signal: "SIGUSR1" });
+    await waitFor(() => existsSync(marker), 5000, "the trap to run");
+    expect(h.runner.counts().running).toBe(1);
+  }, 15_000);
+});
 
 describe("job runner: running and ending", () => {
   test("captures stdout and stderr; exit 0 ends DONE after a started event with the pid", async () => {
