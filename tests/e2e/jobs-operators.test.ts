@@ -224,6 +224,19 @@ describe("where and when", () => {
     expect(cpuOnly.stdout).toBe("[]\n");
   }, 30_000);
 
+  test("an agent on a master's host takes no jobs unless agent.jobs.onMaster, and the host says so", async () => {
+    const m = startAgent(master, { hostname: "ops-m", procRoot: proc, args: ["--log-level", "info"], env: { LAVA_JOBS_ON_MASTER: "false" } });
+    agents.push(m);
+    const h = await waitFor(async () => (await master.api<{ host: string; status: string; onMaster: boolean; takesJobs: boolean }[]>("/api/v1/hosts")).body.find((x) => x.host === "ops-m" && x.status === "ok"), 15_000, "ops-m ok");
+    expect(h).toMatchObject({ onMaster: true, takesJobs: false });
+    await waitFor(() => m.text.includes("a lava master runs on this host: it takes no jobs"), 5000, "the start-up warning");
+    const id = await jc.submit(["--hosts", "ops-m", "--", "true"]);
+    const j = await jc.until(id, (x) => typeof x.waiting === "string" && x.waiting.includes("ops-m"));
+    expect(j.waiting).toMatch(/ops-m master host \(agent\.jobs\.onMaster is off\)/);
+    await jc.ctl(["cancel", String(id)]);
+    await m.stop();
+  }, 30_000);
+
   test("hold and release; --begin", async () => {
     const held = await jc.submit(["--hold", "--", "true"]);
     expect((await jc.until(held, (j) => typeof j.waiting === "string")).waiting).toMatch(/^held by admin/);
