@@ -82,6 +82,8 @@ describe("job runner: peek, signals, files", () => {
     await waitFor(() => h.runner.peek({ type: "peek_job", requestId: "r4", jobId: 72 }).stdout === "to-file\n", 5000, "the -o file's content");
     h.runner.run(job(73, ["sh", "-c", "sleep 30"], { stdoutPath: join(dir, "peek.other") }));
     await h.started(73);
+    // The job's shell creates its -o file just after the start.
+    await waitFor(() => existsSync(join(dir, "peek.other")), 5000, "the -o file");
     // Another job's file replaced by a symlink: its content is not shown.
     rmSync(join(dir, "peek.other"));
     symlinkSync("/etc/hostname", join(dir, "peek.other"));
@@ -395,7 +397,7 @@ describe("jobs through the agent and a fake master over a WebSocket", () => {
   async function setUp() {
     const m = await new FakeMaster().start();
     masters.push(m);
-    const config = v.parse(AgentSchema, { master: m.addr, token: "t", interval: 1, hostname: "job-host", procRoot, stateDir: join(procRoot, ".agent-state"), reconnectMin: 0.1, reconnectMax: 0.3 });
+    const config = v.parse(AgentSchema, { master: m.addr, token: "t", interval: 1, hostname: "job-host", procRoot, stateDir: mkdtempSync(join(procRoot, "state-")), reconnectMin: 0.1, reconnectMax: 0.3 });
     const agent = createAgent(config, { rng: seededRng(7), forgottenGraceMs: 0, jobRunner: { bootId: "b" } });
     agents.push(agent);
     await agent.start();
@@ -411,6 +413,8 @@ describe("jobs through the agent and a fake master over a WebSocket", () => {
 
   test("runs a job from run_job, resends unacked events after a reconnect, then status; acked events are not sent again", async () => {
     const { m, agent } = await setUp();
+    // The status follows the registration on the wire: it may still be on its way.
+    await waitFor(() => ofType(m, "status").some((x) => "jobs" in x), 5000, "the status");
     expect(ofType(m, "status").filter((x) => "jobs" in x)).toEqual([{ type: "status", jobs: [], status: "online" }]);
 
     m.sendJson({ type: "run_job", jobId: 11, attempt: 1, argv: ["sh", "-c", "echo hello"] });

@@ -115,6 +115,9 @@ export function startKeeper(stateDir: string, recordsDir: string): Keeper | null
       } catch {
         // closed already
       }
+      // Not left to the end of file alone: a sweep of this state dir after
+      // another agent took it over (a restart on the same dir) would end that agent's jobs.
+      proc.kill("SIGKILL");
       rmSync(join(stateDir, PID_FILE), { force: true });
     },
   };

@@ -564,7 +564,7 @@ export class JobManager {
           for (let k = 0; k < arr.count; k++) this.track({ ...base, id: id + 1 + k, arrayId: id, arrayIndex: arr.first + k * arr.step }, null);
         }
         if (!this.saturated) this.kick();
-        else if (!arr) this.why.set(id, "queued behind jobs waiting for resources; considered at the next free slot");
+        else if (!arr && !this.gated.has(id)) this.why.set(id, "queued behind jobs waiting for resources; considered at the next free slot");
         return;
       }
       case "job.dispatch": {
