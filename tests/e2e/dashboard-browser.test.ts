@@ -90,7 +90,9 @@ describe.skipIf(!chromium)("the dashboard in Chromium", () => {
     expect(pngSize(host).bytes).toBeGreaterThan(20_000);
 
     // A job page: facts, history, output.
-    const job = await m.api<{ id: number }>("/api/v1/jobs", { method: "POST", body: JSON.stringify({ argv: ["/bin/echo", "hello from the job page"] }) });
+    // Submitted under the reader's subject: a job's output is shown to admins and to the subject that submitted it.
+    const submitter = (await m.api<{ token: string }>("/api/v1/tokens", { method: "POST", body: JSON.stringify({ role: "admin", subject: "browser-test" }) })).body.token;
+    const job = await m.api<{ id: number }>("/api/v1/jobs", { method: "POST", body: JSON.stringify({ argv: ["/bin/echo", "hello from the job page"] }), token: submitter });
     expect(job.status).toBe(201);
     await waitFor(async () => (await m.api<{ state: string }>(`/api/v1/jobs/${job.body.id}`)).body.state === "DONE", 15_000, "the job to finish");
     await page.eval(`location.hash = "#/job/${job.body.id}"`);
