@@ -21,7 +21,7 @@ const jc = jobClient(() => master);
 const agents = new Map<string, { proc: Proc; stateDir: string }>();
 
 function agent(name: string, stateDir = agentStateDir()): Proc {
-  const proc = startAgent(master, { hostname: name, procRoot: fixture, args: ["--state-dir", stateDir] });
+  const proc = startAgent(master, { hostname: name, procRoot: fixture, stateDir });
   agents.set(name, { proc, stateDir });
   return proc;
 }
