@@ -40,7 +40,11 @@ beforeAll(async () => {
   done = Number((await ctl(master, ["submit", "--", "/bin/echo", "finished output"])).stdout.trim());
   await waitFor(async () => (await master.api<Row>(`/api/v1/jobs/${done}`)).body.state === "DONE", 15_000, "first job done");
   running = Number((await ctl(master, ["submit", "--", "/bin/sleep", "300"])).stdout.trim());
-  await waitFor(async () => (await master.api<Row>(`/api/v1/jobs/${running}`)).body.state === "RUN", 15_000, "second job running");
+  // Its start recorded too (its own log entry, a few ms after the agent reports it): the log is still from here on.
+  await waitFor(async () => {
+    const j = (await master.api<Row>(`/api/v1/jobs/${running}`)).body;
+    return j.state === "RUN" && j.startedAt !== null;
+  }, 15_000, "second job running");
   abuser = await RawAgent.connect(master, "abuser");
 }, 60_000);
 
@@ -55,7 +59,8 @@ afterAll(async () => {
 
 /** What must not change: every job in full, every other host's durable fields. */
 async function snapshot() {
-  const jobs = await Promise.all((await master.api<Row[]>("/api/v1/jobs?all=1")).body.map(async (j) => (await master.api<Row>(`/api/v1/jobs/${j.id}`)).body));
+  // elapsedMs is left out: it counts up while a job runs (a live figure, not stored).
+  const jobs = await Promise.all((await master.api<Row[]>("/api/v1/jobs?all=1")).body.map(async (j) => ({ ...(await master.api<Row>(`/api/v1/jobs/${j.id}`)).body, elapsedMs: null })));
   const hosts = (await master.api<Row[]>("/api/v1/hosts")).body
     .filter((h) => h.host !== "abuser")
     .map((h) => ({ host: h.host, hostId: h.hostId, ncpus: h.ncpus, memBytes: h.memBytes, os: h.os, version: h.version, connected: h.connected, drained: h.drained, hostKey: h.hostKey, registeredAt: h.registeredAt, agentStatus: h.agentStatus }));

@@ -30,7 +30,11 @@ beforeAll(async () => {
   const r = await ctl(master, ["submit", "--", "/bin/sleep", "60"]);
   expect(r.code).toBe(0);
   jobId = Number(r.stdout.trim());
-  await waitFor(async () => (await master.api<Row>(`/api/v1/jobs/${jobId}`)).body.state === "RUN", 10_000, "job running on victim");
+  // Its start recorded too (its own log entry, a few ms after the agent reports it): the log is still from here on.
+  await waitFor(async () => {
+    const j = (await master.api<Row>(`/api/v1/jobs/${jobId}`)).body;
+    return j.state === "RUN" && j.startedAt !== null;
+  }, 10_000, "job running on victim");
 }, 40_000);
 
 afterAll(async () => {

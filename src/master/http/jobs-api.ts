@@ -105,8 +105,8 @@ function elapsedOf(r: ListedJob, nowMs: number, startedAt: number | null): numbe
 }
 
 export function jobView(ctx: MasterContext, r: ListedJob) {
-  const live = ctx.jobs.active.get(r.id);
-  const startedAt = live?.startedAt ?? r.startedAt;
+  // As recorded: the start is its own entry (written within 25 ms of the agent's report), so what this says survives a restart.
+  const startedAt = r.startedAt;
   return {
     id: r.id,
     state: r.state,
