@@ -60,7 +60,7 @@ afterAll(async () => {
 /** What must not change: every job in full, every other host's durable fields. */
 async function snapshot() {
   // elapsedMs is left out: it counts up while a job runs (a live figure, not stored).
-  const jobs = await Promise.all((await master.api<Row[]>("/api/v1/jobs?all=1")).body.map(async (j) => ({ ...(await master.api<Row>(`/api/v1/jobs/${j.id}`)).body, elapsedMs: null })));
+  const jobs = await Promise.all((await master.api<Row[]>("/api/v1/jobs?all=1")).body.map(async (j): Promise<Row> => ({ ...(await master.api<Row>(`/api/v1/jobs/${j.id}`)).body, elapsedMs: null })));
   const hosts = (await master.api<Row[]>("/api/v1/hosts")).body
     .filter((h) => h.host !== "abuser")
     .map((h) => ({ host: h.host, hostId: h.hostId, ncpus: h.ncpus, memBytes: h.memBytes, os: h.os, version: h.version, connected: h.connected, drained: h.drained, hostKey: h.hostKey, registeredAt: h.registeredAt, agentStatus: h.agentStatus }));
