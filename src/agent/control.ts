@@ -3,8 +3,9 @@
  * channel"): open `ws://<master>/ws` with the token, send `register`, take
  * `registered`, answer `ping`, log `error`, hand `run_job` / `kill_job` /
  * `ack` to the agent (only once registered), ignore anything invalid. The
- * connection ends once, with a reason; the agent (agent.ts) decides what
- * comes next. Nothing here throws out of a WebSocket callback or a timer.
+ * connection ends once, with a reason; the agent's connection machine
+ * (connection/machine.ts) decides what comes next. Nothing here throws out
+ * of a WebSocket callback or a timer.
  *
  * Liveness: besides the master's own pings (every 30 s by default, which the
  * agent cannot know), the agent sends a WebSocket ping frame every
@@ -15,6 +16,9 @@
 import { tlsAdvice, type ClientTls } from "../config/index.ts";
 import { formatHostPort, httpUrl, MasterMessageSchema, parseMessage, type Ack, type AgentRequest, type AgentMessage, type HostPort, type KillJob, type Ping, type Register, type Registered, type RunJob, type SessionToken, type SignalJob } from "../control/index.ts";
 import { logger } from "../log/index.ts";
+import type { ControlOutcome } from "./connection/index.ts";
+
+export type { ControlOutcome };
 
 const log = logger("agent");
 
@@ -46,28 +50,6 @@ export interface ControlOptions {
   onRequest?: (msg: AgentRequest, conn: ControlConnection) => void;
   /** Called for each valid `session_token` (a refreshed session token) after registration. */
   onSessionToken?: (msg: SessionToken, conn: ControlConnection) => void;
-}
-
-export interface ControlOutcome {
-  /** A `registered` was received on this connection. */
-  registered: boolean;
-  /** ms from the first `registered` to the end (0 if never registered). */
-  registeredMs: number;
-  /** Why the connection ended, for the log. */
-  reason: string;
-  /** Set by end(…, {reconnectNow: true}): reconnect at once, without backoff. */
-  reconnectNow: boolean;
-  /** Not registered, but worth another try at once (the agent dropped a session token and has a join token). */
-  retryNow?: boolean;
-  /**
-   * The master said it is not the leader (error "not_leader"): the leader's
-   * "host:port" when it named one, "" when it did not; undefined otherwise.
-   */
-  notLeader?: string;
-  /** The master's close code, when it closed the connection (1001: it is shutting down, 4005: session token no longer valid, 4006: host key mismatch). */
-  closeCode?: number;
-  /** The HTTP status that refused the WebSocket upgrade (401: token refused, 503: busy), when that is how it ended. */
-  upgradeStatus?: number;
 }
 
 export interface ControlConnection {
