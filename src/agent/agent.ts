@@ -39,7 +39,6 @@
 import { hostname as osHostname } from "node:os";
 import { isIP } from "node:net";
 import { lookup } from "node:dns/promises";
-import { join } from "node:path";
 import * as v from "valibot";
 import { clientTls, defaultAgentStateDir, type AgentConfig } from "../config/index.ts";
 import type { HostKey } from "../auth/index.ts";
@@ -47,24 +46,18 @@ import { defaultScheme, formatHostPort, httpUrl, parseMasterList, withScheme, Re
 import { loadOrCreateHostKey, readSessionToken, writeSessionToken } from "./host-key.ts";
 import { logger } from "../log/index.ts";
 import { hardwareInfo, ProcSampler } from "./procfs/index.ts";
+import type { RestartPlan } from "./update/index.ts";
 import { STABLE_SESSION_MS } from "./backoff.ts";
-import { errorText, guard, httpBase, openControl, type ControlConnection, type ControlOutcome } from "./control.ts";
-import { ConnectionMachine, type ConnectionAction, type ConnectionEvent, type TimerName } from "./connection/index.ts";
+import { errorText, guard, openControl, type ControlConnection, type ControlOutcome } from "./control.ts";
+import { ConnectionMachine, FORGOTTEN_GRACE_MS, type ConnectionAction, type ConnectionEvent, type TimerName } from "./connection/index.ts";
 import { openReporter, type Reporter } from "./reporter.ts";
-import { commandEnv, currentUser } from "./jobs/index.ts";
 import { createJobHost } from "./jobs/host.ts";
 import { commandAllowed, refusalText } from "./exec/allow.ts";
-import { createExecutor } from "./exec/index.ts";
-import { collectHealth, createHealthMonitor, fullestDiskPercent, readDisks, type DiskSource } from "./health/index.ts";
-import { createAlertMonitor } from "./alerts/index.ts";
-import { createLogStreamer } from "./logs/index.ts";
-import { createUpdater, isCompiledBinary, type RestartPlan } from "./update/index.ts";
-import { createTelemetryMonitor, TelemetryCollector } from "./telemetry/index.ts";
 import { admissionDelayMs } from "./admission.ts";
 import { AnnounceIntake } from "./announce-intake.ts";
 import type { AgentDeps } from "./deps.ts";
 import { registerMessage, signedRegister, type RegisterSource } from "./register.ts";
-import { SelfStatus } from "./self-status.ts";
+import { createRequestParts } from "./requests.ts";
 import type { AgentStatus } from "./status.ts";
 
 export { admissionDelayMs } from "./admission.ts";
@@ -113,7 +106,6 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const sampler = deps.sampler ?? new ProcSampler(config.procRoot);
   const wallClock = deps.wallClock ?? Date.now;
   const configFile = deps.configFile ?? null;
-  const agentEnv = deps.env ?? process.env;
   const hostname = config.hostname ?? osHostname();
   const policy = { minMs: config.reconnectMin * 1000, maxMs: config.reconnectMax * 1000 };
   const machine = new ConnectionMachine({
@@ -123,7 +115,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     wallClock,
     joinToken: config.token,
     stableSessionMs: deps.stableSessionMs ?? STABLE_SESSION_MS,
-    forgottenGraceMs: deps.forgottenGraceMs ?? 5_000,
+    forgottenGraceMs: deps.forgottenGraceMs ?? FORGOTTEN_GRACE_MS,
   });
   const jobHost = createJobHost(config, {
     runner: { ...deps.jobRunner, onEvent: sendJobEvent },
@@ -136,7 +128,6 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   const jobs = deps.jobs ?? (() => runner.counts());
   const hardware = deps.hardware ?? (() => hardwareInfo(config.procRoot));
   const registerSource: RegisterSource = { hostname, hardware, jobHardware: () => jobHost.hardware(), wallClock };
-  const startedAt = now();
   // Read now, so that a bad agent.tls.ca stops start-up (exit 2) before anything runs.
   const tls = clientTls("agent", config.tls);
   const stateDir = config.stateDir ?? defaultAgentStateDir(config.hostname);
@@ -160,7 +151,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
   let statusTimer: ReturnType<typeof setInterval> | null = null;
   const intake = new AnnounceIntake(config.insecure);
 
-  // ---- requests (exec/, health/, alerts/, logs/, update/)
+  // ---- requests (exec/, health/, alerts/, logs/, update/) and the agent's own status
 
   /** Sends on the registered session, if there is one; false if none (or the socket would not take it). */
   function sendRegistered(msg: AgentMessage): boolean {
@@ -168,94 +159,23 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     return c !== null && c.registeredAt !== null && c.send(msg);
   }
 
-  const executor = createExecutor({ ...deps.exec, allow: config.exec.allow, deploy: config.deploy, outputLimitBytes: config.exec.outputLimit, configFile, send: sendRegistered, env: agentEnv });
-  const disks: DiskSource = { mountsPath: deps.health?.mountsPath ?? join(config.procRoot, "mounts"), ...(deps.health?.statfs ? { statfs: deps.health.statfs } : {}) };
-  // Agent status (online / degraded / offline): from the health checks and whether /proc can be read.
-  const self = new SelfStatus();
-  function updateAgentStatus(): void {
-    if (stopping) return;
-    const before = self.status;
-    const msg = self.update(reporter?.problem === "sample");
-    if (!msg) return;
-    if (self.status !== before) log.info(`agent status: ${self.status}${self.detail ? ` (${self.detail})` : ""}`);
-    sendRegistered(msg);
-  }
-  const health = createHealthMonitor({
-    intervalMs: config.health.interval * 1000,
-    collect: (signal) =>
-      collectHealth({
-        procRoot: config.procRoot,
-        disks,
-        memory: { warn: config.health.memWarn, crit: config.health.memCrit },
-        disk: { warn: config.health.diskWarn, crit: config.health.diskCrit },
-        commands: config.health.checks,
-        env: commandEnv(agentEnv, currentUser()),
-        uptimeMs: now() - startedAt,
-        signal,
-      }),
-    send: (m) => {
-      self.observeHealth(m);
-      updateAgentStatus();
-      return sendRegistered(m);
-    },
-    wallClock,
-  });
-  // Its own sampler: the alerts' cpu is the delta between two evaluations, independent of the report timing.
-  const alertSampler = new ProcSampler(config.procRoot);
-  const alerts = createAlertMonitor({
+  const parts = createRequestParts({
+    config,
+    deps,
     hostname,
-    rules: config.alerts.rules,
-    intervalMs: config.alerts.interval * 1000,
-    sample: () => alertSampler.sample({ running: 0, pending: 0 }, 0),
-    diskPercent: () => fullestDiskPercent(readDisks(disks)),
-    send: sendRegistered,
     now,
     wallClock,
-  });
-  const logs = createLogStreamer({ ...deps.logs, allow: config.logs.allow, units: config.logs.units, configFile, env: agentEnv });
-  const telemetryCollector = new TelemetryCollector({ procRoot: config.procRoot, containerSockets: config.telemetry.containerSockets, ...deps.telemetry }, config.telemetry.interval * 1000);
-  const telemetry = config.telemetry.enabled
-    ? createTelemetryMonitor({ intervalMs: config.telemetry.interval * 1000, collect: () => telemetryCollector.collect(now(), wallClock()), send: sendRegistered })
-    : null;
-  let requestRestart!: (plan: RestartPlan) => void;
-  const restartRequested = new Promise<RestartPlan>((r) => (requestRestart = r));
-  const updater = createUpdater({
-    execPath: deps.update?.execPath ?? process.execPath,
-    compiled: deps.update?.compiled ?? isCompiledBinary(Bun.main),
-    token: () => machine.token(),
+    configFile,
+    env: deps.env ?? process.env,
     tls,
-    deliver: (r) => executor.deliver(r),
-    onReady: (plan) => requestRestart(plan),
-    env: agentEnv,
-    ...(deps.update?.argv ? { argv: deps.update.argv } : {}),
-    ...(deps.update?.versionCheckTimeoutMs ? { versionCheckTimeoutMs: deps.update.versionCheckTimeoutMs } : {}),
+    runner,
+    send: sendRegistered,
+    token: () => machine.token(),
+    procProblem: () => reporter?.problem === "sample",
   });
 
   function onRequest(msg: AgentRequest, c: ControlConnection): void {
-    if (c !== conn) return;
-    switch (msg.type) {
-      case "execute":
-        executor.execute(msg);
-        break;
-      case "health_check":
-        health.request(msg.requestId, (h) => c.send(h));
-        break;
-      case "stream_logs":
-        logs.start(msg, { send: (m) => c.send(m), bufferedAmount: () => c.bufferedAmount() }, c);
-        break;
-      case "stop_logs":
-        logs.stop(msg.requestId);
-        break;
-      case "update_agent":
-        updater.update(msg, httpBase(c.master));
-        break;
-      case "deploy":
-        executor.deploy(msg);
-        break;
-      case "peek_job":
-        c.send(runner.peek(msg));
-        break;
-    }
+    if (c === conn) parts.handle(msg, c);
   }
 
   // ---- jobs
@@ -389,7 +309,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     conn = c;
     connAttempt = id;
     const outcome = await c.outcome;
-    logs.ownerGone(c);
+    parts.connectionEnded(c);
     invalidMessagesDone += c.invalidMessages;
     if (conn === c) conn = null;
     return outcome;
@@ -421,12 +341,10 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     // Unacknowledged job events first, then what runs (see the top of this file).
     const pending = runner.outbox();
     for (const ev of pending) c.send(ev);
-    c.send({ ...runner.statusMessage(), ...self.message() });
+    c.send({ ...runner.statusMessage(), ...parts.selfStatus() });
     if (pending.length > 0) log.info(`sent ${pending.length} unacknowledged job event(s) again`);
     // Then what a new master must learn: results kept while away, alerts still firing, the health.
-    executor.flush();
-    alerts.onRegistered();
-    health.onRegistered();
+    parts.afterRegistration();
   }
 
   function onSessionToken(msg: SessionToken, c: ControlConnection): void {
@@ -447,10 +365,8 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
     stopSignal();
     dispatch({ type: "stop" });
     if (statusTimer) clearInterval(statusTimer);
-    alerts.stop();
-    telemetry?.stop();
     // Jobs, commands, check commands, log streams and an update under way first, while the channel may still carry their last messages.
-    await Promise.all([runner.stop(reason), executor.stop(reason), health.stop(), logs.stopAll(), updater.stop()]);
+    await Promise.all([runner.stop(reason), parts.stop(reason)]);
     if (fenceTimer) clearInterval(fenceTimer);
     jobHost.stop();
     const c = conn;
@@ -502,11 +418,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         const c = conn;
         jobHost.tick(c && c.registeredAt !== null ? c.lastHeardAt : null);
       }, FENCE_TICK_MS);
-      health.start();
-      alerts.start();
-      telemetry?.start();
+      parts.start();
       // /proc trouble shows in the reporter; checked as often as reports go out.
-      statusTimer = setInterval(guard(updateAgentStatus), Math.max(1000, reporter.intervalMs));
+      statusTimer = setInterval(guard(parts.updateSelfStatus), Math.max(1000, reporter.intervalMs));
       log.info(`agent ${hostname} starting: masters ${masters.map(httpUrl).join(", ")}, reports from UDP port ${reporter.port}`);
       dispatch({ type: "start", masters, scheme, keptSessionToken });
     },
@@ -541,18 +455,13 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
         jobsPending: js.pending,
         jobsFinished: js.finished,
         jobEventsUnacked: js.outbox,
-        commandsRunning: executor.stats().running,
-        commandResultsKept: executor.stats().resultsKept,
-        logStreams: logs.active(),
-        alertsFiring: alerts.firing().length,
-        alertEvaluations: alerts.evaluations,
-        healthReportsSent: health.sent,
-        agentStatus: stopping ? "offline" : self.status,
+        ...parts.stats(),
+        agentStatus: parts.agentStatus,
         hostKey: hostKey?.fingerprint ?? null,
         usingSessionToken: c.usingSessionToken,
       };
     },
 
-    restartRequested,
+    restartRequested: parts.restartRequested,
   };
 }

@@ -52,6 +52,13 @@ import type { ConnectionAction, ConnectionEvent, ConnectionOptions, ConnectionPh
 export const REDIRECTS_MAX = 3;
 /** The close code of a master that is shutting down, most often to restart at once. */
 export const CLOSE_GOING_AWAY = 1001;
+/**
+ * Default of forgottenGraceMs: an announce saying the master forgot this
+ * host is ignored this long after registering, above the master's 4 s
+ * announce period (one built just before our registration may still be on
+ * its way).
+ */
+export const FORGOTTEN_GRACE_MS = 5_000;
 /** Refresh a session token at most this long ahead (a token of days is still refreshed twice a day). */
 const REFRESH_MS_MAX = 12 * 3600 * 1000;
 /** Never ask for a new session token more often than this. */
