@@ -22,19 +22,13 @@
  * the jobs (they end KILLED "agent stopping") before closing the channel,
  * so those events can still go out.
  *
- * Requests (docs/api.md "Agent requests"), from a registered session only:
- * `execute` → exec/ (its command_output while it runs, one command_result;
- * results that find no session are kept, bounded, and sent after the next
- * registration); `health_check` → health/ (also every agent.health.interval
- * and once after each registration); `stream_logs` / `stop_logs` → logs/
- * (a stream belongs to the connection it came on and ends with it);
- * `update_agent` → update/ (on success `restartRequested` resolves and
- * run.ts stops the agent and re-executes the new binary). alerts/ evaluates
- * agent.alerts.rules every agent.alerts.interval. After each registration,
- * following the job messages above: the kept command results, the alerts
- * still firing (and resolves that did not go out), then a health report.
- * stop() ends those too, before the channel closes: running commands are
- * killed (their results say so), log streams end with `logs_end`.
+ * Requests (requests.ts, docs/api.md "Agent requests") are taken from the
+ * registered session only. After each registration, following the job
+ * messages above: the kept command results, the alerts still firing (and
+ * resolves that did not go out), then a health report. stop() ends those
+ * too, before the channel closes: running commands are killed (their
+ * results say so), log streams end with `logs_end`; then a last `status`
+ * "offline" goes out, so the master shows the host offline at once.
  */
 import { hostname as osHostname } from "node:os";
 import { isIP } from "node:net";

@@ -1,12 +1,21 @@
 /**
  * What answers the master's requests and reports on its own (docs/api.md
- * "Agent requests"), built once for the agent's life: exec/ (`execute`,
- * `deploy`), health/ (`health_check`, and every agent.health.interval),
- * alerts/ (agent.alerts.rules), logs/ (`stream_logs` / `stop_logs`),
- * telemetry/, update/ (`update_agent`), and what the agent says of itself
- * (self-status.ts). Everything goes out through `send`, which only a
- * registered session takes; requests come only from the registered session
- * (agent.ts checks the connection).
+ * "Agent requests"), built once for the agent's life; requests come only
+ * from the registered session (agent.ts checks the connection) and
+ * everything goes out through `send`, which only a registered session
+ * takes.
+ *
+ * `execute` → exec/ (its command_output while it runs, one command_result;
+ * results that find no session are kept, bounded, and sent after the next
+ * registration); `deploy` → exec/ too (agent.deploy.<name>);
+ * `health_check` → health/ (also every agent.health.interval and once after
+ * each registration); `stream_logs` / `stop_logs` → logs/ (a stream belongs
+ * to the connection it came on and ends with it); `update_agent` → update/
+ * (on success `restartRequested` resolves and run.ts stops the agent and
+ * re-executes the new binary). alerts/ evaluates agent.alerts.rules every
+ * agent.alerts.interval; telemetry/ sends every agent.telemetry.interval.
+ * What the agent says of itself (self-status.ts: online / degraded) is
+ * sent when it changes.
  */
 import { join } from "node:path";
 import type { ClientTls, AgentConfig } from "../config/index.ts";
