@@ -1,7 +1,7 @@
 /**
  * Runs the pure Raft core (src/raft) for a master: ticks it, steps peer
- * messages and proposals into it, and carries out each Ready against
- * SQLite and the transport. The master's durable state is the state
+ * messages and proposals into it, and carries out each Ready against its
+ * storage and the transport. The master's durable state is the state
  * machine; one master alone is a one-voter cluster that commits as soon as
  * it has written, so there is one code path for 1, 3 or 5 masters.
  *
@@ -12,17 +12,95 @@
  *
  * Order (the Ready contract of src/raft/types.ts), with one refinement from
  * the Raft thesis (§10.2.1): a leader sends its appends *before* writing
- * its own copy. That is safe because the leader counts its own entries
- * only once written, and it cannot process any follower's answer until
- * this synchronous write has finished. Everything else (votes, append
- * answers) is sent only after the write.
+ * its own copy, so the followers write theirs while it writes its own.
+ * The core counts the leader's own entries towards the commit index as
+ * soon as they are appended, not once written, so this is safe only
+ * because of how the write is done here: it is synchronous, and a
+ * follower's answer can only be stepped from a later turn of the event
+ * loop (the transport never delivers re-entrantly). By the time the core
+ * can count any follower's acknowledgement, the leader's own copy is on
+ * disk; if the write fails, the core is rebuilt from what is on disk, so
+ * nothing it counted on the unwritten copy survives. A lone voter's commit
+ * comes in the same Ready as its entries and is applied in the same
+ * transaction, after them. Everything else (votes, append answers) is sent
+ * only after the write. The driver-level simulation (tests/sim/driver)
+ * runs this class with crash points around that write.
+ *
+ * Time, storage and the state machine are injected (DriverTimers,
+ * DriverStorage, StateMachine): the event loop and SQLite in a master, a
+ * simulated clock and disk in tests/sim/driver.
  */
 import { decodeConfChange, RawNode } from "../../raft/index.ts";
-import type { ConfChange, Entry, Message, ProposeError, RaftStatus, Ready, SoftState } from "../../raft/types.ts";
-import { applyEntry, parseCommand, StoreError, type Applied, type Command, type Members, type OpenedStore, type SqliteRaftStorage } from "../../store/index.ts";
+import type { ConfChange, Entry, HardState, Message, ProposeError, RaftStatus, RaftStorage, Ready, SnapshotMeta, SoftState } from "../../raft/types.ts";
+import { StoreError, type Members } from "../../store/index.ts";
 import { logger } from "../../log/index.ts";
 
 const log = logger("raft");
+
+/** Stops a timer. */
+export type Cancel = () => void;
+
+/** How the driver waits: the event loop in a master, the simulator's clock in tests/sim/driver. */
+export interface DriverTimers {
+  every(ms: number, fn: () => void): Cancel;
+  after(ms: number, fn: () => void): Cancel;
+  /** Runs `fn` once the event loop has handled what is already queued (setImmediate): a turn's proposals share one Ready. */
+  soon(fn: () => void): void;
+}
+
+export const eventLoopTimers: DriverTimers = {
+  every(ms, fn) {
+    const t = setInterval(fn, ms);
+    return () => clearInterval(t);
+  },
+  after(ms, fn) {
+    const t = setTimeout(fn, ms);
+    return () => clearTimeout(t);
+  },
+  soon(fn) {
+    setImmediate(fn);
+  },
+};
+
+/**
+ * What the driver needs of its storage beyond what the core reads
+ * (src/store/raft-storage.ts in a master). `write` is one transaction,
+ * durable when it returns if it holds entries or a new term or vote;
+ * it throws (and changes nothing) when it fails.
+ */
+export interface DriverStorage extends RaftStorage {
+  readonly hardState: HardState;
+  readonly lastApplied: number;
+  readonly members: Members;
+  write(inTx: () => void, entries?: Entry[], hardState?: HardState): void;
+  /** Inside write(): a conf entry was applied. */
+  setMembersInTx(members: Members): void;
+  /** Inside write(): the state machine has applied up to `idx`. */
+  setAppliedInTx(idx: number): void;
+  /** Replaces the whole state by the snapshot at `path` (what the transport received). */
+  installSnapshotFile(path: string, meta: SnapshotMeta, hardState: HardState): void;
+  /** Drops applied entries up to `upTo`. */
+  compact(upTo: number): void;
+}
+
+/** The state machine: applies a committed normal entry inside the Ready's transaction. */
+export interface StateMachine<A extends { idx: number }> {
+  /** What applying `e` produced; null when nothing waits for it (a leader's no-op, an entry this version cannot read). */
+  apply(e: Entry): A | null;
+}
+
+/**
+ * Breaks the driver on purpose, for the simulator to prove it notices
+ * (like RaftConfig.testingKnobs for the core). Production code never sets
+ * it; the driver refuses it without `iKnowThisBreaksRaft: true`.
+ */
+export interface DriverTestingKnobs {
+  iKnowThisBreaksRaft: true;
+  /** Send every message before the write: votes and append answers leave before what they promise is on disk. */
+  sendBeforeWrite?: boolean;
+  /** Apply committed entries (and answer their clients) in a transaction of their own, before the Ready's entries and hard state are written. */
+  applyBeforeWrite?: boolean;
+}
 
 export interface DriverConfig {
   id: number;
@@ -38,13 +116,14 @@ export interface DriverConfig {
   rng: () => number;
   /** Campaign as soon as started (the LAVA_IS_LEADER hint); a lone voter always does. */
   campaignAtStart: boolean;
+  testingKnobs?: DriverTestingKnobs;
 }
 
-export interface DriverHooks {
-  /** Hand messages to the transport (it must not block). */
+export interface DriverHooks<A> {
+  /** Hand messages to the transport (it must not block, and must never step a message into this driver before returning). */
   send(msgs: Message[]): void;
   /** An applied command, in log order, after its transaction committed. */
-  onApplied(a: Applied): void;
+  onApplied(a: A): void;
   /** The applied membership changed (a conf entry, or a snapshot). */
   onMembers(m: Members): void;
   /** The whole state was replaced by a snapshot: reload every in-memory view. */
@@ -53,17 +132,18 @@ export interface DriverHooks {
   onSoftState(s: SoftState, term: number): void;
 }
 
-interface Waiter {
+/** How a write or a read ends: an error, or (for a write) what applying it produced. */
+export type Done<T> = (err: StoreError | null, value?: T) => void;
+
+interface Waiter<A> {
   term: number;
-  resolve: (v: Applied | Members) => void;
-  reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  done: Done<A | Members>;
+  cancel: Cancel;
 }
 
 interface ReadWaiter {
-  resolve: () => void;
-  reject: (e: Error) => void;
-  timer: ReturnType<typeof setTimeout>;
+  done: (err: StoreError | null) => void;
+  cancel: Cancel;
 }
 
 const WRITE_RETRY_MS_MIN = 100;
@@ -71,10 +151,10 @@ const WRITE_RETRY_MS_MAX = 2_000;
 /** Most Ready rounds handled in one go before yielding to the event loop. */
 const READY_ROUNDS_MAX = 64;
 
-export class RaftDriver {
+export class RaftDriver<A extends { idx: number }> {
   private node: RawNode;
   private soft: SoftState = { leader: 0, role: "follower" };
-  private readonly waiters = new Map<number, Waiter>();
+  private readonly waiters = new Map<number, Waiter<A>>();
   /** Reads queued in this turn: one read-index round serves them all. */
   private queuedReads: ReadWaiter[] = [];
   private readonly readRounds = new Map<string, ReadWaiter[]>();
@@ -85,17 +165,22 @@ export class RaftDriver {
   /** Set while writes are refused after a failed write (see writeFailed). */
   private blocked: StoreError | null = null;
   private failures = 0;
-  private ticker: ReturnType<typeof setInterval> | null = null;
+  private ticker: Cancel | null = null;
   private stopped = false;
   /** The received snapshot file stepped into the core, if any. */
   private installedSnapshot: string | null = null;
+  private readonly drainSoon = () => this.drain();
+  private readonly knobs: DriverTestingKnobs | undefined;
 
   constructor(
     private readonly cfg: DriverConfig,
-    readonly storage: SqliteRaftStorage,
-    private readonly store: OpenedStore,
-    private readonly hooks: DriverHooks,
+    readonly storage: DriverStorage,
+    private readonly machine: StateMachine<A>,
+    private readonly hooks: DriverHooks<A>,
+    private readonly timers: DriverTimers = eventLoopTimers,
   ) {
+    if (cfg.testingKnobs && cfg.testingKnobs.iKnowThisBreaksRaft !== true) throw new Error("RaftDriver: testingKnobs break Raft on purpose; they are for the simulator only");
+    this.knobs = cfg.testingKnobs;
     this.node = this.newNode();
   }
 
@@ -121,15 +206,15 @@ export class RaftDriver {
     const voters = this.storage.members.voters;
     if (this.cfg.campaignAtStart || (voters.length === 1 && voters[0] === this.cfg.id)) this.node.campaign();
     this.drain();
-    this.ticker = setInterval(() => {
+    this.ticker = this.timers.every(this.cfg.tickMs, () => {
       this.node.tick();
       this.schedule();
-    }, this.cfg.tickMs);
+    });
   }
 
   stop(): void {
     this.stopped = true;
-    if (this.ticker) clearInterval(this.ticker);
+    this.ticker?.();
     const err = new StoreError("the master is shutting down; the write may or may not be applied", "unknown_outcome");
     this.failAll(err);
   }
@@ -184,22 +269,29 @@ export class RaftDriver {
     return this.installedSnapshot === path;
   }
 
-  /** Appends a command; resolves once it is committed and applied here. */
-  propose(cmd: Command): Promise<Applied> {
-    if (this.stopped) return Promise.reject(new StoreError("the master is shutting down", "unknown_outcome"));
-    if (this.blocked) return Promise.reject(this.blocked);
-    const r = this.node.propose(JSON.stringify(cmd));
-    if (!r.ok) return Promise.reject(this.refusal(r));
+  /** Appends `data` (a command); resolves once it is committed and applied here. */
+  propose(data: string): Promise<A> {
+    return new Promise((resolve, reject) => this.submit(data, (err, a) => (err ? reject(err) : resolve(a!))));
+  }
+
+  /** propose() with a callback (the simulator has no microtask queue to wait on). */
+  submit(data: string, done: Done<A>): void {
+    if (this.stopped) return done(new StoreError("the master is shutting down", "unknown_outcome"));
+    if (this.blocked) return done(this.blocked);
+    const r = this.node.propose(data);
+    if (!r.ok) return done(this.refusal(r));
     this.schedule();
-    return this.wait(r.index, r.term) as Promise<Applied>;
+    this.wait(r.index, r.term, done as Done<A | Members>);
   }
 
   /** A membership change; resolves with the new membership once applied. */
   proposeConfChange(cc: ConfChange): Promise<Members> {
-    const r = this.node.proposeConfChange(cc);
-    if (!r.ok) return Promise.reject(this.refusal(r));
-    this.schedule();
-    return this.wait(r.index, r.term) as Promise<Members>;
+    return new Promise((resolve, reject) => {
+      const r = this.node.proposeConfChange(cc);
+      if (!r.ok) return reject(this.refusal(r));
+      this.schedule();
+      this.wait(r.index, r.term, (err, m) => (err ? reject(err) : resolve(m as Members)));
+    });
   }
 
   transferLeader(to: number): void {
@@ -230,8 +322,13 @@ export class RaftDriver {
    * queued in one event-loop turn share one round.
    */
   readBarrier(): Promise<void> {
-    if (this.stopped) return Promise.reject(new StoreError("the master is shutting down", "unknown_outcome"));
-    return this.reader(`could not confirm this master's state with a majority within ${this.cfg.proposalTimeoutMs} ms`, (w) => {
+    return new Promise((resolve, reject) => this.read((err) => (err ? reject(err) : resolve())));
+  }
+
+  /** readBarrier() with a callback. */
+  read(done: (err: StoreError | null) => void): void {
+    if (this.stopped) return done(new StoreError("the master is shutting down", "unknown_outcome"));
+    this.reader(`could not confirm this master's state with a majority within ${this.cfg.proposalTimeoutMs} ms`, done, (w) => {
       this.queuedReads.push(w);
       this.schedule();
     });
@@ -240,22 +337,21 @@ export class RaftDriver {
   /** Resolves once this master has applied entry `index` (after a write another master committed for us). */
   waitApplied(index: number): Promise<void> {
     if (this.storage.lastApplied >= index) return Promise.resolve();
-    return this.reader(`entry ${index} was committed but not applied here within ${this.cfg.proposalTimeoutMs} ms`, (w) => this.confirmedReads.push({ index, readers: [w] }));
+    return new Promise((resolve, reject) =>
+      this.reader(`entry ${index} was committed but not applied here within ${this.cfg.proposalTimeoutMs} ms`, (err) => (err ? reject(err) : resolve()), (w) => this.confirmedReads.push({ index, readers: [w] })),
+    );
   }
 
-  /** A waiter that times out after proposalTimeoutMs with `timeoutText`; `enqueue` puts it where it waits. */
-  private reader(timeoutText: string, enqueue: (w: ReadWaiter) => void): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const w: ReadWaiter = {
-        resolve,
-        reject,
-        timer: setTimeout(() => {
-          this.dropReader(w);
-          reject(new StoreError(timeoutText, "commit_timeout", this.leaderAddr));
-        }, this.cfg.proposalTimeoutMs),
-      };
-      enqueue(w);
-    });
+  /** A waiter that fails after proposalTimeoutMs with `timeoutText`; `enqueue` puts it where it waits. */
+  private reader(timeoutText: string, done: (err: StoreError | null) => void, enqueue: (w: ReadWaiter) => void): void {
+    const w: ReadWaiter = {
+      done,
+      cancel: this.timers.after(this.cfg.proposalTimeoutMs, () => {
+        this.dropReader(w);
+        done(new StoreError(timeoutText, "commit_timeout", this.leaderAddr));
+      }),
+    };
+    enqueue(w);
   }
 
   private dropReader(w: ReadWaiter): void {
@@ -281,29 +377,27 @@ export class RaftDriver {
     }
   }
 
-  private wait(index: number, term: number): Promise<Applied | Members> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.waiters.delete(index);
-        reject(new StoreError(`the write was not committed within ${this.cfg.proposalTimeoutMs} ms (is a majority of masters up?); it may still be applied`, "commit_timeout", this.leaderAddr));
-      }, this.cfg.proposalTimeoutMs);
-      this.waiters.set(index, { term, resolve, reject, timer });
+  private wait(index: number, term: number, done: Done<A | Members>): void {
+    const cancel = this.timers.after(this.cfg.proposalTimeoutMs, () => {
+      this.waiters.delete(index);
+      done(new StoreError(`the write was not committed within ${this.cfg.proposalTimeoutMs} ms (is a majority of masters up?); it may still be applied`, "commit_timeout", this.leaderAddr));
     });
+    this.waiters.set(index, { term, done, cancel });
   }
 
   private failAll(err: StoreError): void {
     for (const [i, w] of this.waiters) {
-      clearTimeout(w.timer);
-      w.reject(err);
+      w.cancel();
       this.waiters.delete(i);
+      w.done(err);
     }
     const readers = [...this.queuedReads, ...[...this.readRounds.values()].flat(), ...this.confirmedReads.flatMap((c) => c.readers)];
     this.queuedReads = [];
     this.readRounds.clear();
     this.confirmedReads = [];
     for (const r of readers) {
-      clearTimeout(r.timer);
-      r.reject(err);
+      r.cancel();
+      r.done(err);
     }
   }
 
@@ -312,8 +406,8 @@ export class RaftDriver {
   private schedule(): void {
     if (this.scheduled || this.stopped || this.blocked) return;
     this.scheduled = true;
-    // setImmediate: every request already in the event loop's hands joins this round.
-    setImmediate(() => this.drain());
+    // After what the event loop already holds: every request of this turn joins this round.
+    this.timers.soon(this.drainSoon);
   }
 
   private drain(): void {
@@ -328,8 +422,8 @@ export class RaftDriver {
       else {
         const err = this.refusal(r);
         for (const w of readers) {
-          clearTimeout(w.timer);
-          w.reject(err);
+          w.cancel();
+          w.done(err);
         }
       }
     }
@@ -350,45 +444,65 @@ export class RaftDriver {
       if (was.leader !== rd.softState.leader || was.role !== rd.softState.role) this.hooks.onSoftState(rd.softState, rd.hardState?.term ?? this.storage.hardState.term);
     }
     let late = rd.messages;
-    if (this.soft.role === "leader" && rd.messages.length > 0) {
+    if (this.knobs?.sendBeforeWrite) {
+      if (late.length > 0) this.hooks.send(late);
+      late = [];
+    } else if (this.soft.role === "leader" && rd.messages.length > 0) {
       const early = rd.messages.filter((m) => m.type === "append" || m.type === "heartbeat");
       late = rd.messages.filter((m) => m.type !== "append" && m.type !== "heartbeat");
       if (early.length > 0) this.hooks.send(early);
     }
 
-    const applied: { a: Applied; term: number }[] = [];
+    const applied: { a: A; term: number }[] = [];
     const confs: { cc: ConfChange; index: number; term: number; members: Members }[] = [];
     try {
       if (rd.snapshot) this.install(rd);
       let members = this.storage.members;
       let lastIdx = 0;
-      this.storage.write(
-        () => {
-          for (const e of rd.committedEntries) {
-            if (e.index <= this.storage.lastApplied) continue;
-            lastIdx = e.index;
-            if (e.type === "conf") {
-              const cc = decodeConfChange(e.data);
-              if (!cc) continue;
-              members = nextMembers(members, cc);
-              this.storage.setMembersInTx(members);
-              confs.push({ cc, index: e.index, term: e.term, members });
-              continue;
-            }
-            const a = this.applyNormal(e);
-            if (a) applied.push({ a, term: e.term });
+      const applyCommitted = () => {
+        for (const e of rd.committedEntries) {
+          if (e.index <= this.storage.lastApplied) continue;
+          lastIdx = e.index;
+          if (e.type === "conf") {
+            const cc = decodeConfChange(e.data);
+            if (!cc) continue;
+            members = nextMembers(members, cc);
+            this.storage.setMembersInTx(members);
+            confs.push({ cc, index: e.index, term: e.term, members });
+            continue;
           }
-          if (lastIdx > 0) this.storage.setAppliedInTx(lastIdx);
-        },
-        rd.entries,
-        rd.hardState,
-      );
+          const a = this.machine.apply(e);
+          if (a) applied.push({ a, term: e.term });
+        }
+        if (lastIdx > 0) this.storage.setAppliedInTx(lastIdx);
+      };
+      if (this.knobs?.applyBeforeWrite) {
+        this.storage.write(applyCommitted);
+        this.settleApplied(rd, confs, applied);
+        this.storage.write(() => {}, rd.entries, rd.hardState);
+      } else {
+        this.storage.write(applyCommitted, rd.entries, rd.hardState);
+      }
     } catch (e) {
       this.writeFailed(e);
       return false;
     }
 
     if (late.length > 0) this.hooks.send(late);
+    if (!this.knobs?.applyBeforeWrite) this.settleApplied(rd, confs, applied);
+    for (const rs of rd.readStates) {
+      const readers = this.readRounds.get(rs.context);
+      if (!readers) continue;
+      this.readRounds.delete(rs.context);
+      this.confirmedReads.push({ index: rs.index, readers });
+    }
+    this.releaseReads();
+    this.maybeCompact();
+    return true;
+  }
+
+  /** After the apply committed: membership changes to the core, results to the application and the waiting clients. */
+  private settleApplied(rd: Ready, confs: { cc: ConfChange; index: number; term: number; members: Members }[], applied: { a: A; term: number }[]): void {
     for (const c of confs) {
       this.node.applyConfChange(c.cc);
       this.hooks.onMembers(c.members);
@@ -400,15 +514,6 @@ export class RaftDriver {
     }
     // Entries applied without a waiter that matched (no-ops, other leaders' entries) end older waits.
     if (rd.committedEntries.length > 0) this.expireWaitersUpTo(this.storage.lastApplied, rd.committedEntries);
-    for (const rs of rd.readStates) {
-      const readers = this.readRounds.get(rs.context);
-      if (!readers) continue;
-      this.readRounds.delete(rs.context);
-      this.confirmedReads.push({ index: rs.index, readers });
-    }
-    this.releaseReads();
-    this.maybeCompact();
-    return true;
   }
 
   /**
@@ -426,35 +531,22 @@ export class RaftDriver {
     this.blocked = new StoreError(`${err.message}${clustered ? " (other masters may still apply the write)" : ""}`, clustered ? "unknown_outcome" : "storage");
     this.failAll(this.blocked);
     this.node = this.newNode();
-    setTimeout(() => {
+    this.timers.after(backoffMs, () => {
       if (this.stopped) return;
       this.blocked = null;
       const voters = this.storage.members.voters;
       if (voters.length === 1 && voters[0] === this.cfg.id) this.node.campaign();
       this.schedule();
-    }, backoffMs);
+    });
   }
 
-  private applyNormal(e: Entry): Applied | null {
-    if (e.data === "") return null; // a new leader's no-op
-    let cmd: Command;
-    try {
-      cmd = parseCommand(e.data);
-    } catch (err) {
-      // Deterministic on every replica: a command this version cannot read is skipped alike everywhere.
-      log.error(`log entry ${e.index} is not a command this version understands (${(err as Error).message}); skipped`);
-      return null;
-    }
-    return { idx: e.index, cmd, result: applyEntry(this.store.db, e.index, cmd) };
-  }
-
-  private settle(index: number, term: number, value: Applied | Members): void {
+  private settle(index: number, term: number, value: A | Members): void {
     const w = this.waiters.get(index);
     if (!w) return;
     this.waiters.delete(index);
-    clearTimeout(w.timer);
-    if (w.term === term) w.resolve(value);
-    else w.reject(this.overwritten());
+    w.cancel();
+    if (w.term === term) w.done(null, value);
+    else w.done(this.overwritten());
   }
 
   /** Another leader's entry took the index of ours: ours will never be applied. */
@@ -463,14 +555,16 @@ export class RaftDriver {
   }
 
   private expireWaitersUpTo(applied: number, committed: Entry[]): void {
-    const terms = new Map(committed.map((e) => [e.index, e.term]));
+    if (this.waiters.size === 0) return;
+    let terms: Map<number, number> | null = null;
     for (const [i, w] of this.waiters) {
       if (i > applied) continue;
       this.waiters.delete(i);
-      clearTimeout(w.timer);
+      w.cancel();
+      terms ??= new Map(committed.map((e) => [e.index, e.term]));
       const t = terms.get(i);
-      if (t !== undefined && t !== w.term) w.reject(this.overwritten());
-      else w.reject(new StoreError("the write's outcome is unknown (the state was replaced by a snapshot); check before retrying", "unknown_outcome", this.leaderAddr));
+      if (t !== undefined && t !== w.term) w.done(this.overwritten());
+      else w.done(new StoreError("the write's outcome is unknown (the state was replaced by a snapshot); check before retrying", "unknown_outcome", this.leaderAddr));
     }
   }
 
@@ -481,8 +575,8 @@ export class RaftDriver {
     this.confirmedReads = this.confirmedReads.filter((c) => c.index > applied);
     for (const c of ready) {
       for (const r of c.readers) {
-        clearTimeout(r.timer);
-        r.resolve();
+        r.cancel();
+        r.done(null);
       }
     }
   }

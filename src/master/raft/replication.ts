@@ -12,6 +12,7 @@ import { checkSnapshotFile, SqliteRaftStorage, StoreError, type Applied, type Co
 import { systemRng } from "../../rng/index.ts";
 import { logger } from "../../log/index.ts";
 import { RaftDriver } from "./driver.ts";
+import { sqliteStateMachine } from "./state-machine.ts";
 import { initialMembers } from "./members.ts";
 import { PeerAuth } from "./peer-auth.ts";
 import { HttpTransport } from "./transport.ts";
@@ -30,7 +31,7 @@ const SNAP_DIR = "snapshots";
 
 export class Replication {
   readonly storage: SqliteRaftStorage;
-  readonly driver: RaftDriver;
+  readonly driver: RaftDriver<Applied>;
   readonly transport: HttpTransport;
   readonly auth: PeerAuth;
   private readonly snapDir: string;
@@ -101,7 +102,7 @@ export class Replication {
         campaignAtStart: config.isLeader,
       },
       this.storage,
-      store,
+      sqliteStateMachine(store),
       {
         send: (msgs) => this.route(msgs),
         onApplied: hooks.onApplied,
@@ -143,7 +144,7 @@ export class Replication {
    * caller sees its own write in this master's state.
    */
   async propose(cmd: Command): Promise<Applied> {
-    if (this.driver.isLeader || this.solo) return this.driver.propose(cmd);
+    if (this.driver.isLeader || this.solo) return this.driver.propose(JSON.stringify(cmd));
     const leader = this.driver.leaderAddr;
     if (!leader) throw new StoreError("no leader is elected right now (an election is under way, or no majority of masters is up); retry shortly", "not_leader");
     const path = "/_raft/propose";

@@ -6,9 +6,10 @@
 import { SqliteRaftStorage, type Applied, type Command, type OpenedStore } from "../../store/index.ts";
 import { seededRng } from "../../rng/index.ts";
 import { RaftDriver } from "./driver.ts";
+import { sqliteStateMachine } from "./state-machine.ts";
 
 export interface SoloLog {
-  driver: RaftDriver;
+  driver: RaftDriver<Applied>;
   storage: SqliteRaftStorage;
   propose(cmd: Command): Promise<Applied>;
   stop(): void;
@@ -20,9 +21,9 @@ export function openSoloLog(store: OpenedStore, opts: { onApplied?: (a: Applied)
   const driver = new RaftDriver(
     { id: 1, tickMs: 50, electionTicks: 8, heartbeatTicks: 2, batchSize: 100, maxInflight: 64, resyncThreshold: 1000, keepEntries: 10_000, proposalTimeoutMs: opts.proposalTimeoutMs ?? 10_000, rng: seededRng(1), campaignAtStart: true },
     storage,
-    store,
+    sqliteStateMachine(store),
     { send: () => {}, onApplied: opts.onApplied ?? (() => {}), onMembers: () => {}, onSnapshotInstalled: () => {}, onSoftState: () => {} },
   );
   driver.start();
-  return { driver, storage, propose: (cmd) => driver.propose(cmd), stop: () => driver.stop() };
+  return { driver, storage, propose: (cmd) => driver.propose(JSON.stringify(cmd)), stop: () => driver.stop() };
 }
