@@ -32,26 +32,37 @@ export interface NetworkStats {
   delivered: number;
 }
 
-export class SimNetwork {
+/** What the network carries: anything addressed from one node to another (a Raft message, or a batch of them). */
+export interface Routed {
+  from: NodeId;
+  to: NodeId;
+}
+
+export class SimNetwork<P extends Routed = Message> {
   profile: NetworkProfile;
   readonly stats: NetworkStats = { sent: 0, lost: 0, cut: 0, duplicated: 0, delivered: 0 };
   private readonly blocked = new Set<string>();
 
   /**
    * `schedule(at, deliver)` queues a delivery (the simulator's event queue);
-   * `onArrive` receives what gets through.
+   * `onArrive` receives what gets through; `clone` copies a payload as a
+   * wire would.
    */
   constructor(
     private readonly rng: () => number,
     profile: NetworkProfile,
     private readonly schedule: (delayMs: number, deliver: () => void) => void,
-    private readonly onArrive: (m: Message) => void,
+    private readonly onArrive: (m: P) => void,
+    private readonly clone: (p: P) => P = cloneMessage as unknown as (p: P) => P,
   ) {
     this.profile = { ...profile };
   }
 
-  /** Sends `m`; returns the delay of its (first) delivery, or null when it is lost or the link is cut. */
-  send(m: Message): number | null {
+  /**
+   * Sends `m` (`extraDelayMs` later: a sender busy in a slow write); returns
+   * the delay of its (first) delivery, or null when it is lost or the link is cut.
+   */
+  send(m: P, extraDelayMs = 0): number | null {
     this.stats.sent++;
     if (this.isBlocked(m.from, m.to)) {
       this.stats.cut++;
@@ -65,8 +76,8 @@ export class SimNetwork {
     if (copies === 2) this.stats.duplicated++;
     let first = Infinity;
     for (let k = 0; k < copies; k++) {
-      const copy = cloneMessage(m);
-      const d = this.delay();
+      const copy = this.clone(m);
+      const d = extraDelayMs + this.delay();
       first = Math.min(first, d);
       this.schedule(d, () => this.arrive(copy));
     }
@@ -79,7 +90,7 @@ export class SimNetwork {
     return p.delayMsMin + this.rng() * (p.delayMsMax - p.delayMsMin);
   }
 
-  private arrive(m: Message): void {
+  private arrive(m: P): void {
     if (this.isBlocked(m.from, m.to)) {
       this.stats.cut++;
       return;

@@ -19,7 +19,7 @@ import type { ConfChange, ConfState, Message, NodeId, RaftStorage, RaftTestingKn
 import { seededRng } from "../helpers/rng.ts";
 import { EventQueue } from "./events.ts";
 import { InvariantViolation, Invariants } from "./invariants.ts";
-import { KvStore } from "./kv.ts";
+import { encodeWrite, KvStore } from "./kv.ts";
 import { checkKvHistory, describeOps } from "./linearizability.ts";
 import { SimNetwork } from "./network.ts";
 import { drawParams, type SimParams } from "./params.ts";
@@ -149,8 +149,35 @@ class Simulation implements ClientHost {
   at(t: number, fn: () => void): void {
     this.q.at(t, fn);
   }
-  node(id: NodeId): SimNode | undefined {
-    return this.nodes.get(id);
+  reachable(id: NodeId): boolean {
+    const n = this.nodes.get(id);
+    return !!n && !!n.raw && !n.removed;
+  }
+  /** A client's attempt: a proposal or a read index on the node (reachable, checked by the workload). */
+  submit(op: ClientOp, c: { target: NodeId }): void {
+    const n = this.nodes.get(c.target)!;
+    const raw = n.raw!;
+    if (op.kind === "write") {
+      const r = raw.propose(encodeWrite(op.key, op.value));
+      this.kick(n);
+      if (r.ok) {
+        op.index = r.index;
+        op.proposed = true;
+        n.writes.set(r.index, { term: r.term, op });
+        this.trace(`client ${op.client} write ${op.key}=${op.value} proposed on ${n.id} at ${r.index}/${r.term}`);
+        return;
+      }
+      this.work.refused(op, c, r);
+    } else {
+      const ctx = `${op.id}.${op.attempts}`;
+      const r = raw.readIndex(ctx);
+      this.kick(n);
+      if (r.ok) {
+        n.reads.set(ctx, op);
+        return;
+      }
+      this.work.refused(op, c, r);
+    }
   }
   members(): NodeId[] {
     return this.ids.filter((id) => !this.nodes.get(id)!.removed);

@@ -2,15 +2,16 @@
  * Seeded clients (Jepsen style): each has one operation outstanding at a
  * time, a write of a unique value or a read of one key, sent to the node
  * it believes leads. A not_leader answer redirects it (to the hinted
- * leader, else a random node); an accepted write is never re-proposed
- * (that could apply it twice), it waits for the outcome until its
- * deadline and then stays open in the history. The history (call and
- * return stamps in real-time order) goes to the linearizability checker.
+ * leader, else a random node). In the core-level simulation an accepted
+ * write is never re-proposed (that could apply it twice): it waits for the
+ * outcome until its deadline and then stays open in the history. In the
+ * driver-level one a write carries a request id and is retried with it
+ * (the state machine applies an id once), like `lava ctl`. The history
+ * (call and return stamps in real-time order) goes to the linearizability
+ * checker.
  */
 import type { NodeId, ProposeError } from "../../src/raft/types.ts";
 import type { KvOperation } from "./linearizability.ts";
-import { encodeWrite } from "./kv.ts";
-import type { SimNode } from "./sim-node.ts";
 
 export interface ClientOp {
   id: number;
@@ -24,6 +25,8 @@ export interface ClientOp {
   attempts: number;
   /** A write: where its accepted proposal went. */
   index?: number;
+  /** A write: some attempt may have entered a log (so it may be applied even if no answer says so). */
+  proposed: boolean;
   /** For the liveness probe: told when the operation ends. */
   onEnd?: (op: ClientOp) => void;
 }
@@ -35,11 +38,12 @@ export interface ClientHost {
   stamp(): number;
   after(ms: number, fn: () => void): void;
   at(t: number, fn: () => void): void;
-  node(id: NodeId): SimNode | undefined;
   /** Nodes a client may try (the cluster's current members). */
   members(): NodeId[];
-  /** The node's RawNode was called: handle its Ready soon. */
-  kick(n: SimNode): void;
+  /** Would `id` take a connection now? */
+  reachable(id: NodeId): boolean;
+  /** Sends an attempt of `op` to `c.target`; the host reports how it went through the workload's methods. */
+  submit(op: ClientOp, c: { target: NodeId }): void;
   trace(line: string): void;
 }
 
@@ -70,6 +74,8 @@ export class Workload {
     nClients: number,
     private readonly keys: number,
     private readonly opTimeoutMs: number,
+    /** Writes that certainly never entered a log end "failed" at their deadline, not "unknown" (the driver-level simulation knows). */
+    private readonly definiteFailures = false,
   ) {
     const members = host.members();
     for (let c = 1; c <= nClients; c++) this.clients.push({ id: c, target: members[Math.floor(rng() * members.length)]!, n: 0 });
@@ -105,10 +111,10 @@ export class Workload {
       ret: Infinity,
       label: `c${client}@${now.toFixed(1)}`,
     };
-    const op: ClientOp = { id: this.nextOp++, client, kind, key, value, record, status: "pending", deadline: now + timeoutMs, attempts: 0 };
+    const op: ClientOp = { id: this.nextOp++, client, kind, key, value, record, status: "pending", deadline: now + timeoutMs, attempts: 0, proposed: false };
     this.ops.push(op);
     this.host.at(op.deadline, () => {
-      if (op.status === "pending") this.end(op, op.kind === "write" ? "unknown" : "failed");
+      if (op.status === "pending") this.end(op, op.kind === "write" && (op.proposed || !this.definiteFailures) ? "unknown" : "failed");
     });
     return op;
   }
@@ -120,46 +126,21 @@ export class Workload {
 
   private submit(op: ClientOp, c: { target: NodeId }): void {
     if (op.status !== "pending") return;
-    const n = this.host.node(c.target);
-    if (!n || !n.raw || n.removed) {
+    if (!this.host.reachable(c.target)) {
       // Connection refused: try another member a little later.
       c.target = this.otherMember(c.target);
       this.attempt(op, c, 5 + this.rng() * 10);
       return;
     }
     op.attempts++;
-    if (op.kind === "write") {
-      const r = n.raw.propose(encodeWrite(op.key, op.value));
-      this.host.kick(n);
-      if (r.ok) {
-        op.index = r.index;
-        n.writes.set(r.index, { term: r.term, op });
-        this.host.trace(`client ${op.client} write ${op.key}=${op.value} proposed on ${n.id} at ${r.index}/${r.term}`);
-        return;
-      }
-      this.refused(op, c, r);
-    } else {
-      const ctx = `${op.id}.${op.attempts}`;
-      const r = n.raw.readIndex(ctx);
-      this.host.kick(n);
-      if (r.ok) {
-        n.reads.set(ctx, op);
-        return;
-      }
-      this.refused(op, c, r);
-    }
+    this.host.submit(op, c);
   }
 
-  private refused(op: ClientOp, c: { target: NodeId }, r: ProposeError): void {
+  /** The node refused the attempt: try where it says the leader is, or elsewhere. */
+  refused(op: ClientOp, c: { target: NodeId }, r: ProposeError): void {
     switch (r.error) {
       case "not_leader":
-        if (r.leader !== 0 && r.leader !== c.target) {
-          c.target = r.leader;
-          this.attempt(op, c);
-        } else {
-          c.target = this.otherMember(c.target);
-          this.attempt(op, c, 10 + this.rng() * 20);
-        }
+        this.redirect(op, c, r.leader);
         return;
       case "transfer_in_progress":
       case "no_quorum_yet":
@@ -171,7 +152,18 @@ export class Workload {
     }
   }
 
-  private otherMember(not: NodeId): NodeId {
+  /** Try again at `leader` (0: unknown), or at another member after a pause. */
+  redirect(op: ClientOp, c: { target: NodeId }, leader: NodeId): void {
+    if (leader !== 0 && leader !== c.target) {
+      c.target = leader;
+      this.attempt(op, c);
+    } else {
+      c.target = this.otherMember(c.target);
+      this.attempt(op, c, 10 + this.rng() * 20);
+    }
+  }
+
+  otherMember(not: NodeId): NodeId {
     const ms = this.host.members().filter((m) => m !== not);
     return ms.length > 0 ? ms[Math.floor(this.rng() * ms.length)]! : not;
   }

@@ -11,6 +11,7 @@ import { parseRaftMessage } from "../../raft/index.ts";
 import { checkSnapshotFile, SqliteRaftStorage, StoreError, type Applied, type Command, type Members, type OpenedStore } from "../../store/index.ts";
 import { systemRng } from "../../rng/index.ts";
 import { logger } from "../../log/index.ts";
+import { AnswerRouter } from "./answers.ts";
 import { RaftDriver } from "./driver.ts";
 import { sqliteStateMachine } from "./state-machine.ts";
 import { initialMembers } from "./members.ts";
@@ -35,6 +36,7 @@ export class Replication {
   readonly transport: HttpTransport;
   readonly auth: PeerAuth;
   private readonly snapDir: string;
+  private readonly answers: AnswerRouter;
   private readonly snapshotWaits = new Map<number, ((r: { ok: boolean; detail: string }) => void)[]>();
   private snapSeq = 0;
   /**
@@ -87,6 +89,7 @@ export class Replication {
       snapshotPath: (to) => join(this.snapDir, `out-${to}-${++this.snapSeq}.db`),
       snapshotTimeoutMs: config.raft.snapshotTimeout * 1000,
     });
+    this.answers = new AnswerRouter(id, (msgs) => this.transport.send(msgs));
     this.driver = new RaftDriver(
       {
         id,
@@ -104,7 +107,7 @@ export class Replication {
       this.storage,
       sqliteStateMachine(store),
       {
-        send: (msgs) => this.route(msgs),
+        send: (msgs) => this.answers.route(msgs),
         onApplied: hooks.onApplied,
         onMembers: (m) => hooks.onMembers?.(m),
         onSnapshotInstalled: hooks.onSnapshotInstalled,
@@ -174,20 +177,6 @@ export class Replication {
     return this.driver.readBarrier();
   }
 
-  /** While a peer's request is being handled: its answers, to go back on the response. */
-  private capture: { to: number; out: Message[] } | null = null;
-
-  private route(msgs: Message[]): void {
-    const c = this.capture;
-    if (!c) {
-      this.transport.send(msgs);
-      return;
-    }
-    const rest: Message[] = [];
-    for (const m of msgs) (m.to === c.to && m.type !== "snapshot" ? c.out : rest).push(m);
-    if (rest.length > 0) this.transport.send(rest);
-  }
-
   /**
    * Handles a peer's message batch (already authenticated as `from`) and
    * returns what this master answers it, written to disk first. The answers
@@ -196,15 +185,7 @@ export class Replication {
    * on the path every write waits for.
    */
   stepAndAnswer(from: number, msgs: Message[]): Message[] {
-    const mine = msgs.filter((m) => m.from === from && m.to === this.config.nodeId); // misrouted or forged: ignored
-    if (mine.length === 0) return [];
-    this.capture = { to: from, out: [] };
-    try {
-      this.driver.stepAndDrain(mine);
-      return this.capture.out;
-    } finally {
-      this.capture = null;
-    }
+    return this.answers.answer(from, msgs, (mine) => this.driver.stepAndDrain(mine));
   }
 
   /** A peer's answers that came back on the response to our request (already checked). */
