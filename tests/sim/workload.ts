@@ -27,6 +27,8 @@ export interface ClientOp {
   index?: number;
   /** A write: some attempt may have entered a log (so it may be applied even if no answer says so). */
   proposed: boolean;
+  /** Attempts sent and not answered yet (the driver-level simulation counts them: each may still enter a log). */
+  inFlight: number;
   /** For the liveness probe: told when the operation ends. */
   onEnd?: (op: ClientOp) => void;
 }
@@ -111,10 +113,10 @@ export class Workload {
       ret: Infinity,
       label: `c${client}@${now.toFixed(1)}`,
     };
-    const op: ClientOp = { id: this.nextOp++, client, kind, key, value, record, status: "pending", deadline: now + timeoutMs, attempts: 0, proposed: false };
+    const op: ClientOp = { id: this.nextOp++, client, kind, key, value, record, status: "pending", deadline: now + timeoutMs, attempts: 0, proposed: false, inFlight: 0 };
     this.ops.push(op);
     this.host.at(op.deadline, () => {
-      if (op.status === "pending") this.end(op, op.kind === "write" && (op.proposed || !this.definiteFailures) ? "unknown" : "failed");
+      if (op.status === "pending") this.end(op, op.kind === "write" && (op.proposed || op.inFlight > 0 || !this.definiteFailures) ? "unknown" : "failed");
     });
     return op;
   }

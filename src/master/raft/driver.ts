@@ -96,8 +96,8 @@ export interface StateMachine<A extends { idx: number }> {
  */
 export interface DriverTestingKnobs {
   iKnowThisBreaksRaft: true;
-  /** Send every message before the write: votes and append answers leave before what they promise is on disk. */
-  sendBeforeWrite?: boolean;
+  /** A follower answers (on the response to the leader's request) before its write, which waits for the next turn. */
+  ackBeforeWrite?: boolean;
   /** Apply committed entries (and answer their clients) in a transaction of their own, before the Ready's entries and hard state are written. */
   applyBeforeWrite?: boolean;
 }
@@ -171,6 +171,8 @@ export class RaftDriver<A extends { idx: number }> {
   private installedSnapshot: string | null = null;
   private readonly drainSoon = () => this.drain();
   private readonly knobs: DriverTestingKnobs | undefined;
+  /** testingKnobs.ackBeforeWrite: a Ready's write is waiting for the next turn. */
+  private writeLater = false;
 
   constructor(
     private readonly cfg: DriverConfig,
@@ -385,11 +387,12 @@ export class RaftDriver<A extends { idx: number }> {
     this.waiters.set(index, { term, done, cancel });
   }
 
-  private failAll(err: StoreError): void {
+  /** Fails every waiting write and read with `err`; writes at or below `logged` (already on disk) with `inLogErr`. */
+  private failAll(err: StoreError, inLogErr = err, logged = 0): void {
     for (const [i, w] of this.waiters) {
       w.cancel();
       this.waiters.delete(i);
-      w.done(err);
+      w.done(i <= logged ? inLogErr : err);
     }
     const readers = [...this.queuedReads, ...[...this.readRounds.values()].flat(), ...this.confirmedReads.flatMap((c) => c.readers)];
     this.queuedReads = [];
@@ -412,7 +415,7 @@ export class RaftDriver<A extends { idx: number }> {
 
   private drain(): void {
     this.scheduled = false;
-    if (this.stopped || this.blocked) return;
+    if (this.stopped || this.blocked || this.writeLater) return;
     if (this.queuedReads.length > 0) {
       const ctx = `${this.cfg.id}.${++this.readSeq}`;
       const readers = this.queuedReads;
@@ -436,7 +439,7 @@ export class RaftDriver<A extends { idx: number }> {
     else this.failures = 0;
   }
 
-  /** Carries out one Ready; false if writing failed (the core was restarted from storage). */
+  /** Carries out one Ready; false if writing failed (the core was restarted from storage), or (a testing knob) waits. */
   private handle(rd: Ready): boolean {
     if (rd.softState) {
       const was = this.soft;
@@ -444,15 +447,26 @@ export class RaftDriver<A extends { idx: number }> {
       if (was.leader !== rd.softState.leader || was.role !== rd.softState.role) this.hooks.onSoftState(rd.softState, rd.hardState?.term ?? this.storage.hardState.term);
     }
     let late = rd.messages;
-    if (this.knobs?.sendBeforeWrite) {
-      if (late.length > 0) this.hooks.send(late);
-      late = [];
-    } else if (this.soft.role === "leader" && rd.messages.length > 0) {
+    if (this.soft.role === "leader" && rd.messages.length > 0) {
       const early = rd.messages.filter((m) => m.type === "append" || m.type === "heartbeat");
       late = rd.messages.filter((m) => m.type !== "append" && m.type !== "heartbeat");
       if (early.length > 0) this.hooks.send(early);
+    } else if (this.knobs?.ackBeforeWrite && (rd.entries.length > 0 || rd.hardState)) {
+      if (late.length > 0) this.hooks.send(late);
+      this.writeLater = true;
+      this.timers.soon(() => {
+        this.writeLater = false;
+        if (this.stopped) return;
+        if (this.persist(rd, [])) this.node.advance(rd);
+        this.schedule();
+      });
+      return false;
     }
+    return this.persist(rd, late);
+  }
 
+  /** Writes a Ready and applies what it commits, then sends `late`; false if writing failed (the core was restarted from storage). */
+  private persist(rd: Ready, late: Message[]): boolean {
     const applied: { a: A; term: number }[] = [];
     const confs: { cc: ConfChange; index: number; term: number; members: Members }[] = [];
     try {
@@ -529,7 +543,9 @@ export class RaftDriver<A extends { idx: number }> {
     const backoffMs = Math.min(WRITE_RETRY_MS_MAX, WRITE_RETRY_MS_MIN * 2 ** Math.min(10, this.failures - 1));
     if (this.failures === 1) log.error(`${err.message}; restarting the Raft node from what is on disk, retrying every ≤ ${WRITE_RETRY_MS_MAX / 1000} s`);
     this.blocked = new StoreError(`${err.message}${clustered ? " (other masters may still apply the write)" : ""}`, clustered ? "unknown_outcome" : "storage");
-    this.failAll(this.blocked);
+    // A write already in the log on disk (written by an earlier Ready) may still be committed and applied after the restart.
+    const inLog = clustered ? this.blocked : new StoreError(`${err.message} (the write is in the log and may still be applied)`, "unknown_outcome");
+    this.failAll(this.blocked, inLog, this.storage.lastIndex());
     this.node = this.newNode();
     this.timers.after(backoffMs, () => {
       if (this.stopped) return;
