@@ -8,6 +8,11 @@
  * reached, so its detail says more than "unreachable". A 4xx is the
  * cluster's answer and is not retried elsewhere. If no master answered at
  * all, the error has exit code 3 and lists what each one did.
+ *
+ * A write (POST, DELETE) carries a request id (`x-lava-request-id`) that
+ * every retry repeats: a retry after an unknown outcome (no answer, a
+ * commit timeout, a leader that went away) is answered with the first
+ * outcome instead of being applied twice (docs/api.md, "Retries").
  */
 import { EXIT, LavaError } from "../cli/errors.ts";
 import { tlsAdvice, type ClientTls } from "../config/index.ts";
@@ -23,6 +28,10 @@ export const REDIRECTS_MAX = 3;
 const LEADER_WAIT_MS = 200;
 /** Least time a master is given to answer after a hold it was asked for (see holding()). */
 const HOLD_SLACK_MS = 2000;
+/** The header of a write's request id (src/master/http/api.ts). */
+export const REQUEST_ID_HEADER = "x-lava-request-id";
+/** 503 codes after which a request is sent again: no leader yet, or an outcome the request id makes safe to ask again. */
+const RETRIED_CODES: ReadonlySet<string> = new Set(["not_leader", "commit_timeout", "unknown_outcome"]);
 
 const log = logger("ctl");
 
@@ -192,11 +201,13 @@ export class MasterClient {
    */
   private async request(method: string, path: string, body?: unknown, raw = false): Promise<unknown> {
     const deadline = performance.now() + this.timeoutMs;
+    // One id for every attempt of this write (streams, which run commands, carry none: see exchange()).
+    const requestId = method !== "GET" && method !== "HEAD" && !(body instanceof StreamRequest) ? crypto.randomUUID() : null;
     for (let round = 0; ; round++) {
       try {
-        return await this.round(method, path, body, raw);
+        return await this.round(method, path, body, raw, requestId);
       } catch (e) {
-        const retry = e instanceof MasterError && e.status === 503 && (e.code === "not_leader" || e.code === "commit_timeout");
+        const retry = e instanceof MasterError && e.status === 503 && e.code !== null && RETRIED_CODES.has(e.code) && (e.code !== "unknown_outcome" || requestId !== null);
         if (!retry || performance.now() + LEADER_WAIT_MS > deadline) throw e;
         if (e.leader) this.preferLeader(e.leader);
         log.debug(`no leader yet (${e.message}); asking again in ${LEADER_WAIT_MS} ms`);
@@ -215,7 +226,7 @@ export class MasterClient {
     this.preferred = i;
   }
 
-  private async round(method: string, path: string, body: unknown, raw: boolean): Promise<unknown> {
+  private async round(method: string, path: string, body: unknown, raw: boolean, requestId: string | null): Promise<unknown> {
     const tried: string[] = [];
     const n = this.masters.length;
     for (let k = 0; k < n; k++) {
@@ -225,7 +236,7 @@ export class MasterClient {
       const last = k === n - 1;
       let answer: Exchange;
       try {
-        answer = await this.exchange(master, method, path, body);
+        answer = await this.exchange(master, method, path, body, requestId);
       } catch (error) {
         if (error instanceof AnswerTooLarge) {
           throw new LavaError(`${addr} answered ${method} ${path} with more than ${ANSWER_BYTES_MAX} bytes; refusing it`, EXIT.failed);
@@ -251,12 +262,13 @@ export class MasterClient {
     );
   }
 
-  private async exchange(master: HostPort, method: string, path: string, body: unknown): Promise<Exchange> {
+  private async exchange(master: HostPort, method: string, path: string, body: unknown, requestId: string | null): Promise<Exchange> {
     const streamed = body instanceof StreamRequest ? body : null;
     if (streamed) body = streamed.body;
     const signal = streamed ? streamed.signal(this.timeoutMs) : AbortSignal.timeout(this.timeoutMs);
     const headers: Record<string, string> = { accept: streamed?.accept ?? "application/json", "user-agent": `lava-ctl/${VERSION}` };
     if (this.token) headers.authorization = `Bearer ${this.token}`;
+    if (requestId) headers[REQUEST_ID_HEADER] = requestId;
     let payload: string | undefined;
     if (body !== undefined) {
       headers["content-type"] = "application/json";

@@ -137,6 +137,8 @@ export class MasterState {
 
   private mirror(a: Applied): void {
     const { cmd, result } = a;
+    // A repeated request id changed nothing: its first application was mirrored already.
+    if (result.replayOf !== undefined) return;
     if (cmd.type.startsWith("job.")) {
       this.onJobApplied(a);
       return;

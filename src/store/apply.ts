@@ -3,7 +3,9 @@
  * the caller's transaction. Deterministic: the same state and the same
  * command give the same effect and result on every replica and on every
  * replay (no clock, no randomness; times and ids come in the command).
- * Every entry writes exactly one audit row keyed by its log index.
+ * Every entry writes exactly one audit row keyed by its log index (except
+ * the scheduler's and agents' bookkeeping, and a repeated request id,
+ * which is answered with its first outcome and changes nothing).
  */
 import { count, eq, inArray, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
@@ -12,6 +14,7 @@ import { statements } from "./prepared.ts";
 import type { ApplyResult, Command } from "./commands.ts";
 import { applyJob } from "./apply-jobs.ts";
 import { applyApproval, approvalAudit } from "./apply-approvals.ts";
+import { firstOutcome, recordOutcome } from "./requests.ts";
 
 /**
  * The database commands apply to. The caller holds the transaction
@@ -103,7 +106,8 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
       const st = statements(tx);
       if (st.tokenExists.get({ jti: cmd.jti })) return refuse("conflict", `token id ${cmd.jti} exists`);
       st.tokenInsert.run({ jti: cmd.jti, role: cmd.role, subject: cmd.subject, host: cmd.host ?? null, createdBy: cmd.actor, issuedAt: cmd.issuedAt, expiresAt: cmd.expiresAt ?? null });
-      return { ok: true, value: { jti: cmd.jti } };
+      // The claims, so that a retry of the request is answered with the same token (src/store/requests.ts).
+      return { ok: true, value: { jti: cmd.jti, role: cmd.role, subject: cmd.subject, issuedAt: cmd.issuedAt, ...(cmd.expiresAt !== undefined ? { expiresAt: cmd.expiresAt } : {}), ...(cmd.host !== undefined ? { host: cmd.host } : {}) } };
     }
     case "token.revoke": {
       const r = tx
@@ -180,9 +184,15 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
  * lastApplied in that same transaction (once per group: see CommandLog).
  */
 export function applyEntry(tx: Tx, idx: number, cmd: Command): ApplyResult {
+  const asked = cmd.type !== "noop" && cmd.requestId !== undefined ? { actor: cmd.actor, id: cmd.requestId } : null;
+  if (asked) {
+    const first = firstOutcome(tx, idx, cmd.at, asked.actor, asked.id);
+    if (first) return { ...first.result, replayOf: first.idx };
+  }
   const result = effect(tx, idx, cmd);
   const row = auditRow(idx, cmd, result);
   if (row) statements(tx).audit.run(row);
+  if (asked) recordOutcome(tx, idx, cmd.at, asked.actor, asked.id, result);
   return result;
 }
 

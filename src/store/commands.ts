@@ -38,8 +38,14 @@ const PlacementSchema = v.object({
 export type JobDeps = v.InferOutput<typeof DepsSchema>;
 export type JobPlacement = v.InferOutput<typeof PlacementSchema>;
 
-/** Who asked: every command carries it, for the audit log. */
-const by = { at: ms, actor: v.pipe(v.string(), v.maxLength(256)), actorRole: RoleSchema };
+/** Longest request id a command carries: the client's (docs/api.md, REQUEST_ID_MAX) and "#n" for a request's n-th command. */
+export const COMMAND_REQUEST_ID_MAX = 160;
+
+/**
+ * Who asked: every command carries it, for the audit log; and the client's
+ * request id when it gave one (applied once per actor and id: src/store/requests.ts).
+ */
+const by = { at: ms, actor: v.pipe(v.string(), v.maxLength(256)), actorRole: RoleSchema, requestId: v.optional(v.pipe(v.string(), v.minLength(1), v.maxLength(COMMAND_REQUEST_ID_MAX))) };
 
 export const CommandSchema = v.variant("type", [
   v.object({ type: v.literal("noop"), at: ms }),
@@ -160,8 +166,13 @@ export const CommandSchema = v.variant("type", [
 export type Command = v.InferOutput<typeof CommandSchema>;
 export type CommandType = Command["type"];
 
-/** What applying a command produced. Refusals are results, not exceptions: they are deterministic too. */
-export type ApplyResult = { ok: true; value?: Record<string, unknown> } | { ok: false; error: string; detail: string };
+/**
+ * What applying a command produced. Refusals are results, not exceptions:
+ * they are deterministic too. `replayOf`: the command repeated a request id
+ * already applied at that entry; this is that first outcome, and nothing
+ * was applied again.
+ */
+export type ApplyResult = ({ ok: true; value?: Record<string, unknown> } | { ok: false; error: string; detail: string }) & { replayOf?: number };
 
 /** A command applied at log index `idx`, with what applying it produced. */
 export interface Applied {

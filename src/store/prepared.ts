@@ -5,9 +5,9 @@
  * of the cost of applying one (measured: a token.create 46 µs, a job.submit
  * 98 µs). Values go in as placeholders.
  */
-import { and, eq, sql } from "drizzle-orm";
+import { and, eq, lt, lte, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { audit, hosts, jobArrays, jobAttempts, jobHistory, jobs, meta, tokens } from "./schema.ts";
+import { audit, hosts, jobArrays, jobAttempts, jobHistory, jobs, meta, requests, tokens } from "./schema.ts";
 
 const p = sql.placeholder;
 
@@ -120,6 +120,14 @@ function build(db: BunSQLiteDatabase) {
       .where(and(eq(jobs.id, p("jobId")), eq(jobs.state, "RUN"), eq(jobs.attempts, p("attempt"))))
       .returning({ hostname: jobs.hostname })
       .prepare(),
+    requestGet: db
+      .select({ logIdx: requests.logIdx, result: requests.result })
+      .from(requests)
+      .where(and(eq(requests.actor, p("actor")), eq(requests.requestId, p("requestId"))))
+      .prepare(),
+    requestInsert: db.insert(requests).values({ actor: p("actor"), requestId: p("requestId"), logIdx: p("logIdx"), at: p("at"), result: p("result") }).prepare(),
+    requestsExpireAt: db.delete(requests).where(lt(requests.at, p("before"))).prepare(),
+    requestsExpireIdx: db.delete(requests).where(lte(requests.logIdx, p("upTo"))).prepare(),
   };
 }
 

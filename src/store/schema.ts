@@ -228,3 +228,24 @@ export const approvals = sqliteTable(
   },
   (t) => [index("approvals_state").on(t.state, t.expiresAt)],
 );
+
+/**
+ * Exactly-once writes (src/store/requests.ts): the first outcome of each
+ * client request id, by the actor that sent it, so that a retry of a write
+ * whose answer was lost is answered with it instead of being applied again.
+ * Rows go after REQUEST_TTL_MS (by the leader's clock stamped in the log)
+ * or once REQUESTS_MAX newer entries followed.
+ */
+export const requests = sqliteTable(
+  "requests",
+  {
+    actor: text("actor").notNull(),
+    requestId: text("request_id").notNull(),
+    /** The entry that applied it. */
+    logIdx: integer("log_idx").notNull(),
+    at: integer("at").notNull(),
+    /** The ApplyResult, as JSON. */
+    result: text("result").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.actor, t.requestId] }), index("requests_log_idx").on(t.logIdx), index("requests_at").on(t.at)],
+);

@@ -121,6 +121,20 @@ function selectHosts(ctx: MasterContext, body: { pattern?: string | undefined; u
   return out.sort();
 }
 
+/** A write's client-generated id (docs/api.md): retries carry the same one, and the master applies it once. */
+export const REQUEST_ID_HEADER = "x-lava-request-id";
+/** Set on an answer that repeats the first outcome of a request id (the log index that applied it). */
+export const REPLAYED_HEADER = "x-lava-request-replayed";
+const REQUEST_ID_RE = /^[A-Za-z0-9._:-]{8,128}$/;
+
+/** The request's id, or null without one; a malformed one is refused (it could not protect the retry). */
+function requestIdOf(req: Request): string | null {
+  const raw = req.headers.get(REQUEST_ID_HEADER);
+  if (raw === null) return null;
+  if (!REQUEST_ID_RE.test(raw)) throw new HttpError(400, "bad_request", `${REQUEST_ID_HEADER}: 8 to 128 characters of A-Z a-z 0-9 . _ : - (e.g. a UUID); got ${JSON.stringify(raw.slice(0, 40))}`);
+  return raw;
+}
+
 export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router {
   const r = new Router();
 
@@ -143,25 +157,34 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
         caller = ctx.gate.identify(req, url, "admin");
         ctx.gate.authorize(caller, "admin");
         const who = caller;
+        const rid = requestIdOf(req);
+        // A handler may commit more than one command: each gets the request's id and its place ("#1", …).
+        let commits = 0;
+        let replayOf: number | undefined;
         const c: Change = {
           caller: who,
           commit: async (cmd, notFound = true) => {
             proposed = true;
+            const n = commits++;
+            const requestId = rid === null ? undefined : n === 0 ? rid : `${rid}#${n}`;
             let applied: Applied;
             try {
-              applied = await ctx.state.propose({ ...cmd, at: ctx.nowMs(), actor: who.sub, actorRole: who.role } as Command);
+              applied = await ctx.state.propose({ ...cmd, at: ctx.nowMs(), actor: who.sub, actorRole: who.role, ...(requestId ? { requestId } : {}) } as Command);
             } catch (e) {
               if (e instanceof StoreError) throw storeHttpError(e);
               throw e;
             }
+            replayOf ??= applied.result.replayOf;
             if (!applied.result.ok) {
               const status = applied.result.error === "unknown_host" && notFound ? 404 : 409;
-              throw new HttpError(status, applied.result.error, applied.result.detail);
+              throw new HttpError(status, applied.result.error, applied.result.detail, replayOf !== undefined ? { replayOf } : {});
             }
             return applied;
           },
         };
-        return await handler(req, p, url, c);
+        const res = await handler(req, p, url, c);
+        if (replayOf !== undefined) res.headers.set(REPLAYED_HEADER, String(replayOf));
+        return res;
       } catch (e) {
         if (e instanceof HttpError && !proposed) auditRefusal(req, url, action, target(p), e, caller);
         throw e;
@@ -265,7 +288,7 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
   change("POST", "/api/v1/tokens", "token.create", () => null, async (req, _p, _url, c) => {
     const body = parseBody(TokenRequestSchema, await readJson(req));
     const nowSec = Math.floor(ctx.nowMs() / 1000);
-    const claims: Claims = {
+    const asked: Claims = {
       sub: body.subject ?? `${body.role}-by-${c.caller.sub}`,
       role: body.role,
       jti: newTokenId(),
@@ -273,7 +296,10 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
       ...(body.ttlSeconds ? { exp: nowSec + body.ttlSeconds } : {}),
       ...(body.host ? { host: body.host } : {}),
     };
-    await c.commit({ type: "token.create", jti: claims.jti, role: claims.role, subject: claims.sub, issuedAt: claims.iat, ...(claims.exp ? { expiresAt: claims.exp } : {}), ...(claims.host ? { host: claims.host } : {}) });
+    const a = await c.commit({ type: "token.create", jti: asked.jti, role: asked.role, subject: asked.sub, issuedAt: asked.iat, ...(asked.exp ? { expiresAt: asked.exp } : {}), ...(asked.host ? { host: asked.host } : {}) });
+    // The token as recorded: for a retry of a request already applied (x-lava-request-id), the first attempt's.
+    const v = (a.result.ok ? a.result.value : undefined) as { jti: string; role: Claims["role"]; subject: string; issuedAt: number; expiresAt?: number; host?: string } | undefined;
+    const claims: Claims = v ? { sub: v.subject, role: v.role, jti: v.jti, iat: v.issuedAt, ...(v.expiresAt ? { exp: v.expiresAt } : {}), ...(v.host ? { host: v.host } : {}) } : asked;
     const token = signToken(claims, ctx.jwtKey);
     return json(
       { token, jti: claims.jti, role: claims.role, subject: claims.sub, host: claims.host ?? null, expiresAt: claims.exp ? new Date(claims.exp * 1000).toISOString() : null },

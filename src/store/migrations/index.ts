@@ -11,6 +11,7 @@ import m0003 from "./0003_raft_log.sql" with { type: "text" };
 import m0004 from "./0004_host_keys.sql" with { type: "text" };
 import m0005 from "./0005_jobs_operators.sql" with { type: "text" };
 import m0007 from "./0007_approvals.sql" with { type: "text" };
+import m0006 from "./0006_request_ids.sql" with { type: "text" };
 
 const SQL: Record<string, string> = {
   "0000_init": m0000,
@@ -20,6 +21,7 @@ const SQL: Record<string, string> = {
   "0004_host_keys": m0004,
   "0005_jobs_operators": m0005,
   "0007_approvals": m0007,
+  "0006_request_ids": m0006,
 };
 
 export interface EmbeddedMigration {

@@ -556,7 +556,10 @@ class DriverSimulation implements ClientHost {
     const st = m.storage!;
     for (const msg of p.msgs) {
       if (msg.reject) continue;
-      if (msg.type === "append_resp" && msg.index! > st.lastIndex()) {
+      // (Unless its disk has moved to a later term since: a newer leader may have truncated what it acknowledged to an
+      // older one, in the same Ready; the ack was true when made, and a majority that committed those entries would not
+      // have elected a leader without them.)
+      if (msg.type === "append_resp" && msg.index! > st.lastIndex() && st.hardState.term <= msg.term) {
         throw new InvariantViolation("ready contract", `master ${m.id} acknowledged entries up to ${msg.index} to ${msg.to}, but its disk ends at ${st.lastIndex()}`);
       }
       if (msg.type === "vote_resp") {
