@@ -39,12 +39,15 @@ export class TestCluster {
   readonly secretFile = join(this.root, "secret");
   constructor(readonly masters: TestMaster[]) {}
 
-  /** Starts n masters; `config` is YAML for every master's config file (e.g. raft tuning); `tlsCa` for masters with master.tls in it. */
-  static async start(n: number, opts: { config?: string; tlsCa?: string } = {}): Promise<TestCluster> {
-    const ports = await freePorts(n);
+  /**
+   * Starts n masters; `config` is YAML for every master's config file (e.g. raft tuning); `tlsCa` for masters with master.tls in it;
+   * `ports` and `peersOf` (master i's LAVA_RAFT_PEERS) to route masters through something (tests/helpers/partition.ts).
+   */
+  static async start(n: number, opts: { config?: string; tlsCa?: string; ports?: { http: number; udp: number }[]; peersOf?: (i: number) => string } = {}): Promise<TestCluster> {
+    const ports = opts.ports ?? (await freePorts(n));
     const c = new TestCluster([]);
     writeFileSync(c.secretFile, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") + "\n", { mode: 0o600 });
-    const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p.http}`).join(",");
+    const shared = ports.map((p, i) => `${i + 1}=127.0.0.1:${p.http}`).join(",");
     for (let i = 0; i < n; i++) {
       const args = ["--secret-file", c.secretFile];
       if (opts.config) {
@@ -54,7 +57,7 @@ export class TestCluster {
       }
       const m = new TestMaster(join(c.root, `m${i + 1}`), args);
       m.fixedPorts = ports[i]!;
-      m.env = { LAVA_NODE_ID: String(i + 1), LAVA_RAFT_PEERS: peers };
+      m.env = { LAVA_NODE_ID: String(i + 1), LAVA_RAFT_PEERS: opts.peersOf ? opts.peersOf(i) : shared };
       m.tlsCa = opts.tlsCa ?? null;
       c.masters.push(m);
     }
