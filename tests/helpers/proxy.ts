@@ -26,6 +26,7 @@ interface Conn {
   target: Side;
   /** Bytes held across a cut on this connection (never delivered): heal() resets it. */
   held: number;
+  id: number;
   closed: boolean;
 }
 
@@ -36,6 +37,9 @@ export class TcpProxy {
   private readonly conns = new Set<Conn>();
   private forwardCut = false;
   private backCut = false;
+  /** Sees every chunk that crosses, with its connection's number (a recording attacker on the path). */
+  tap: ((dir: "forward" | "back", chunk: Uint8Array, conn: number) => void) | null = null;
+  private connSeq = 0;
   private constructor(
     private readonly listener: TCPSocketListener<Conn>,
     readonly targetPort: number,
@@ -48,7 +52,7 @@ export class TcpProxy {
       port: 0,
       socket: {
         open(client) {
-          const c: Conn = { client: { socket: client, pending: [] }, target: { socket: null, pending: [] }, held: 0, closed: false };
+          const c: Conn = { client: { socket: client, pending: [] }, target: { socket: null, pending: [] }, held: 0, closed: false, id: ++proxy.connSeq };
           client.data = c;
           proxy.conns.add(c);
           void Bun.connect<Conn>({
@@ -123,6 +127,7 @@ export class TcpProxy {
 
   private relay(c: Conn, dir: "forward" | "back", chunk: Uint8Array): void {
     if (c.closed) return;
+    this.tap?.(dir, new Uint8Array(chunk), c.id);
     const to = dir === "forward" ? c.target : c.client;
     if (dir === "forward" ? this.forwardCut : this.backCut) {
       // Held, never delivered: the connection is now out of step and is reset at heal().
@@ -182,7 +187,8 @@ export class MasterLinks {
     return { links: new MasterLinks(via), peersOf };
   }
 
-  private proxy(from: number, to: number): TcpProxy {
+  /** The proxy master `from` reaches master `to` through. */
+  proxy(from: number, to: number): TcpProxy {
     return this.via[from - 1]![to - 1]!;
   }
 

@@ -8,6 +8,7 @@
  *   POST /_raft/force-resync?target=     admin token, audited
  * and the membership API under /api/v1/cluster (admin, audited).
  */
+import { rmSync } from "node:fs";
 import * as v from "valibot";
 import { parseRaftMessage } from "../../raft/index.ts";
 import type { Message } from "../../raft/types.ts";
@@ -15,10 +16,11 @@ import { CommandSchema, StoreError } from "../../store/index.ts";
 import type { MasterContext } from "../context.ts";
 import { parsePeer } from "../raft/members.ts";
 import { healthPolicy, healthView, resyncStatsView, syncStatusView, type HealthPolicy } from "../raft/status.ts";
+import { bodyHash } from "../raft/peer-auth.ts";
 import { SNAPSHOT_HEADER } from "../raft/transport.ts";
 import { parseBody, type ChangeRoute } from "./api.ts";
 import { HttpError, json, storeHttpError } from "./errors.ts";
-import { readJson, type Router } from "./router.ts";
+import { readJson, readText, type Router } from "./router.ts";
 
 /** Largest batch of peer messages one request may carry (entries are bounded per message by the core). */
 const PEER_BODY_BYTES_MAX = 256 << 20;
@@ -30,6 +32,8 @@ const SnapshotHeaderSchema = v.object({
   to: v.pipe(v.number(), v.integer(), v.minValue(1)),
   term: v.pipe(v.number(), v.integer(), v.minValue(0)),
   bytes: v.pipe(v.number(), v.integer(), v.minValue(0)),
+  /** SHA-256 of the body (hex): the signature covers this header, the receiver checks the body against it. */
+  sha256: v.pipe(v.string(), v.regex(/^[0-9a-f]{64}$/)),
   meta: v.object({
     index: v.pipe(v.number(), v.integer(), v.minValue(0)),
     term: v.pipe(v.number(), v.integer(), v.minValue(0)),
@@ -44,16 +48,34 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
   const repl = () => ctx.state.replication;
   const policy = (): HealthPolicy => healthPolicy(ctx.config.raft);
 
-  function peer(req: Request, path: string): number {
-    const r = repl().auth.verify(req.headers, req.method, path, Date.now() / 1000);
+  /** Refuses at once a request whose peer header is missing, malformed or out of the time window, before reading its body. */
+  function precheck(req: Request): void {
+    const why = repl().auth.precheck(req.headers);
+    if (why) throw new HttpError(401, "peer_auth", why);
+  }
+
+  /** The calling master, once its signature over the whole request (`hash`: its body's, or the snapshot header's) checks and its nonce is new. */
+  function peer(req: Request, path: string, hash: string): { from: number; nonce: string } {
+    const r = repl().auth.verify(req.headers, req.method, path, hash);
     if (!r.ok) throw new HttpError(401, "peer_auth", r.reason);
     repl().learn(r.from, r.addr);
-    return r.from;
+    return r;
+  }
+
+  /** A peer request's JSON body, signature checked. */
+  async function signedJson(req: Request, path: string): Promise<{ from: number; nonce: string; body: unknown }> {
+    precheck(req);
+    const text = await readText(req, PEER_BODY_BYTES_MAX);
+    const who = peer(req, path, bodyHash(text));
+    try {
+      return { ...who, body: JSON.parse(text) };
+    } catch {
+      throw new HttpError(400, "bad_json", "request body is not valid JSON");
+    }
   }
 
   async function messages(req: Request, path: string): Promise<Response> {
-    const from = peer(req, path);
-    const body = await readJson(req, PEER_BODY_BYTES_MAX);
+    const { from, nonce, body } = await signedJson(req, path);
     if (!Array.isArray(body)) throw new HttpError(400, "bad_request", "expected a JSON array of Raft messages");
     const msgs: Message[] = [];
     for (const raw of body) {
@@ -63,16 +85,19 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
     }
     const answers = repl().stepAndAnswer(from, msgs);
     if (answers.length === 0) return new Response(null, { status: 204 });
-    return new Response(JSON.stringify(answers), { status: 200, headers: { "content-type": "application/json", ...repl().answerHeaders(path) } });
+    const out = JSON.stringify(answers);
+    return new Response(out, { status: 200, headers: { "content-type": "application/json", ...repl().answerHeaders(path, nonce, out) } });
   }
   r.on("POST", "/_raft/append", (req) => messages(req, "/_raft/append"));
   r.on("POST", "/_raft/vote", (req) => messages(req, "/_raft/vote"));
 
   r.on("POST", "/_raft/snapshot", async (req) => {
-    const from = peer(req, "/_raft/snapshot");
+    precheck(req);
+    const raw = req.headers.get(SNAPSHOT_HEADER) ?? "";
+    const { from } = peer(req, "/_raft/snapshot", bodyHash(raw));
     let head: v.InferOutput<typeof SnapshotHeaderSchema>;
     try {
-      head = v.parse(SnapshotHeaderSchema, JSON.parse(req.headers.get(SNAPSHOT_HEADER) ?? "null"));
+      head = v.parse(SnapshotHeaderSchema, JSON.parse(raw || "null"));
     } catch {
       throw new HttpError(400, "bad_request", `missing or malformed ${SNAPSHOT_HEADER} header`);
     }
@@ -80,27 +105,34 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
     if (head.bytes > SNAPSHOT_BYTES_MAX) throw new HttpError(413, "too_large", `snapshot of ${head.bytes} bytes is over the ${SNAPSHOT_BYTES_MAX}-byte limit`);
     const path = repl().incomingPath(from);
     const file = Bun.file(path).writer();
+    const hash = new Bun.CryptoHasher("sha256");
     let got = 0;
     try {
-      if (req.body) {
-        for await (const chunk of req.body) {
-          got += chunk.byteLength;
-          if (got > head.bytes) throw new HttpError(400, "bad_request", `snapshot body is longer than the announced ${head.bytes} bytes`);
-          file.write(chunk);
+      try {
+        if (req.body) {
+          for await (const chunk of req.body) {
+            got += chunk.byteLength;
+            if (got > head.bytes) throw new HttpError(400, "bad_request", `snapshot body is longer than the announced ${head.bytes} bytes`);
+            hash.update(chunk);
+            file.write(chunk);
+          }
         }
+      } finally {
+        await file.end();
       }
-    } finally {
-      await file.end();
+      if (got !== head.bytes) throw new HttpError(400, "bad_request", `snapshot body has ${got} bytes, ${head.bytes} announced`);
+      if (hash.digest("hex") !== head.sha256) throw new HttpError(400, "bad_request", "snapshot body does not match the SHA-256 its signed header announced");
+    } catch (e) {
+      rmSync(path, { force: true });
+      throw e;
     }
-    if (got !== head.bytes) throw new HttpError(400, "bad_request", `snapshot body has ${got} bytes, ${head.bytes} announced`);
     const msg: Message = { type: "snapshot", from, to: head.to, term: head.term, snapshot: { meta: head.meta } };
     const out = repl().installReceived(msg, path);
     return json({ installed: out.installed, detail: out.detail });
   });
 
   r.on("POST", "/_raft/propose", async (req) => {
-    peer(req, "/_raft/propose");
-    const body = (await readJson(req, PEER_BODY_BYTES_MAX)) as { command?: unknown };
+    const body = (await signedJson(req, "/_raft/propose")).body as { command?: unknown } | null;
     const cmd = v.safeParse(CommandSchema, body?.command);
     if (!cmd.success) throw new HttpError(400, "bad_request", v.summarize(cmd.issues));
     if (!ctx.state.isLeader) throw new HttpError(503, "not_leader", "this master is not the leader", { leader: repl().leaderAddr });

@@ -15,7 +15,7 @@ import { AnswerRouter } from "./answers.ts";
 import { RaftDriver } from "./driver.ts";
 import { sqliteStateMachine } from "./state-machine.ts";
 import { initialMembers } from "./members.ts";
-import { PeerAuth } from "./peer-auth.ts";
+import { bodyHash, PeerAuth } from "./peer-auth.ts";
 import { HttpTransport } from "./transport.ts";
 
 const log = logger("raft");
@@ -79,7 +79,7 @@ export class Replication {
       tls: peers.tls,
       nowMs: () => Date.now(),
       onUnreachable: (peer) => this.driver.reportUnreachable(peer),
-      onAnswers: (peer, path, headers, text) => this.readAnswers(peer, path, headers, text),
+      onAnswers: (peer, path, nonce, headers, text) => this.readAnswers(peer, path, nonce, headers, text),
       onSnapshotSent: (peer, ok, detail) => {
         this.driver.reportSnapshot(peer, ok);
         for (const w of this.snapshotWaits.get(peer) ?? []) w({ ok, detail });
@@ -151,13 +151,14 @@ export class Replication {
     const leader = this.driver.leaderAddr;
     if (!leader) throw new StoreError("no leader is elected right now (an election is under way, or no majority of masters is up); retry shortly", "not_leader");
     const path = "/_raft/propose";
+    const request = JSON.stringify({ command: cmd });
     let res: Response;
     try {
       res = await fetch(`${this.peers.scheme}://${leader}${path}`, {
         tls: this.peers.tls,
         method: "POST",
-        headers: { "content-type": "application/json", ...this.auth.headers(this.config.nodeId, this.selfAddr, "POST", path, Date.now() / 1000) },
-        body: JSON.stringify({ command: cmd }),
+        headers: { "content-type": "application/json", ...this.auth.sign(this.config.nodeId, this.selfAddr, "POST", path, bodyHash(request)).headers },
+        body: request,
         signal: AbortSignal.timeout(this.config.raft.proposalTimeout * 1000),
       });
     } catch (e) {
@@ -197,8 +198,8 @@ export class Replication {
    * Answers on a response are signed like requests ("RESP" for the method):
    * the connection alone does not prove who answered without TLS.
    */
-  private readAnswers(peer: number, path: string, headers: Headers, text: string): void {
-    const who = this.auth.verify(headers, "RESP", path, Date.now() / 1000);
+  private readAnswers(peer: number, path: string, requestNonce: string, headers: Headers, text: string): void {
+    const who = this.auth.verifyAnswer(headers, path, requestNonce, bodyHash(text));
     if (!who.ok || who.from !== peer) {
       log.warn(`ignored answers from master ${peer} on ${path}: ${who.ok ? `signed by ${who.from}` : who.reason}`);
       return;
@@ -218,9 +219,9 @@ export class Replication {
     this.stepAnswers(peer, msgs);
   }
 
-  /** Headers that sign this master's answers on a response to `path`. */
-  answerHeaders(path: string): Record<string, string> {
-    return this.auth.headers(this.config.nodeId, this.selfAddr, "RESP", path, Date.now() / 1000);
+  /** Headers that sign this master's answers (`body`) on the response to a request (`requestNonce`) on `path`. */
+  answerHeaders(path: string, requestNonce: string, body: string): Record<string, string> {
+    return this.auth.signAnswer(this.config.nodeId, this.selfAddr, path, requestNonce, bodyHash(body));
   }
 
   /** An authenticated peer told us its address. */

@@ -20,7 +20,7 @@ import { unlinkSync, statSync } from "node:fs";
 import type { Message, SnapshotMeta } from "../../raft/types.ts";
 import { logger } from "../../log/index.ts";
 import { explainFailure, type ClientTls } from "../../config/index.ts";
-import type { PeerAuth } from "./peer-auth.ts";
+import { bodyHash, type PeerAuth } from "./peer-auth.ts";
 
 const log = logger("raft");
 
@@ -83,8 +83,8 @@ export interface TransportDeps {
   nowMs(): number;
   /** The core should probe this peer again. */
   onUnreachable(id: number): void;
-  /** A peer answered our request with messages of its own (a JSON array; the headers sign it). */
-  onAnswers(id: number, path: string, headers: Headers, text: string): void;
+  /** A peer answered our request (nonce `requestNonce`) with messages of its own (a JSON array; the headers sign it). */
+  onAnswers(id: number, path: string, requestNonce: string, headers: Headers, text: string): void;
   /** A snapshot send finished. */
   onSnapshotSent(id: number, ok: boolean, detail: string): void;
   /** Writes a consistent copy of the state into `path` and says what it covers. */
@@ -194,22 +194,24 @@ export class HttpTransport {
     }
     s.inflight++;
     const started = performance.now();
+    const body = JSON.stringify(batch);
+    const signed = this.deps.auth.sign(this.deps.selfId, this.deps.selfAddr, "POST", path, bodyHash(body));
     fetch(url, {
       tls: this.deps.tls,
       method: "POST",
-      headers: { "content-type": "application/json", ...this.deps.auth.headers(this.deps.selfId, this.deps.selfAddr, "POST", path, this.deps.nowMs() / 1000) },
-      body: JSON.stringify(batch),
+      headers: { "content-type": "application/json", ...signed.headers },
+      body,
       signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
     })
       .then(async (res) => {
         const text = await res.text().catch(() => "");
-        if (!res.ok) throw new Error(`HTTP ${res.status}`);
+        if (!res.ok) throw new Error(`HTTP ${res.status}${res.status === 401 ? `: ${errorDetail(text)}` : ""}`);
         p.stats.lastLatencyMs = Math.round((performance.now() - started) * 100) / 100;
         p.stats.lastOkAtMs = this.deps.nowMs();
         p.stats.consecutiveFailures = 0;
         p.stats.messagesSent += batch.length;
         s.retryAtMs = 0;
-        if (res.status === 200 && text) this.deps.onAnswers(p.stats.id, path, res.headers, text);
+        if (res.status === 200 && text) this.deps.onAnswers(p.stats.id, path, signed.nonce, res.headers, text);
       })
       .catch((e: Error) => {
         p.stats.consecutiveFailures++;
@@ -237,10 +239,11 @@ export class HttpTransport {
     p.snapshot = progress;
     this.deps
       .makeSnapshot(path)
-      .then((meta) => {
+      .then(async (meta) => {
         this.resync.snapshotsCreated++;
         if (this.stopped) throw new Error("the master is stopping");
-        this.streamSnapshot(p, m, url, path, meta, progress);
+        const sha256 = await fileHash(path);
+        this.streamSnapshot(p, m, url, path, meta, sha256, progress);
       })
       .catch((e: Error) => {
         p.snapshot = null;
@@ -255,7 +258,7 @@ export class HttpTransport {
       });
   }
 
-  private streamSnapshot(p: Peer, m: Message, url: string, path: string, meta: SnapshotMeta, progress: SnapshotProgress): void {
+  private streamSnapshot(p: Peer, m: Message, url: string, path: string, meta: SnapshotMeta, sha256: string, progress: SnapshotProgress): void {
     const to = p.stats.id;
     const total = statSync(path).size;
     progress.bytesTotal = total;
@@ -275,11 +278,13 @@ export class HttpTransport {
         void reader.cancel();
       },
     });
-    const header = JSON.stringify({ from: this.deps.selfId, to, term: m.term, meta, bytes: total });
+    // The signature covers this header, and the header the body's SHA-256 (checked by the receiver before it installs anything).
+    const header = JSON.stringify({ from: this.deps.selfId, to, term: m.term, meta, bytes: total, sha256 });
+    const signed = this.deps.auth.sign(this.deps.selfId, this.deps.selfAddr, "POST", "/_raft/snapshot", bodyHash(header));
     fetch(url, {
       tls: this.deps.tls,
       method: "POST",
-      headers: { "content-type": "application/octet-stream", ...this.deps.auth.headers(this.deps.selfId, this.deps.selfAddr, "POST", "/_raft/snapshot", this.deps.nowMs() / 1000), [SNAPSHOT_HEADER]: header },
+      headers: { "content-type": "application/octet-stream", ...signed.headers, [SNAPSHOT_HEADER]: header },
       body,
       signal: AbortSignal.timeout(this.deps.snapshotTimeoutMs),
     })
@@ -303,5 +308,22 @@ export class HttpTransport {
           /* already gone */
         }
       });
+  }
+}
+
+/** SHA-256 of a file (hex), read as a stream. */
+export async function fileHash(path: string): Promise<string> {
+  const h = new Bun.CryptoHasher("sha256");
+  for await (const chunk of Bun.file(path).stream()) h.update(chunk);
+  return h.digest("hex");
+}
+
+/** The `detail` of a JSON error answer, for the log. */
+function errorDetail(text: string): string {
+  try {
+    const d = (JSON.parse(text) as { detail?: unknown }).detail;
+    return typeof d === "string" ? d.slice(0, 300) : text.slice(0, 300);
+  } catch {
+    return text.slice(0, 300);
   }
 }
