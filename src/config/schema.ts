@@ -159,6 +159,12 @@ const MasterTlsSchema = v.strictObject(
     key: pemPath("tls.key", "the PEM private key of tls.cert"),
     /** PEM CA bundle the other masters' certificates are verified against; default: the system store. */
     ca: v.optional(pemPath("tls.ca", "a PEM CA bundle")),
+    /**
+     * Mutual TLS: every client of the HTTP port (the other masters, agents,
+     * ctl) must present a certificate `ca` signed. Masters present their own
+     * `cert` to each other (it must allow clientAuth).
+     */
+    requireClientCert: v.optional(v.boolean(), false),
   },
   // Also the message for a missing cert or key.
   "tls needs both cert and key (paths of the master's PEM certificate and its private key)",
@@ -170,6 +176,9 @@ const ClientTlsSchema = v.strictObject({
   ca: v.optional(pemPath("tls.ca", "a PEM CA bundle")),
   /** Accept any certificate (labs only: no server authentication; logged as a warning). */
   insecureSkipVerify: v.optional(v.boolean(), false),
+  /** PEM client certificate and its key, for masters with master.tls.requireClientCert. */
+  cert: v.optional(pemPath("tls.cert", "a PEM client certificate")),
+  key: v.optional(pemPath("tls.key", "the PEM private key of tls.cert")),
 });
 
 export const MasterSchema = v.strictObject({

@@ -47,7 +47,7 @@ describe("schema", () => {
     const f = join(dir, "typo.yaml");
     writeFileSync(f, "agent:\n  tls:\n    cafile: x\n");
     const e = configError(() => loadConfig({ role: "agent", configFile: f, env: {} }));
-    expect(e.message).toContain("agent.tls.cafile: unknown key (allowed here: ca, insecureSkipVerify)");
+    expect(e.message).toContain("agent.tls.cafile: unknown key (allowed here: ca, insecureSkipVerify, cert, key)");
   });
 
   test("env LAVA_TLS_* fill the section of the role started; absent, there is no section", () => {
@@ -55,7 +55,7 @@ describe("schema", () => {
     const agent = loadConfig({ role: "agent", env: { LAVA_TLS_CA: pki.ca, LAVA_TLS_INSECURE_SKIP_VERIFY: "no" } }).config.tls;
     expect(agent).toEqual({ ca: pki.ca, insecureSkipVerify: false });
     const master = loadConfig({ role: "master", env: { LAVA_TLS_CERT: pki.server.cert, LAVA_TLS_KEY: pki.server.key } }).config.tls;
-    expect(master).toEqual({ cert: pki.server.cert, key: pki.server.key });
+    expect(master).toEqual({ cert: pki.server.cert, key: pki.server.key, requireClientCert: false });
     const e = configError(() => loadConfig({ role: "ctl", env: { LAVA_TLS_INSECURE_SKIP_VERIFY: "maybe" } }));
     expect(e.message).toContain("env LAVA_TLS_INSECURE_SKIP_VERIFY: ctl.tls.insecureSkipVerify");
   });
@@ -70,7 +70,9 @@ describe("masterTls", () => {
     const t = masterTls({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca })!;
     expect(t.server.cert).toBe(readFileSync(pki.server.cert, "utf8"));
     expect(t.server.key).toBe(readFileSync(pki.server.key, "utf8"));
-    expect(t.peers).toEqual({ scheme: "https", tls: { ca: readFileSync(pki.ca, "utf8") } });
+    // Masters present their own certificate to each other (peers with requireClientCert want it; others ignore it).
+    expect(t.peers).toEqual({ scheme: "https", tls: { ca: readFileSync(pki.ca, "utf8"), cert: t.server.cert, key: t.server.key } });
+    expect(t.server.requestCert).toBeUndefined();
     expect(masterTls({ cert: pki.server.cert, key: pki.server.key })!.peers).toEqual({ scheme: "https", tls: undefined });
   });
 
@@ -130,5 +132,23 @@ describe("tlsAdvice", () => {
     }
     expect(explainFailure(Object.assign(new Error("boom"), { code: "ECONNREFUSED" }), "https", key)).toBe("boom");
     expect(explainFailure(Object.assign(new Error("unable to verify the first certificate"), { code: "UNABLE_TO_VERIFY_LEAF_SIGNATURE" }), "https", key)).toContain("(the master's certificate is not trusted");
+  });
+});
+
+describe("mutual TLS", () => {
+  const both = pki.issue("both", ["IP:127.0.0.1"], ["serverAuth", "clientAuth"]);
+  test("master.tls.requireClientCert: Bun.serve requests a certificate from the CA; it needs the CA, and a certificate the masters may present to each other", () => {
+    const t = masterTls({ cert: both.cert, key: both.key, ca: pki.ca, requireClientCert: true })!;
+    expect(t.server).toMatchObject({ requestCert: true, ca: readFileSync(pki.ca, "utf8") });
+    expect(t.peers.tls).toEqual({ ca: readFileSync(pki.ca, "utf8"), cert: readFileSync(both.cert, "utf8"), key: readFileSync(both.key, "utf8") });
+    expect(configError(() => masterTls({ cert: both.cert, key: both.key, requireClientCert: true })).message).toContain("master.tls.requireClientCert needs master.tls.ca");
+    expect(configError(() => masterTls({ cert: pki.server.cert, key: pki.server.key, ca: pki.ca, requireClientCert: true })).message).toContain("lacks clientAuth");
+  });
+
+  test("agent.tls.cert and .key go together and must match; they are presented with the CA", () => {
+    const client = pki.issue("client", ["DNS:ops"], ["clientAuth"]);
+    expect(clientTls("agent", { ca: pki.ca, cert: client.cert, key: client.key, insecureSkipVerify: false })).toEqual({ ca: readFileSync(pki.ca, "utf8"), cert: readFileSync(client.cert, "utf8"), key: readFileSync(client.key, "utf8") });
+    expect(configError(() => clientTls("ctl", { cert: client.cert, insecureSkipVerify: false })).message).toContain("ctl.tls.cert and ctl.tls.key go together");
+    expect(configError(() => clientTls("agent", { cert: client.cert, key: both.key, insecureSkipVerify: false })).message).toContain("is not the private key of agent.tls.cert");
   });
 });

@@ -6,7 +6,7 @@
  * what to do; bad certificate files stop start-up with exit 2.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
@@ -131,6 +131,54 @@ describe("three masters with master.tls", () => {
     expect(view.members.map((m) => m.role).sort()).toEqual(["follower", "follower", "leader"]);
     expect(view.members.filter((m) => m.health === "healthy")).toHaveLength(2);
   }, 60_000);
+});
+
+describe("three masters with mutual TLS (master.tls.requireClientCert)", () => {
+  test("peers authenticate each other with client certificates from master.tls.ca; a client without one, or with one from another CA, is refused at the handshake; ctl with ctl.tls.cert gets in", async () => {
+    const both = pki.issue("mtls-master", ["IP:127.0.0.1", "DNS:localhost"], ["serverAuth", "clientAuth"]);
+    const client = pki.issue("mtls-client", ["DNS:ops.example"], ["clientAuth"]);
+    const yaml = `master:\n  tls:\n    cert: ${both.cert}\n    key: ${both.key}\n    ca: ${pki.ca}\n    requireClientCert: true\n`;
+    const c = await TestCluster.start(3, { config: yaml, tlsCa: pki.ca });
+    clusters.push(c);
+    for (const m of c.masters) m.clientCert = client;
+    // An election and a replicated write: the masters presented their certificates to each other.
+    const leader = await c.leader(10_000);
+    const follower = c.masters.find((m) => m !== leader)!;
+    const wrote = await follower.api("/api/v1/tokens", { method: "POST", body: JSON.stringify({ role: "read", subject: "over-mtls" }) });
+    expect(wrote.status).toBe(201);
+    await waitFor(() => c.masters.every((m) => c.query<{ subject: string }>(m, "SELECT subject FROM tokens").some((r) => r.subject === "over-mtls")), 10_000, "the write on every master");
+
+    // A would-be peer with the CA but no client certificate: refused before any HTTP (whatever its x-lava-peer header).
+    const ca = readFileSync(pki.ca, "utf8");
+    const bare = await fetch(`${follower.url}/_raft/append`, { method: "POST", body: "[]", tls: { ca } }).then(
+      (r) => `HTTP ${r.status}`,
+      (e: Error) => `refused: ${e.message}`,
+    );
+    expect(bare).toStartWith("refused");
+    // A certificate from another CA: refused too.
+    const rogue = makeTestCa(mkdtempSync(join(root, "rogue-")));
+    const rogueClient = rogue.issue("rogue", ["DNS:rogue.example"], ["clientAuth"]);
+    const foreign = await fetch(`${follower.url}/_raft/health`, { tls: { ca, cert: readFileSync(rogueClient.cert, "utf8"), key: readFileSync(rogueClient.key, "utf8") } }).then(
+      (r) => `HTTP ${r.status}`,
+      (e: Error) => `refused: ${e.message}`,
+    );
+    expect(foreign).toStartWith("refused");
+
+    // ctl presents ctl.tls.cert (env LAVA_TLS_CERT / LAVA_TLS_KEY); without it, no master is reachable (exit 3).
+    const env = { LAVA_TOKEN: leader.adminToken, LAVA_TLS_CA: pki.ca };
+    const ok = await runLava(["ctl", "cluster", "--json", "--master", `https://${follower.addr}`], { env: { ...env, LAVA_TLS_CERT: client.cert, LAVA_TLS_KEY: client.key } });
+    expect(ok.stderr).toBe("");
+    expect(ok.code).toBe(0);
+    expect((JSON.parse(ok.stdout) as { leader: { address: string } }).leader.address).toBe(leader.addr);
+    const without = await runLava(["ctl", "cluster", "--master", `https://${follower.addr}`, "--timeout", "2"], { env });
+    expect(without.code).toBe(3);
+  }, 60_000);
+
+  test("requireClientCert with a master certificate that may not be a client's (serverAuth only) stops start-up with exit 2 saying what to reissue", async () => {
+    const out = await runLava(["master", "--data-dir", join(root, "mtls-bad"), "--bind", "127.0.0.1", "--http-port", "0", "--udp-port", "0", "--config", file("mtls-bad.yaml", `master:\n${tlsYaml}    requireClientCert: true\n`)]);
+    expect(out.code).toBe(2);
+    expect(out.stderr).toContain("extendedKeyUsage = serverAuth, clientAuth");
+  }, 30_000);
 });
 
 describe("start-up", () => {

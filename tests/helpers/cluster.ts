@@ -86,6 +86,8 @@ export class TestMaster {
   env: Record<string, string> = {};
   /** Set for a master with master.tls: its CA's PEM file; api(), url and TestCluster then use https. */
   tlsCa: string | null = null;
+  /** PEM files of the client certificate the test presents (a master with master.tls.requireClientCert). */
+  clientCert: { cert: string; key: string } | null = null;
   constructor(
     readonly dataDir: string,
     readonly extraArgs: string[] = [],
@@ -135,8 +137,10 @@ export class TestMaster {
     return `${this.tlsCa ? "https" : "http"}://${this.addr}`;
   }
   /** fetch()'s `tls` for this master: its CA, or nothing for plain http. */
-  get fetchTls(): { ca: string } | undefined {
-    return this.tlsCa ? { ca: readFileSync(this.tlsCa, "utf8") } : undefined;
+  get fetchTls(): { ca: string; cert?: string; key?: string } | undefined {
+    if (!this.tlsCa) return undefined;
+    const mine = this.clientCert ? { cert: readFileSync(this.clientCert.cert, "utf8"), key: readFileSync(this.clientCert.key, "utf8") } : {};
+    return { ca: readFileSync(this.tlsCa, "utf8"), ...mine };
   }
   get adminToken(): string {
     return readFileSync(join(this.dataDir, "admin.token"), "utf8").trim();

@@ -18,8 +18,8 @@ export interface TestCa {
   caKey: string;
   /** A server certificate for 127.0.0.1 and localhost, signed by the CA. */
   server: Issued;
-  /** Another certificate signed by the CA, for `subjectAltName` entries of the caller's choice. */
-  issue(name: string, sans: string[]): Issued;
+  /** Another certificate signed by the CA, for `subjectAltName` entries of the caller's choice (extendedKeyUsage serverAuth unless `usage` says). */
+  issue(name: string, sans: string[], usage?: ("serverAuth" | "clientAuth")[]): Issued;
 }
 
 function openssl(args: string[], cwd: string): void {
@@ -36,10 +36,10 @@ function openssl(args: string[], cwd: string): void {
 export function makeTestCa(dir: string): TestCa {
   const ec = ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"];
   openssl(["req", "-x509", ...ec, "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=lava test CA"], dir);
-  const issue = (name: string, sans: string[]): Issued => {
+  const issue = (name: string, sans: string[], usage: ("serverAuth" | "clientAuth")[] = ["serverAuth"]): Issued => {
     const key = join(dir, `${name}.key`);
     const cert = join(dir, `${name}.pem`);
-    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${sans.join(",")}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=serverAuth\n`);
+    writeFileSync(join(dir, `${name}.ext`), `subjectAltName=${sans.join(",")}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\nextendedKeyUsage=${usage.join(",")}\n`);
     openssl(["req", ...ec, "-keyout", key, "-out", `${name}.csr`, "-subj", `/CN=${name}`], dir);
     openssl(["x509", "-req", "-in", `${name}.csr`, "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", cert, "-days", "2", "-extfile", `${name}.ext`], dir);
     return { cert, key };
