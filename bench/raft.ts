@@ -29,6 +29,7 @@
  * says so.
  *
  *   bun run build && bun bench/raft.ts [--seconds 9] [--rounds 3] [--kills 5] [--etcd auto|on|off]
+ *   bun bench/raft.ts --vs /tmp/lava-main   the same binary's figures beside another build's, rounds interleaved
  *   bun bench/raft.ts --smoke          a few seconds, nothing judged (tests/bench/raft.test.ts runs it in CI)
  */
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
@@ -57,6 +58,7 @@ const flags = parseFlags("bun bench/raft.ts", process.argv.slice(2), {
   "request-ids": { kind: "boolean", default: true, help: "send lava's writes with x-lava-request-id, as lava ctl does" },
   smoke: { kind: "boolean", default: false, help: "a few seconds, no targets judged, no etcd unless --etcd on, results only with --out" },
   bin: { kind: "string", default: null, help: "lava binary (default dist/lava)" },
+  vs: { kind: "string", default: null, help: "another lava binary (e.g. main's) measured in the same rounds: ratios of this one to it (a regression check)" },
   out: { kind: "string", default: null, help: "result file (default bench/results/raft.json; none in --smoke)" },
 });
 if (!["auto", "on", "off"].includes(flags.etcd!)) {
@@ -197,59 +199,73 @@ const summary = (xs: number[]) => {
 /** The round whose writes/s is the median (its latencies come with it). */
 const medianRate = (xs: Rate[]): Rate => [...xs].sort((a, b) => a.writesPerSec - b.writesPerSec)[Math.floor(xs.length / 2)]!;
 
+/** One lava build under test: a single master and three masters. */
+interface Variant {
+  label: string;
+  bin: string;
+  solo: BenchMaster;
+  cluster: BenchMaster[];
+  single: System;
+  three: System;
+  runs: { solo1: Rate[]; c1: Rate[]; solo64: Rate[]; c64: Rate[] };
+  soloKill: number[];
+  clusterKill: number[];
+}
+
 const masters: BenchMaster[] = [];
 let etcd: EtcdCluster | null = null;
-try {
-  const solo = await BenchMaster.start({ bin, dataDir: join(root, "solo"), args: ["--secret-file", secretFile] });
+
+async function startVariant(label: string, vbin: string): Promise<Variant> {
+  const solo = await BenchMaster.start({ bin: vbin, dataDir: join(root, `${label}-solo`), args: ["--secret-file", secretFile] });
   masters.push(solo);
-  const token = solo.adminToken;
   const ports = await freePorts(3);
   const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p.http}`).join(",");
+  const cluster: BenchMaster[] = [];
   for (let i = 0; i < 3; i++) {
-    masters.push(await BenchMaster.start({ bin, dataDir: join(root, `m${i + 1}`), args: ["--secret-file", secretFile], ports: ports[i]!, env: { LAVA_NODE_ID: String(i + 1), LAVA_RAFT_PEERS: peers } }));
+    const m = await BenchMaster.start({ bin: vbin, dataDir: join(root, `${label}-m${i + 1}`), args: ["--secret-file", secretFile], ports: ports[i]!, env: { LAVA_NODE_ID: String(i + 1), LAVA_RAFT_PEERS: peers } });
+    masters.push(m);
+    cluster.push(m);
   }
-  const cluster = masters.slice(1);
+  // Every master signs tokens with the same secret: one admin token serves all.
+  const token = solo.adminToken;
+  return { label, bin: vbin, solo, cluster, single: lavaSystem(`${label} single master`, token), three: lavaSystem(`${label} three masters`, token), runs: { solo1: [], c1: [], solo64: [], c64: [] }, soloKill: [], clusterKill: [] };
+}
+
+try {
+  const variants = [await startVariant("this", bin), ...(flags.vs ? [await startVariant("vs", lavaBinary(flags.vs))] : [])];
   if (etcdBin) {
     const ep = await freePorts(6);
     etcd = await EtcdCluster.start(etcdBin, join(root, "etcd"), [0, 1, 2].map((i) => ({ client: ep[i]!.http, peer: ep[i + 3]!.http })));
   }
-  const single = lavaSystem("single master", token);
-  const three = lavaSystem("three masters", token);
-  const leader = await lavaLeader(cluster);
-  const etcdLeader = etcd ? await etcd.leader() : null;
+  const etcdRuns = { e1: [] as Rate[], e64: [] as Rate[] };
 
-  // Throughput: the systems take turns, round after round; each figure is the median of its rounds.
+  // Throughput: every system takes its turn, round after round; each figure is the median of its rounds.
   const per = seconds / rounds;
-  const runs = { solo1: [] as Rate[], c1: [] as Rate[], e1: [] as Rate[], solo64: [] as Rate[], c64: [] as Rate[], e64: [] as Rate[] };
   for (let k = 0; k < rounds; k++) {
-    runs.solo1.push(await rate(single, solo.addr, 1, per));
-    runs.c1.push(await rate(three, leader.addr, 1, per));
-    if (etcdLeader) runs.e1.push(await rate(etcdSystem, etcdLeader.addr, 1, per));
-    runs.solo64.push(await rate(single, solo.addr, 64, per));
-    runs.c64.push(await rate(three, leader.addr, 64, per));
-    if (etcdLeader) runs.e64.push(await rate(etcdSystem, etcdLeader.addr, 64, per));
+    for (const clients of [1, 64]) {
+      for (const v of variants) {
+        const leader = await lavaLeader(v.cluster);
+        (clients === 1 ? v.runs.solo1 : v.runs.solo64).push(await rate(v.single, v.solo.addr, clients, per));
+        (clients === 1 ? v.runs.c1 : v.runs.c64).push(await rate(v.three, leader.addr, clients, per));
+      }
+      if (etcd) (clients === 1 ? etcdRuns.e1 : etcdRuns.e64).push(await rate(etcdSystem, (await etcd.leader()).addr, clients, per));
+    }
   }
-  const solo1 = medianRate(runs.solo1);
-  const solo64 = medianRate(runs.solo64);
-  const c1 = medianRate(runs.c1);
-  const c64 = medianRate(runs.c64);
-  const e1 = etcd ? medianRate(runs.e1) : null;
-  const e64 = etcd ? medianRate(runs.e64) : null;
 
-  // Kills, taking turns too: the single master (kill, restart), the three masters' leader, etcd's leader.
-  const soloKill: number[] = [];
-  const clusterKill: number[] = [];
+  // Kills, taking turns too: a single master (kill, restart), the three masters' leader, etcd's leader.
   const etcdKill: number[] = [];
   for (let k = 0; k < kills; k++) {
-    soloKill.push(
-      await timeToNextWrite(single, [solo.addr], async () => {
-        await solo.kill9();
-        await solo.restart();
-      }),
-    );
-    const lead = await lavaLeader(cluster);
-    clusterKill.push(await timeToNextWrite(three, cluster.map((m) => m.addr), () => lead.kill9()));
-    await lead.restart();
+    for (const v of variants) {
+      v.soloKill.push(
+        await timeToNextWrite(v.single, [v.solo.addr], async () => {
+          await v.solo.kill9();
+          await v.solo.restart();
+        }),
+      );
+      const lead = await lavaLeader(v.cluster);
+      v.clusterKill.push(await timeToNextWrite(v.three, v.cluster.map((m) => m.addr), () => lead.kill9()));
+      await lead.restart();
+    }
     if (etcd) {
       const el = await etcd.leader();
       etcdKill.push(await timeToNextWrite(etcdSystem, etcd.members.map((m) => m.addr), () => el.kill9()));
@@ -257,43 +273,73 @@ try {
       await etcd.leader(15_000);
     }
   }
-  await solo.stop();
 
   const r = (a: number, b: number) => round(a / b, 3);
-  const kill = { single: summary(soloKill), three: summary(clusterKill), ...(etcd ? { etcd: summary(etcdKill) } : {}) };
+  const figures = (v: Variant) => ({
+    binary: binaryVersion(v.bin),
+    single: { oneClient: medianRate(v.runs.solo1), clients64: medianRate(v.runs.solo64), killToNextWrite: summary(v.soloKill) },
+    three: { oneClient: medianRate(v.runs.c1), clients64: medianRate(v.runs.c64), killToNextWrite: summary(v.clusterKill) },
+    perRound: v.runs,
+  });
+  const me = figures(variants[0]!);
+  const vs = variants[1] ? figures(variants[1]) : null;
+  const { oneClient: solo1, clients64: solo64 } = me.single;
+  const { oneClient: c1, clients64: c64 } = me.three;
+  const e1 = etcd ? medianRate(etcdRuns.e1) : null;
+  const e64 = etcd ? medianRate(etcdRuns.e64) : null;
+  const etcdKillSummary = etcd ? summary(etcdKill) : null;
   // What the three masters are judged against: etcd in this run, else its historical figures.
-  const ref = e1 && e64 && kill.etcd
-    ? { source: `${etcdVersion(etcdBin!)}, 3 members, measured in this run`, oneClientWritesPerSec: e1.writesPerSec, oneClientP50Ms: e1.p50Ms, oneClientP99Ms: e1.p99Ms, clients64WritesPerSec: e64.writesPerSec, clients64P99Ms: e64.p99Ms, killToNextWriteMs: kill.etcd.medianMs }
-    : { source: `historical: ${HISTORICAL_ETCD.measured} (etcd not installed here; apt-get install etcd-server to measure it beside lava)`, ...HISTORICAL_ETCD };
+  const ref =
+    e1 && e64 && etcdKillSummary
+      ? { source: `${etcdVersion(etcdBin!)}, 3 members, measured in this run`, oneClientWritesPerSec: e1.writesPerSec, oneClientP50Ms: e1.p50Ms, oneClientP99Ms: e1.p99Ms, clients64WritesPerSec: e64.writesPerSec, clients64P99Ms: e64.p99Ms, killToNextWriteMs: etcdKillSummary.medianMs }
+      : { source: `historical: ${HISTORICAL_ETCD.measured} (etcd not installed here; apt-get install etcd-server to measure it beside lava)`, ...HISTORICAL_ETCD };
+  const kill3 = me.three.killToNextWrite.medianMs;
   const targets = {
     oneClientWritesPerSec: { target: ref.oneClientWritesPerSec, measured: c1.writesPerSec, met: c1.writesPerSec >= ref.oneClientWritesPerSec },
     oneClientP50Ms: { target: ref.oneClientP50Ms, measured: c1.p50Ms, met: c1.p50Ms <= ref.oneClientP50Ms },
     oneClientP99Ms: { target: ref.oneClientP99Ms, measured: c1.p99Ms, met: c1.p99Ms <= ref.oneClientP99Ms },
     clients64WritesPerSec: { target: ref.clients64WritesPerSec, measured: c64.writesPerSec, met: c64.writesPerSec >= ref.clients64WritesPerSec },
     clients64P99Ms: { target: ref.clients64P99Ms, measured: c64.p99Ms, met: c64.p99Ms <= ref.clients64P99Ms },
-    killToNextWriteMs: { target: ref.killToNextWriteMs, measured: kill.three.medianMs, met: kill.three.medianMs <= ref.killToNextWriteMs },
+    killToNextWriteMs: { target: ref.killToNextWriteMs, measured: kill3, met: kill3 <= ref.killToNextWriteMs },
     clients64VsSingle: { target: 0.5, measured: r(c64.writesPerSec, solo64.writesPerSec), met: c64.writesPerSec >= 0.5 * solo64.writesPerSec },
   };
   const result = {
-    binary: binaryVersion(bin),
+    binary: me.binary,
     smoke,
     seconds,
     rounds,
     kills,
     requestIds: flags["request-ids"],
-    perRound: runs,
-    single: { oneClient: solo1, clients64: solo64, killToNextWrite: kill.single },
-    three: { oneClient: c1, clients64: c64, killToNextWrite: kill.three },
-    ...(etcd ? { etcd: { version: etcdVersion(etcdBin!), oneClient: e1, clients64: e64, killToNextWrite: kill.etcd } } : {}),
+    perRound: me.perRound,
+    single: me.single,
+    three: me.three,
+    ...(etcd ? { etcd: { version: etcdVersion(etcdBin!), oneClient: e1, clients64: e64, killToNextWrite: etcdKillSummary, perRound: etcdRuns } } : {}),
     ratios: {
       oneClientWritesPerSec: r(c1.writesPerSec, solo1.writesPerSec),
       oneClientP50: r(c1.p50Ms, solo1.p50Ms),
       oneClientP99: r(c1.p99Ms, solo1.p99Ms),
       clients64WritesPerSec: r(c64.writesPerSec, solo64.writesPerSec),
       clients64P99: r(c64.p99Ms, solo64.p99Ms),
-      killToNextWriteMedian: r(kill.three.medianMs, kill.single.medianMs),
+      killToNextWriteMedian: r(kill3, me.single.killToNextWrite.medianMs),
       ...(e1 && e64 ? { vsEtcdOneClientWritesPerSec: r(c1.writesPerSec, e1.writesPerSec), vsEtcdClients64WritesPerSec: r(c64.writesPerSec, e64.writesPerSec) } : {}),
     },
+    ...(vs
+      ? {
+          vs: {
+            ...vs,
+            // This build over the other one, same rounds: above 1 is faster (writes/s), below 1 is faster (latency).
+            ratios: {
+              singleOneClientWritesPerSec: r(solo1.writesPerSec, vs.single.oneClient.writesPerSec),
+              singleClients64WritesPerSec: r(solo64.writesPerSec, vs.single.clients64.writesPerSec),
+              threeOneClientWritesPerSec: r(c1.writesPerSec, vs.three.oneClient.writesPerSec),
+              threeOneClientP50: r(c1.p50Ms, vs.three.oneClient.p50Ms),
+              threeClients64WritesPerSec: r(c64.writesPerSec, vs.three.clients64.writesPerSec),
+              threeClients64P99: r(c64.p99Ms, vs.three.clients64.p99Ms),
+              threeKillToNextWriteMedian: r(kill3, vs.three.killToNextWrite.medianMs),
+            },
+          },
+        }
+      : {}),
     reference: ref.source,
     ...(smoke ? {} : { targets }),
   };
@@ -302,8 +348,13 @@ try {
   console.log(line("single master [baseline]", solo1, solo64));
   console.log(line("three masters", c1, c64));
   if (e1 && e64) console.log(line(`etcd (${etcdVersion(etcdBin!)}, 3 members)`, e1, e64));
+  if (vs) {
+    console.log(line(`--vs single master (${vs.binary})`, vs.single.oneClient, vs.single.clients64));
+    console.log(line(`--vs three masters (${vs.binary})`, vs.three.oneClient, vs.three.clients64));
+    console.log(`this build / --vs: ${JSON.stringify(result.vs!.ratios)}`);
+  }
   console.log(`ratios: ${JSON.stringify(result.ratios)}`);
-  console.log(`kill → next acknowledged write: ${JSON.stringify(kill)}`);
+  console.log(`kill → next acknowledged write: ${JSON.stringify({ single: me.single.killToNextWrite, three: me.three.killToNextWrite, ...(etcdKillSummary ? { etcd: etcdKillSummary } : {}), ...(vs ? { vsThree: vs.three.killToNextWrite } : {}) })}`);
   if (smoke) console.log("smoke run: nothing judged");
   else {
     console.log(`targets (medians), against ${ref.source}:`);
