@@ -11,6 +11,7 @@
  */
 import { afterAll, describe, expect, test } from "bun:test";
 import { runLava } from "../helpers/binary.ts";
+import type { TestMaster } from "../helpers/cluster.ts";
 import { freePorts, TestCluster } from "../helpers/masters.ts";
 import { MasterLinks, TcpProxy } from "../helpers/proxy.ts";
 import { waitFor } from "../helpers/wait.ts";
@@ -149,95 +150,91 @@ function checkWrites(c: TestCluster, acked: Map<string, number>): void {
   }
 }
 
+/**
+ * Three masters behind proxies under the clients' workload: `cut`
+ * partitions the leader, the others elect a leader of their own and take
+ * writes, `during` does what the test wants while the cut lasts; then the
+ * links heal and the history and every master are checked.
+ */
+async function aroundAPartition(cut: (net: MasterLinks, old: TestMaster, oldId: number) => void, during: (x: { c: TestCluster; old: TestMaster; oldId: number; w: ReturnType<typeof workload> }) => Promise<unknown>) {
+  const { c, net } = await partitionable();
+  const old = await c.leader(8000);
+  const oldId = c.masters.indexOf(old) + 1;
+  const w = workload(c, old.adminToken);
+  await waitFor(() => w.acked.size >= 10, 10_000, "writes before the partition");
+  cut(net, old, oldId);
+  const cutAt = performance.now();
+  // The others elect a leader of their own; the old one may still believe it leads for an election timeout.
+  const fresh = await c.leader(8000, old);
+  const electedMs = performance.now() - cutAt;
+  const ackedBefore = w.acked.size;
+  await waitFor(() => w.acked.size >= ackedBefore + 10, 15_000, "writes acknowledged by the new leader");
+  await during({ c, old, oldId, w });
+  net.heal();
+  await waitFor(() => w.acked.size >= ackedBefore + 20, 15_000, "writes after healing");
+  await w.stop();
+  await converged(c);
+  expect(staleReads(w.acked, w.reads)).toEqual([]);
+  checkWrites(c, w.acked);
+  expect(c.masters.indexOf(fresh) + 1).not.toBe(oldId);
+  return { w, oldId, freshId: c.masters.indexOf(fresh) + 1, electedMs };
+}
+
 describe("three masters behind proxies", () => {
   test("a leader cut off both ways: reads through it never return stale state, and no acknowledged write is lost", async () => {
-    const { c, net } = await partitionable();
-    const old = await c.leader(8000);
-    const oldId = c.masters.indexOf(old) + 1;
-    const w = workload(c, old.adminToken);
-    await waitFor(() => w.acked.size >= 10, 10_000, "writes before the partition");
-    net.isolate(oldId);
-    const cutAt = performance.now();
-    // The others elect a leader of their own; the old one may still believe it leads for an election timeout.
-    const fresh = await c.leader(8000, old);
-    const electedMs = performance.now() - cutAt;
-    const ackedBefore = w.acked.size;
-    await waitFor(() => w.acked.size >= ackedBefore + 10, 10_000, "writes acknowledged by the new leader");
-    // Reads sent to the cut-off master while writes commit elsewhere.
-    const readsAtOldBefore = w.reads.filter((r) => r.via === oldId).length + w.failedReads.filter((v) => v === oldId).length;
-    await waitFor(() => w.reads.filter((r) => r.via === oldId).length + w.failedReads.filter((v) => v === oldId).length >= readsAtOldBefore + 3, 15_000, "reads through the cut-off master");
-    net.heal();
-    await waitFor(() => w.acked.size >= ackedBefore + 20, 15_000, "writes after healing");
-    await w.stop();
-    await converged(c);
-    expect(staleReads(w.acked, w.reads)).toEqual([]);
-    checkWrites(c, w.acked);
-    expect(c.masters.indexOf(fresh) + 1).not.toBe(oldId);
+    const r = await aroundAPartition(
+      (net, _old, oldId) => net.isolate(oldId),
+      async ({ oldId, w }) => {
+        // Reads sent to the cut-off master while writes commit elsewhere.
+        const at = () => w.reads.filter((x) => x.via === oldId).length + w.failedReads.filter((v) => v === oldId).length;
+        const before = at();
+        await waitFor(() => at() >= before + 3, 15_000, "reads through the cut-off master");
+      },
+    );
+    const w = r.w;
     console.log(
-      `isolated leader ${oldId}: new leader ${c.masters.indexOf(fresh) + 1} in ${electedMs.toFixed(0)} ms; ${w.acked.size} writes acknowledged (${w.attempts} attempts), ${w.reads.length} reads answered, ${w.failedReads.length} refused or timed out (${w.failedReads.filter((v) => v === oldId).length} at the cut-off master)`,
+      `isolated leader ${r.oldId}: new leader ${r.freshId} in ${r.electedMs.toFixed(0)} ms; ${w.acked.size} writes acknowledged (${w.attempts} attempts), ${w.reads.length} reads answered, ${w.failedReads.length} refused or timed out (${w.failedReads.filter((v) => v === r.oldId).length} at the cut-off master)`,
     );
   }, 90_000);
 
   test("a leader that can send but not hear (answers and requests to it cut): it steps down, and the history stays linearizable", async () => {
-    const { c, net } = await partitionable();
-    const old = await c.leader(8000);
-    const oldId = c.masters.indexOf(old) + 1;
-    const w = workload(c, old.adminToken);
-    await waitFor(() => w.acked.size >= 10, 10_000, "writes before the partition");
-    // Its appends still reach the followers, but nothing they say reaches it.
-    for (let j = 1; j <= 3; j++) if (j !== oldId) net.cut(j, oldId);
-    const fresh = await c.leader(8000, old);
-    const ackedBefore = w.acked.size;
-    await waitFor(() => w.acked.size >= ackedBefore + 10, 15_000, "writes acknowledged by the new leader");
-    // The old leader noticed it lost its quorum (check quorum) and no longer calls itself the leader.
-    await waitFor(async () => (await c.health(old))?.state !== "Leader", 5000, "the cut-off leader to step down");
-    net.heal();
-    await waitFor(() => w.acked.size >= ackedBefore + 20, 15_000, "writes after healing");
-    await w.stop();
-    await converged(c);
-    expect(staleReads(w.acked, w.reads)).toEqual([]);
-    checkWrites(c, w.acked);
-    expect(c.masters.indexOf(fresh) + 1).not.toBe(oldId);
+    await aroundAPartition(
+      // Its appends still reach the followers, but nothing they say reaches it.
+      (net, _old, oldId) => {
+        for (let j = 1; j <= 3; j++) if (j !== oldId) net.cut(j, oldId);
+      },
+      // It notices it lost its quorum (check quorum) and no longer calls itself the leader.
+      ({ c, old }) => waitFor(async () => (await c.health(old))?.state !== "Leader", 5000, "the cut-off leader to step down"),
+    );
   }, 90_000);
 });
 
 describe("a deposed leader that cannot hear the new term", () => {
   test("paused (SIGSTOP) while cut off, it resumes still believing it leads: the reads that waited for it are never answered from its stale state", async () => {
-    const { c, net } = await partitionable();
-    const old = await c.leader(8000);
-    const oldId = c.masters.indexOf(old) + 1;
-    const token = old.adminToken;
-    const w = workload(c, token);
-    await waitFor(() => w.acked.size >= 10, 10_000, "writes before the partition");
-    net.isolate(oldId);
-    old.proc.proc.kill("SIGSTOP");
-    try {
-      await c.leader(8000, old);
-      const ackedBefore = w.acked.size;
-      await waitFor(() => w.acked.size >= ackedBefore + 10, 10_000, "writes acknowledged by the new leader");
-    } finally {
-      // Reads sent now wait in its socket; when it resumes, its clock has not moved: it still leads, as far as it knows.
-      const startedAt = performance.now();
-      const pending = Array.from({ length: 8 }, async () => {
-        try {
-          const res = await fetch(`http://${old.addr}/api/v1/tokens`, { headers: { authorization: `Bearer ${token}` }, signal: AbortSignal.timeout(5000) });
-          if (res.status !== 200) return { status: res.status, subjects: null };
-          return { status: 200, subjects: new Set(((await res.json()) as { subject: string }[]).map((t) => t.subject)) };
-        } catch {
-          return { status: 0, subjects: null };
-        }
-      });
-      await Bun.sleep(100);
-      old.proc.proc.kill("SIGCONT");
-      const answers = await Promise.all(pending);
-      for (const a of answers) if (a.subjects) w.reads.push({ via: oldId, startedAt, subjects: a.subjects });
-      console.log(`reads held by the paused old leader: ${answers.map((a) => a.status).join(" ")}`);
-    }
-    net.heal();
-    await w.stop();
-    await converged(c);
-    expect(staleReads(w.acked, w.reads)).toEqual([]);
-    checkWrites(c, w.acked);
+    await aroundAPartition(
+      (net, old, oldId) => {
+        net.isolate(oldId);
+        old.proc.proc.kill("SIGSTOP");
+      },
+      async ({ old, oldId, w }) => {
+        // Reads sent now wait in its socket; when it resumes, its clock has not moved: it still leads, as far as it knows.
+        const startedAt = performance.now();
+        const pending = Array.from({ length: 8 }, async () => {
+          try {
+            const res = await fetch(`http://${old.addr}/api/v1/tokens`, { headers: { authorization: `Bearer ${old.adminToken}` }, signal: AbortSignal.timeout(5000) });
+            if (res.status !== 200) return { status: res.status, subjects: null };
+            return { status: 200, subjects: new Set(((await res.json()) as { subject: string }[]).map((t) => t.subject)) };
+          } catch {
+            return { status: 0, subjects: null };
+          }
+        });
+        await Bun.sleep(100);
+        old.proc.proc.kill("SIGCONT");
+        const answers = await Promise.all(pending);
+        for (const a of answers) if (a.subjects) w.reads.push({ via: oldId, startedAt, subjects: a.subjects });
+        console.log(`reads held by the paused old leader: ${answers.map((a) => a.status).join(" ")}`);
+      },
+    );
   }, 90_000);
 });
 

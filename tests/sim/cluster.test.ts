@@ -5,54 +5,21 @@
  * 3 nodes, half on 5); a failure prints its one-line replay.
  */
 import { describe, expect, test } from "bun:test";
-import { runSimulation, type SimResult } from "./simulation.ts";
+import { replayTests, seedTests } from "./seed-tests.ts";
+import { runSimulation } from "./simulation.ts";
 
-const TOTAL = Math.max(2, Number(process.env.LAVA_SIM_SEEDS ?? 1200));
-const PER_TEST = 50;
-
-function failures(results: SimResult[]): string[] {
-  return results.filter((r) => !r.ok).map((r) => `seed ${r.seed} on ${r.nodes} nodes failed:\n${r.failure}\nreplay: ${r.replay}`);
-}
-
-for (const nodes of [3, 5]) {
-  const seeds = Math.ceil(TOTAL / 2);
-  describe(`${nodes}-node clusters`, () => {
-    for (let from = 1; from <= seeds; from += PER_TEST) {
-      const to = Math.min(seeds, from + PER_TEST - 1);
-      test(
-        `seeds ${from}..${to}: safe, live and linearizable`,
-        () => {
-          const results: SimResult[] = [];
-          for (let seed = from; seed <= to; seed++) results.push(runSimulation({ seed, nodes }));
-          expect(failures(results)).toEqual([]);
-          // The runs did work: leaders were elected and entries committed.
-          expect(results.every((r) => r.elections >= 1 && r.committed > nodes)).toBe(true);
-        },
-        (to - from + 1) * (nodes === 3 ? 400 : 600),
-      );
-    }
-  });
-}
+seedTests({
+  total: Math.max(2, Number(process.env.LAVA_SIM_SEEDS ?? 1200)),
+  sizes: [3, 5],
+  title: (nodes) => `${nodes}-node clusters`,
+  run: (seed, nodes) => runSimulation({ seed, nodes }),
+  // Leaders were elected and entries committed.
+  worked: (r, nodes) => r.elections >= 1 && r.committed > nodes,
+  msPerRun: (nodes) => (nodes === 3 ? 400 : 600),
+});
 
 describe("the simulator", () => {
-  test("a seed replays exactly: two runs of one seed are identical, another seed differs", () => {
-    const a = runSimulation({ seed: 4242, nodes: 5 });
-    const b = runSimulation({ seed: 4242, nodes: 5 });
-    const c = runSimulation({ seed: 4243, nodes: 5 });
-    expect(b.digest).toBe(a.digest);
-    expect(b.events).toBe(a.events);
-    expect(c.digest).not.toBe(a.digest);
-  }, 10_000);
-
-  test("a trace of the run is available for a replay, and the same seed traces the same lines", () => {
-    const lines: string[] = [];
-    const again: string[] = [];
-    runSimulation({ seed: 7, nodes: 3, trace: (l) => lines.push(l) });
-    runSimulation({ seed: 7, nodes: 3, trace: (l) => again.push(l) });
-    expect(lines.length).toBeGreaterThan(100);
-    expect(lines[0]).toContain("params");
-    expect(again).toEqual(lines);
-  }, 10_000);
+  replayTests(runSimulation, { replay: 5, trace: 3 });
 
   test("every message the core sends passes the wire schema the transport checks", () => {
     for (let seed = 1; seed <= 6; seed++) {

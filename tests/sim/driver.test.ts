@@ -8,54 +8,20 @@
  */
 import { describe, expect, test } from "bun:test";
 import { runDriverSimulation } from "./driver/simulation.ts";
-import type { SimResult } from "./simulation.ts";
+import { replayTests, seedTests } from "./seed-tests.ts";
 
-const TOTAL = Math.max(3, Number(process.env.LAVA_SIM_DRIVER_SEEDS ?? 1200));
-const PER_TEST = 50;
-
-function failures(results: SimResult[]): string[] {
-  return results.filter((r) => !r.ok).map((r) => `seed ${r.seed} on ${r.nodes} masters failed:\n${r.failure}\nreplay: ${r.replay}`);
-}
-
-for (const nodes of [1, 3, 5]) {
-  const seeds = Math.ceil(TOTAL / 3);
-  describe(`${nodes} master(s), driver-level`, () => {
-    for (let from = 1; from <= seeds; from += PER_TEST) {
-      const to = Math.min(seeds, from + PER_TEST - 1);
-      test(
-        `seeds ${from}..${to}: safe, live and linearizable`,
-        () => {
-          const results: SimResult[] = [];
-          for (let seed = from; seed <= to; seed++) results.push(runDriverSimulation({ seed, nodes }));
-          expect(failures(results)).toEqual([]);
-          // The runs did work: leaders were elected and clients' writes applied.
-          expect(results.every((r) => r.elections >= 1 && r.workload.writesOk > 0)).toBe(true);
-        },
-        (to - from + 1) * (nodes === 1 ? 200 : nodes === 3 ? 400 : 600),
-      );
-    }
-  });
-}
+seedTests({
+  total: Math.max(3, Number(process.env.LAVA_SIM_DRIVER_SEEDS ?? 1200)),
+  sizes: [1, 3, 5],
+  title: (nodes) => `${nodes} master(s), driver-level`,
+  run: (seed, nodes) => runDriverSimulation({ seed, nodes }),
+  // Leaders were elected and clients' writes applied.
+  worked: (r) => r.elections >= 1 && r.workload.writesOk > 0,
+  msPerRun: (nodes) => (nodes === 1 ? 200 : nodes === 3 ? 400 : 600),
+});
 
 describe("the driver-level simulator", () => {
-  test("a seed replays exactly: two runs of one seed are identical, another seed differs", () => {
-    const a = runDriverSimulation({ seed: 4242, nodes: 3 });
-    const b = runDriverSimulation({ seed: 4242, nodes: 3 });
-    const c = runDriverSimulation({ seed: 4243, nodes: 3 });
-    expect(b.digest).toBe(a.digest);
-    expect(b.events).toBe(a.events);
-    expect(c.digest).not.toBe(a.digest);
-  }, 10_000);
-
-  test("a trace of the run is available for a replay, and the same seed traces the same lines", () => {
-    const lines: string[] = [];
-    const again: string[] = [];
-    runDriverSimulation({ seed: 7, nodes: 3, trace: (l) => lines.push(l) });
-    runDriverSimulation({ seed: 7, nodes: 3, trace: (l) => again.push(l) });
-    expect(lines.length).toBeGreaterThan(100);
-    expect(lines[0]).toContain("params");
-    expect(again).toEqual(lines);
-  }, 10_000);
+  replayTests(runDriverSimulation, { replay: 3, trace: 3 });
 
   test("runs exercise what they should: every crash point, power loss, pauses, slow and failing writes, snapshots, retried writes", () => {
     const total: Record<string, number> = {};

@@ -46,12 +46,26 @@ export interface SimParams {
 }
 
 /** Picks one of `xs`. */
-function pick<T>(rng: () => number, xs: readonly T[]): T {
+export function pick<T>(rng: () => number, xs: readonly T[]): T {
   return xs[Math.floor(rng() * xs.length)]!;
 }
 
-function between(rng: () => number, lo: number, hi: number): number {
+export function between(rng: () => number, lo: number, hi: number): number {
   return lo + Math.floor(rng() * (hi - lo + 1));
+}
+
+/** Network weather: calm, or drawn loss, duplication, delay and spikes. */
+export function drawNet(rng: () => number, calm: boolean): NetworkProfile {
+  return calm
+    ? { loss: 0, duplicate: 0, delayMsMin: 1, delayMsMax: 3, spike: 0, spikeMsMax: 0 }
+    : {
+        loss: pick(rng, [0, 0.01, 0.05, 0.15]),
+        duplicate: pick(rng, [0, 0.01, 0.05]),
+        delayMsMin: 0.5,
+        delayMsMax: pick(rng, [2, 5, 15]),
+        spike: pick(rng, [0, 0.01, 0.03]),
+        spikeMsMax: pick(rng, [50, 150]),
+      };
 }
 
 export function drawParams(rng: () => number, nodes: number): SimParams {
@@ -71,16 +85,7 @@ export function drawParams(rng: () => number, nodes: number): SimParams {
     snapshotEvery: pick(rng, [0, 5, 25, 100]),
     compactKeep: pick(rng, [0, 3, 20]),
     readyDelayMsMax: pick(rng, [0.5, 2, 6]),
-    net: calm
-      ? { loss: 0, duplicate: 0, delayMsMin: 1, delayMsMax: 3, spike: 0, spikeMsMax: 0 }
-      : {
-          loss: pick(rng, [0, 0.01, 0.05, 0.15]),
-          duplicate: pick(rng, [0, 0.01, 0.05]),
-          delayMsMin: 0.5,
-          delayMsMax: pick(rng, [2, 5, 15]),
-          spike: pick(rng, [0, 0.01, 0.03]),
-          spikeMsMax: pick(rng, [50, 150]),
-        },
+    net: drawNet(rng, calm),
     faultMs: between(rng, 3000, 6000),
     faultEveryMs: pick(rng, [80, 150, 300]),
     crashes: rng() < 0.75,

@@ -17,14 +17,13 @@ import { RawNode } from "../../src/raft/node.ts";
 import { parseRaftMessage } from "../../src/raft/schema.ts";
 import type { ConfChange, ConfState, Message, NodeId, RaftStorage, RaftTestingKnobs, Ready } from "../../src/raft/types.ts";
 import { seededRng } from "../helpers/rng.ts";
-import { EventQueue } from "./events.ts";
-import { InvariantViolation, Invariants } from "./invariants.ts";
+import { InvariantViolation } from "./invariants.ts";
+import { pickWeighted, SimRun } from "./run-parts.ts";
 import { encodeWrite, KvStore } from "./kv.ts";
-import { checkKvHistory, describeOps } from "./linearizability.ts";
 import { SimNetwork } from "./network.ts";
 import { drawParams, type SimParams } from "./params.ts";
 import { SimNode, type TornCrash } from "./sim-node.ts";
-import { Workload, type ClientHost, type ClientOp, type WorkloadStats } from "./workload.ts";
+import { Workload, type ClientOp, type WorkloadStats } from "./workload.ts";
 
 export type BrokenKnobs = Omit<RaftTestingKnobs, "iKnowThisBreaksRaft">;
 
@@ -89,31 +88,23 @@ type Membership =
   | { kind: "removing"; victim: NodeId; after: number }
   | { kind: "adding"; victim: NodeId; newcomer: NodeId; started: boolean; after: number };
 
-class Simulation implements ClientHost {
-  private readonly q = new EventQueue();
+class Simulation extends SimRun {
   private readonly p: SimParams;
   /** Every node id ever started (a machine added back gets a new one). */
   private readonly ids: NodeId[];
   private readonly nodes = new Map<NodeId, SimNode>();
   private readonly net: SimNetwork;
-  private readonly inv = new Invariants();
-  private readonly work: Workload;
   private readonly faultRng: () => number;
   private readonly schedRng: () => number;
   private readonly liveRng: () => number;
   private readonly knobs: RaftTestingKnobs | undefined;
   private readonly validate: "all" | "sampled" | "off";
   private sentCount = 0;
-  private stampN = 0;
-  private events = 0;
-  private failure: string | undefined;
-  private phase: "faults" | "healing" | "done" = "faults";
   private membership: Membership = { kind: "idle", until: 0 };
-  private healedAt = 0;
   private final: { index: number } | undefined;
-  private readonly coverage: Record<string, number> = {};
 
   constructor(private readonly o: SimOptions) {
+    super(o.trace);
     this.p = { ...drawParams(seededRng(streamSeed(o.seed, 1)), o.nodes), ...o.params };
     this.faultRng = seededRng(streamSeed(o.seed, 2));
     this.schedRng = seededRng(streamSeed(o.seed, 3));
@@ -137,18 +128,6 @@ class Simulation implements ClientHost {
 
   // ---- ClientHost
 
-  now(): number {
-    return this.q.now;
-  }
-  stamp(): number {
-    return ++this.stampN;
-  }
-  after(ms: number, fn: () => void): void {
-    this.q.after(ms, fn);
-  }
-  at(t: number, fn: () => void): void {
-    this.q.at(t, fn);
-  }
   reachable(id: NodeId): boolean {
     const n = this.nodes.get(id);
     return !!n && !!n.raw && !n.removed;
@@ -181,9 +160,6 @@ class Simulation implements ClientHost {
   }
   members(): NodeId[] {
     return this.ids.filter((id) => !this.nodes.get(id)!.removed);
-  }
-  trace(line: string): void {
-    this.o.trace?.(`${this.q.now.toFixed(2).padStart(9)} ${line}`);
   }
 
   kick(n: SimNode): void {
@@ -219,59 +195,17 @@ class Simulation implements ClientHost {
     this.q.after(this.faultGap(), () => this.faultStep());
     this.q.at(this.p.faultMs, () => this.heal());
     this.work.start();
-    const hardStop = this.p.faultMs + this.p.livenessMs;
-    for (;;) {
-      if (this.failure || this.phase === "done") break;
-      let more: boolean;
-      try {
-        more = this.q.runNext(hardStop);
-      } catch (e) {
-        this.failure = e instanceof InvariantViolation ? `invariant violated: ${e.message}` : `the run threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
-        break;
-      }
-      if (!more) break;
-      this.events++;
-    }
-    if (!this.failure && this.phase !== "done") this.failure = this.livenessFailure();
-    if (!this.failure) {
-      const lin = checkKvHistory(this.work.history());
-      if (!lin.ok) {
-        this.failure =
-          lin.reason === "budget_exceeded"
-            ? `linearizability check of key ${lin.key} gave up after ${lin.steps} steps (history too concurrent)`
-            : `history not linearizable on key ${lin.key}:\n${describeOps(lin.ops)}`;
-      }
-    }
+    this.runToEnd(this.p.faultMs + this.p.livenessMs);
     return this.result();
   }
 
   private result(): SimResult {
-    const digestParts = [this.events, this.stampN, this.inv.highestCommitted, this.q.now.toFixed(3)];
-    for (const n of this.nodes.values()) {
+    const nodeDigests = [...this.nodes.values()].map((n) => {
       const hs = n.storage.hardState;
-      digestParts.push(`${n.id}:${hs.term}/${hs.vote}/${hs.commit}/${n.storage.lastIndex()}/${n.kv.applied}`);
-    }
-    for (const op of this.work.ops) digestParts.push(`${op.id}${op.status[0]}${op.record.output ?? ""}`);
-    const r: SimResult = {
-      seed: this.o.seed,
-      nodes: this.o.nodes,
-      ok: this.failure === undefined,
-      replay: replayCommand(this.o.seed, this.o.nodes, this.o.knobs),
-      simMs: Math.round(this.q.now),
-      events: this.events,
-      elections: this.inv.elections,
-      committed: this.inv.highestCommitted,
-      crashes: [...this.nodes.values()].reduce((s, n) => s + n.crashes, 0),
-      workload: { ...this.work.stats },
-      coverage: { ...this.coverage },
-      digest: digestParts.join(" "),
-    };
-    if (this.failure) r.failure = this.failure;
-    return r;
-  }
-
-  private count(what: string): void {
-    this.coverage[what] = (this.coverage[what] ?? 0) + 1;
+      return `${n.id}:${hs.term}/${hs.vote}/${hs.commit}/${n.storage.lastIndex()}/${n.kv.applied}`;
+    });
+    const crashes = [...this.nodes.values()].reduce((s, n) => s + n.crashes, 0);
+    return this.resultOf(this.o.seed, this.o.nodes, replayCommand(this.o.seed, this.o.nodes, this.o.knobs), crashes, nodeDigests);
   }
 
   // ---- nodes
@@ -545,56 +479,24 @@ class Simulation implements ClientHost {
     const p = this.p;
     const r = this.faultRng;
     const actions: [number, () => void][] = [];
-    if (p.partitions) {
-      actions.push([3, () => this.randomPartition()]);
-      actions.push([2, () => this.isolateLeader()]);
-      actions.push([1, () => this.cutOneWay()]);
-      actions.push([5, () => this.healNet()]);
-    }
+    if (p.partitions) actions.push(...this.networkFaults(this.net, this.ids, this.faultRng, () => this.leader()?.id));
     if (p.crashes) actions.push([3, () => this.randomCrash()]);
     if (p.pauses) actions.push([1, () => this.randomPause()]);
     if (p.transfers) actions.push([2, () => this.transfer()]);
     if (p.forcedSnapshots) actions.push([1, () => this.forceSnapshot()]);
     if (p.membership) actions.push([3, () => this.membershipStep()]);
     actions.push([1, () => {}]);
-    const total = actions.reduce((s, [w]) => s + w, 0);
-    let x = r() * total;
-    for (const [w, act] of actions) {
-      x -= w;
-      if (x < 0) {
-        act();
-        break;
-      }
-    }
+    pickWeighted(actions, r);
     this.q.after(this.faultGap(), () => this.faultStep());
   }
 
-  private randomPartition(): void {
-    const shuffled = shuffle(this.ids, this.faultRng);
-    const k = 1 + Math.floor(this.faultRng() * (shuffled.length - 1));
-    const groups = [shuffled.slice(0, k), shuffled.slice(k)];
-    this.net.heal();
-    this.net.partition(groups);
-    this.trace(`fault: partition ${groups.map((g) => g.join(",")).join(" | ")}`);
-  }
 
-  private isolateLeader(): void {
-    const l = this.leader();
-    if (!l) return;
-    this.net.isolate(l.id, this.ids);
-    this.trace(`fault: isolate leader ${l.id}`);
-  }
 
-  private cutOneWay(): void {
-    const [a, b] = shuffle(this.ids, this.faultRng);
-    this.net.cutOneWay(a!, b!);
-    this.trace(`fault: cut ${a}→${b}`);
-  }
 
-  private healNet(): void {
-    this.net.heal();
-    this.trace("fault: network healed");
-  }
+
+
+
+
 
   private randomCrash(): void {
     const up = [...this.nodes.values()].filter((n) => n.raw && !n.removed);
@@ -752,7 +654,7 @@ class Simulation implements ClientHost {
     this.q.after(50, () => this.healingStep());
   }
 
-  private livenessFailure(): string {
+  protected livenessFailure(): string {
     const lines = [...this.nodes.values()].map((n) => {
       if (!n.raw) return `  node ${n.id}: down${n.removed ? " (removed)" : ""}`;
       const s = n.raw.status();
@@ -769,15 +671,6 @@ function confAfter(c: ConfState, cc: ConfChange): ConfState {
   if (cc.type === "add") voters.add(cc.node);
   else voters.delete(cc.node);
   return { voters: [...voters].sort((a, b) => a - b) };
-}
-
-function shuffle<T>(xs: readonly T[], rng: () => number): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
 }
 
 /** One line per message, for traces. */

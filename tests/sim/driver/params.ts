@@ -3,6 +3,7 @@
  * its own random stream (printed as the first line of a trace).
  */
 import type { NetworkProfile } from "../network.ts";
+import { between, drawNet, pick } from "../params.ts";
 
 export interface DriverSimParams {
   nodes: number;
@@ -47,14 +48,6 @@ export interface DriverSimParams {
   livenessMs: number;
 }
 
-function pick<T>(rng: () => number, xs: readonly T[]): T {
-  return xs[Math.floor(rng() * xs.length)]!;
-}
-
-function between(rng: () => number, lo: number, hi: number): number {
-  return lo + Math.floor(rng() * (hi - lo + 1));
-}
-
 export function drawDriverParams(rng: () => number, nodes: number): DriverSimParams {
   const calm = rng() < 0.1;
   return {
@@ -69,16 +62,7 @@ export function drawDriverParams(rng: () => number, nodes: number): DriverSimPar
     keepEntries: pick(rng, [3, 10, 50, 10_000]),
     proposalTimeoutMs: pick(rng, [150, 400, 1000]),
     turnDelayMsMax: pick(rng, [0.2, 1, 4]),
-    net: calm
-      ? { loss: 0, duplicate: 0, delayMsMin: 0.5, delayMsMax: 3, spike: 0, spikeMsMax: 0 }
-      : {
-          loss: pick(rng, [0, 0.01, 0.05, 0.15]),
-          duplicate: pick(rng, [0, 0.01, 0.05]),
-          delayMsMin: 0.5,
-          delayMsMax: pick(rng, [2, 5, 15]),
-          spike: pick(rng, [0, 0.01, 0.03]),
-          spikeMsMax: pick(rng, [50, 150]),
-        },
+    net: drawNet(rng, calm),
     faultMs: between(rng, 3000, 6000),
     faultEveryMs: pick(rng, [80, 150, 300]),
     crashes: rng() < 0.75,

@@ -30,12 +30,11 @@ import type { Message, NodeId, SoftState } from "../../../src/raft/types.ts";
 import { StoreError } from "../../../src/store/index.ts";
 import { configureLogging } from "../../../src/log/index.ts";
 import { seededRng } from "../../helpers/rng.ts";
-import { EventQueue } from "../events.ts";
-import { InvariantViolation, Invariants } from "../invariants.ts";
-import { checkKvHistory, describeOps } from "../linearizability.ts";
+import { InvariantViolation } from "../invariants.ts";
+import { pickWeighted, SimRun } from "../run-parts.ts";
 import { cloneMessage, SimNetwork } from "../network.ts";
 import { describe, streamSeed, type SimResult } from "../simulation.ts";
-import { Workload, type ClientHost, type ClientOp } from "../workload.ts";
+import { Workload, type ClientOp } from "../workload.ts";
 import { SimDb } from "./db.ts";
 import { encodeKvWrite, KvMachine, type KvApplied } from "./machine.ts";
 import { drawDriverParams, type DriverSimParams } from "./params.ts";
@@ -119,30 +118,22 @@ class SimMaster {
 const addr = (id: NodeId) => `sim-${id}`;
 const idOf = (a: string | null): NodeId => (a && a.startsWith("sim-") ? Number(a.slice(4)) : 0);
 
-class DriverSimulation implements ClientHost {
-  private readonly q = new EventQueue();
+class DriverSimulation extends SimRun {
   private readonly p: DriverSimParams;
   private readonly masters = new Map<NodeId, SimMaster>();
   private readonly ids: NodeId[];
   private readonly net: SimNetwork<Packet>;
-  private readonly inv = new Invariants();
-  private readonly work: Workload;
   private readonly faultRng: () => number;
   private readonly schedRng: () => number;
   private readonly liveRng: () => number;
   private readonly knobs: DriverTestingKnobs | undefined;
   private readonly files = new Map<string, SnapshotData>();
   private fileSeq = 0;
-  private stampN = 0;
   private sentCount = 0;
-  private events = 0;
-  private failure: string | undefined;
-  private phase: "faults" | "healing" | "done" = "faults";
-  private healedAt = 0;
   private final: { index: number } | undefined;
-  private readonly coverage: Record<string, number> = {};
 
   constructor(private readonly o: DriverSimOptions) {
+    super(o.trace);
     configureLogging({ level: "silent", format: "pretty" });
     this.p = { ...drawDriverParams(seededRng(streamSeed(o.seed, 101)), o.nodes), ...o.params };
     this.faultRng = seededRng(streamSeed(o.seed, 102));
@@ -166,26 +157,11 @@ class DriverSimulation implements ClientHost {
 
   // ---- ClientHost
 
-  now(): number {
-    return this.q.now;
-  }
-  stamp(): number {
-    return ++this.stampN;
-  }
-  after(ms: number, fn: () => void): void {
-    this.q.after(ms, fn);
-  }
-  at(t: number, fn: () => void): void {
-    this.q.at(t, fn);
-  }
   members(): NodeId[] {
     return this.ids;
   }
   reachable(id: NodeId): boolean {
     return this.masters.get(id)?.driver != null;
-  }
-  trace(line: string): void {
-    this.o.trace?.(`${this.q.now.toFixed(2).padStart(9)} ${line}`);
   }
 
   /** A client's attempt reached master `c.target`: a write through the driver with the op's request id, or a read barrier. */
@@ -266,57 +242,17 @@ class DriverSimulation implements ClientHost {
     this.q.after(this.faultGap(), () => this.faultStep());
     this.q.at(this.p.faultMs, () => this.heal());
     this.work.start();
-    const hardStop = this.p.faultMs + this.p.livenessMs;
-    for (;;) {
-      if (this.failure || this.phase === "done") break;
-      let more: boolean;
-      try {
-        more = this.q.runNext(hardStop);
-      } catch (e) {
-        this.failure = e instanceof InvariantViolation ? `invariant violated: ${e.message}` : `the run threw: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}`;
-        break;
-      }
-      if (!more) break;
-      this.events++;
-    }
-    if (!this.failure && this.phase !== "done") this.failure = this.livenessFailure();
-    if (!this.failure) {
-      const lin = checkKvHistory(this.work.history());
-      if (!lin.ok) {
-        this.failure =
-          lin.reason === "budget_exceeded" ? `linearizability check of key ${lin.key} gave up after ${lin.steps} steps (history too concurrent)` : `history not linearizable on key ${lin.key}:\n${describeOps(lin.ops)}`;
-      }
-    }
+    this.runToEnd(this.p.faultMs + this.p.livenessMs);
     return this.result();
   }
 
   private result(): SimResult {
-    const digestParts: (string | number)[] = [this.events, this.stampN, this.inv.highestCommitted, this.q.now.toFixed(3)];
-    for (const m of this.masters.values()) {
+    const nodeDigests = [...this.masters.values()].map((m) => {
       const hs = (m.db.meta.get("raft.hs") as { term: number; vote: number; commit: number } | undefined) ?? { term: 0, vote: 0, commit: 0 };
-      digestParts.push(`${m.id}:${hs.term}/${hs.vote}/${hs.commit}/${String(m.db.meta.get("lastApplied") ?? 0)}`);
-    }
-    for (const op of this.work.ops) digestParts.push(`${op.id}${op.status[0]}${op.record.output ?? ""}`);
-    const r: SimResult = {
-      seed: this.o.seed,
-      nodes: this.o.nodes,
-      ok: this.failure === undefined,
-      replay: driverReplayCommand(this.o.seed, this.o.nodes, this.o.knobs),
-      simMs: Math.round(this.q.now),
-      events: this.events,
-      elections: this.inv.elections,
-      committed: this.inv.highestCommitted,
-      crashes: [...this.masters.values()].reduce((s, m) => s + m.crashes, 0),
-      workload: { ...this.work.stats },
-      coverage: { ...this.coverage },
-      digest: digestParts.join(" "),
-    };
-    if (this.failure) r.failure = this.failure;
-    return r;
-  }
-
-  private count(what: string): void {
-    this.coverage[what] = (this.coverage[what] ?? 0) + 1;
+      return `${m.id}:${hs.term}/${hs.vote}/${hs.commit}/${String(m.db.meta.get("lastApplied") ?? 0)}`;
+    });
+    const crashes = [...this.masters.values()].reduce((s, m) => s + m.crashes, 0);
+    return this.resultOf(this.o.seed, this.o.nodes, driverReplayCommand(this.o.seed, this.o.nodes, this.o.knobs), crashes, nodeDigests);
   }
 
   /** Runs a check of the invariants; a violation ends the run (even when it happens inside a driver call, which would catch it). */
@@ -390,7 +326,7 @@ class DriverSimulation implements ClientHost {
           this.crash(m, leader && w.entries > 0 ? "between sending its appends and writing them (leader)" : "before the write's transaction");
           // Sometimes with the leader cut off just after (once what was in flight arrived): what the crashed
           // follower took, if it was counted, must then be found on the remaining members alone.
-          if (!leader && w.entries > 0 && this.p.partitions && this.faultRng() < 0.5) this.q.after(this.p.net.delayMsMax + 1, () => this.isolateLeader());
+          if (!leader && w.entries > 0 && this.p.partitions && this.faultRng() < 0.5) this.q.after(this.p.net.delayMsMax + 1, () => this.isolate(this.net, this.ids, this.leader()?.id));
           throw new SimCrash("before the transaction");
         }
       },
@@ -659,12 +595,7 @@ class DriverSimulation implements ClientHost {
     if (this.phase !== "faults") return;
     const p = this.p;
     const actions: [number, () => void][] = [];
-    if (p.partitions) {
-      actions.push([3, () => this.randomPartition()]);
-      actions.push([2, () => this.isolateLeader()]);
-      actions.push([1, () => this.cutOneWay()]);
-      actions.push([5, () => this.healNet()]);
-    }
+    if (p.partitions) actions.push(...this.networkFaults(this.net, this.ids, this.faultRng, () => this.leader()?.id));
     if (p.crashes) actions.push([3, () => this.randomCrash()]);
     if (p.pauses) actions.push([1, () => this.randomPause()]);
     if (p.slowDisks) actions.push([1, () => this.planFor((m) => (m.plan.slowMs = this.electionMs() * (1 + this.faultRng() * 3)), "a slow write")]);
@@ -672,15 +603,7 @@ class DriverSimulation implements ClientHost {
     if (p.transfers) actions.push([2, () => this.transfer()]);
     if (p.forcedSnapshots) actions.push([1, () => this.forceSnapshot()]);
     actions.push([1, () => {}]);
-    const total = actions.reduce((s, [w]) => s + w, 0);
-    let x = this.faultRng() * total;
-    for (const [w, act] of actions) {
-      x -= w;
-      if (x < 0) {
-        act();
-        break;
-      }
-    }
+    pickWeighted(actions, this.faultRng);
     this.q.after(this.faultGap(), () => this.faultStep());
   }
 
@@ -727,33 +650,13 @@ class DriverSimulation implements ClientHost {
     this.trace(`fault: master ${m.id} paused until ${m.frozenUntil.toFixed(1)}`);
   }
 
-  private randomPartition(): void {
-    const shuffled = shuffle(this.ids, this.faultRng);
-    const k = 1 + Math.floor(this.faultRng() * (shuffled.length - 1));
-    const groups = [shuffled.slice(0, k), shuffled.slice(k)];
-    this.net.heal();
-    this.net.partition(groups);
-    this.trace(`fault: partition ${groups.map((g) => g.join(",")).join(" | ")}`);
-  }
 
-  private isolateLeader(): void {
-    const l = this.leader();
-    if (!l) return;
-    this.net.isolate(l.id, this.ids);
-    this.count("leader isolated");
-    this.trace(`fault: isolate leader ${l.id}`);
-  }
 
-  private cutOneWay(): void {
-    const [a, b] = shuffle(this.ids, this.faultRng);
-    this.net.cutOneWay(a!, b!);
-    this.trace(`fault: cut ${a}→${b}`);
-  }
 
-  private healNet(): void {
-    this.net.heal();
-    this.trace("fault: network healed");
-  }
+
+
+
+
 
   private transfer(): void {
     const l = this.leader();
@@ -825,7 +728,7 @@ class DriverSimulation implements ClientHost {
     this.q.after(50, () => this.healingStep());
   }
 
-  private livenessFailure(): string {
+  protected livenessFailure(): string {
     const lines = [...this.masters.values()].map((m) => {
       if (!m.driver) return `  master ${m.id}: down`;
       const s = m.driver.status();
@@ -834,13 +737,4 @@ class DriverSimulation implements ClientHost {
     const what = this.final ? `not every master applied the final write (index ${this.final.index})` : "no write was applied";
     return `liveness: ${what} within ${this.p.livenessMs} ms after the faults healed (at ${this.healedAt.toFixed(0)} ms)\n${lines.join("\n")}`;
   }
-}
-
-function shuffle<T>(xs: readonly T[], rng: () => number): T[] {
-  const a = [...xs];
-  for (let i = a.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [a[i], a[j]] = [a[j]!, a[i]!];
-  }
-  return a;
 }
