@@ -14,7 +14,7 @@ import { statements } from "./prepared.ts";
 import type { ApplyResult, Command } from "./commands.ts";
 import { applyJob } from "./apply-jobs.ts";
 import { applyApproval, approvalAudit } from "./apply-approvals.ts";
-import { firstOutcome, recordOutcome } from "./requests.ts";
+import { expireRequests, firstOutcome, recordOutcome } from "./requests.ts";
 
 /**
  * The database commands apply to. The caller holds the transaction
@@ -184,6 +184,7 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
  * lastApplied in that same transaction (once per group: see CommandLog).
  */
 export function applyEntry(tx: Tx, idx: number, cmd: Command): ApplyResult {
+  expireRequests(tx, idx, cmd.at);
   const asked = cmd.type !== "noop" && cmd.requestId !== undefined ? { actor: cmd.actor, id: cmd.requestId } : null;
   if (asked) {
     const first = firstOutcome(tx, idx, cmd.at, asked.actor, asked.id);

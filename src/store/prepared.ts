@@ -5,7 +5,7 @@
  * of the cost of applying one (measured: a token.create 46 µs, a job.submit
  * 98 µs). Values go in as placeholders.
  */
-import { and, eq, lt, lte, sql } from "drizzle-orm";
+import { and, eq, gte, lt, lte, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { audit, hosts, jobArrays, jobAttempts, jobHistory, jobs, meta, requests, tokens } from "./schema.ts";
 
@@ -120,14 +120,13 @@ function build(db: BunSQLiteDatabase) {
       .where(and(eq(jobs.id, p("jobId")), eq(jobs.state, "RUN"), eq(jobs.attempts, p("attempt"))))
       .returning({ hostname: jobs.hostname })
       .prepare(),
-    requestGet: db
-      .select({ logIdx: requests.logIdx, result: requests.result })
-      .from(requests)
-      .where(and(eq(requests.actor, p("actor")), eq(requests.requestId, p("requestId"))))
-      .prepare(),
-    requestInsert: db.insert(requests).values({ actor: p("actor"), requestId: p("requestId"), logIdx: p("logIdx"), at: p("at"), result: p("result") }).prepare(),
-    requestsExpireAt: db.delete(requests).where(lt(requests.at, p("before"))).prepare(),
+    requestAt: db.select({ actor: requests.actor, requestId: requests.requestId, at: requests.at, result: requests.result }).from(requests).where(eq(requests.logIdx, p("logIdx"))).prepare(),
+    requestInsert: db.insert(requests).values({ logIdx: p("logIdx"), actor: p("actor"), requestId: p("requestId"), at: p("at"), result: p("result") }).prepare(),
+    requestKeys: db.select({ logIdx: requests.logIdx, actor: requests.actor, requestId: requests.requestId }).from(requests).orderBy(requests.logIdx).prepare(),
     requestsExpireIdx: db.delete(requests).where(lte(requests.logIdx, p("upTo"))).prepare(),
+    /** The oldest row still within the time window: everything before it goes. */
+    requestFirstFresh: db.select({ logIdx: requests.logIdx }).from(requests).where(gte(requests.at, p("since"))).orderBy(requests.logIdx).limit(1).prepare(),
+    requestsExpireBefore: db.delete(requests).where(lt(requests.logIdx, p("before"))).prepare(),
   };
 }
 

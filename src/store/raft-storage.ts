@@ -16,6 +16,7 @@ import { Database } from "bun:sqlite";
 import type { ConfState, Entry, EntryType, HardState, RaftStorage, Snapshot, SnapshotMeta } from "../raft/types.ts";
 import { explainSqliteError, StoreError, type OpenedStore } from "./db.ts";
 import { copyDatabaseOffThread } from "./snapshot-copy.ts";
+import { forgetRequestIndex } from "./requests.ts";
 
 /** Voters and where to reach them ("host:port" of their HTTP port), by node id. */
 export interface Members {
@@ -290,6 +291,7 @@ export class SqliteRaftStorage implements RaftStorage {
     this.tail = [];
     this.applied = this.metaNum("lastApplied");
     this.mem = this.readMembers();
+    forgetRequestIndex(this.store.db);
   }
 }
 

@@ -3,7 +3,7 @@
  * by applying commands from the log (src/store/apply.ts). Live load is not
  * here: it is soft state in memory, rebuilt from the next reports.
  */
-import { sqliteTable, integer, text, index, primaryKey, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sqliteTable, integer, text, index, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Key/value facts about the state machine itself: lastApplied, nextHostId, … */
 export const meta = sqliteTable("meta", {
@@ -233,19 +233,18 @@ export const approvals = sqliteTable(
  * Exactly-once writes (src/store/requests.ts): the first outcome of each
  * client request id, by the actor that sent it, so that a retry of a write
  * whose answer was lost is answered with it instead of being applied again.
- * Rows go after REQUEST_TTL_MS (by the leader's clock stamped in the log)
- * or once REQUESTS_MAX newer entries followed.
+ * Keyed by the log entry that applied it, so rows are appended in order
+ * (an index on random ids would dirty a page of its own per write: the
+ * lookup index is in memory) and expiry deletes the oldest first. Rows
+ * past REQUEST_TTL_MS (by the leader's clock stamped in the log) or
+ * REQUESTS_MAX entries back are ignored, and deleted in batches.
  */
-export const requests = sqliteTable(
-  "requests",
-  {
-    actor: text("actor").notNull(),
-    requestId: text("request_id").notNull(),
-    /** The entry that applied it. */
-    logIdx: integer("log_idx").notNull(),
-    at: integer("at").notNull(),
-    /** The ApplyResult, as JSON. */
-    result: text("result").notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.actor, t.requestId] }), index("requests_log_idx").on(t.logIdx), index("requests_at").on(t.at)],
-);
+export const requests = sqliteTable("requests", {
+  /** The entry that applied it. */
+  logIdx: integer("log_idx").primaryKey(),
+  actor: text("actor").notNull(),
+  requestId: text("request_id").notNull(),
+  at: integer("at").notNull(),
+  /** The ApplyResult, as JSON. */
+  result: text("result").notNull(),
+});

@@ -1,11 +1,7 @@
 CREATE TABLE `requests` (
+	`log_idx` integer PRIMARY KEY NOT NULL,
 	`actor` text NOT NULL,
 	`request_id` text NOT NULL,
-	`log_idx` integer NOT NULL,
 	`at` integer NOT NULL,
-	`result` text NOT NULL,
-	PRIMARY KEY(`actor`, `request_id`)
+	`result` text NOT NULL
 );
---> statement-breakpoint
-CREATE INDEX `requests_log_idx` ON `requests` (`log_idx`);--> statement-breakpoint
-CREATE INDEX `requests_at` ON `requests` (`at`);
