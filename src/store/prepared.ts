@@ -121,7 +121,6 @@ function build(db: BunSQLiteDatabase) {
       .returning({ hostname: jobs.hostname })
       .prepare(),
     requestAt: db.select({ actor: requests.actor, requestId: requests.requestId, at: requests.at, result: requests.result }).from(requests).where(eq(requests.logIdx, p("logIdx"))).prepare(),
-    requestInsert: db.insert(requests).values({ logIdx: p("logIdx"), actor: p("actor"), requestId: p("requestId"), at: p("at"), result: p("result") }).prepare(),
     requestKeys: db.select({ logIdx: requests.logIdx, actor: requests.actor, requestId: requests.requestId }).from(requests).orderBy(requests.logIdx).prepare(),
     requestsExpireIdx: db.delete(requests).where(lte(requests.logIdx, p("upTo"))).prepare(),
     /** The oldest row still within the time window: everything before it goes. */

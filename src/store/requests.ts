@@ -15,6 +15,7 @@
  * than that is applied as a new write. One lookup and one insert per write
  * that carries an id; expired rows are deleted in batches.
  */
+import type { Database } from "bun:sqlite";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import type { ApplyResult } from "./commands.ts";
 import { statements } from "./prepared.ts";
@@ -56,6 +57,14 @@ export function forgetRequestIndex(db: BunSQLiteDatabase): void {
 }
 
 /**
+ * The insert, as a bun:sqlite statement: on the path of every write that
+ * carries an id, where Drizzle's placeholder mapping cost a third of it.
+ */
+function insertStatement(tx: BunSQLiteDatabase) {
+  return (tx as BunSQLiteDatabase & { $client: Database }).$client.query<unknown, [number, string, string, number, string]>("INSERT INTO requests (log_idx, actor, request_id, at, result) VALUES (?, ?, ?, ?, ?)");
+}
+
+/**
  * The first outcome of `requestId` from `actor` while it is remembered (as
  * of entry `idx`, stamped `at`), else undefined. Rows out of the window
  * are ignored here and deleted in batches (expireRequests), so what a
@@ -70,7 +79,7 @@ export function firstOutcome(tx: BunSQLiteDatabase, idx: number, at: number, act
 }
 
 export function recordOutcome(tx: BunSQLiteDatabase, idx: number, at: number, actor: string, requestId: string, result: ApplyResult): void {
-  statements(tx).requestInsert.run({ logIdx: idx, actor, requestId, at, result: JSON.stringify(result) });
+  insertStatement(tx).run(idx, actor, requestId, at, JSON.stringify(result));
   // Deleted first, so that the map's order stays the log's (an id applied again after it expired moves to the end).
   const m = index(tx);
   const k = keyOf(actor, requestId);
