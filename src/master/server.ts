@@ -29,6 +29,7 @@ import { AdmissionBucket } from "./admission.ts";
 import { KeyedMac } from "./mac.ts";
 import type { MasterContext } from "./context.ts";
 import { MasterState } from "./state.ts";
+import { bodyHash } from "./raft/peer-auth.ts";
 import { JobManager } from "./jobs/manager.ts";
 import { Remote } from "./requests/remote.ts";
 import { listenTcpReports, tcpIdleMs, TcpGate } from "./tcp-reports.ts";
@@ -89,7 +90,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       return m.voters.filter((id) => id !== config.nodeId && m.addrs[id]).map((id) => ({ id, addr: m.addrs[id]! }));
     },
     link: peers,
-    sign: (path) => state.replication.auth.headers(config.nodeId, advertise, "POST", path, Date.now() / 1000),
+    sign: (path, body) => state.replication.auth.sign(config.nodeId, advertise, "POST", path, bodyHash(body)).headers,
     nowMs,
   });
   const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
@@ -234,8 +235,9 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   const refusals = new RefusalAudit();
   const router = buildRouter(ctx, refusals);
   syncRoutes(router, {
-    verify: (req, path) => {
-      const r = state.replication.auth.verify(req.headers, req.method, path, Date.now() / 1000);
+    precheck: (req) => state.replication.auth.precheck(req.headers),
+    verify: (req, path, body) => {
+      const r = state.replication.auth.verify(req.headers, req.method, path, bodyHash(body));
       return r.ok ? { ok: true, from: r.from } : r;
     },
     sink: sync.sink,

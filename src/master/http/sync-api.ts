@@ -22,8 +22,10 @@ import { readBytes, type Router } from "./router.ts";
 export const SYNC_BODY_BYTES_MAX = 64 << 20;
 
 export interface SyncRouteDeps {
-  /** The authenticated peer's node id, or why it is refused. */
-  verify(req: Request, path: string): { ok: true; from: number } | { ok: false; reason: string };
+  /** Why the peer header is refused before the body is read (missing, malformed, out of the time window), or null. */
+  precheck(req: Request): string | null;
+  /** The authenticated peer's node id (the signature covers `body`), or why it is refused. */
+  verify(req: Request, path: string, body: Uint8Array): { ok: true; from: number } | { ok: false; reason: string };
   sink: SyncSink;
   /** Whom this master follows now (id 0: nobody), and the term. */
   leader(): { id: number; term: number };
@@ -32,9 +34,11 @@ export interface SyncRouteDeps {
 
 export function syncRoutes(r: Router, deps: SyncRouteDeps): void {
   r.on("POST", SYNC_PATH, async (req) => {
-    const who = deps.verify(req, SYNC_PATH);
-    if (!who.ok) throw new HttpError(401, "peer_auth", who.reason);
+    const pre = deps.precheck(req);
+    if (pre) throw new HttpError(401, "peer_auth", pre);
     const body = await readBytes(req, SYNC_BODY_BYTES_MAX);
+    const who = deps.verify(req, SYNC_PATH, body);
+    if (!who.ok) throw new HttpError(401, "peer_auth", who.reason);
     const split = splitFrames(body);
     if (!split.ok || split.consumed !== body.length) throw new HttpError(400, "bad_request", "the body is not a sequence of length-framed MASTER_SYNC datagrams");
     const syncs: DecodedSync[] = [];

@@ -39,8 +39,8 @@ export interface LiveSyncDeps {
   /** The other members, with their HTTP addresses. */
   peers(): SyncPeer[];
   link: PeerLink;
-  /** Peer-signature headers for a POST to `path` (src/master/raft/peer-auth.ts). */
-  sign(path: string): Record<string, string>;
+  /** Peer-signature headers for a POST of `body` to `path` (src/master/raft/peer-auth.ts). */
+  sign(path: string, body: Uint8Array): Record<string, string>;
   nowMs(): number;
 }
 
@@ -97,7 +97,7 @@ export class LiveSync {
       const res = await fetch(`${scheme}://${peer.addr}${SYNC_PATH}`, {
         tls,
         method: "POST",
-        headers: { "content-type": "application/octet-stream", ...this.deps.sign(SYNC_PATH) },
+        headers: { "content-type": "application/octet-stream", ...this.deps.sign(SYNC_PATH, body) },
         body,
         signal: AbortSignal.timeout(SYNC_REQUEST_TIMEOUT_MS),
       });
