@@ -5,7 +5,8 @@
  * replay (no clock, no randomness; times and ids come in the command).
  * Every entry writes exactly one audit row keyed by its log index (except
  * the scheduler's and agents' bookkeeping, and a repeated request id,
- * which is answered with its first outcome and changes nothing).
+ * which is answered with its first outcome and changes nothing); a
+ * request's row also keeps its request id and outcome (src/store/requests.ts).
  */
 import { count, eq, inArray, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
@@ -14,7 +15,7 @@ import { statements } from "./prepared.ts";
 import type { ApplyResult, Command } from "./commands.ts";
 import { applyJob } from "./apply-jobs.ts";
 import { applyApproval, approvalAudit } from "./apply-approvals.ts";
-import { expireRequests, firstOutcome, recordOutcome } from "./requests.ts";
+import { firstOutcome, noteRequest } from "./requests.ts";
 
 /**
  * The database commands apply to. The caller holds the transaction
@@ -184,16 +185,16 @@ function auditRow(idx: number, cmd: Command, result: ApplyResult) {
  * lastApplied in that same transaction (once per group: see CommandLog).
  */
 export function applyEntry(tx: Tx, idx: number, cmd: Command): ApplyResult {
-  expireRequests(tx, idx, cmd.at);
   const asked = cmd.type !== "noop" && cmd.requestId !== undefined ? { actor: cmd.actor, id: cmd.requestId } : null;
   if (asked) {
     const first = firstOutcome(tx, idx, cmd.at, asked.actor, asked.id);
     if (first) return { ...first.result, replayOf: first.idx };
   }
   const result = effect(tx, idx, cmd);
-  const row = auditRow(idx, cmd, result);
-  if (row) statements(tx).audit.run(row);
-  if (asked) recordOutcome(tx, idx, cmd.at, asked.actor, asked.id, result);
+  // A command with a request id always gets its row: the row keeps its outcome for a retry.
+  const row = auditRow(idx, cmd, result) ?? (asked && cmd.type !== "noop" ? { logIdx: idx, at: cmd.at, actor: cmd.actor, role: cmd.actorRole, action: cmd.type, target: null, result: result.ok ? "ok" : `refused: ${result.detail}`, detail: null } : null);
+  if (row) statements(tx).audit.run({ ...row, requestId: asked?.id ?? null, outcome: asked ? JSON.stringify(result) : null });
+  if (asked) noteRequest(tx, idx, asked.actor, asked.id);
   return result;
 }
 

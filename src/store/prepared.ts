@@ -5,9 +5,9 @@
  * of the cost of applying one (measured: a token.create 46 µs, a job.submit
  * 98 µs). Values go in as placeholders.
  */
-import { and, eq, gte, lt, lte, sql } from "drizzle-orm";
+import { and, eq, gt, isNotNull, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
-import { audit, hosts, jobArrays, jobAttempts, jobHistory, jobs, meta, requests, tokens } from "./schema.ts";
+import { audit, hosts, jobArrays, jobAttempts, jobHistory, jobs, meta, tokens } from "./schema.ts";
 
 const p = sql.placeholder;
 
@@ -21,7 +21,7 @@ function build(db: BunSQLiteDatabase) {
       .prepare(),
     audit: db
       .insert(audit)
-      .values({ logIdx: p("logIdx"), at: p("at"), actor: p("actor"), role: p("role"), action: p("action"), target: p("target"), result: p("result"), detail: p("detail") })
+      .values({ logIdx: p("logIdx"), at: p("at"), actor: p("actor"), role: p("role"), action: p("action"), target: p("target"), result: p("result"), detail: p("detail"), requestId: p("requestId"), outcome: p("outcome") })
       .prepare(),
     tokenExists: db.select({ jti: tokens.jti }).from(tokens).where(eq(tokens.jti, p("jti"))).prepare(),
     tokenInsert: db
@@ -120,12 +120,14 @@ function build(db: BunSQLiteDatabase) {
       .where(and(eq(jobs.id, p("jobId")), eq(jobs.state, "RUN"), eq(jobs.attempts, p("attempt"))))
       .returning({ hostname: jobs.hostname })
       .prepare(),
-    requestAt: db.select({ actor: requests.actor, requestId: requests.requestId, at: requests.at, result: requests.result }).from(requests).where(eq(requests.logIdx, p("logIdx"))).prepare(),
-    requestKeys: db.select({ logIdx: requests.logIdx, actor: requests.actor, requestId: requests.requestId }).from(requests).orderBy(requests.logIdx).prepare(),
-    requestsExpireIdx: db.delete(requests).where(lte(requests.logIdx, p("upTo"))).prepare(),
-    /** The oldest row still within the time window: everything before it goes. */
-    requestFirstFresh: db.select({ logIdx: requests.logIdx }).from(requests).where(gte(requests.at, p("since"))).orderBy(requests.logIdx).limit(1).prepare(),
-    requestsExpireBefore: db.delete(requests).where(lt(requests.logIdx, p("before"))).prepare(),
+    requestOutcome: db.select({ actor: audit.actor, requestId: audit.requestId, at: audit.at, outcome: audit.outcome }).from(audit).where(eq(audit.logIdx, p("logIdx"))).prepare(),
+    requestKeys: db
+      .select({ logIdx: audit.logIdx, actor: audit.actor, requestId: audit.requestId })
+      .from(audit)
+      .where(and(gt(audit.logIdx, p("after")), isNotNull(audit.requestId)))
+      .orderBy(audit.logIdx)
+      .prepare(),
+    lastAuditIdx: db.select({ m: sql<number | null>`max(${audit.logIdx})` }).from(audit).prepare(),
   };
 }
 

@@ -83,6 +83,13 @@ export const audit = sqliteTable(
     target: text("target"),
     result: text("result").notNull(),
     detail: text("detail"),
+    /**
+     * The client's request id (x-lava-request-id) and what applying it
+     * produced (the ApplyResult as JSON): a retry with the same id is
+     * answered with it instead of being applied again (src/store/requests.ts).
+     */
+    requestId: text("request_id"),
+    outcome: text("outcome"),
   },
   (t) => [index("audit_at").on(t.at), uniqueIndex("audit_log_idx").on(t.logIdx)],
 );
@@ -228,23 +235,3 @@ export const approvals = sqliteTable(
   },
   (t) => [index("approvals_state").on(t.state, t.expiresAt)],
 );
-
-/**
- * Exactly-once writes (src/store/requests.ts): the first outcome of each
- * client request id, by the actor that sent it, so that a retry of a write
- * whose answer was lost is answered with it instead of being applied again.
- * Keyed by the log entry that applied it, so rows are appended in order
- * (an index on random ids would dirty a page of its own per write: the
- * lookup index is in memory) and expiry deletes the oldest first. Rows
- * past REQUEST_TTL_MS (by the leader's clock stamped in the log) or
- * REQUESTS_MAX entries back are ignored, and deleted in batches.
- */
-export const requests = sqliteTable("requests", {
-  /** The entry that applied it. */
-  logIdx: integer("log_idx").primaryKey(),
-  actor: text("actor").notNull(),
-  requestId: text("request_id").notNull(),
-  at: integer("at").notNull(),
-  /** The ApplyResult, as JSON. */
-  result: text("result").notNull(),
-});

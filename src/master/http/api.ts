@@ -399,7 +399,8 @@ export function buildRouter(ctx: MasterContext, refusals: RefusalAudit): Router 
       ...(action ? { action } : {}),
       ...(after !== undefined ? { afterId: after } : {}),
     });
-    return json(rows.map((a) => ({ ...a, at: new Date(a.at).toISOString() })));
+    // The outcome a request id is answered with on a retry is the state machine's, not the reader's.
+    return json(rows.map(({ outcome: _outcome, ...a }) => ({ ...a, at: new Date(a.at).toISOString() })));
   }));
 
   return r;
