@@ -3,7 +3,7 @@
  * by applying commands from the log (src/store/apply.ts). Live load is not
  * here: it is soft state in memory, rebuilt from the next reports.
  */
-import { sqliteTable, integer, text, index, uniqueIndex } from "drizzle-orm/sqlite-core";
+import { sqliteTable, integer, text, index, primaryKey, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 /** Key/value facts about the state machine itself: lastApplied, nextHostId, … */
 export const meta = sqliteTable("meta", {

@@ -10,8 +10,8 @@ import m0002 from "./0002_host_sessions.sql" with { type: "text" };
 import m0003 from "./0003_raft_log.sql" with { type: "text" };
 import m0004 from "./0004_host_keys.sql" with { type: "text" };
 import m0005 from "./0005_jobs_operators.sql" with { type: "text" };
-import m0007 from "./0007_approvals.sql" with { type: "text" };
 import m0006 from "./0006_request_ids.sql" with { type: "text" };
+import m0007 from "./0007_approvals.sql" with { type: "text" };
 
 const SQL: Record<string, string> = {
   "0000_init": m0000,
@@ -20,8 +20,8 @@ const SQL: Record<string, string> = {
   "0003_raft_log": m0003,
   "0004_host_keys": m0004,
   "0005_jobs_operators": m0005,
-  "0007_approvals": m0007,
   "0006_request_ids": m0006,
+  "0007_approvals": m0007,
 };
 
 export interface EmbeddedMigration {
