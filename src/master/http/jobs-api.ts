@@ -321,7 +321,8 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
   change("POST", "/api/v1/jobs/:id/cancel", "job.cancel", (p) => p.id ?? null, async (_req, p, _url, c) => {
     const found = resolve(p.id);
     const id = "array" in found ? found.array.id : found.job.id;
-    if ("job" in found && FINAL.has(found.job.state)) throw new HttpError(409, "conflict", `job ${id} already ended ${found.job.state}`);
+    // No check of the state here: the state machine refuses a job that has ended (409), and a retry
+    // of a cancel that was applied (x-lava-request-id) must reach it to get the first outcome back.
     // The manager sends kill_job for what ran once this is applied.
     const applied = await c.commit({ type: "job.cancel", jobId: id, reason: `cancelled by ${c.caller.sub}` });
     const v0 = applied.result.ok ? applied.result.value! : {};
