@@ -134,6 +134,7 @@ export function hostsTable(rows: readonly Row[]): string {
     { title: "VERSION" },
     { title: "CONN" },
     { title: "AGENT" },
+    { title: "JOBS" },
     { title: "REASON" },
   ];
   const cells = rows.map((r) => [
@@ -147,6 +148,8 @@ export function hostsTable(rows: readonly Row[]): string {
     str(r.version),
     r.connected === true ? "yes" : r.connected === false ? "no" : "-",
     str(r.agentStatus),
+    // A master's host takes no jobs unless its agent says agent.jobs.onMaster (docs/jobs.md).
+    r.takesJobs === true ? "yes" : r.takesJobs === false ? (r.onMaster === true ? "no (master)" : "no") : "-",
     r.drained === true ? (typeof r.drainReason === "string" && r.drainReason !== "" ? r.drainReason : "(none given)") : "-",
   ]);
   return formatTable(columns, cells);

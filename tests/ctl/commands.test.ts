@@ -156,7 +156,7 @@ describe("lava ctl hosts", () => {
   test("table with the hosts columns", async () => {
     const r = await ctl("hosts", ...at());
     expect(r.code).toBe(0);
-    expect(r.stdout.split("\n")[0]!.split(/\s+/)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEMTOTAL", "GPUS", "OS", "VERSION", "CONN", "AGENT", "REASON"]);
+    expect(r.stdout.split("\n")[0]!.split(/\s+/)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEMTOTAL", "GPUS", "OS", "VERSION", "CONN", "AGENT", "JOBS", "REASON"]);
   });
 
   test("--json passes the array through", async () => {

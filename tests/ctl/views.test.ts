@@ -61,10 +61,22 @@ describe("loadTable", () => {
 describe("hostsTable", () => {
   test("has the columns, CONN yes/no and the agent's own status", () => {
     const text = hostsTable(HOST_ROWS.map((r, i) => ({ ...r, agentStatus: i === 0 ? "degraded" : "offline" })));
-    expect(header(text)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEMTOTAL", "GPUS", "OS", "VERSION", "CONN", "AGENT", "REASON"]);
+    expect(header(text)).toEqual(["HOST", "ID", "STATUS", "NCPU", "MEMTOTAL", "GPUS", "OS", "VERSION", "CONN", "AGENT", "JOBS", "REASON"]);
     const lines = text.split("\n");
-    expect(lines[1]).toMatch(/^alpha\s+1\s+ok\s+8\s+16G\s+0\s+linux 6\.1\s+0\.1\.0\s+yes\s+degraded\s+-$/);
-    expect(lines[2]).toMatch(/^beta\s+2\s+unavail\s+2\s+4\.0G\s+1\s+-\s+0\.1\.0\s+no\s+offline\s+-$/);
+    expect(lines[1]).toMatch(/^alpha\s+1\s+ok\s+8\s+16G\s+0\s+linux 6\.1\s+0\.1\.0\s+yes\s+degraded\s+-\s+-$/);
+    expect(lines[2]).toMatch(/^beta\s+2\s+unavail\s+2\s+4\.0G\s+1\s+-\s+0\.1\.0\s+no\s+offline\s+-\s+-$/);
+  });
+
+  test("JOBS marks a master's host that takes no jobs (agent.jobs.onMaster off)", () => {
+    const rows = [
+      { ...HOST_ROWS[0]!, agentStatus: "online", onMaster: true, takesJobs: false },
+      { ...HOST_ROWS[0]!, host: "gamma", agentStatus: "online", onMaster: true, takesJobs: true },
+      { ...HOST_ROWS[0]!, host: "delta", agentStatus: "online", onMaster: false, takesJobs: true },
+    ];
+    const lines = hostsTable(rows).split("\n");
+    expect(lines[1]).toMatch(/\sno \(master\)\s+-$/);
+    expect(lines[2]).toMatch(/\syes\s+-$/);
+    expect(lines[3]).toMatch(/\syes\s+-$/);
   });
 
   test("REASON says why a host is drained", () => {
@@ -73,8 +85,8 @@ describe("hostsTable", () => {
       { ...HOST_ROWS[0]!, host: "gamma", status: "drained", drained: true, drainReason: null, agentStatus: "online" },
     ];
     const lines = hostsTable(rows).split("\n");
-    expect(lines[1]).toEndWith("yes   online  disk swap");
-    expect(lines[2]).toEndWith("yes   online  (none given)");
+    expect(lines[1]).toMatch(/yes\s+online\s+-\s+disk swap$/);
+    expect(lines[2]).toMatch(/yes\s+online\s+-\s+\(none given\)$/);
   });
 });
 
