@@ -4,7 +4,9 @@ import { completionScript, SHELLS, type Shell } from "./help/completion.ts";
 import { commandTree } from "./help/tree.ts";
 import { meta } from "./meta.ts";
 
-export default defineCommand({
+/** `lava completion`; `root` is the command tree it describes (passed in: this module must not import root.ts, which imports it). */
+export const completionCommand = (root: CommandDef) =>
+  defineCommand({
   meta: meta({
     name: "completion",
     description: "Print the shell completion script for bash, zsh or fish, generated from lava's own command definitions",
@@ -20,8 +22,7 @@ export default defineCommand({
   async run({ args }) {
     const shell = String(args.shell);
     if (!(SHELLS as readonly string[]).includes(shell)) throw new LavaError(`completion: unknown shell "${shell}"; choose ${SHELLS.join(", ")}`, EXIT.usage);
-    const { root } = await import("./root.ts");
     // Bun.write resolves once every byte is out, so main's exit cannot cut the script short in a pipe.
-    await Bun.write(Bun.stdout, completionScript(shell as Shell, await commandTree(root as CommandDef)));
+    await Bun.write(Bun.stdout, completionScript(shell as Shell, await commandTree(root)));
   },
 });

@@ -7,7 +7,9 @@ import { manPage } from "./help/man.ts";
 import { allNodes, commandTree } from "./help/tree.ts";
 import { meta } from "./meta.ts";
 
-export default defineCommand({
+/** `lava man`; `root` is the command tree it documents (passed in: this module must not import root.ts, which imports it). */
+export const manCommand = (root: CommandDef) =>
+  defineCommand({
   meta: meta({
     name: "man",
     description: "Print lava's manual page in roff (every command, its options and examples), or one command's; --out writes them all as files",
@@ -18,8 +20,7 @@ export default defineCommand({
     command: { type: "positional", required: false, description: "The command whose page to print (e.g. ctl load); default: lava itself" },
   },
   async run({ args }) {
-    const { root } = await import("./root.ts");
-    const tree = await commandTree(root as CommandDef);
+    const tree = await commandTree(root);
     const path = args._.map(String);
     const node = allNodes(tree).find((n) => n.path.join(" ") === path.join(" "));
     if (!node) throw new LavaError(`man: no command "lava ${path.join(" ")}" (lava --help lists them)`, EXIT.usage);

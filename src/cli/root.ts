@@ -3,11 +3,11 @@
  * literal so `bun build --compile` bundles it (and, with --splitting, keeps
  * it out of the processes that never run it).
  */
-import { defineCommand } from "citty";
+import { defineCommand, type CommandDef } from "citty";
 import { VERSION } from "../version.ts";
 import { meta } from "./meta.ts";
 
-export const root = defineCommand({
+export const root: CommandDef = defineCommand({
   meta: meta({
     name: "lava",
     version: VERSION,
@@ -20,8 +20,8 @@ export const root = defineCommand({
     ctl: () => import("../ctl/command.ts").then((m) => m.default),
     install: () => import("../install/command.ts").then((m) => m.install),
     uninstall: () => import("../install/command.ts").then((m) => m.uninstall),
-    completion: () => import("./completion-command.ts").then((m) => m.default),
-    man: () => import("./man-command.ts").then((m) => m.default),
+    completion: () => import("./completion-command.ts").then((m) => m.completionCommand(root)),
+    man: () => import("./man-command.ts").then((m) => m.manCommand(root)),
     version: () => import("./version-command.ts").then((m) => m.default),
   },
 });

@@ -8,13 +8,12 @@
  * leader stamps `at`; a decision at or past `expiresAt` expires it instead).
  */
 import { and, eq } from "drizzle-orm";
-import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { approvals } from "./schema.ts";
 import type { ApplyResult, Command } from "./commands.ts";
-import { statements } from "./prepared.ts";
+import type { Tx } from "./prepared.ts";
+import { getMeta, META, setMeta } from "./meta.ts";
 
 /** The caller's transaction (src/store/apply.ts). */
-type Tx = BunSQLiteDatabase;
 
 type ApprovalCommand = Extract<Command, { type: "approval.request" | "approval.decide" | "approval.expire" }>;
 
@@ -25,9 +24,8 @@ function refuse(error: string, detail: string): ApplyResult {
 export function applyApproval(tx: Tx, cmd: ApprovalCommand): ApplyResult {
   switch (cmd.type) {
     case "approval.request": {
-      const st = statements(tx);
-      const id = Number(st.getMeta.get({ key: "nextApprovalId" })?.value ?? 1);
-      st.setMeta.run({ key: "nextApprovalId", value: String(id + 1) });
+      const id = Number(getMeta(tx, META.nextApprovalId) ?? 1);
+      setMeta(tx, META.nextApprovalId, id + 1);
       tx.insert(approvals).values({ id, kind: cmd.kind, requester: cmd.actor, requestedAt: cmd.at, expiresAt: cmd.expiresAt, summary: cmd.summary, request: cmd.request, state: "pending" }).run();
       return { ok: true, value: { id, expiresAt: cmd.expiresAt } };
     }

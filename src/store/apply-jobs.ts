@@ -11,8 +11,8 @@
  */
 import { and, eq, inArray, sql } from "drizzle-orm";
 import type { ApplyResult, Command } from "./commands.ts";
-import { getMeta, setMeta, type Tx } from "./apply.ts";
-import { statements } from "./prepared.ts";
+import { getMeta, META, setMeta } from "./meta.ts";
+import { statements, type Tx } from "./prepared.ts";
 import { jobArrays, jobAttempts, jobs } from "./schema.ts";
 
 type JobCommand = Extract<Command, { type: `job.${string}` }>;
@@ -31,9 +31,9 @@ function targets(tx: Tx, id: number): { array: boolean; found: boolean } {
 }
 
 function submit(tx: Tx, idx: number, cmd: Extract<JobCommand, { type: "job.submit" }>): ApplyResult {
-  const id = Number(getMeta(tx, "nextJobId") ?? 1);
+  const id = Number(getMeta(tx, META.nextJobId) ?? 1);
   const arr = cmd.array;
-  setMeta(tx, "nextJobId", id + 1 + (arr ? arr.count : 0));
+  setMeta(tx, META.nextJobId, id + 1 + (arr ? arr.count : 0));
   const st = statements(tx);
   const row = {
     argv: JSON.stringify(cmd.argv),

@@ -9,28 +9,14 @@
  * request's row also keeps its request id and outcome (src/store/requests.ts).
  */
 import { count, eq, inArray, sql } from "drizzle-orm";
-import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { hosts, tokens } from "./schema.ts";
-import { statements } from "./prepared.ts";
+import { statements, type Tx } from "./prepared.ts";
 import type { ApplyResult, Command } from "./commands.ts";
 import { applyJob } from "./apply-jobs.ts";
 import { applyApproval, approvalAudit } from "./apply-approvals.ts";
 import { firstOutcome, noteRequest } from "./requests.ts";
+import { getMeta, META, setMeta } from "./meta.ts";
 
-/**
- * The database commands apply to. The caller holds the transaction
- * (src/store/raft-storage.ts opens one IMMEDIATE transaction per Ready on
- * this same connection), so every statement here is part of it.
- */
-export type Tx = BunSQLiteDatabase;
-
-export function getMeta(tx: Tx, key: string): string | undefined {
-  return statements(tx).getMeta.get({ key })?.value;
-}
-
-export function setMeta(tx: Tx, key: string, value: string | number): void {
-  statements(tx).setMeta.run({ key, value: String(value) });
-}
 
 function refuse(error: string, detail: string): ApplyResult {
   return { ok: false, error, detail };
@@ -66,8 +52,8 @@ function effect(tx: Tx, idx: number, cmd: Command): ApplyResult {
         if (n >= cmd.maxHosts) return refuse("too_many_hosts", `the cluster has ${n} hosts, master.maxHosts is ${cmd.maxHosts}; remove hosts ('lava ctl host remove') or raise master.maxHosts`);
       }
       // Ids come from the state itself, so every replica assigns the same one.
-      const hostId = Number(getMeta(tx, "nextHostId") ?? 1);
-      setMeta(tx, "nextHostId", hostId + 1);
+      const hostId = Number(getMeta(tx, META.nextHostId) ?? 1);
+      setMeta(tx, META.nextHostId, hostId + 1);
       tx.insert(hosts).values({ hostId, hostname: cmd.hostname, registeredAt: cmd.at, ...row, hostKey: cmd.hostKey ?? null }).run();
       return { ok: true, value: { hostId, created: true } };
     }
@@ -199,5 +185,5 @@ export function applyEntry(tx: Tx, idx: number, cmd: Command): ApplyResult {
 }
 
 export function setLastApplied(tx: Tx, idx: number): void {
-  setMeta(tx, "lastApplied", idx);
+  setMeta(tx, META.lastApplied, idx);
 }

@@ -9,6 +9,13 @@ import { and, eq, gt, isNotNull, sql } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { audit, hosts, jobArrays, jobAttempts, jobHistory, jobs, meta, tokens } from "./schema.ts";
 
+/**
+ * The database commands apply to. The caller holds the transaction
+ * (src/store/raft-storage.ts opens one IMMEDIATE transaction per Ready on
+ * this same connection), so every statement here is part of it.
+ */
+export type Tx = BunSQLiteDatabase;
+
 const p = sql.placeholder;
 
 function build(db: BunSQLiteDatabase) {

@@ -4,19 +4,16 @@
  * the hard state and applying committed entries can share one transaction
  * (one fsync) per Ready.
  *
- * Keys in `meta`:
- *   raft.term, raft.vote, raft.commit     this node's hard state (node-local)
- *   raft.snapIndex, raft.snapTerm         where this node's log starts (node-local)
- *   members                               voters and their addresses (state machine:
- *                                         written when a conf entry is applied)
- *   lastApplied                           state machine: the last entry applied
- * A snapshot carries every table and every meta key except `raft.*`.
+ * Its keys in `meta` (all listed in meta.ts): the hard state and where the
+ * log starts (node-local, `raft.*`), the members and lastApplied (state
+ * machine). A snapshot carries every table and every meta key except `raft.*`.
  */
 import { Database } from "bun:sqlite";
 import type { ConfState, Entry, EntryType, HardState, RaftStorage, Snapshot, SnapshotMeta } from "../raft/types.ts";
 import { explainSqliteError, StoreError, type OpenedStore } from "./db.ts";
 import { copyDatabaseOffThread } from "./snapshot-copy.ts";
 import { forgetRequestIndex } from "./requests.ts";
+import { META, META_KEY_COLUMN, META_SELECT_SQL, META_TABLE, META_UPSERT_SQL, NODE_LOCAL_PREFIX, readMeta, type MetaKey } from "./meta.ts";
 
 /** Voters and where to reach them ("host:port" of their HTTP port), by node id. */
 export interface Members {
@@ -39,7 +36,7 @@ function toEntry(r: Row): Entry {
 }
 
 /** Tables that are not state-machine state: a snapshot install leaves them alone. */
-const NOT_STATE = new Set(["log", "meta", "__drizzle_migrations"]);
+const NOT_STATE = new Set(["log", META_TABLE, "__drizzle_migrations"]);
 
 export class SqliteRaftStorage implements RaftStorage {
   private readonly sqlite: Database;
@@ -56,8 +53,8 @@ export class SqliteRaftStorage implements RaftStorage {
   constructor(private readonly store: OpenedStore) {
     this.sqlite = store.sqlite;
     this.q = {
-      meta: this.sqlite.query<{ value: string }, [string]>("SELECT value FROM meta WHERE key = ?"),
-      setMeta: this.sqlite.query<unknown, [string, string]>("INSERT INTO meta(key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value"),
+      meta: this.sqlite.query<{ value: string }, [MetaKey]>(META_SELECT_SQL),
+      setMeta: this.sqlite.query<unknown, [MetaKey, string]>(META_UPSERT_SQL),
       range: this.sqlite.query<Row, [number, number, number]>("SELECT idx, term, type, data FROM log WHERE idx >= ? AND idx < ? ORDER BY idx LIMIT ?"),
       term: this.sqlite.query<{ term: number }, [number]>("SELECT term FROM log WHERE idx = ?"),
       truncate: this.sqlite.query<unknown, [number]>("DELETE FROM log WHERE idx >= ?"),
@@ -65,21 +62,21 @@ export class SqliteRaftStorage implements RaftStorage {
       insert: this.sqlite.query<unknown, [number, number, string, string]>("INSERT INTO log(idx, term, type, data) VALUES (?, ?, ?, ?)"),
       maxIdx: this.sqlite.query<{ m: number | null }, []>("SELECT max(idx) AS m FROM log"),
     };
-    this.snapIndex = this.metaNum("raft.snapIndex");
-    this.snapTerm = this.metaNum("raft.snapTerm");
+    this.snapIndex = this.metaNum(META.raftSnapIndex);
+    this.snapTerm = this.metaNum(META.raftSnapTerm);
     this.last = Math.max(this.snapIndex, this.q.maxIdx.get()?.m ?? 0);
-    this.hs = { term: this.metaNum("raft.term"), vote: this.metaNum("raft.vote"), commit: this.metaNum("raft.commit") };
-    this.applied = this.metaNum("lastApplied");
+    this.hs = { term: this.metaNum(META.raftTerm), vote: this.metaNum(META.raftVote), commit: this.metaNum(META.raftCommit) };
+    this.applied = this.metaNum(META.lastApplied);
     this.mem = this.readMembers();
     if (this.last > this.snapIndex) this.tail = this.q.range.all(Math.max(this.snapIndex + 1, this.last - TAIL_MAX + 1), this.last + 1, TAIL_MAX).map(toEntry);
   }
 
-  private metaNum(key: string): number {
+  private metaNum(key: MetaKey): number {
     return Number(this.q.meta.get(key)?.value ?? 0);
   }
 
   private readMembers(): Members {
-    const raw = this.q.meta.get("members")?.value;
+    const raw = this.q.meta.get(META.members)?.value;
     return raw ? (JSON.parse(raw) as Members) : { voters: [], addrs: {} };
   }
 
@@ -156,13 +153,13 @@ export class SqliteRaftStorage implements RaftStorage {
 
   /** Inside write(): record the applied membership (a conf entry was applied). */
   setMembersInTx(members: Members): void {
-    this.q.setMeta.run("members", JSON.stringify({ voters: [...members.voters].sort((a, b) => a - b), addrs: members.addrs }));
+    this.q.setMeta.run(META.members, JSON.stringify({ voters: [...members.voters].sort((a, b) => a - b), addrs: members.addrs }));
     this.pending.members = members;
   }
 
   /** Inside write(): the state machine has applied up to `idx`. */
   setAppliedInTx(idx: number): void {
-    this.q.setMeta.run("lastApplied", String(idx));
+    this.q.setMeta.run(META.lastApplied, String(idx));
     this.pending.applied = idx;
   }
 
@@ -192,9 +189,9 @@ export class SqliteRaftStorage implements RaftStorage {
           for (const e of entries) this.q.insert.run(e.index, e.term, e.type, e.data);
         }
         if (hardState) {
-          this.q.setMeta.run("raft.term", String(hardState.term));
-          this.q.setMeta.run("raft.vote", String(hardState.vote));
-          this.q.setMeta.run("raft.commit", String(hardState.commit));
+          this.q.setMeta.run(META.raftTerm, String(hardState.term));
+          this.q.setMeta.run(META.raftVote, String(hardState.vote));
+          this.q.setMeta.run(META.raftCommit, String(hardState.commit));
         }
         inTx();
       }).immediate();
@@ -233,8 +230,8 @@ export class SqliteRaftStorage implements RaftStorage {
     const term = this.term(upTo)!;
     this.write(() => {
       this.q.compact.run(upTo);
-      this.q.setMeta.run("raft.snapIndex", String(upTo));
-      this.q.setMeta.run("raft.snapTerm", String(term));
+      this.q.setMeta.run(META.raftSnapIndex, String(upTo));
+      this.q.setMeta.run(META.raftSnapTerm, String(term));
     });
     this.snapIndex = upTo;
     this.snapTerm = term;
@@ -276,11 +273,12 @@ export class SqliteRaftStorage implements RaftStorage {
         // AUTOINCREMENT counters too, so that rows added later get the leader's ids.
         this.sqlite.run("DELETE FROM main.sqlite_sequence");
         this.sqlite.run("INSERT INTO main.sqlite_sequence SELECT * FROM snap.sqlite_sequence");
-        this.sqlite.run("DELETE FROM main.meta WHERE key NOT LIKE 'raft.%'");
-        this.sqlite.run("INSERT INTO main.meta SELECT * FROM snap.meta WHERE key NOT LIKE 'raft.%'");
+        const nodeLocal = `${META_KEY_COLUMN} LIKE '${NODE_LOCAL_PREFIX}%'`;
+        this.sqlite.run(`DELETE FROM main.${META_TABLE} WHERE NOT ${nodeLocal}`);
+        this.sqlite.run(`INSERT INTO main.${META_TABLE} SELECT * FROM snap.${META_TABLE} WHERE NOT ${nodeLocal}`);
         this.sqlite.run("DELETE FROM main.log");
-        this.q.setMeta.run("raft.snapIndex", String(meta.index));
-        this.q.setMeta.run("raft.snapTerm", String(meta.term));
+        this.q.setMeta.run(META.raftSnapIndex, String(meta.index));
+        this.q.setMeta.run(META.raftSnapTerm, String(meta.term));
       }, [], { ...hardState, commit: Math.max(hardState.commit, meta.index) }, true);
     } finally {
       this.sqlite.run("DETACH DATABASE snap");
@@ -289,7 +287,7 @@ export class SqliteRaftStorage implements RaftStorage {
     this.snapTerm = meta.term;
     this.last = meta.index;
     this.tail = [];
-    this.applied = this.metaNum("lastApplied");
+    this.applied = this.metaNum(META.lastApplied);
     this.mem = this.readMembers();
     forgetRequestIndex(this.store.db);
   }
@@ -311,7 +309,7 @@ export function checkSnapshotFile(path: string, ours: OpenedStore, index: number
     if (check.length !== 1 || check[0]!.quick_check !== "ok") return `the snapshot failed its integrity check (${check[0]?.quick_check ?? "no answer"})`;
     const hashes = (db: Database) => (db.query("SELECT hash FROM __drizzle_migrations ORDER BY id").all() as { hash: string }[]).map((r) => r.hash).join(",");
     if (hashes(copy) !== hashes(ours.sqlite)) return "the snapshot comes from a master with a different database schema; run the same lava version on every master";
-    const applied = Number((copy.query("SELECT value FROM meta WHERE key = 'lastApplied'").get() as { value: string } | null)?.value ?? -1);
+    const applied = Number(readMeta(copy, META.lastApplied) ?? -1);
     if (applied !== index) return `the snapshot covers entry ${applied}, not ${index} as announced`;
     return null;
   } catch (e) {

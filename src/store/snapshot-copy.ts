@@ -5,6 +5,7 @@
  * runtime without workers).
  */
 import { Database } from "bun:sqlite";
+import { META, readMeta } from "./meta.ts";
 
 export interface CopyRequest {
   src: string;
@@ -24,9 +25,8 @@ export function copyDatabase(req: CopyRequest): CopyResult {
     }
     const copy = new Database(req.dst, { readonly: true });
     try {
-      const get = (k: string) => (copy.query("SELECT value FROM meta WHERE key = ?").get(k) as { value: string } | null)?.value;
-      const members = get("members");
-      return { ok: true, index: Number(get("lastApplied") ?? 0), voters: members ? (JSON.parse(members) as { voters: number[] }).voters : [] };
+      const members = readMeta(copy, META.members);
+      return { ok: true, index: Number(readMeta(copy, META.lastApplied) ?? 0), voters: members ? (JSON.parse(members) as { voters: number[] }).voters : [] };
     } finally {
       copy.close();
     }
