@@ -6,7 +6,8 @@
  * same way for every command.
  */
 import { runCommand, type CommandDef, type ArgsDef } from "citty";
-import { EXIT, ExitRequest, LavaError } from "./cli/errors.ts";
+import { EXIT, ExitRequest, type ExitCode } from "./cli/errors.ts";
+import { LavaError, type ErrorKind } from "./errors.ts";
 import { unknownFlag } from "./cli/args.ts";
 import { jitPolicyFor } from "./cli/jit.ts";
 import { root } from "./cli/root.ts";
@@ -77,8 +78,19 @@ async function helpText(path: string[], stream: NodeJS.WriteStream): Promise<str
 
 class UsageError extends LavaError {
   constructor(message: string) {
-    super(message, EXIT.usage);
+    super(message, "usage");
   }
+}
+
+/** The one place an error's kind becomes an exit status (docs/api.md "Exit codes"). */
+const EXIT_FOR: Record<ErrorKind, ExitCode> = { failed: EXIT.failed, usage: EXIT.usage, unreachable: EXIT.unreachable };
+
+/** The exit status `lava` ends with for an error a command threw (EXIT.failed for anything unexpected). */
+export function exitStatusOf(error: unknown): number {
+  if (error instanceof ExitRequest) return error.exitCode;
+  if (error instanceof LavaError) return EXIT_FOR[error.kind];
+  if (error instanceof Error && error.name === "CLIError") return EXIT.usage;
+  return EXIT.failed;
 }
 
 export async function main(rawArgs: string[]): Promise<number> {
@@ -110,17 +122,10 @@ export async function main(rawArgs: string[]): Promise<number> {
     await runCommand(root, { rawArgs });
     return EXIT.ok;
   } catch (error) {
-    if (error instanceof ExitRequest) return error.exitCode;
-    if (error instanceof LavaError) {
-      console.error(`lava: ${error.message}`);
-      return error.exitCode;
-    }
-    if (error instanceof Error && error.name === "CLIError") {
-      console.error(`lava: ${error.message}`);
-      return EXIT.usage;
-    }
-    console.error("lava: unexpected error:", error);
-    return EXIT.failed;
+    if (error instanceof ExitRequest) return exitStatusOf(error);
+    if (error instanceof LavaError || (error instanceof Error && error.name === "CLIError")) console.error(`lava: ${error.message}`);
+    else console.error("lava: unexpected error:", error);
+    return exitStatusOf(error);
   }
 }
 

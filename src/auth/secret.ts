@@ -24,7 +24,7 @@ import {
   type Stats,
 } from "node:fs";
 import { dirname } from "node:path";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { SECRET_BYTES_MIN } from "./keys.ts";
 
 /** Size of a newly created secret. */
@@ -39,7 +39,7 @@ export class SecretFileError extends LavaError {
     message: string,
     readonly path: string,
   ) {
-    super(message, EXIT.usage);
+    super(message, "usage");
     this.name = "SecretFileError";
   }
 }

@@ -1,5 +1,5 @@
 import { defineCommand, type CommandDef } from "citty";
-import { EXIT, LavaError } from "./errors.ts";
+import { LavaError } from "../errors.ts";
 import { completionScript, SHELLS, type Shell } from "./help/completion.ts";
 import { commandTree } from "./help/tree.ts";
 import { meta } from "./meta.ts";
@@ -21,7 +21,7 @@ export const completionCommand = (root: CommandDef) =>
   },
   async run({ args }) {
     const shell = String(args.shell);
-    if (!(SHELLS as readonly string[]).includes(shell)) throw new LavaError(`completion: unknown shell "${shell}"; choose ${SHELLS.join(", ")}`, EXIT.usage);
+    if (!(SHELLS as readonly string[]).includes(shell)) throw new LavaError(`completion: unknown shell "${shell}"; choose ${SHELLS.join(", ")}`, "usage");
     // Bun.write resolves once every byte is out, so main's exit cannot cut the script short in a pipe.
     await Bun.write(Bun.stdout, completionScript(shell as Shell, await commandTree(root)));
   },

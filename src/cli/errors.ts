@@ -1,6 +1,7 @@
 /**
- * Exit codes (design §8) and the one error type commands throw. Only
- * `main.ts` turns an error into a process exit.
+ * Exit codes (design §8), and the request of a command for a specific exit
+ * status without an error message. Errors are LavaError (src/errors.ts),
+ * whose kind src/main.ts turns into one of these; only main.ts exits.
  */
 export const EXIT = {
   ok: 0,
@@ -13,17 +14,7 @@ export const EXIT = {
 } as const;
 export type ExitCode = (typeof EXIT)[keyof typeof EXIT];
 
-export class LavaError extends Error {
-  constructor(
-    message: string,
-    readonly exitCode: number = EXIT.failed,
-  ) {
-    super(message);
-    this.name = "LavaError";
-  }
-}
-
-/** A command that wants a specific exit code without an error message (e.g. `ctl check`). */
+/** A command that wants a specific exit code without an error message (e.g. `ctl check`, whose codes are Nagios's). */
 export class ExitRequest extends Error {
   constructor(readonly exitCode: number) {
     super(`exit ${exitCode}`);

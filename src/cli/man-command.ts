@@ -2,7 +2,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { defineCommand, type CommandDef } from "citty";
 import { VERSION } from "../version.ts";
-import { EXIT, LavaError } from "./errors.ts";
+import { LavaError } from "../errors.ts";
 import { manPage } from "./help/man.ts";
 import { allNodes, commandTree } from "./help/tree.ts";
 import { meta } from "./meta.ts";
@@ -23,7 +23,7 @@ export const manCommand = (root: CommandDef) =>
     const tree = await commandTree(root);
     const path = args._.map(String);
     const node = allNodes(tree).find((n) => n.path.join(" ") === path.join(" "));
-    if (!node) throw new LavaError(`man: no command "lava ${path.join(" ")}" (lava --help lists them)`, EXIT.usage);
+    if (!node) throw new LavaError(`man: no command "lava ${path.join(" ")}" (lava --help lists them)`, "usage");
     if (args.out === undefined) {
       await Bun.write(Bun.stdout, manPage(tree, node, VERSION));
       return;

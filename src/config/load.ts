@@ -7,14 +7,14 @@
 import { existsSync, readFileSync } from "node:fs";
 import * as v from "valibot";
 import { parseDocument } from "yaml";
-import { LavaError, EXIT } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { FileSchema, SECTIONS, type Role, type SectionConfig } from "./schema.ts";
 
 export const DEFAULT_CONFIG_FILE = "/etc/lava/lava.yaml";
 
 export class ConfigError extends LavaError {
   constructor(message: string) {
-    super(message, EXIT.usage);
+    super(message, "usage");
     this.name = "ConfigError";
   }
 }

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { connect, ctlArgs, expectObject } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { acctTable } from "./views.ts";
@@ -22,7 +22,7 @@ export default defineCommand({
     for (const k of ["since", "user", "queue"] as const) {
       const value = args[k];
       if (value === undefined) continue;
-      if (value.trim() === "") throw new LavaError(`--${k} must not be empty`, EXIT.usage);
+      if (value.trim() === "") throw new LavaError(`--${k} must not be empty`, "usage");
       q.set(k, value);
     }
     const ctx = connect(args);

@@ -1,5 +1,5 @@
 /** What `lava ctl exec` and `submit` show of a request the master held for approval (docs/api.md "Approvals"). */
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { print, printJson } from "./output.ts";
 
 /**
@@ -8,7 +8,7 @@ import { print, printJson } from "./output.ts";
  */
 export async function printHeld(answer: unknown, json: boolean): Promise<void> {
   const a = (typeof answer === "object" && answer !== null ? answer : {}) as { id?: unknown; detail?: unknown };
-  if (typeof a.id !== "number") throw new LavaError("the master held the request but its answer has no approval id", EXIT.failed);
+  if (typeof a.id !== "number") throw new LavaError("the master held the request but its answer has no approval id", "failed");
   if (json) {
     await printJson(answer);
     return;

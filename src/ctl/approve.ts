@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { meta } from "../cli/meta.ts";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { connect, ctlArgs, expectObject, oneName } from "./args.ts";
 import { printExecStream } from "./exec.ts";
 import { print, printJson } from "./output.ts";
@@ -8,7 +8,7 @@ import { print, printJson } from "./output.ts";
 /** The id of `lava ctl approve ID` / `deny ID`, checked before anything is sent (exit 2). */
 export function approvalId(args: { _: unknown[] }, command: string): string {
   const id = oneName(args, "approval id", command);
-  if (!/^[1-9]\d{0,15}$/.test(id)) throw new LavaError(`${command}: "${id}" is not an approval id (a whole number, see 'lava ctl approvals')`, EXIT.usage);
+  if (!/^[1-9]\d{0,15}$/.test(id)) throw new LavaError(`${command}: "${id}" is not an approval id (a whole number, see 'lava ctl approvals')`, "usage");
   return id;
 }
 

@@ -5,7 +5,7 @@
  */
 import type { ArgsDef } from "citty";
 import { commonArgs, flagsToConfig } from "../cli/args.ts";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { clientTls, loadConfig, type CtlConfig } from "../config/index.ts";
 import { defaultScheme, parseMasterList } from "../control/address.ts";
 import { configureLogging } from "../log/index.ts";
@@ -42,7 +42,7 @@ export function connect(args: { config?: string | undefined; json?: boolean | un
     masters = parseMasterList(config.master);
   } catch (error) {
     const from = args.master !== undefined ? "--master" : process.env.LAVA_MASTER ? "LAVA_MASTER" : file ? `ctl.master in ${file}` : "the default";
-    throw new LavaError(`${(error as Error).message}, from ${from}`, EXIT.usage);
+    throw new LavaError(`${(error as Error).message}, from ${from}`, "usage");
   }
   const tls = clientTls("ctl", config.tls);
   return {
@@ -62,9 +62,9 @@ export const positionals = (args: { _: unknown[] }): string[] => args._.map(Stri
  */
 export function oneName(args: { _: unknown[] }, what: string, command: string): string {
   const names = positionals(args);
-  if (names.length !== 1) throw new LavaError(`${command} takes one ${what}, got ${names.length}${names.length ? `: ${names.join(" ")}` : ""}`, EXIT.usage);
+  if (names.length !== 1) throw new LavaError(`${command} takes one ${what}, got ${names.length}${names.length ? `: ${names.join(" ")}` : ""}`, "usage");
   const name = names[0]!;
-  if (name.trim() === "" || name === "." || name === "..") throw new LavaError(`${command}: "${name}" is not a ${what}`, EXIT.usage);
+  if (name.trim() === "" || name === "." || name === "..") throw new LavaError(`${command}: "${name}" is not a ${what}`, "usage");
   return name;
 }
 
@@ -74,7 +74,7 @@ export const segment = (name: string): string => encodeURIComponent(name);
 /** An answer that must be a list; anything else means the address is not a (compatible) lava master. */
 export function expectList(answer: unknown, what: string): Record<string, unknown>[] {
   if (!Array.isArray(answer) || !answer.every((x) => typeof x === "object" && x !== null && !Array.isArray(x))) {
-    throw new LavaError(`the master's answer to ${what} is not a list of objects; is it a lava master of a matching version?`, EXIT.failed);
+    throw new LavaError(`the master's answer to ${what} is not a list of objects; is it a lava master of a matching version?`, "failed");
   }
   return answer as Record<string, unknown>[];
 }
@@ -82,7 +82,7 @@ export function expectList(answer: unknown, what: string): Record<string, unknow
 /** An answer that must be one object. */
 export function expectObject(answer: unknown, what: string): Record<string, unknown> {
   if (typeof answer !== "object" || answer === null || Array.isArray(answer)) {
-    throw new LavaError(`the master's answer to ${what} is not an object; is it a lava master of a matching version?`, EXIT.failed);
+    throw new LavaError(`the master's answer to ${what} is not an object; is it a lava master of a matching version?`, "failed");
   }
   return answer as Record<string, unknown>;
 }
@@ -113,7 +113,7 @@ export function repeatedFlag(rawArgs: readonly string[], name: string, def: Args
     if (flag === name) {
       if (eq >= 0) out.push(body.slice(eq + 1));
       else if (i + 1 < rawArgs.length && rawArgs[i + 1] !== "--") out.push(rawArgs[++i]!);
-      else throw new LavaError(`--${name} needs a value`, EXIT.usage);
+      else throw new LavaError(`--${name} needs a value`, "usage");
     } else if (eq < 0 && takesValue.has(flag)) {
       i++;
     }

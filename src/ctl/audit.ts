@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { parseWhen } from "../control/when.ts";
 import { connect, ctlArgs, expectList } from "./args.ts";
 import { print, printJson } from "./output.ts";
@@ -49,23 +49,23 @@ export function auditQuery(
     const raw = args[name];
     if (raw === undefined) continue;
     const t = parseWhen(raw, nowMs);
-    if (t === null) throw new LavaError(`--${name} must be ${WHEN_HINT}; got "${raw}"`, EXIT.usage);
+    if (t === null) throw new LavaError(`--${name} must be ${WHEN_HINT}; got "${raw}"`, "usage");
     times[name] = t;
     q.set(name, raw);
   }
   if (times.since !== undefined && times.until !== undefined && times.since > times.until) {
-    throw new LavaError(`--since (${args.since}) is later than --until (${args.until}); nothing could match`, EXIT.usage);
+    throw new LavaError(`--since (${args.since}) is later than --until (${args.until}); nothing could match`, "usage");
   }
   if (args.limit !== undefined) {
     const raw = args.limit.trim();
     const n = Number(raw);
     if (!/^\d+$/.test(raw) || n < 1 || n > AUDIT_LIMIT_MAX) {
-      throw new LavaError(`--limit must be a whole number from 1 to ${AUDIT_LIMIT_MAX}; got "${args.limit}"`, EXIT.usage);
+      throw new LavaError(`--limit must be a whole number from 1 to ${AUDIT_LIMIT_MAX}; got "${args.limit}"`, "usage");
     }
     q.set("limit", String(n));
   }
   if (args.action !== undefined) {
-    if (args.action.trim() === "") throw new LavaError("--action must not be empty", EXIT.usage);
+    if (args.action.trim() === "") throw new LavaError("--action must not be empty", "usage");
     q.set("action", args.action);
   }
   return q.toString();

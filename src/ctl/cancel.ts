@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { JOB_SIGNALS } from "../control/index.ts";
 import { connect, ctlArgs, expectList, positionals } from "./args.ts";
 import { jobIds, jobsQuery } from "./job-args.ts";
@@ -21,9 +21,9 @@ export default defineCommand({
   },
   async run({ args }) {
     const given = positionals(args);
-    if (given.length > 0 && (args.user !== undefined || args.state !== undefined)) throw new LavaError("cancel: give job ids, or --user/--state, not both", EXIT.usage);
-    if (given.length === 0 && args.user === undefined) throw new LavaError("cancel needs job ids, or --user USER [--state S]", EXIT.usage);
-    if (args.state !== undefined && args.user === undefined) throw new LavaError("cancel --state needs --user (which user's jobs)", EXIT.usage);
+    if (given.length > 0 && (args.user !== undefined || args.state !== undefined)) throw new LavaError("cancel: give job ids, or --user/--state, not both", "usage");
+    if (given.length === 0 && args.user === undefined) throw new LavaError("cancel needs job ids, or --user USER [--state S]", "usage");
+    if (args.state !== undefined && args.user === undefined) throw new LavaError("cancel --state needs --user (which user's jobs)", "usage");
     const signal = args.signal === undefined ? undefined : signalName(args.signal);
     let ids: string[];
     const ctx = connect(args);
@@ -51,6 +51,6 @@ export default defineCommand({
 function signalName(raw: string): (typeof JOB_SIGNALS)[number] {
   const up = raw.trim().toUpperCase();
   const name = up.startsWith("SIG") ? up : `SIG${up}`;
-  if (!(JOB_SIGNALS as readonly string[]).includes(name)) throw new LavaError(`--signal takes one of ${JOB_SIGNALS.map((s) => s.slice(3)).join(", ")}; got "${raw}"`, EXIT.usage);
+  if (!(JOB_SIGNALS as readonly string[]).includes(name)) throw new LavaError(`--signal takes one of ${JOB_SIGNALS.map((s) => s.slice(3)).join(", ")}; got "${raw}"`, "usage");
   return name as (typeof JOB_SIGNALS)[number];
 }

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
-import { ExitRequest, LavaError } from "../cli/errors.ts";
+import { ExitRequest } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { formatHostPort } from "../control/address.ts";
 import { connect, ctlArgs, expectList, expectObject } from "./args.ts";
 import { CHECK, CHECK_DEFAULTS, checkVerdict, type CheckInput, type CheckThresholds, type CheckVerdict } from "./check-status.ts";

@@ -14,7 +14,7 @@
  * commit timeout, a leader that went away) is answered with the first
  * outcome instead of being applied twice (docs/api.md, "Retries").
  */
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { tlsAdvice, type ClientTls } from "../config/index.ts";
 import { defaultScheme, formatHostPort, httpUrl, parseHostPort, withScheme, type HostPort, type Scheme } from "../control/address.ts";
 import { logger } from "../log/index.ts";
@@ -58,7 +58,7 @@ export class MasterError extends LavaError {
     /** With "not_leader": the leader's address, when the master knows it. */
     readonly leader: string | null = null,
   ) {
-    super(message, EXIT.failed);
+    super(message, "failed");
     this.name = "MasterError";
   }
 }
@@ -189,7 +189,7 @@ export class MasterClient {
   async stream(method: string, path: string, body?: unknown, accept = "application/x-ndjson"): Promise<Response> {
     const streamed = new StreamRequest(body, accept);
     await this.request(method, path, streamed, true);
-    if (!streamed.response) throw new LavaError(`the master's answer to ${method} ${path} has no body`, EXIT.failed);
+    if (!streamed.response) throw new LavaError(`the master's answer to ${method} ${path} has no body`, "failed");
     return streamed.response;
   }
 
@@ -239,7 +239,7 @@ export class MasterClient {
         answer = await this.exchange(master, method, path, body, requestId);
       } catch (error) {
         if (error instanceof AnswerTooLarge) {
-          throw new LavaError(`${addr} answered ${method} ${path} with more than ${ANSWER_BYTES_MAX} bytes; refusing it`, EXIT.failed);
+          throw new LavaError(`${addr} answered ${method} ${path} with more than ${ANSWER_BYTES_MAX} bytes; refusing it`, "failed");
         }
         const why = this.describeFailure(error, master);
         log.debug(`${addr}: ${why}${last ? "" : "; trying the next master"}`);
@@ -258,7 +258,7 @@ export class MasterClient {
     }
     throw new LavaError(
       `no master reachable: tried ${tried.join(", ")}. Check --master (or LAVA_MASTER, ctl.master) and that a master is running there.`,
-      EXIT.unreachable,
+      "unreachable",
     );
   }
 
@@ -337,7 +337,7 @@ export class MasterClient {
       try {
         return JSON.parse(answer.text);
       } catch {
-        throw new LavaError(`${addr} answered ${method} ${path} with something that is not JSON: is ${addr} a lava master's HTTP port?`, EXIT.failed);
+        throw new LavaError(`${addr} answered ${method} ${path} with something that is not JSON: is ${addr} a lava master's HTTP port?`, "failed");
       }
     }
     const body = parseErrorBody(answer.text);

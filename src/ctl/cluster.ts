@@ -5,7 +5,7 @@
  * positional word rather than a citty subcommand, so flags may come first.
  */
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import type { MasterClient } from "./client.ts";
 import { clusterTable, clusterView } from "./cluster-view.ts";
 import { connect, ctlArgs, expectObject, positionals, type CtlContext } from "./args.ts";
@@ -41,7 +41,7 @@ async function status(ctx: CtlContext): Promise<void> {
 }
 
 function nodeId(arg: string | undefined, action: string): number {
-  if (!arg || !/^[1-9]\d{0,9}$/.test(arg)) throw new LavaError(`cluster ${action} takes a node id (a whole number ≥ 1), got '${arg ?? ""}'`, EXIT.usage);
+  if (!arg || !/^[1-9]\d{0,9}$/.test(arg)) throw new LavaError(`cluster ${action} takes a node id (a whole number ≥ 1), got '${arg ?? ""}'`, "usage");
   return Number(arg);
 }
 
@@ -57,15 +57,15 @@ export default defineCommand({
   },
   async run({ args }) {
     const [action = "status", arg, ...rest] = positionals(args);
-    if (rest.length > 0) throw new LavaError(`cluster ${action}: unexpected arguments: ${rest.join(" ")}`, EXIT.usage);
+    if (rest.length > 0) throw new LavaError(`cluster ${action}: unexpected arguments: ${rest.join(" ")}`, "usage");
     const ctx = connect(args);
     switch (action) {
       case "status":
-        if (arg !== undefined) throw new LavaError(`cluster status takes no argument, got '${arg}'`, EXIT.usage);
+        if (arg !== undefined) throw new LavaError(`cluster status takes no argument, got '${arg}'`, "usage");
         return status(ctx);
       case "add": {
         const m = /^([1-9]\d{0,9})=([^\s=]+:\d{1,5})$/.exec(arg ?? "");
-        if (!m) throw new LavaError(`cluster add takes ID=HOST:PORT (the new master's node id and HTTP address), got '${arg ?? ""}'`, EXIT.usage);
+        if (!m) throw new LavaError(`cluster add takes ID=HOST:PORT (the new master's node id and HTTP address), got '${arg ?? ""}'`, "usage");
         const answer = expectObject(await ctx.client.post("/api/v1/cluster/members", { id: Number(m[1]), address: m[2] }), "POST /api/v1/cluster/members");
         return ctx.json ? printJson(answer) : print(`node ${m[1]} (${m[2]}) added; it catches up from the leader`);
       }
@@ -80,7 +80,7 @@ export default defineCommand({
         return ctx.json ? printJson(answer) : print(`leadership handed to node ${id}`);
       }
       default:
-        throw new LavaError(`cluster: unknown action '${action}' (status, add, remove, transfer)`, EXIT.usage);
+        throw new LavaError(`cluster: unknown action '${action}' (status, add, remove, transfer)`, "usage");
     }
   },
 });

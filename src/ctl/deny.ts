@@ -1,6 +1,6 @@
 import { defineCommand } from "citty";
 import { meta } from "../cli/meta.ts";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { approvalId } from "./approve.ts";
 import { connect, ctlArgs, expectObject } from "./args.ts";
 import { print, printJson } from "./output.ts";
@@ -14,7 +14,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const id = approvalId(args, "deny");
-    if (args.reason === undefined || args.reason.trim() === "") throw new LavaError(`deny needs --reason: lava ctl deny ${id} --reason "why not"`, EXIT.usage);
+    if (args.reason === undefined || args.reason.trim() === "") throw new LavaError(`deny needs --reason: lava ctl deny ${id} --reason "why not"`, "usage");
     const ctx = connect(args);
     const answer = expectObject(await ctx.client.post(`/api/v1/approvals/${id}/deny`, { reason: args.reason }), "POST /api/v1/approvals/:id/deny");
     if (ctx.json) await printJson(answer);

@@ -1,6 +1,7 @@
 import { defineCommand } from "citty";
 import { meta } from "../cli/meta.ts";
-import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
+import { EXIT, ExitRequest } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { DEPLOY_LIMITS, DEPLOY_NAME_RE, DEPLOY_PARAM_RE } from "../control/index.ts";
 import { connect, ctlArgs, oneName, repeatedFlag } from "./args.ts";
 import { ExecCollector } from "./exec-view.ts";
@@ -54,30 +55,30 @@ export function deployRequest(
   name: string,
   params: readonly string[],
 ) {
-  if (!DEPLOY_NAME_RE.test(name)) throw new LavaError(`deploy: "${name}" is not a deploy action name (letters, digits, '.', '_', '-')`, EXIT.usage);
+  if (!DEPLOY_NAME_RE.test(name)) throw new LavaError(`deploy: "${name}" is not a deploy action name (letters, digits, '.', '_', '-')`, "usage");
   const targets = targetBody(flags, "deploy");
   const p: Record<string, string> = {};
   for (const kv of params) {
     const eq = kv.indexOf("=");
-    if (eq <= 0) throw new LavaError(`--param needs NAME=VALUE, got "${kv}"`, EXIT.usage);
+    if (eq <= 0) throw new LavaError(`--param needs NAME=VALUE, got "${kv}"`, "usage");
     const k = kv.slice(0, eq);
     const val = kv.slice(eq + 1);
-    if (!DEPLOY_PARAM_RE.test(k)) throw new LavaError(`--param ${k}: parameter names are lowercase letters, digits and '_', at most 32, starting with a letter (it becomes LAVA_PARAM_${k.toUpperCase()})`, EXIT.usage);
-    if (Object.hasOwn(p, k)) throw new LavaError(`--param ${k} given twice`, EXIT.usage);
-    if (val.length > DEPLOY_LIMITS.paramValueChars || val.includes("\0")) throw new LavaError(`--param ${k}: values are at most ${DEPLOY_LIMITS.paramValueChars} characters, without NUL`, EXIT.usage);
+    if (!DEPLOY_PARAM_RE.test(k)) throw new LavaError(`--param ${k}: parameter names are lowercase letters, digits and '_', at most 32, starting with a letter (it becomes LAVA_PARAM_${k.toUpperCase()})`, "usage");
+    if (Object.hasOwn(p, k)) throw new LavaError(`--param ${k} given twice`, "usage");
+    if (val.length > DEPLOY_LIMITS.paramValueChars || val.includes("\0")) throw new LavaError(`--param ${k}: values are at most ${DEPLOY_LIMITS.paramValueChars} characters, without NUL`, "usage");
     p[k] = val;
   }
-  if (Object.keys(p).length > DEPLOY_LIMITS.params) throw new LavaError(`at most ${DEPLOY_LIMITS.params} --param`, EXIT.usage);
+  if (Object.keys(p).length > DEPLOY_LIMITS.params) throw new LavaError(`at most ${DEPLOY_LIMITS.params} --param`, "usage");
   const out: Record<string, unknown> = { ...targets, name, params: p };
   if (flags["wave-size"] !== undefined) {
     const n = Number(flags["wave-size"]);
-    if (!Number.isInteger(n) || n < 1 || n > DEPLOY_LIMITS.waveSizeMax) throw new LavaError(`--wave-size must be a whole number from 1 to ${DEPLOY_LIMITS.waveSizeMax}; got "${flags["wave-size"]}"`, EXIT.usage);
+    if (!Number.isInteger(n) || n < 1 || n > DEPLOY_LIMITS.waveSizeMax) throw new LavaError(`--wave-size must be a whole number from 1 to ${DEPLOY_LIMITS.waveSizeMax}; got "${flags["wave-size"]}"`, "usage");
     out.waveSize = n;
   }
   if (flags.continue === true) out.continue = true;
   if (flags.timeout !== undefined) {
     const t = Number(flags.timeout.trim());
-    if (flags.timeout.trim() === "" || !(t > 0) || t > EXEC_TIMEOUT_SEC_MAX) throw new LavaError(`--timeout must be seconds, more than 0 and at most ${EXEC_TIMEOUT_SEC_MAX}; got "${flags.timeout}"`, EXIT.usage);
+    if (flags.timeout.trim() === "" || !(t > 0) || t > EXEC_TIMEOUT_SEC_MAX) throw new LavaError(`--timeout must be seconds, more than 0 and at most ${EXEC_TIMEOUT_SEC_MAX}; got "${flags.timeout}"`, "usage");
     out.timeoutSec = t;
   }
   return out as { name: string; params: Record<string, string> } & Record<string, unknown>;

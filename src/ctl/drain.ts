@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { connect, ctlArgs, expectObject, oneName, segment } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { meta } from "../cli/meta.ts";
@@ -13,7 +13,7 @@ export default defineCommand({
   },
   async run({ args }) {
     const host = oneName(args, "HOST", "drain");
-    if (args.reason !== undefined && args.reason.trim() === "") throw new LavaError("--reason must not be empty", EXIT.usage);
+    if (args.reason !== undefined && args.reason.trim() === "") throw new LavaError("--reason must not be empty", "usage");
     const ctx = connect(args);
     const path = `/api/v1/hosts/${segment(host)}/drain`;
     const answer = expectObject(await ctx.client.post(path, args.reason !== undefined ? { reason: args.reason } : {}), `POST ${path}`);

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
-import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
+import { EXIT, ExitRequest } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { commandLine, connect, ctlArgs } from "./args.ts";
 import { ExecCollector } from "./exec-view.ts";
 import { print, printJson } from "./output.ts";
@@ -49,13 +50,13 @@ export async function printExecStream(res: Response, what: string, json: boolean
 
 /** The POST /api/v1/exec body from the flags; a mistake is exit 2 before anything is sent. Pure. */
 export function execRequest(flags: { hosts?: string | undefined; all?: boolean | undefined; queue?: string | undefined; timeout?: string | undefined }, argv: string[] | null, stray: string[]) {
-  if (stray.length > 0) throw new LavaError(`exec: unexpected ${stray.join(" ")} before --; put the command after --: lava ctl exec --all -- ${stray.join(" ")}`, EXIT.usage);
-  if (!argv || argv.length === 0) throw new LavaError("exec needs a command after --: lava ctl exec --all -- uptime", EXIT.usage);
+  if (stray.length > 0) throw new LavaError(`exec: unexpected ${stray.join(" ")} before --; put the command after --: lava ctl exec --all -- ${stray.join(" ")}`, "usage");
+  if (!argv || argv.length === 0) throw new LavaError("exec needs a command after --: lava ctl exec --all -- uptime", "usage");
   const targets = targetBody(flags, "exec");
   let timeoutSec: number | undefined;
   if (flags.timeout !== undefined) {
     timeoutSec = Number(flags.timeout.trim());
-    if (flags.timeout.trim() === "" || !(timeoutSec > 0) || timeoutSec > EXEC_TIMEOUT_SEC_MAX) throw new LavaError(`--timeout must be seconds, more than 0 and at most ${EXEC_TIMEOUT_SEC_MAX}; got "${flags.timeout}"`, EXIT.usage);
+    if (flags.timeout.trim() === "" || !(timeoutSec > 0) || timeoutSec > EXEC_TIMEOUT_SEC_MAX) throw new LavaError(`--timeout must be seconds, more than 0 and at most ${EXEC_TIMEOUT_SEC_MAX}; got "${flags.timeout}"`, "usage");
   }
   return { ...targets, argv, ...(timeoutSec !== undefined ? { timeoutSec } : {}) };
 }

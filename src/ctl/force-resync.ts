@@ -6,7 +6,7 @@
  * /_raft/sync-status). Exit 0 when the follower installed it, 1 otherwise.
  */
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { connect, ctlArgs, expectObject, oneName } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { formatBytes } from "./table.ts";
@@ -50,6 +50,6 @@ export default defineCommand({
     }
     if (ctx.json) await printJson(answer);
     else await print(String(answer.message ?? JSON.stringify(answer)));
-    if (answer.success !== true) throw new LavaError(String(answer.message ?? "force-resync failed"), EXIT.failed);
+    if (answer.success !== true) throw new LavaError(String(answer.message ?? "force-resync failed"), "failed");
   },
 });

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { connect, ctlArgs, expectList, expectObject, positionals, segment } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { healthDetail, healthTable } from "./remote-views.ts";
@@ -18,9 +18,9 @@ export default defineCommand({
   },
   async run({ args }) {
     const names = positionals(args);
-    if (names.length > 1) throw new LavaError(`health takes at most one HOST, got ${names.join(" ")}`, EXIT.usage);
+    if (names.length > 1) throw new LavaError(`health takes at most one HOST, got ${names.join(" ")}`, "usage");
     const host = names[0];
-    if (args.refresh && host === undefined) throw new LavaError("--refresh needs a HOST: lava ctl health HOST --refresh", EXIT.usage);
+    if (args.refresh && host === undefined) throw new LavaError("--refresh needs a HOST: lava ctl health HOST --refresh", "usage");
     const ctx = connect(args);
     if (host === undefined) {
       const rows = expectList(await ctx.client.get("/api/v1/health"), "GET /api/v1/health");

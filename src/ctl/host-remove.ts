@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { connect, ctlArgs, expectObject, positionals, segment } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { meta } from "../cli/meta.ts";
@@ -29,7 +29,7 @@ export default defineCommand({
     const names = positionals(args);
     const bulk = args.pattern !== undefined || args["unseen-for"] !== undefined;
     if (bulk === (names.length > 0) || names.length > 1) {
-      throw new LavaError("host remove takes one HOST, or --pattern GLOB and/or --unseen-for DURATION", EXIT.usage);
+      throw new LavaError("host remove takes one HOST, or --pattern GLOB and/or --unseen-for DURATION", "usage");
     }
     const ctx = connect(args);
     if (!bulk) {
@@ -43,7 +43,7 @@ export default defineCommand({
     let unseenFor: number | undefined;
     if (args["unseen-for"] !== undefined) {
       const sec = parseDurationSec(args["unseen-for"]);
-      if (sec === null || sec < 1) throw new LavaError(`--unseen-for: "${args["unseen-for"]}" is not a duration (90s, 30m, 1h, 7d)`, EXIT.usage);
+      if (sec === null || sec < 1) throw new LavaError(`--unseen-for: "${args["unseen-for"]}" is not a duration (90s, 30m, 1h, 7d)`, "usage");
       unseenFor = sec;
     }
     const body = { ...(args.pattern !== undefined ? { pattern: args.pattern } : {}), ...(unseenFor !== undefined ? { unseenFor } : {}), dryRun: args["dry-run"] === true };

@@ -2,11 +2,11 @@
  * The job commands' flags turned into what goes to the master (design §5,
  * §8), checked here so that a typo is exit 2 before anything is sent. Pure.
  */
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { JOB_STATES, type JobState } from "../jobs/types.ts";
 import { outputPathProblem, parseArraySpec, parseElementRef } from "../jobs/index.ts";
 
-const usage = (message: string) => new LavaError(message, EXIT.usage);
+const usage = (message: string) => new LavaError(message, "usage");
 
 const SIZE_UNITS: Record<string, number> = { "": 1, K: 1024, M: 1024 ** 2, G: 1024 ** 3, T: 1024 ** 4 };
 

@@ -4,7 +4,8 @@
  * reported and the others still go; no master, or a token it refuses,
  * stops them all. Exit 1 if any failed.
  */
-import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
+import { EXIT, ExitRequest } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { expectObject, type CtlContext } from "./args.ts";
 import { MasterError } from "./client.ts";
 import { print, printJson } from "./output.ts";
@@ -43,6 +44,6 @@ export async function eachJob(
   if (ctx.json) await printJson(results);
   if (failed > 0) {
     if (ids.length === 1) throw new ExitRequest(EXIT.failed);
-    throw new LavaError(`${failed} of ${ids.length} jobs not ${verb === "cancel" ? "cancelled" : `${verb}ed`}`, EXIT.failed);
+    throw new LavaError(`${failed} of ${ids.length} jobs not ${verb === "cancel" ? "cancelled" : `${verb}ed`}`, "failed");
   }
 }

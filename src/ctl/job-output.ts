@@ -4,7 +4,7 @@
  * asks the agent for what the job has written since; once the job has
  * ended, the recorded output answers.
  */
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { expectObject } from "./args.ts";
 import type { MasterClient } from "./client.ts";
 import { jobPath } from "./job-args.ts";
@@ -76,5 +76,5 @@ export async function followOutput(
 
 /** What `peek` says when there is nothing to show. */
 export function notRunning(id: string, p: OutputPiece): LavaError {
-  return new LavaError(`job ${id} is ${p.state}: ${p.error ?? "no output yet"}`, EXIT.failed);
+  return new LavaError(`job ${id} is ${p.state}: ${p.error ?? "no output yet"}`, "failed");
 }

@@ -5,7 +5,7 @@
  * `GET /api/v1/load`, so the table and `--json` are the same as over the API.
  */
 import type { ArgsDef } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { defaultDataDir, loadConfig } from "../config/index.ts";
 import { join, resolve } from "node:path";
 import { REPORT_FIELDS } from "../wire/index.ts";
@@ -37,16 +37,16 @@ export function readLocalLoad(dataDir: string, nowMs = Date.now()): Record<strin
       view = new TableView(Bun.mmap(path, { shared: true }));
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT") throw new LavaError(`no load table at ${path}: is a master running with --data-dir ${dataDir} (and master.loadTable.enabled)? Give its data dir with --data-dir`, EXIT.unreachable);
-      if (code === "EACCES" || code === "EPERM") throw new LavaError(`cannot read ${path} (${code}): it is mode 0600; run as the master's user`, EXIT.failed);
-      throw new LavaError(`cannot map ${path}: ${(e as Error).message}`, EXIT.failed);
+      if (code === "ENOENT") throw new LavaError(`no load table at ${path}: is a master running with --data-dir ${dataDir} (and master.loadTable.enabled)? Give its data dir with --data-dir`, "unreachable");
+      if (code === "EACCES" || code === "EPERM") throw new LavaError(`cannot read ${path} (${code}): it is mode 0600; run as the master's user`, "failed");
+      throw new LavaError(`cannot map ${path}: ${(e as Error).message}`, "failed");
     }
     const header = readHeader(view);
-    if ("error" in header) throw new LavaError(`${path}: ${header.error}`, EXIT.failed);
+    if ("error" in header) throw new LavaError(`${path}: ${header.error}`, "failed");
     const rows: Record<string, unknown>[] = [];
     for (let slot = 0; slot < header.count; slot++) {
       const rec = readRecord(view, slot, () => Bun.sleepSync(1));
-      if (rec === "busy") throw new LavaError(`${path}: record ${slot} stayed in the middle of a write; try again`, EXIT.failed);
+      if (rec === "busy") throw new LavaError(`${path}: record ${slot} stayed in the middle of a write; try again`, "failed");
       if (rec) rows.push(loadRow(rec, header, nowMs));
     }
     // Replaced while we read: read the new one.
@@ -57,7 +57,7 @@ export function readLocalLoad(dataDir: string, nowMs = Date.now()): Record<strin
     }
     return rows.sort((a, b) => (String(a.host) < String(b.host) ? -1 : String(a.host) > String(b.host) ? 1 : 0));
   }
-  throw new LavaError(`${path} kept being replaced while it was read; try again`, EXIT.failed);
+  throw new LavaError(`${path} kept being replaced while it was read; try again`, "failed");
 }
 
 /** A record as a row of GET /api/v1/load (docs/api.md). */

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { meta } from "../cli/meta.ts";
 import { connect, ctlArgs, expectList, positionals, type CtlContext } from "./args.ts";
 import { print, printJson, printRaw } from "./output.ts";
@@ -72,7 +72,7 @@ async function passThrough(ctx: CtlContext): Promise<void> {
 }
 
 function checkField(field: string, flag: string): void {
-  if (!(field in LOAD_COLUMNS)) throw new LavaError(`${flag}: unknown field "${field}"; the fields are ${Object.keys(LOAD_COLUMNS).join(", ")}`, EXIT.usage);
+  if (!(field in LOAD_COLUMNS)) throw new LavaError(`${flag}: unknown field "${field}"; the fields are ${Object.keys(LOAD_COLUMNS).join(", ")}`, "usage");
 }
 
 /** The columns from -o (a field list, or "wide") and -l. Unknown fields are usage errors. */
@@ -80,7 +80,7 @@ export function outputFields(output: string | undefined, long: boolean): readonl
   if (output === undefined) return long ? LOAD_FIELDS_LONG : LOAD_FIELDS_DEFAULT;
   if (output.trim() === "wide") return LOAD_FIELDS_WIDE;
   const fields = output.split(",").map((f) => f.trim()).filter((f) => f !== "");
-  if (fields.length === 0) throw new LavaError(`-o needs "wide" or fields separated by commas, e.g. -o host,status,load1`, EXIT.usage);
+  if (fields.length === 0) throw new LavaError(`-o needs "wide" or fields separated by commas, e.g. -o host,status,load1`, "usage");
   for (const f of fields) checkField(f, "-o");
   return fields;
 }
@@ -100,7 +100,7 @@ export function watchSeconds(rawArgs: readonly string[]): { seconds: number; tex
     const text = m[1] ?? (/^\d+(\.\d+)?$/.test(rawArgs[i + 1] ?? "") ? rawArgs[i + 1]! : null);
     if (text === null) return { seconds: DEFAULT, text: "", fromPositional: false };
     const seconds = Number(text);
-    if (!(seconds >= 0.1 && seconds <= 86_400)) throw new LavaError(`--watch takes seconds from 0.1 to 86400, got "${text}"`, EXIT.usage);
+    if (!(seconds >= 0.1 && seconds <= 86_400)) throw new LavaError(`--watch takes seconds from 0.1 to 86400, got "${text}"`, "usage");
     return { seconds, text, fromPositional: m[1] === undefined };
   }
   return null;
@@ -112,7 +112,7 @@ export function selectHosts(rows: Record<string, unknown>[], names: readonly str
   const known = new Set(rows.map((r) => r.host));
   const unknown = [...new Set(names.filter((n) => !known.has(n)))];
   if (unknown.length > 0) {
-    throw new LavaError(`unknown host${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (lava ctl hosts lists the known hosts)`, EXIT.failed);
+    throw new LavaError(`unknown host${unknown.length > 1 ? "s" : ""} ${unknown.join(", ")} (lava ctl hosts lists the known hosts)`, "failed");
   }
   const wanted = new Set(names);
   return rows.filter((r) => wanted.has(r.host as string));

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { connect, ctlArgs, positionals, segment } from "./args.ts";
 import { wholeFlag } from "./job-args.ts";
 import { print } from "./output.ts";
@@ -34,23 +34,23 @@ export default defineCommand({
       else if (e.type === "end") end = { error: typeof e.error === "string" ? e.error : null };
     });
     const ended = end as { error: string | null } | null;
-    if (ended === null) throw new LavaError("logs: the master ended the stream without saying why (did it stop?)", EXIT.failed);
-    if (ended.error !== null) throw new LavaError(`logs: ${ended.error}`, EXIT.failed);
+    if (ended === null) throw new LavaError("logs: the master ended the stream without saying why (did it stop?)", "failed");
+    if (ended.error !== null) throw new LavaError(`logs: ${ended.error}`, "failed");
   },
 });
 
 function logsTarget(names: string[]): { host: string; file: string | undefined } {
-  if (names.length === 0 || names.length > 2) throw new LavaError(`logs takes HOST and a PATH (or --unit UNIT), got ${names.length} words`, EXIT.usage);
+  if (names.length === 0 || names.length > 2) throw new LavaError(`logs takes HOST and a PATH (or --unit UNIT), got ${names.length} words`, "usage");
   return { host: names[0]!, file: names[1] };
 }
 
 /** The query string from the words and flags; a mistake is exit 2 before anything is sent. Pure. */
 export function logsQuery(names: string[], flags: { unit?: string | undefined; follow?: boolean | undefined; lines?: string | undefined }): string {
   const { file } = logsTarget(names);
-  if ((file === undefined) === (flags.unit === undefined)) throw new LavaError("logs needs exactly one of a PATH or --unit UNIT", EXIT.usage);
+  if ((file === undefined) === (flags.unit === undefined)) throw new LavaError("logs needs exactly one of a PATH or --unit UNIT", "usage");
   const q = new URLSearchParams();
   if (file !== undefined) q.set("path", file);
-  else if (flags.unit!.trim() === "") throw new LavaError("--unit must not be empty", EXIT.usage);
+  else if (flags.unit!.trim() === "") throw new LavaError("--unit must not be empty", "usage");
   else q.set("unit", flags.unit!);
   if (flags.follow) q.set("follow", "1");
   if (flags.lines !== undefined) q.set("lines", String(wholeFlag("lines", flags.lines, 0, LOGS_LINES_MAX)));

@@ -3,7 +3,8 @@
  * here: commands throw LavaError and main prints them on stderr. Tests swap
  * the writer to capture output in-process.
  */
-import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
+import { EXIT, ExitRequest } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 
 export interface Output {
   write(text: string | Uint8Array): void | Promise<void>;
@@ -25,7 +26,7 @@ const stdout: Output = {
     } catch (error) {
       const code = (error as { code?: unknown }).code;
       if (code === "EPIPE") throw new ExitRequest(EXIT.ok);
-      throw new LavaError(`cannot write the output: ${(error as Error).message}`, EXIT.failed);
+      throw new LavaError(`cannot write the output: ${(error as Error).message}`, "failed");
     }
   },
 };

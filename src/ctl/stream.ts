@@ -2,7 +2,7 @@
  * What the fan-out commands (exec, upgrade) and logs share: the target
  * flags, and reading a streamed answer line by line.
  */
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { ANSWER_BYTES_MAX } from "./client.ts";
 
 export const targetArgs = {
@@ -16,14 +16,14 @@ export type TargetBody = { hosts: string[] } | { all: true } | { queue: string }
 /** Exactly one of --hosts, --all, --queue, as the request body's target fields; anything else is exit 2. */
 export function targetBody(args: { hosts?: string | undefined; all?: boolean | undefined; queue?: string | undefined }, command: string): TargetBody {
   const given = [args.hosts !== undefined, args.all === true, args.queue !== undefined].filter(Boolean).length;
-  if (given !== 1) throw new LavaError(`${command} needs exactly one of --hosts A,B, --all or --queue Q`, EXIT.usage);
+  if (given !== 1) throw new LavaError(`${command} needs exactly one of --hosts A,B, --all or --queue Q`, "usage");
   if (args.hosts !== undefined) {
     const hosts = args.hosts.split(",").map((h) => h.trim()).filter(Boolean);
-    if (hosts.length === 0) throw new LavaError("--hosts needs at least one host name (A,B,…)", EXIT.usage);
+    if (hosts.length === 0) throw new LavaError("--hosts needs at least one host name (A,B,…)", "usage");
     return { hosts };
   }
   if (args.all === true) return { all: true };
-  if (args.queue!.trim() === "") throw new LavaError("--queue must not be empty", EXIT.usage);
+  if (args.queue!.trim() === "") throw new LavaError("--queue must not be empty", "usage");
   return { queue: args.queue! };
 }
 
@@ -44,7 +44,7 @@ export async function eachLine(body: ReadableStream<Uint8Array> | null, onLine: 
       partial = partial.slice(nl + 1);
       await onLine(line);
     }
-    if (partial.length > ANSWER_BYTES_MAX) throw new LavaError(`the master sent a line of more than ${ANSWER_BYTES_MAX} bytes; refusing it`, EXIT.failed);
+    if (partial.length > ANSWER_BYTES_MAX) throw new LavaError(`the master sent a line of more than ${ANSWER_BYTES_MAX} bytes; refusing it`, "failed");
   }
   partial += dec.decode();
   if (partial !== "") await onLine(partial);
@@ -58,9 +58,9 @@ export async function eachEvent(body: ReadableStream<Uint8Array> | null, what: s
     try {
       e = JSON.parse(line);
     } catch {
-      throw new LavaError(`the master's answer to ${what} has a line that is not JSON; is it a lava master of a matching version?`, EXIT.failed);
+      throw new LavaError(`the master's answer to ${what} has a line that is not JSON; is it a lava master of a matching version?`, "failed");
     }
-    if (typeof e !== "object" || e === null || Array.isArray(e)) throw new LavaError(`the master's answer to ${what} has a line that is not a JSON object`, EXIT.failed);
+    if (typeof e !== "object" || e === null || Array.isArray(e)) throw new LavaError(`the master's answer to ${what} has a line that is not a JSON object`, "failed");
     await onEvent(e as Record<string, unknown>);
   });
 }

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { commandLine, connect, ctlArgs, expectObject, repeatedFlag } from "./args.ts";
 import { MasterError } from "./client.ts";
 import { submitRequest } from "./job-args.ts";
@@ -54,7 +54,7 @@ export default defineCommand({
       answer = expectObject(await ctx.client.post("/api/v1/jobs", body), "POST /api/v1/jobs");
     } catch (e) {
       // The master refusing what was asked (a bad array range, an unknown dependency or label, a request no host could hold) is a usage error.
-      if (e instanceof MasterError && e.status === 400) throw new LavaError(e.message, EXIT.usage);
+      if (e instanceof MasterError && e.status === 400) throw new LavaError(e.message, "usage");
       throw e;
     }
     // A queue with requireApproval holds the job: the approval id, not a job id (docs/api.md "Approvals").
@@ -67,7 +67,7 @@ export default defineCommand({
       return;
     }
     if (typeof answer.id !== "number" && typeof answer.id !== "string") {
-      throw new LavaError("the master's answer to POST /api/v1/jobs has no job id", EXIT.failed);
+      throw new LavaError("the master's answer to POST /api/v1/jobs has no job id", "failed");
     }
     await print(String(answer.id));
   },

@@ -1,5 +1,5 @@
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { connect, ctlArgs, expectObject } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { meta } from "../cli/meta.ts";
@@ -24,7 +24,7 @@ export default defineCommand({
       return;
     }
     if (typeof answer.token !== "string" || answer.token === "") {
-      throw new LavaError("the master's answer to POST /api/v1/tokens has no token", EXIT.failed);
+      throw new LavaError("the master's answer to POST /api/v1/tokens has no token", "failed");
     }
     await print(answer.token);
   },
@@ -37,19 +37,19 @@ export function tokenRequest(args: { role?: string | undefined; subject?: string
   ttlSeconds?: number;
 } {
   const role = args.role;
-  if (role === undefined || role === "") throw new LavaError("token create needs --role agent|read|admin", EXIT.usage);
+  if (role === undefined || role === "") throw new LavaError("token create needs --role agent|read|admin", "usage");
   if (!(TOKEN_ROLES as readonly string[]).includes(role)) {
-    throw new LavaError(`--role must be agent, read or admin, got "${role}"`, EXIT.usage);
+    throw new LavaError(`--role must be agent, read or admin, got "${role}"`, "usage");
   }
   const out: { role: TokenRole; subject?: string; ttlSeconds?: number } = { role: role as TokenRole };
   if (args.subject !== undefined) {
-    if (args.subject === "") throw new LavaError("--subject must not be empty", EXIT.usage);
+    if (args.subject === "") throw new LavaError("--subject must not be empty", "usage");
     out.subject = args.subject;
   }
   if (args.ttl !== undefined) {
     const ttl = Number(args.ttl.trim());
     if (args.ttl.trim() === "" || !Number.isInteger(ttl) || ttl <= 0) {
-      throw new LavaError(`--ttl must be a whole number of seconds above 0, got "${args.ttl}"`, EXIT.usage);
+      throw new LavaError(`--ttl must be a whole number of seconds above 0, got "${args.ttl}"`, "usage");
     }
     out.ttlSeconds = ttl;
   }

@@ -1,7 +1,7 @@
 import { defineCommand } from "citty";
 import { EXIT, ExitRequest } from "../cli/errors.ts";
 import { connect, ctlArgs, positionals } from "./args.ts";
-import { LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { print, printJson } from "./output.ts";
 import { upgradeLine } from "./remote-views.ts";
 import { eachEvent, targetArgs, targetBody } from "./stream.ts";
@@ -15,7 +15,7 @@ export default defineCommand({
   }),
   args: { ...ctlArgs, ...targetArgs },
   async run({ args }) {
-    if (positionals(args).length > 0) throw new LavaError(`upgrade takes no words, got ${positionals(args).join(" ")}; name hosts with --hosts A,B`, EXIT.usage);
+    if (positionals(args).length > 0) throw new LavaError(`upgrade takes no words, got ${positionals(args).join(" ")}; name hosts with --hosts A,B`, "usage");
     const body = targetBody(args, "upgrade");
     const ctx = connect({ ...args, timeout: undefined });
     const res = await ctx.client.stream("POST", "/api/v1/upgrade", body);
@@ -33,7 +33,7 @@ export default defineCommand({
       }
     });
     if (ctx.json) await printJson(hosts.sort((a, b) => String(a.host).localeCompare(String(b.host))));
-    if (done === null) throw new LavaError("the master ended the upgrade's answer early; see lava ctl audit --action upgrade.result and lava ctl hosts", EXIT.failed);
+    if (done === null) throw new LavaError("the master ended the upgrade's answer early; see lava ctl audit --action upgrade.result and lava ctl hosts", "failed");
     if (!hosts.every((h) => h.status === "ok" || h.status === "current")) throw new ExitRequest(EXIT.failed);
   },
 });

@@ -1,5 +1,6 @@
 import { defineCommand } from "citty";
-import { EXIT, ExitRequest, LavaError } from "../cli/errors.ts";
+import { EXIT, ExitRequest } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { FINAL_STATES, type JobState } from "../jobs/types.ts";
 import { connect, ctlArgs, expectObject, positionals } from "./args.ts";
 import { MasterError, type MasterClient } from "./client.ts";
@@ -44,7 +45,7 @@ export default defineCommand({
     if (ctx.json) await printJson(outcome.results.map(({ id, state, exitCode, ended, error }) => ({ id: /^\d+$/.test(id) ? Number(id) : id, state, exitCode, ended, ...(error !== undefined ? { error } : {}) })));
     if (outcome.timedOut) {
       const going = outcome.results.filter((r) => !r.ended && r.error === undefined).map((r) => `${r.id} (${r.state ?? "?"})`);
-      throw new LavaError(`timed out after ${args.timeout} s; not ended yet: ${going.join(", ")}`, EXIT.failed);
+      throw new LavaError(`timed out after ${args.timeout} s; not ended yet: ${going.join(", ")}`, "failed");
     }
     if (!outcome.results.every((r) => r.state === "DONE")) throw new ExitRequest(EXIT.failed);
   },
@@ -124,7 +125,7 @@ export async function waitForJobs(
           r.error = error.message;
           r.state = null;
           await opts.onUnknown?.(r);
-        } else if (error instanceof LavaError && (error.exitCode === EXIT.unreachable || (error instanceof MasterError && error.status >= 500))) {
+        } else if (error instanceof LavaError && (error.kind === "unreachable" || (error instanceof MasterError && error.status >= 500))) {
           outage = error;
         } else {
           throw error;

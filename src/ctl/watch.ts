@@ -5,7 +5,7 @@
  * of it stays readable. A failed request is shown in place of the view and
  * the loop goes on (a master restarting is what one watches for).
  */
-import { LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { formatTime } from "./table.ts";
 import { printRaw } from "./output.ts";
 

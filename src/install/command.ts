@@ -8,7 +8,7 @@
 import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { dirname, isAbsolute, join } from "node:path";
 import { defineCommand } from "citty";
-import { EXIT, LavaError } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { meta } from "../cli/meta.ts";
 import { DEFAULTS, installPlan, ROLES, STATE_DIR, unitName, unitPath, type InstallOptions, type Planned, type Role } from "./plan.ts";
 
@@ -20,13 +20,13 @@ const common = {
 
 function roleOf(word: unknown): Role {
   const r = String(word);
-  if (!(ROLES as readonly string[]).includes(r)) throw new LavaError(`the role is master or agent, got "${r}"`, EXIT.usage);
+  if (!(ROLES as readonly string[]).includes(r)) throw new LavaError(`the role is master or agent, got "${r}"`, "usage");
   return r as Role;
 }
 
 function rootOf(root: string | undefined): string {
   if (root === undefined || root === "/") return "/";
-  if (!isAbsolute(root)) throw new LavaError(`--root must be an absolute path, got "${root}"`, EXIT.usage);
+  if (!isAbsolute(root)) throw new LavaError(`--root must be an absolute path, got "${root}"`, "usage");
   return root;
 }
 
@@ -150,7 +150,7 @@ export const install = defineCommand({
     const role = roleOf(args.role);
     const root = rootOf(args.root);
     const hosts = args.hosts === undefined ? DEFAULTS.hosts : Number(args.hosts);
-    if (!(Number.isInteger(hosts) && hosts >= 1 && hosts <= 1_000_000)) throw new LavaError(`--hosts must be a whole number from 1 to 1000000, got "${args.hosts}"`, EXIT.usage);
+    if (!(Number.isInteger(hosts) && hosts >= 1 && hosts <= 1_000_000)) throw new LavaError(`--hosts must be a whole number from 1 to 1000000, got "${args.hosts}"`, "usage");
     const o: InstallOptions = {
       role,
       bin: args.bin ?? defaultBin(),
@@ -160,9 +160,9 @@ export const install = defineCommand({
       master: args.master ?? DEFAULTS.master,
     };
     for (const [flag, v] of [["--bin", o.bin], ["--config", o.configFile]] as const) {
-      if (!isAbsolute(v)) throw new LavaError(`${flag} must be an absolute path (the unit runs from /), got "${v}"`, EXIT.usage);
+      if (!isAbsolute(v)) throw new LavaError(`${flag} must be an absolute path (the unit runs from /), got "${v}"`, "usage");
     }
-    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o.user)) throw new LavaError(`--user must be a user name (lower case, digits, _ -), got "${o.user}"`, EXIT.usage);
+    if (!/^[a-z_][a-z0-9_-]{0,31}$/.test(o.user)) throw new LavaError(`--user must be a user name (lower case, digits, _ -), got "${o.user}"`, "usage");
     const plan = installPlan(o);
     if (args["dry-run"]) {
       console.log(dryRun(plan, root));

@@ -13,7 +13,7 @@
 import { chmodSync, existsSync, mkdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DB_FILE } from "../store/index.ts";
-import { LavaError, EXIT } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 
 /** Files that exist only once a master has run in a data dir (written at its first start). */
 const USED_MARKERS = ["admin.token"];
@@ -29,7 +29,7 @@ export function prepareDataDir(dataDir: string, opts: { reinit: boolean; secretE
   try {
     mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   } catch (e) {
-    throw new LavaError(`cannot create data dir ${dataDir}: ${(e as Error).message}; choose another with --data-dir`, EXIT.usage);
+    throw new LavaError(`cannot create data dir ${dataDir}: ${(e as Error).message}; choose another with --data-dir`, "usage");
   }
   const warnings: string[] = [];
   const mode = statSync(dataDir).mode & 0o777;
@@ -51,7 +51,7 @@ export function prepareDataDir(dataDir: string, opts: { reinit: boolean; secretE
         `Starting now would make a new, empty state on the old secret, in which revoked tokens work again and every host and job is forgotten. ` +
         `Restore lava.db from a backup (docs/operations.md "Backup and restore"); in a cluster of masters, remove this master (lava ctl cluster remove ID), empty its data dir and add it back; ` +
         `or start once with --reinit to begin with empty state on purpose`,
-      EXIT.usage,
+      "usage",
     );
   }
   return { warnings };

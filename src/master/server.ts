@@ -12,7 +12,7 @@ import type { Server, TCPSocketListener, udp } from "bun";
 import { isSessionToken, jwtKey as deriveJwtKey, loadOrCreateSecret, newTokenId, signToken, tokenHash, writePrivateFile } from "../auth/index.ts";
 import { defaultDataDir, explainFailure, masterTls, peerLink, type MasterConfig, type PeerLink } from "../config/index.ts";
 import { logger } from "../log/index.ts";
-import { LavaError, EXIT } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { HostTable } from "./hosts/table.ts";
 import { Ingest } from "./ingest.ts";
 import { ControlSessions, CLOSE_SESSION_REVOKED, SWEEP_MS, type WsData } from "./control/sessions.ts";
@@ -130,7 +130,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     },
   }).catch((e: Error) => {
     state.close();
-    throw new LavaError(`cannot listen on UDP ${config.bind}:${config.udpPort}: ${e.message}; choose another --udp-port`, EXIT.usage);
+    throw new LavaError(`cannot listen on UDP ${config.bind}:${config.udpPort}: ${e.message}; choose another --udp-port`, "usage");
   });
   const udpPort = udpSocket.port;
 
@@ -150,7 +150,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     } catch (e) {
       udpSocket.close();
       state.close();
-      throw new LavaError(`cannot listen on TCP ${config.bind}:${config.tcpReportPort} for reports: ${(e as Error).message}; choose another --tcp-report-port`, EXIT.usage);
+      throw new LavaError(`cannot listen on TCP ${config.bind}:${config.tcpReportPort} for reports: ${(e as Error).message}; choose another --tcp-report-port`, "usage");
     }
   }
 
@@ -310,7 +310,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     tcpListener?.stop(true);
     udpSocket.close();
     state.close();
-    throw new LavaError(`cannot listen on HTTP ${config.bind}:${config.httpPort}: ${(e as Error).message}; choose another --http-port`, EXIT.usage);
+    throw new LavaError(`cannot listen on HTTP ${config.bind}:${config.httpPort}: ${(e as Error).message}; choose another --http-port`, "usage");
   }
   const httpPort = server.port!;
 

@@ -7,7 +7,7 @@ import { Database } from "bun:sqlite";
 import { drizzle, type BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { join } from "node:path";
 import { accessSync, constants, existsSync } from "node:fs";
-import { LavaError, EXIT } from "../cli/errors.ts";
+import { LavaError } from "../errors.ts";
 import { embeddedMigrations } from "./migrations/index.ts";
 
 export const DB_FILE = "lava.db";
@@ -24,7 +24,7 @@ export class StoreError extends LavaError {
     readonly code: "storage" | "not_leader" | "commit_timeout" | "unknown_outcome" = "storage",
     readonly leader: string | null = null,
   ) {
-    super(message, EXIT.failed);
+    super(message, "failed");
     this.name = "StoreError";
   }
 }

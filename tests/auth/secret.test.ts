@@ -1,3 +1,4 @@
+import { exitStatusOf } from "../../src/main.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { Buffer } from "node:buffer";
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -102,7 +103,7 @@ describe("loadOrCreateSecret", () => {
       expect(e.message).toContain("restore it from another master");
       expect(e.message).toContain("delete it");
       expect(e.path).toBe(path);
-      expect(e.exitCode).toBe(2);
+      expect(exitStatusOf(e)).toBe(2);
       expect(readFileSync(path, "utf8")).toBe(content);
     }
   });

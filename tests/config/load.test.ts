@@ -1,3 +1,4 @@
+import { exitStatusOf } from "../../src/main.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -61,7 +62,7 @@ describe("loadConfig", () => {
   test("an unknown key names the file, the key and what is allowed", () => {
     const f = file("typo.yaml", "master:\n  udpPrt: 1\n");
     const e = errorOf(() => loadConfig({ role: "master", configFile: f, env: {} }));
-    expect(e.exitCode).toBe(2);
+    expect(exitStatusOf(e)).toBe(2);
     expect(e.message).toContain(f);
     expect(e.message).toContain("master.udpPrt");
     expect(e.message).toContain("unknown key");

@@ -3,6 +3,7 @@
  * makes of the files (config/tls.ts). Every problem is a ConfigError (exit 2)
  * naming the key and the file.
  */
+import { exitStatusOf } from "../../src/main.ts";
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -37,7 +38,7 @@ describe("schema", () => {
     const f = join(dir, "half.yaml");
     writeFileSync(f, `master:\n  tls:\n    cert: ${pki.server.cert}\n`);
     const e = configError(() => loadConfig({ role: "master", configFile: f, env: {} }));
-    expect(e.exitCode).toBe(EXIT.usage);
+    expect(exitStatusOf(e)).toBe(EXIT.usage);
     expect(e.message).toBe(`${f}: master.tls.key: tls needs both cert and key (paths of the master's PEM certificate and its private key); got undefined`);
     const env = configError(() => loadConfig({ role: "master", env: { LAVA_TLS_KEY: pki.server.key } }));
     expect(env.message).toContain("master.tls.cert: tls needs both cert and key");
@@ -89,7 +90,7 @@ describe("masterTls", () => {
     ];
     for (const [tls, message] of cases) {
       const e = configError(() => masterTls(tls));
-      expect(e.exitCode).toBe(EXIT.usage);
+      expect(exitStatusOf(e)).toBe(EXIT.usage);
       expect(e.message).toStartWith(message);
     }
   });

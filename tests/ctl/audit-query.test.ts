@@ -1,5 +1,7 @@
+import { exitStatusOf } from "../../src/main.ts";
 import { describe, expect, test } from "bun:test";
-import { EXIT, LavaError } from "../../src/cli/errors.ts";
+import { EXIT } from "../../src/cli/errors.ts";
+import { LavaError } from "../../src/errors.ts";
 import { auditQuery } from "../../src/ctl/audit.ts";
 
 const NOW = Date.UTC(2026, 10, 22, 21, 0, 0);
@@ -9,7 +11,7 @@ function usageError(args: Parameters<typeof auditQuery>[0]): string {
     auditQuery(args, NOW);
   } catch (error) {
     expect(error).toBeInstanceOf(LavaError);
-    expect((error as LavaError).exitCode).toBe(EXIT.usage);
+    expect(exitStatusOf(error)).toBe(EXIT.usage);
     return (error as Error).message;
   }
   throw new Error("expected a usage error");

@@ -1,5 +1,7 @@
+import { exitStatusOf } from "../../src/main.ts";
 import { afterAll, describe, expect, test } from "bun:test";
-import { EXIT, LavaError } from "../../src/cli/errors.ts";
+import { EXIT } from "../../src/cli/errors.ts";
+import { LavaError } from "../../src/errors.ts";
 import { MasterClient, MasterError } from "../../src/ctl/client.ts";
 import { apiError, closedPort, hanging, json, LOAD_ROWS, serve, type Fake } from "./fake-master.ts";
 
@@ -37,7 +39,7 @@ describe("MasterClient", () => {
     const b = await closedPort();
     const client = new MasterClient({ masters: [a, b], timeoutMs: 2000 });
     const e = await failure(client.get("/api/v1/load"));
-    expect(e.exitCode).toBe(EXIT.unreachable);
+    expect(exitStatusOf(e)).toBe(EXIT.unreachable);
     expect(e.message).toContain("no master reachable");
     expect(e.message).toContain(`127.0.0.1:${a.port} (connection refused)`);
     expect(e.message).toContain(`127.0.0.1:${b.port} (connection refused)`);
@@ -58,7 +60,7 @@ describe("MasterClient", () => {
     const slow = await hanging();
     started.push(slow);
     const e = await failure(new MasterClient({ masters: [slow.addr], timeoutMs: 100 }).get("/api/v1/load"));
-    expect(e.exitCode).toBe(EXIT.unreachable);
+    expect(exitStatusOf(e)).toBe(EXIT.unreachable);
     expect(e.message).toContain("no answer within 0.1 s");
   });
 
@@ -78,7 +80,7 @@ describe("MasterClient", () => {
   test("401 is exit 1 and tells the user to check the token", async () => {
     const m = await fake(() => apiError(401, "unauthorized", "bad token"));
     const withToken = await failure(new MasterClient({ masters: [m.addr], token: "wrong", timeoutMs: 2000 }).get("/api/v1/load"));
-    expect(withToken.exitCode).toBe(EXIT.failed);
+    expect(exitStatusOf(withToken)).toBe(EXIT.failed);
     expect(withToken.message).toContain("bad token");
     expect(withToken.message).toContain("--token");
     const without = await failure(new MasterClient({ masters: [m.addr], timeoutMs: 2000 }).get("/api/v1/load"));
@@ -88,7 +90,7 @@ describe("MasterClient", () => {
   test("403 is exit 1 and mentions the role", async () => {
     const m = await fake(() => apiError(403, "forbidden", "role read may not do this"));
     const e = await failure(new MasterClient({ masters: [m.addr], token: "r", timeoutMs: 2000 }).post("/api/v1/tokens", { role: "admin" }));
-    expect(e.exitCode).toBe(EXIT.failed);
+    expect(exitStatusOf(e)).toBe(EXIT.failed);
     expect(e.message).toContain("role read may not do this");
     expect(e.message).toContain("the token's role");
   });
@@ -98,7 +100,7 @@ describe("MasterClient", () => {
     const b = await fake(() => json({}));
     const e = await failure(new MasterClient({ masters: [a.addr, b.addr], timeoutMs: 2000 }).post("/api/v1/tokens", { role: "read", ttlSeconds: -1 }));
     expect(e).toBeInstanceOf(MasterError);
-    expect(e.exitCode).toBe(EXIT.failed);
+    expect(exitStatusOf(e)).toBe(EXIT.failed);
     expect(e.message).toBe("ttlSeconds must be positive");
     expect((e as MasterError).status).toBe(400);
     expect((e as MasterError).code).toBe("bad_request");
@@ -115,7 +117,7 @@ describe("MasterClient", () => {
     const dead = await closedPort();
     const b = await fake(() => apiError(503, "not_ready", "master is starting"));
     const e = await failure(new MasterClient({ masters: [dead, b.addr], timeoutMs: 2000 }).get("/api/v1/load"));
-    expect(e.exitCode).toBe(EXIT.failed);
+    expect(exitStatusOf(e)).toBe(EXIT.failed);
     expect(e.message).toContain("master is starting");
     expect(e.message).toContain("connection refused");
   });
@@ -124,7 +126,7 @@ describe("MasterClient", () => {
     const a = await fake(() => apiError(503, "not_ready", "starting"));
     const b = await fake(() => apiError(500, "internal", "broken"));
     const e = await failure(new MasterClient({ masters: [a.addr, b.addr], timeoutMs: 2000 }).get("/x"));
-    expect(e.exitCode).toBe(EXIT.unreachable);
+    expect(exitStatusOf(e)).toBe(EXIT.unreachable);
     expect(e.message).toContain("HTTP 503: starting");
     expect(e.message).toContain("HTTP 500: broken");
   });
@@ -150,14 +152,14 @@ describe("MasterClient", () => {
   test("a 2xx answer that is not JSON is exit 1 asking whether this is a lava master", async () => {
     const m = await fake(() => new Response("<html>hello</html>"));
     const e = await failure(new MasterClient({ masters: [m.addr], timeoutMs: 2000 }).get("/api/v1/load"));
-    expect(e.exitCode).toBe(EXIT.failed);
+    expect(exitStatusOf(e)).toBe(EXIT.failed);
     expect(e.message).toContain("not JSON");
   });
 
   test("a 4xx without a JSON body still gives a message", async () => {
     const m = await fake(() => new Response("nope", { status: 404, statusText: "Not Found" }));
     const e = await failure(new MasterClient({ masters: [m.addr], timeoutMs: 2000 }).get("/api/v1/nothing"));
-    expect(e.exitCode).toBe(EXIT.failed);
+    expect(exitStatusOf(e)).toBe(EXIT.failed);
     expect(e.message).toBe("HTTP 404 Not Found");
   });
 });

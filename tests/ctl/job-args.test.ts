@@ -1,5 +1,7 @@
+import { exitStatusOf } from "../../src/main.ts";
 import { describe, expect, test } from "bun:test";
-import { EXIT, LavaError } from "../../src/cli/errors.ts";
+import { EXIT } from "../../src/cli/errors.ts";
+import { LavaError } from "../../src/errors.ts";
 import { afterDashes, repeatedFlag } from "../../src/ctl/args.ts";
 import { MasterError } from "../../src/ctl/client.ts";
 import { jobId, jobIds, jobsQuery, parseBegin, parseSize, submitRequest, waitOptions, WAIT_INTERVAL_MS } from "../../src/ctl/job-args.ts";
@@ -10,7 +12,7 @@ function usageError(f: () => unknown): string {
     f();
   } catch (error) {
     expect(error).toBeInstanceOf(LavaError);
-    expect((error as LavaError).exitCode).toBe(EXIT.usage);
+    expect(exitStatusOf(error)).toBe(EXIT.usage);
     return (error as Error).message;
   }
   throw new Error("expected a usage error");
@@ -149,7 +151,7 @@ describe("waitForJobs", () => {
   });
 
   test("an outage after the first answer is waited out, and reported once", async () => {
-    const down = new LavaError("no master reachable", EXIT.unreachable);
+    const down = new LavaError("no master reachable", "unreachable");
     const h = harness({ "1": ["RUN", down, down, "DONE"] });
     const outages: string[] = [];
     const out = await waitForJobs(h.client, ["1"], { timeoutMs: undefined, intervalMs: 10, onOutage: (m) => outages.push(m), ...h.hooks });
@@ -158,7 +160,7 @@ describe("waitForJobs", () => {
   });
 
   test("an outage at the first poll, or one that lasts, is thrown", async () => {
-    const down = new LavaError("no master reachable", EXIT.unreachable);
+    const down = new LavaError("no master reachable", "unreachable");
     const first = harness({ "1": [down] });
     await expect(waitForJobs(first.client, ["1"], { timeoutMs: undefined, intervalMs: 10, ...first.hooks })).rejects.toBe(down);
     const lasting = harness({ "1": ["RUN", down] });

@@ -1,4 +1,5 @@
 /** ctl's pure parts for exec, logs, check, health/alerts/upgrade views. */
+import { exitStatusOf } from "../../src/main.ts";
 import { describe, expect, test } from "bun:test";
 import { CHECK, CHECK_DEFAULTS, checkVerdict, nameSome, type CheckInput } from "../../src/ctl/check-status.ts";
 import { thresholds } from "../../src/ctl/check.ts";
@@ -7,13 +8,13 @@ import { ExecCollector, PARTIAL_LINE_MAX } from "../../src/ctl/exec-view.ts";
 import { logsQuery } from "../../src/ctl/logs.ts";
 import { alertsTable, healthTable, upgradeLine } from "../../src/ctl/remote-views.ts";
 import { eachLine } from "../../src/ctl/stream.ts";
-import { LavaError } from "../../src/cli/errors.ts";
+import { LavaError } from "../../src/errors.ts";
 
 const usage = (f: () => unknown) => {
   try {
     f();
   } catch (e) {
-    return e instanceof LavaError ? e.exitCode : -1;
+    return e instanceof LavaError ? exitStatusOf(e) : -1;
   }
   return 0;
 };

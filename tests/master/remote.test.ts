@@ -4,12 +4,14 @@
  * health, alerts with their webhook and metric, logs, and upgrade's refusal
  * when the master runs from source. `lava ctl` runs in-process against it.
  */
+import { exitStatusOf } from "../../src/main.ts";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Server } from "bun";
-import { EXIT, LavaError } from "../../src/cli/errors.ts";
+import { EXIT } from "../../src/cli/errors.ts";
+import { LavaError } from "../../src/errors.ts";
 import { runMain } from "../helpers/ctl.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { LocalMaster, RawAgent, type Msg } from "./raw-agent.ts";
@@ -341,7 +343,7 @@ describe("start-up", () => {
       (err: unknown) => err,
     );
     expect(e).toBeInstanceOf(LavaError);
-    expect((e as LavaError).exitCode).toBe(EXIT.usage);
+    expect(exitStatusOf(e)).toBe(EXIT.usage);
     expect((e as LavaError).message).toContain("master.alerts.webhook");
   });
 });

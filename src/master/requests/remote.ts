@@ -9,7 +9,7 @@
 import { newTokenId } from "../../auth/index.ts";
 import type { AgentReport, MasterMessage } from "../../control/index.ts";
 import type { MasterConfig } from "../../config/index.ts";
-import { EXIT, LavaError } from "../../cli/errors.ts";
+import { LavaError } from "../../errors.ts";
 import { logger } from "../../log/index.ts";
 import { AlertBook, checkWebhookUrl, webhookPayload, WebhookSender, type AlertChange, type WebhookCounters, type Severity } from "../alerts/index.ts";
 import { HealthBook } from "../health/index.ts";
@@ -54,7 +54,7 @@ export class Remote {
     const url = deps.config.alerts.webhook;
     if (url) {
       const bad = checkWebhookUrl(url);
-      if (bad) throw new LavaError(bad, EXIT.usage);
+      if (bad) throw new LavaError(bad, "usage");
     }
     this.webhook = url ? new WebhookSender(url) : null;
     this.router = new RequestRouter(deps.nowMs, newTokenId, undefined, (e) => log.error("request handler failed", e));
