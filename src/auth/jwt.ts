@@ -19,9 +19,9 @@ import { Buffer } from "node:buffer";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import * as v from "valibot";
 
-export const ROLES = ["agent", "read", "admin"] as const;
-export const RoleSchema = v.picklist(ROLES);
-export type Role = v.InferOutput<typeof RoleSchema>;
+import { RoleSchema, type Role } from "../control/roles.ts";
+
+export { ROLES, RoleSchema, type Role } from "../control/roles.ts";
 
 /** Agent session tokens, issued by the master at registration, last one hour (design §4). */
 export const AGENT_SESSION_TTL_SEC = 3600;

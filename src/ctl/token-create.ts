@@ -3,9 +3,10 @@ import { LavaError } from "../errors.ts";
 import { connect, ctlArgs, expectObject } from "./args.ts";
 import { print, printJson } from "./output.ts";
 import { meta } from "../cli/meta.ts";
+import { ROLES, type Role } from "../control/roles.ts";
 
-export const TOKEN_ROLES = ["agent", "read", "admin"] as const;
-export type TokenRole = (typeof TOKEN_ROLES)[number];
+const TOKEN_ROLES = ROLES;
+type TokenRole = Role;
 
 export default defineCommand({
   meta: meta({ name: "create", description: "Mint a token (needs an admin token); prints the token alone, or the whole answer with --json", examples: ["lava ctl token create --role agent > agent.token", "lava ctl token create --role read --ttl 86400"] }),

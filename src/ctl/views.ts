@@ -5,6 +5,7 @@
  * the others.
  */
 import { formatAge, formatBytes, formatCount, formatLoad, formatPercent, formatTable, formatTime, truncate, type Column } from "./table.ts";
+import { HOST_STATES } from "../control/host-states.ts";
 
 type Row = Record<string, unknown>;
 
@@ -155,7 +156,6 @@ export function hostsTable(rows: readonly Row[]): string {
   return formatTable(columns, cells);
 }
 
-export const HOST_STATES = ["ok", "busy", "drained", "unavail", "unreach"] as const;
 
 /**
  * `lava ctl status`: the master, hosts by state, ingest counters with each

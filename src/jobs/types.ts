@@ -2,7 +2,7 @@
  * Jobs (design §5): states, and the shapes the pure scheduler works on.
  * Nothing here does I/O or reads a clock.
  */
-import type { HostState } from "../master/hosts/status.ts";
+import type { HostState } from "../control/host-states.ts";
 
 export const JOB_STATES = ["PEND", "RUN", "DONE", "EXIT", "KILLED", "LOST"] as const;
 export type JobState = (typeof JOB_STATES)[number];

@@ -13,6 +13,7 @@
  * Little-endian (the machine's: the file never leaves it).
  */
 import { REPORT_FIELDS, type LoadReport } from "../wire/index.ts";
+import { HOST_STATES, type HostState } from "../control/host-states.ts";
 
 /** The file's name in the master's data dir. */
 export const LOAD_TABLE_FILE = "load.table";
@@ -22,9 +23,9 @@ export const HEADER_BYTES = 4096;
 export const RECORD_BYTES = 448;
 export const NAME_BYTES_MAX = 255;
 
-/** State codes in records, in the order of design §3's states. */
-export const STATE_NAMES = ["ok", "busy", "drained", "unavail", "unreach"] as const;
-export type StateName = (typeof STATE_NAMES)[number];
+/** State codes in records: a state's index in HOST_STATES (design §3's order). */
+export const STATE_NAMES = HOST_STATES;
+export type StateName = HostState;
 
 export const FLAG_HAS_REPORT = 1;
 export const FLAG_CONNECTED = 2;

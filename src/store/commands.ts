@@ -7,9 +7,9 @@
  */
 import * as v from "valibot";
 import { HardwareSchema } from "../control/messages.ts";
+import { RoleSchema } from "../control/roles.ts";
 import { ARRAY_ELEMENTS_MAX } from "../jobs/array.ts";
 
-const RoleSchema = v.picklist(["agent", "read", "admin"]);
 const name = v.pipe(v.string(), v.minLength(1), v.maxLength(255));
 const text = v.pipe(v.string(), v.maxLength(4096));
 const ms = v.pipe(v.number(), v.integer(), v.minValue(0));

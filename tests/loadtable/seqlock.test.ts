@@ -9,7 +9,7 @@ import { afterAll, describe, expect, test } from "bun:test";
 import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { FLAG_CONNECTED, FLAG_HAS_REPORT, LOAD_TABLE_FILE, STATE_NAMES, TableView, beginWrite, endWrite, fileBytes, readHeader, readRecord, setCount, writeHeader, writeIdentity, writeState } from "../../src/loadtable/layout.ts";
-import { HOST_STATES } from "../../src/master/hosts/status.ts";
+import { HOST_STATES } from "../../src/control/host-states.ts";
 import { createMapped } from "../../src/master/mapped-file.ts";
 import { TestMaster, tempDir } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";

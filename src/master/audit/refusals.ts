@@ -16,6 +16,7 @@
  *   most TARGET_CHARS_MAX).
  * - The table of keys is bounded; past it, new keys are only counted.
  */
+import type { Role } from "../../control/roles.ts";
 
 export const TARGET_CHARS_MAX = 200;
 export const DETAIL_CHARS_MAX = 500;
@@ -28,7 +29,7 @@ export interface Refusal {
   /** "401 bad_token", "403 forbidden", … */
   reason: string;
   /** The caller's subject and role when the token was valid; null when there was none or it was refused. */
-  actor: { sub: string; role: "agent" | "read" | "admin" } | null;
+  actor: { sub: string; role: Role } | null;
   /** Whether a token was presented at all (to tell "invalid-token" from "anonymous"). */
   tokenPresented: boolean;
   detail: string;
@@ -36,7 +37,7 @@ export interface Refusal {
 
 export interface RefusalRow {
   actor: string;
-  actorRole: "agent" | "read" | "admin";
+  actorRole: Role;
   action: string;
   target?: string;
   result: string;

@@ -5,8 +5,7 @@
  */
 import type { HostEntry } from "./table.ts";
 
-export const HOST_STATES = ["ok", "busy", "drained", "unavail", "unreach"] as const;
-export type HostState = (typeof HOST_STATES)[number];
+import type { HostState } from "../../control/host-states.ts";
 
 export interface StatusPolicy {
   /** Agents' report interval. */

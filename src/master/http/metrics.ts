@@ -12,7 +12,8 @@
  * series of 0/1, like kube-state-metrics).
  */
 import { DROP_REASONS } from "../../wire/index.ts";
-import { HOST_STATES, shownState, type StatusPolicy } from "../hosts/status.ts";
+import { HOST_STATES } from "../../control/host-states.ts";
+import { shownState, type StatusPolicy } from "../hosts/status.ts";
 import { hostLoss, type HostEntry } from "../hosts/table.ts";
 import type { IngestCounters } from "../ingest.ts";
 import type { JobCounters } from "../jobs/manager.ts";
