@@ -16,6 +16,7 @@
  */
 import { LavaError } from "../errors.ts";
 import { tlsAdvice, type ClientTls } from "../config/index.ts";
+import { REQUEST_ID_HEADER } from "../control/http-headers.ts";
 import { defaultScheme, formatHostPort, httpUrl, parseHostPort, withScheme, type HostPort, type Scheme } from "../control/address.ts";
 import { logger } from "../log/index.ts";
 import { VERSION } from "../version.ts";
@@ -28,8 +29,6 @@ export const REDIRECTS_MAX = 3;
 const LEADER_WAIT_MS = 200;
 /** Least time a master is given to answer after a hold it was asked for (see holding()). */
 const HOLD_SLACK_MS = 2000;
-/** The header of a write's request id (src/master/http/api.ts). */
-export const REQUEST_ID_HEADER = "x-lava-request-id";
 /** 503 codes after which a request is sent again: no leader yet, or an outcome the request id makes safe to ask again. */
 const RETRIED_CODES: ReadonlySet<string> = new Set(["not_leader", "commit_timeout", "unknown_outcome"]);
 

@@ -1,52 +1,83 @@
 /**
- * Starts a master: the UDP report listener, the optional TCP report
- * listener, the HTTP API with the /ws control channel, and the announce and
- * heartbeat timers. All I/O of the master lives here and in run.ts; the
- * decisions live in the pure modules it wires together.
+ * Starts a master: the composition root. Each part is built after what it
+ * needs and registers its close on one disposal stack as it is made; a
+ * failure part-way closes what was opened, in reverse, and stop() closes
+ * everything the same way. The parts: the durable state (SQLite behind
+ * Raft), the soft state beside it (load history, the shared-memory load
+ * table), the UDP and TCP report listeners, the control channel's sessions
+ * with the job manager and remote requests they feed, the HTTP API (each
+ * route group given what it uses), then the replication, which applies
+ * commands to all of them, and the timers. All I/O of the master lives here
+ * and in the adapters it wires; the decisions live in the pure modules.
+ *
+ * Two cycles are real and closed explicitly: the HTTP server serves routes
+ * that report its address (HttpEndpoint, set right after the bind), and the
+ * replication needs that address while it applies commands to the parts
+ * built before it (MasterState.startReplication takes their StateEffects).
+ * The control channel and the parts that send to agents meet in
+ * AgentChannels, built first, so neither needs the other later.
  */
 import { writeFileSync, existsSync, readFileSync } from "node:fs";
-import { prepareDataDir } from "./data-dir.ts";
 import { hostname as osHostname } from "node:os";
 import { join, resolve } from "node:path";
 import type { Server, TCPSocketListener, udp } from "bun";
-import { isSessionToken, jwtKey as deriveJwtKey, loadOrCreateSecret, newTokenId, signToken, tokenHash, writePrivateFile } from "../auth/index.ts";
-import { defaultDataDir, explainFailure, masterTls, peerLink, type MasterConfig, type PeerLink } from "../config/index.ts";
-import { logger } from "../log/index.ts";
+import { isSessionToken, jwtKey as deriveJwtKey, loadOrCreateSecret, tokenHash } from "../auth/index.ts";
+import { defaultDataDir, masterTls, peerLink, type MasterConfig } from "../config/index.ts";
 import { LavaError } from "../errors.ts";
-import { HostTable } from "./hosts/table.ts";
-import { Ingest } from "./ingest.ts";
-import { ControlSessions, CLOSE_SESSION_REVOKED, SWEEP_MS, type WsData } from "./control/sessions.ts";
-import { Refusals } from "./control/refusals.ts";
-import { auditText } from "./requests/audit.ts";
-import { TokenGate } from "./tokens.ts";
-import { buildRouter, writeRefusalRows } from "./http/api.ts";
-import { noteClientIp } from "./http/client-ip.ts";
-import { RefusalAudit } from "./audit/refusals.ts";
-import { HttpError, errorResponse } from "./http/errors.ts";
-import { announceFor, planRound, type AnnounceRound } from "./announce.ts";
-import { readUdpDrops } from "./kernel.ts";
-import { AdmissionBucket } from "./admission.ts";
-import { KeyedMac } from "./mac.ts";
-import type { MasterContext } from "./context.ts";
-import { MasterState } from "./state.ts";
-import { bodyHash } from "./raft/peer-auth.ts";
-import { JobManager } from "./jobs/manager.ts";
-import { Remote } from "./requests/remote.ts";
-import { listenTcpReports, tcpIdleMs, TcpGate } from "./tcp-reports.ts";
-import { LiveSync, SYNC_FRESH_MS } from "./sync/index.ts";
-import { syncRoutes } from "./http/sync-api.ts";
-import { ApprovalExpiry } from "./approvals/expiry.ts";
+import { logger } from "../log/index.ts";
 import { expiredApprovalIds } from "../store/index.ts";
+import { ensureAdminToken } from "./admin-token.ts";
+import { AdmissionBucket } from "./admission.ts";
+import { Announcer } from "./announcer.ts";
+import { ApprovalExpiry } from "./approvals/expiry.ts";
+import { RefusalAudit } from "./audit/refusals.ts";
+import { AgentChannels, type WsData } from "./control/channels.ts";
+import { Refusals } from "./control/refusals.ts";
+import { ControlSessions, CLOSE_SESSION_REVOKED, SWEEP_MS } from "./control/sessions.ts";
+import { prepareDataDir } from "./data-dir.ts";
 import { HistoryFile } from "./history/file.ts";
-import { LoadTableWriter } from "./loadtable.ts";
-import { TelemetryBook } from "./telemetry.ts";
 import { unavailAfterMs } from "./hosts/status.ts";
-import type { HostEntry } from "./hosts/table.ts";
+import { HostTable, type HostEntry } from "./hosts/table.ts";
+import { approvalRoutes } from "./http/approvals-api.ts";
+import { auditRoutes } from "./http/audit-api.ts";
+import { changeRoutes, writeRefusalRows } from "./http/change.ts";
+import { noteClientIp } from "./http/client-ip.ts";
+import { dashboardRoutes } from "./http/dashboard.ts";
+import { deployRoutes } from "./http/deploy-api.ts";
+import { HttpError, errorResponse } from "./http/errors.ts";
+import { execRoutes, type ExecDeps } from "./http/exec-api.ts";
+import { healthRoutes } from "./http/health-api.ts";
+import { historyRoutes } from "./http/history-api.ts";
+import { hostRoutes } from "./http/hosts-api.ts";
+import { jobRoutes } from "./http/jobs-api.ts";
+import { logsRoutes } from "./http/logs-api.ts";
+import { proxyToLeader } from "./http/proxy.ts";
+import { raftRoutes } from "./http/raft-api.ts";
+import { Router } from "./http/router.ts";
+import { statusRoutes } from "./http/status-api.ts";
+import { syncRoutes } from "./http/sync-api.ts";
+import { targetResolver, type AgentLink } from "./http/targets.ts";
+import { telemetryRoutes } from "./http/telemetry-api.ts";
+import { tokenRoutes } from "./http/tokens-api.ts";
+import { upgradeRoutes } from "./http/upgrade-api.ts";
+import { Ingest } from "./ingest.ts";
+import { JobManager } from "./jobs/manager.ts";
+import { readUdpDrops } from "./kernel.ts";
+import { LoadTableWriter } from "./loadtable.ts";
+import { KeyedMac } from "./mac.ts";
+import { bodyHash } from "./raft/peer-auth.ts";
+import { healthPolicy } from "./raft/status.ts";
+import { auditText } from "./requests/audit.ts";
+import { Remote } from "./requests/remote.ts";
+import { MasterState } from "./state.ts";
+import { LiveSync, SYNC_FRESH_MS } from "./sync/index.ts";
+import { listenTcpReports, tcpIdleMs, TcpGate } from "./tcp-reports.ts";
+import { TelemetryBook } from "./telemetry.ts";
+import { TokenGate } from "./tokens.ts";
 
 const log = logger("master");
 
 export interface MasterHandle {
-  ctx: MasterContext;
   httpPort: number;
   udpPort: number;
   tcpReportPort: number | null;
@@ -62,6 +93,46 @@ export interface StartOptions {
   reinit?: boolean;
 }
 
+/** A follower answers these from its own table while the leader's live load reaches it (docs/replication.md). */
+const SOFT_READS = /^\/api\/v1\/(load|status|hosts|hosts\/[^/]+)$/;
+
+/**
+ * The HTTP server, bound after the routes it serves are built: some of
+ * them report its address (status, the masters agents are told of) or lift
+ * its idle timeout for a long stream. Set once, right after Bun.serve
+ * returns and before any request is handled (handlers run on a later turn
+ * of the event loop); used before that it is a programmer error.
+ */
+class HttpEndpoint {
+  private server: Server<WsData> | null = null;
+  private addr = "";
+
+  bind(server: Server<WsData>, config: MasterConfig): void {
+    this.server = server;
+    this.addr = config.advertise ?? `${config.bind === "0.0.0.0" || config.bind === "::" ? osHostname() : config.bind}:${server.port}`;
+  }
+
+  private bound(): Server<WsData> {
+    if (!this.server) throw new Error("master: the HTTP server is not bound yet");
+    return this.server;
+  }
+
+  get port(): number {
+    return this.bound().port!;
+  }
+
+  /** "host:port" agents and ctl use to reach this master. */
+  get advertise(): string {
+    this.bound();
+    return this.addr;
+  }
+
+  /** Lifts the HTTP idle timeout for a long streamed answer (exec, logs -f, upgrade). */
+  holdOpen(req: Request): void {
+    this.bound().timeout(req, 0);
+  }
+}
+
 export async function startMaster(config: MasterConfig, opts: StartOptions = {}): Promise<MasterHandle> {
   // Before anything is opened: a bad certificate file is a configuration error (exit 2).
   const tls = masterTls(config.tls);
@@ -74,14 +145,24 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   if (loaded.warning) log.warn(loaded.warning);
   const jwtKey = deriveJwtKey(loaded.secret);
   const nowMs = () => Date.now();
+  const startedMs = nowMs();
+  const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
 
+  // From here on, whatever is opened registers its close: leaving this function by an error closes it all, in reverse.
+  await using stack = new AsyncDisposableStack();
+
+  // Durable state: the database, and the host table and revoked tokens loaded from it.
   const hosts = new HostTable({ indexSources: config.insecure });
   const state = new MasterState(dataDir, hosts, loaded.secret);
+  stack.defer(() => state.close());
+  const propose = (cmd: Parameters<MasterState["propose"]>[0]) => state.propose(cmd);
+  const barrier = () => state.linearizable();
+  const db = state.store.db;
 
   const mac = new KeyedMac();
   const ingest = new Ingest(hosts, { insecure: config.insecure, verify: mac.verify });
   const gate = new TokenGate(jwtKey, config.insecure, () => nowMs() / 1000, state.revoked);
-  // Live load to the other masters (MASTER_SYNC); its peers and signatures come from replication once it runs.
+  // Live load to the other masters (MASTER_SYNC); its peers and signatures come from the replication once it runs.
   const sync = new LiveSync({
     hosts,
     nodeId: config.nodeId,
@@ -90,13 +171,13 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       return m.voters.filter((id) => id !== config.nodeId && m.addrs[id]).map((id) => ({ id, addr: m.addrs[id]! }));
     },
     link: peers,
-    sign: (path, body) => state.replication.auth.sign(config.nodeId, advertise, "POST", path, bodyHash(body)).headers,
+    sign: (path, body) => state.replication.signRequest("POST", path, bodyHash(body)),
     nowMs,
   });
-  const policy = { reportIntervalMs: config.reportInterval * 1000, busy: config.busy };
   // Soft state beside the durable state: load history and the shared-memory load table (docs/history.md).
   // Either failing to open (a full disk, a bad directory) costs that feature, never the master.
   const history = openSoft("load history", () => (config.history.enabled ? new HistoryFile({ dataDir, nowMs: nowMs(), reportHeartbeatMs: unavailAfterMs(policy) }) : null));
+  if (history) stack.defer(() => history.close());
   const loadTable = openSoft("load table", () => (config.loadTable.enabled ? new LoadTableWriter(dataDir, policy, { nodeId: config.nodeId, pid: process.pid }) : null));
   const telemetry = new TelemetryBook(history);
   /** After every accepted report (UDP and TCP). */
@@ -129,10 +210,11 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       },
     },
   }).catch((e: Error) => {
-    state.close();
     throw new LavaError(`cannot listen on UDP ${config.bind}:${config.udpPort}: ${e.message}; choose another --udp-port`, "usage");
   });
+  stack.defer(() => udpSocket.close());
   const udpPort = udpSocket.port;
+  const kernelAtStart = readUdpDrops(udpPort);
 
   // The TCP report port, when configured, is handed to agents at registration too.
   const tcpGate = new TcpGate();
@@ -148,16 +230,23 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
         tcpGate,
       ) as TCPSocketListener<unknown>;
     } catch (e) {
-      udpSocket.close();
-      state.close();
       throw new LavaError(`cannot listen on TCP ${config.bind}:${config.tcpReportPort} for reports: ${(e as Error).message}; choose another --tcp-report-port`, "usage");
     }
+    const listener = tcpListener;
+    stack.defer(() => listener.stop(true));
   }
 
-  const ctx = {} as MasterContext;
+  // Agents: the table of their channels first, then what sends to them, then the sessions that feed those.
+  const channels = new AgentChannels();
+  const remote = new Remote({ config, hosts, send: (hostId, msg) => channels.sendTo(hostId, msg), nowMs });
+  stack.defer(() => remote.stop());
   const controlRefusals = new Refusals();
+  const jobs = new JobManager(config, state, hosts, policy, { send: (hostId, msg) => channels.sendTo(hostId, msg), refused: (reason) => controlRefusals.count(reason) }, nowMs);
+  stack.defer(() => jobs.stop());
+  const http = new HttpEndpoint();
   const sessions = new ControlSessions({
     hosts,
+    channels,
     secret: loaded.secret,
     jwtKey,
     identity: { insecure: config.insecure, hostKeys: config.hostKeys, maxHosts: config.maxHosts, sessionTokenTtlSec: config.sessionTokenTtl, registrations: config.registrations },
@@ -170,9 +259,9 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     },
     masters: () => {
       try {
-        return [...new Set([advertise, ...Object.values(state.replication.members.addrs)])];
+        return [...new Set([http.advertise, ...Object.values(state.replication.members.addrs)])];
       } catch {
-        return [advertise];
+        return [http.advertise];
       }
     },
     reportIntervalMs: config.reportInterval * 1000,
@@ -203,37 +292,69 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       if (!a.result.ok) throw new Error(a.result.detail);
     },
   });
-  let remote: Remote;
-  try {
-    remote = new Remote({ config, hosts, send: (hostId, msg) => sessions.sendTo(hostId, msg), nowMs });
-  } catch (e) {
-    tcpListener?.stop(true);
-    udpSocket.close();
-    state.close();
-    throw e;
-  }
-  state.onHostRemoved = (hostId) => {
-    history?.remove(hostId);
-    telemetry.remove(hostId);
-    sessions.disconnect(hostId, "host removed by an admin");
-    remote.onHostRemoved(hostId);
-  };
-  state.onHostSessionsRevoked = (hostId, why) => sessions.disconnect(hostId, why, CLOSE_SESSION_REVOKED);
-  state.onTokenRevoked = (jti) => sessions.revokeToken(jti);
-  const jobs = new JobManager(config, state, hosts, policy, { send: (hostId, msg) => sessions.sendTo(hostId, msg) }, nowMs);
-  jobs.onRefusedEvent = (reason) => controlRefusals.count(reason);
-  state.onJobApplied = (a) => jobs.onApplied(a);
-  state.onReload = () => jobs.reload();
-  state.onLeadership = (leading) => {
-    sync.leadership(leading, state.replication.driver.status().term);
-    jobs.setLeader(leading);
-    // Agents must talk to the leader: it alone runs their jobs and commands.
-    if (!leading) sessions.handOff(state.replication.leaderAddr);
-  };
+  // Announces go out once this master leads and knows its address (started below, with the other timers).
+  const announcer = new Announcer({
+    hosts,
+    nodeId: config.nodeId,
+    addr: () => http.advertise,
+    announceIntervalSec: config.announceInterval,
+    reportIntervalMs: policy.reportIntervalMs,
+    isLeader: () => state.isLeader,
+    term: () => state.replication.driver.status().term,
+    sign: mac.sign,
+    send: (bytes, port, addr) => udpSocket.send(bytes, port, addr),
+  });
   const admission = new AdmissionBucket(config.wsAdmitPerSec, nowMs);
   const resumeAdmission = new AdmissionBucket(config.wsResumePerSec, nowMs);
+
+  // The HTTP API: each route group gets what it uses (docs/api.md).
   const refusals = new RefusalAudit();
-  const router = buildRouter(ctx, refusals);
+  const router = new Router();
+  const change = changeRoutes(router, { gate, propose, refusals, nowMs });
+  const agents: AgentLink = { send: (hostId, msg) => channels.sendTo(hostId, msg), hasChannel: (hostId) => channels.get(hostId) !== undefined, requests: remote.router };
+  const targets = targetResolver({ hosts, agents, queues: () => jobs.queues() });
+  const holdOpen = (req: Request) => http.holdOpen(req);
+  const exec: ExecDeps = { exec: config.exec, targets, agents, propose, holdOpen, nowMs };
+  dashboardRoutes(router);
+  statusRoutes(router, {
+    self: { nodeId: config.nodeId, advertise: () => http.advertise, udpPort, startedMs, insecure: config.insecure },
+    gate,
+    hosts,
+    policy,
+    raftHealth: healthPolicy(config.raft),
+    ingest: ingest.counters,
+    counters: {
+      udpErrors: () => udpSendErrors,
+      announceErrors: () => announcer.sendErrors,
+      tcpReports: tcpListener ? tcpGate.counters : null,
+      kernelDrops: () => readUdpDrops(udpPort),
+      kernelAtStart,
+      refusalsSuppressed: () => refusals.suppressed,
+    },
+    sessions,
+    admission,
+    resumeAdmission,
+    db,
+    jobs,
+    remote,
+    state,
+    sync,
+    telemetry,
+    nowMs,
+  });
+  hostRoutes(router, { gate, hosts, policy, barrier, startedMs, nowMs }, change);
+  tokenRoutes(router, { gate, jwtKey, db, barrier, nowMs }, change);
+  jobRoutes(router, { gate, db, barrier, jobs, hosts, agents, queues: config.queues, exec: config.exec, nowMs }, change);
+  historyRoutes(router, { gate, hosts, history, nowMs });
+  telemetryRoutes(router, { gate, hosts, telemetry, nowMs });
+  raftRoutes(router, { state, nodeId: config.nodeId, raft: config.raft }, change);
+  execRoutes(exec, change);
+  healthRoutes(router, { gate, hosts, agents, health: remote.health, alerts: remote.alerts });
+  logsRoutes({ hosts, agents, holdOpen }, change);
+  upgradeRoutes(router, { gate, upgrade: config.upgrade, remote, targets, propose, holdOpen, nowMs }, change);
+  approvalRoutes(router, { ...exec, gate, db, barrier }, change);
+  deployRoutes({ targets, agents, propose, holdOpen, nowMs }, change);
+  auditRoutes(router, { gate, db, barrier, nowMs });
   syncRoutes(router, {
     precheck: (req) => state.replication.auth.precheck(req.headers),
     verify: (req, path, body) => {
@@ -247,8 +368,6 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     },
     nowMs,
   });
-  /** A follower answers these from its own table while the leader's live load reaches it (docs/replication.md). */
-  const SOFT_READS = /^\/api\/v1\/(load|status|hosts|hosts\/[^/]+)$/;
   function syncedAgeMs(): number | null {
     const st = state.replication.driver.status();
     const f = sync.sink.freshness(st.leader, st.term, nowMs());
@@ -275,9 +394,9 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
         // but for the live reads it can answer from the leader's stream (MASTER_SYNC) while that is fresh.
         if ((url.pathname.startsWith("/api/v1/") || url.pathname === "/_raft/force-resync") && !state.isLeader && state.clustered) {
           const ageMs = req.method === "GET" && SOFT_READS.test(url.pathname) ? syncedAgeMs() : null;
-          if (ageMs === null) return proxyToLeader(req, url, state, config.nodeId, peers);
+          if (ageMs === null) return proxyToLeader(req, url, state.replication.leaderAddr, config.nodeId, peers);
           const res = await router.handle(req);
-          res.headers.set("x-lava-served-by", advertise);
+          res.headers.set("x-lava-served-by", http.advertise);
           res.headers.set("x-lava-sync-age-ms", String(ageMs));
           return res;
         }
@@ -307,136 +426,68 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       },
     });
   } catch (e) {
-    tcpListener?.stop(true);
-    udpSocket.close();
-    state.close();
     throw new LavaError(`cannot listen on HTTP ${config.bind}:${config.httpPort}: ${(e as Error).message}; choose another --http-port`, "usage");
   }
-  const httpPort = server.port!;
+  http.bind(server, config);
+  const httpPort = http.port;
+  const advertise = http.advertise;
+  // Agents hear first that the master goes (their open requests end saying so, their channels close with
+  // 1001 so they come back at once), then the listener stops.
+  stack.defer(async () => {
+    remote.endRequests();
+    sessions.closeAll();
+    await server.stop(true);
+  });
 
-  const advertise = config.advertise ?? `${config.bind === "0.0.0.0" || config.bind === "::" ? osHostname() : config.bind}:${httpPort}`;
-  Object.assign(ctx, {
-    config,
-    dataDir,
-    hosts,
-    state,
-    ingest,
-    sessions,
-    gate,
-    jwtKey,
-    policy,
-    nowMs,
-    startedMs: nowMs(),
-    nodeId: config.nodeId,
-    udpPort,
-    httpPort,
-    advertise,
-    kernelDrops: () => readUdpDrops(udpPort),
-    kernelAtStart: readUdpDrops(udpPort),
-    admission,
-    resumeAdmission,
-    jobs,
-    udpErrors: () => udpSendErrors,
-    announceErrors: () => announceSendErrors,
-    tcpReports: tcpListener ? tcpGate.counters : null,
-    sync,
-    remote,
-    holdOpen: (req: Request) => server.timeout(req, 0),
-    history,
-    telemetry,
-  } satisfies MasterContext);
-
-  const repl = state.startReplication(config, advertise, peers);
+  // The replication applies commands from here on: to the state, and through these effects to what follows it.
+  stack.defer(() => sync.stop());
+  state.startReplication(config, advertise, peers, {
+    hostRemoved: (hostId) => {
+      history?.remove(hostId);
+      telemetry.remove(hostId);
+      sessions.disconnect(hostId, "host removed by an admin");
+      remote.onHostRemoved(hostId);
+    },
+    hostSessionsRevoked: (hostId, why) => sessions.disconnect(hostId, why, CLOSE_SESSION_REVOKED),
+    tokenRevoked: (jti) => sessions.revokeToken(jti),
+    jobApplied: (a) => jobs.onApplied(a),
+    reloaded: () => jobs.reload(),
+    leadership: (leading) => {
+      sync.leadership(leading, state.replication.driver.status().term);
+      jobs.setLeader(leading);
+      // Agents must talk to the leader: it alone runs their jobs and commands.
+      if (!leading) sessions.handOff(state.replication.leaderAddr);
+    },
+  });
   sync.start();
-  const approvalExpiry = new ApprovalExpiry({ isLeader: () => state.isLeader, expired: (now) => expiredApprovalIds(state.store.db, now), propose: (cmd) => state.propose(cmd), nowMs });
+  const approvalExpiry = new ApprovalExpiry({ isLeader: () => state.isLeader, expired: (now) => expiredApprovalIds(db, now), propose, nowMs });
   approvalExpiry.start();
+  stack.defer(() => approvalExpiry.stop());
   await ensureAdminToken(state, join(dataDir, "admin.token"), jwtKey, nowMs, loaded.created ? secretPath : null);
 
-  // Announces: one round per announceInterval, sent in slices every ANNOUNCE_SLICE_MS (see announce.ts).
-  const ANNOUNCE_SLICE_MS = 100;
-  const slices = Math.max(1, Math.round((config.announceInterval * 1000) / ANNOUNCE_SLICE_MS));
-  /**
-   * The first round after this master became leader goes out within
-   * FIRST_ROUND_MS instead of over the whole interval: agents point their
-   * reports here as soon as they hear it, so the new leader's live load is
-   * complete one report interval after that.
-   */
-  const FIRST_ROUND_MS = 500;
-  let announceSeq = 0;
-  let announceSendErrors = 0;
-  let round: AnnounceRound | null = null;
-  let slice = 0;
-  let spread = slices;
-  let wasLeader = false;
-  const announce = setInterval(
-    () => {
-      try {
-        // Only the leader announces: agents follow the announces to it (design §2, §6).
-        if (!state.isLeader) {
-          round = null;
-          slice = 0;
-          wasLeader = false;
-          return;
-        }
-        if (slice === 0 || !round) {
-          round = planRound(hosts.values(), { nodeId: ctx.nodeId, term: repl.driver.status().term, addr: advertise, reportIntervalMs: policy.reportIntervalMs }, ++announceSeq);
-          spread = wasLeader ? slices : Math.max(1, Math.min(slices, Math.round(FIRST_ROUND_MS / ANNOUNCE_SLICE_MS)));
-          wasLeader = true;
-        }
-        const per = Math.ceil(round.hosts.length / spread);
-        for (const host of round.hosts.slice(slice * per, (slice + 1) * per)) {
-          const bytes = announceFor(round, host, mac.sign);
-          if (!bytes) continue;
-          // A stopped agent's closed port comes back as ECONNREFUSED on a later send, thrown
-          // here: that host's problem, counted, never a reason to skip the rest of the slice.
-          try {
-            udpSocket.send(bytes, host.reportPort, host.reportIp);
-          } catch (e) {
-            host.announceErrors++;
-            announceSendErrors++;
-            log.debug(`announce to ${host.hostname} (${host.reportIp}:${host.reportPort}) failed: ${(e as Error).message}`);
-          }
-        }
-      } catch (e) {
-        log.error("announce round failed", e);
-      }
-      slice = (slice + 1) % slices;
-    },
-    Math.min(ANNOUNCE_SLICE_MS, config.announceInterval * 1000),
-  );
-  const heartbeat = setInterval(() => sessions.heartbeat(), config.pingInterval * 1000);
+  announcer.start();
+  stack.defer(() => announcer.stop());
+  every(stack, config.pingInterval * 1000, () => sessions.heartbeat());
   // Repeated refusals are written as one row when their window ends (audit/refusals.ts).
-  const refusalFlush = setInterval(() => writeRefusalRows(state, refusals.flush(nowMs()), nowMs), 1000);
-  const tableSweep = loadTable ? setInterval(() => loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs()), 1000) : null;
-  loadTable?.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs());
-  const sweep = setInterval(() => sessions.sweep(), SWEEP_MS);
+  every(stack, 1000, () => writeRefusalRows(propose, refusals.flush(nowMs()), nowMs));
+  if (loadTable) {
+    every(stack, 1000, () => loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs()));
+    loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs());
+  }
+  every(stack, SWEEP_MS, () => sessions.sweep());
 
   writeFileSync(join(dataDir, RUN_FILE), JSON.stringify({ pid: process.pid, httpPort, udpPort, tcpReportPort: tcpListener?.port ?? null, advertise }) + "\n");
   log.info(`master listening: ${tls ? "HTTPS" : "HTTP"} ${config.bind}:${httpPort}, UDP ${config.bind}:${udpPort}${tcpListener ? `, TCP reports ${tcpListener.port}` : ""}${config.insecure ? " (INSECURE: no authentication)" : ""}; data in ${dataDir}`);
 
-  return {
-    ctx,
-    httpPort,
-    udpPort,
-    tcpReportPort: tcpListener?.port ?? null,
-    async stop() {
-      clearInterval(announce);
-      clearInterval(heartbeat);
-      clearInterval(refusalFlush);
-      sync.stop();
-      approvalExpiry.stop();
-      if (tableSweep) clearInterval(tableSweep);
-      clearInterval(sweep);
-      jobs.stop();
-      remote.stop();
-      sessions.closeAll();
-      tcpListener?.stop(true);
-      udpSocket.close();
-      await server.stop(true);
-      state.close();
-      history?.close();
-    },
-  };
+  // Started: the stack now belongs to the handle, closed by stop() (once; a second call finds it closed).
+  const running = stack.move();
+  return { httpPort, udpPort, tcpReportPort: tcpListener?.port ?? null, stop: () => running.disposeAsync() };
+}
+
+/** A repeating timer, cleared when the stack closes. */
+function every(stack: AsyncDisposableStack, ms: number, f: () => void): void {
+  const t = setInterval(f, ms);
+  stack.defer(() => clearInterval(t));
 }
 
 /** Opens a soft-state file; a failure is logged and the master goes on without it. */
@@ -447,63 +498,6 @@ function openSoft<T>(what: string, open: () => T | null): T | null {
     log.error(`cannot open the ${what}: ${(e as Error).message}; running without it`);
     return null;
   }
-}
-
-/**
- * A follower's API answers come from the leader: the request is sent on as
- * it came (token included) and the leader's answer, streamed bodies too,
- * goes back. A request that was forwarded once is never forwarded again
- * (leadership moving under it): it gets a 503 saying whom to ask.
- */
-async function proxyToLeader(req: Request, url: URL, state: MasterState, selfId: number, peers: PeerLink): Promise<Response> {
-  const leader = state.replication.leaderAddr;
-  if (!leader || req.headers.has(FORWARDED_HEADER)) {
-    return errorResponse(new HttpError(503, "not_leader", leader ? `this master is a follower; ask the leader at ${leader}` : "no leader is elected right now (an election is under way, or no majority of masters is up); retry shortly", { leader }));
-  }
-  const headers = new Headers(req.headers);
-  headers.delete("host");
-  headers.delete("content-length");
-  headers.set(FORWARDED_HEADER, String(selfId));
-  let res: Response;
-  try {
-    res = await fetch(`${peers.scheme}://${leader}${url.pathname}${url.search}`, {
-      tls: peers.tls,
-      method: req.method,
-      headers,
-      body: req.method === "GET" || req.method === "HEAD" ? undefined : await req.arrayBuffer(),
-      redirect: "manual",
-    });
-  } catch (e) {
-    return errorResponse(new HttpError(503, "not_leader", `the leader at ${leader} did not answer (${explainFailure(e, peers.scheme, "master.tls.ca")}); retry shortly`, { leader }));
-  }
-  const out = new Headers(res.headers);
-  // fetch() has already decoded the body.
-  out.delete("content-encoding");
-  out.delete("content-length");
-  out.set("x-lava-served-by", leader);
-  return new Response(res.body, { status: res.status, headers: out });
-}
-
-const FORWARDED_HEADER = "x-lava-forwarded-by";
-
-/**
- * First start: an admin token in <data-dir>/admin.token (mode 0600). The
- * file is written at once (it is a JWT on the cluster secret, valid on every
- * master); its record, which `lava ctl token list` shows, goes through the
- * log as soon as a leader can take it.
- */
-async function ensureAdminToken(state: MasterState, path: string, jwtKey: Uint8Array, nowMs: () => number, createdSecret: string | null): Promise<void> {
-  if (existsSync(path)) return;
-  const iat = Math.floor(nowMs() / 1000);
-  const jti = newTokenId();
-  const record = () => state.propose({ type: "token.create", at: nowMs(), actor: "master", actorRole: "admin", jti, role: "admin", subject: "admin", issuedAt: iat });
-  if (!state.clustered) await record();
-  else {
-    const retry = () => record().catch(() => setTimeout(retry, 500));
-    void retry();
-  }
-  writePrivateFile(path, signToken({ sub: "admin", role: "admin", jti, iat }, jwtKey) + "\n");
-  log.info(`${createdSecret ? "created the cluster secret " + createdSecret + " and " : "created "}an admin token in ${path} (mode 0600)`);
 }
 
 /** Reads the run file a master wrote (tests and scripts/start use it). */

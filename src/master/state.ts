@@ -16,22 +16,28 @@ import { Replication } from "./raft/replication.ts";
 
 const log = logger("state");
 
+/** What lives outside the durable state and follows what is applied to it, in log order. */
+export interface StateEffects {
+  /** A host was removed (its session, history and requests go too). */
+  hostRemoved(hostId: number): void;
+  /** A host's key binding was reset or its sessions revoked (its session is closed). */
+  hostSessionsRevoked(hostId: number, why: string): void;
+  /** A token was revoked (the sessions it opened are closed). */
+  tokenRevoked(jti: string): void;
+  /** Every applied job command (the job manager mirrors them). */
+  jobApplied(a: Applied): void;
+  /** The state was replaced by a snapshot: views other than ours reload too. */
+  reloaded(): void;
+  /** This master became the leader (true) or stopped being it (false). */
+  leadership(leading: boolean): void;
+}
+
+const NO_EFFECTS: StateEffects = { hostRemoved() {}, hostSessionsRevoked() {}, tokenRevoked() {}, jobApplied() {}, reloaded() {}, leadership() {} };
+
 export class MasterState {
   readonly store: OpenedStore;
   private repl: Replication | null = null;
   readonly revoked = new Set<string>();
-  /** Called after a host is removed (to close its session). */
-  onHostRemoved: (hostId: number) => void = () => {};
-  /** Called after a host's key binding was reset or its sessions revoked (to close its session). */
-  onHostSessionsRevoked: (hostId: number, why: string) => void = () => {};
-  /** Called after a token was revoked (to close the sessions it opened). */
-  onTokenRevoked: (jti: string) => void = () => {};
-  /** Called for every applied job command (the job manager mirrors them). */
-  onJobApplied: (a: Applied) => void = () => {};
-  /** The state was replaced by a snapshot: views other than ours reload too. */
-  onReload: () => void = () => {};
-  /** This master became the leader (true) or stopped being it (false). */
-  onLeadership: (leader: boolean) => void = () => {};
   private leading = false;
 
   constructor(
@@ -43,20 +49,25 @@ export class MasterState {
     this.loadViews();
   }
 
-  /** Starts the Raft node once this master's address is known (after its HTTP port is bound). */
-  startReplication(config: MasterConfig, selfAddr: string, peers: PeerLink = PLAIN_PEERS): Replication {
+  /**
+   * Starts the Raft node once this master's address is known (after its
+   * HTTP port is bound). From here on commands are applied, so `effects`
+   * (what lives outside the state and follows it) is given now, when
+   * everything it reaches has been built.
+   */
+  startReplication(config: MasterConfig, selfAddr: string, peers: PeerLink = PLAIN_PEERS, effects: StateEffects = NO_EFFECTS): Replication {
     const repl = new Replication(this.store, config, this.secret, this.dataDir, selfAddr, peers, {
-      onApplied: (a) => this.mirror(a),
+      onApplied: (a) => this.mirror(a, effects),
       onSnapshotInstalled: () => {
         this.loadViews();
-        this.onReload();
+        effects.reloaded();
       },
       onSoftState: (soft, term) => {
         const leading = soft.role === "leader";
         log.info(leading ? `this master (node ${config.nodeId}) is the leader in term ${term}` : `node ${config.nodeId} is ${soft.role}${soft.leader ? `; the leader is node ${soft.leader}` : "; no leader yet"} (term ${term})`);
         if (leading !== this.leading) {
           this.leading = leading;
-          this.onLeadership(leading);
+          effects.leadership(leading);
         }
       },
       onMembers: (m: Members) => log.info(`masters: ${m.voters.map((v) => `${v}=${m.addrs[v] ?? "?"}`).join(", ")}`),
@@ -135,12 +146,12 @@ export class MasterState {
     h.connected = connected;
   }
 
-  private mirror(a: Applied): void {
+  private mirror(a: Applied, fx: StateEffects): void {
     const { cmd, result } = a;
     // A repeated request id changed nothing: its first application was mirrored already.
     if (result.replayOf !== undefined) return;
     if (cmd.type.startsWith("job.")) {
-      this.onJobApplied(a);
+      fx.jobApplied(a);
       return;
     }
     if (!result.ok) return;
@@ -172,10 +183,10 @@ export class MasterState {
         return;
       }
       case "host.remove":
-        this.forget(cmd.hostname);
+        this.forget(cmd.hostname, fx);
         return;
       case "host.remove-many":
-        for (const name of result.value!.removed as string[]) this.forget(name);
+        for (const name of result.value!.removed as string[]) this.forget(name, fx);
         return;
       case "host.reset-key":
       case "host.revoke-sessions": {
@@ -183,23 +194,23 @@ export class MasterState {
         if (!h) return;
         h.sessionGen = result.value!.sessionGen as number;
         if (cmd.type === "host.reset-key") h.hostKey = null;
-        this.onHostSessionsRevoked(h.hostId, cmd.type === "host.reset-key" ? "host key binding reset by an admin" : "sessions revoked by an admin");
+        fx.hostSessionsRevoked(h.hostId, cmd.type === "host.reset-key" ? "host key binding reset by an admin" : "sessions revoked by an admin");
         return;
       }
       case "token.revoke":
         this.revoked.add(cmd.jti);
-        this.onTokenRevoked(cmd.jti);
+        fx.tokenRevoked(cmd.jti);
         return;
       default:
         return;
     }
   }
 
-  private forget(hostname: string): void {
+  private forget(hostname: string, fx: StateEffects): void {
     const h = this.hosts.byHostname(hostname);
     if (!h) return;
     this.hosts.remove(hostname);
-    this.onHostRemoved(h.hostId);
+    fx.hostRemoved(h.hostId);
   }
 
   close(): void {

@@ -3,13 +3,14 @@
  * `import type … from`, `export … from`, side-effect `import "x"` and
  * dynamic `import("x")` with a string literal. Type-only imports count: a
  * lower layer that names an upper layer's type depends on it as much as
- * one that calls it. Comments are blanked first (they quote imports in
- * prose); strings are kept (specifiers are strings).
+ * one that calls it. Comments and the insides of string, template and
+ * regex literals are blanked first (prose and strings may quote imports);
+ * a specifier is then read back from the original text at its place.
  */
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 
-/** The source with comments replaced by spaces (strings, template literals and regex literals left as they are). */
+/** The source with comments and the insides of literals replaced by spaces (quotes, lines and offsets kept). */
 export function blankComments(src: string): string {
   const out = src.split("");
   let i = 0;
@@ -38,13 +39,17 @@ export function blankComments(src: string): string {
       continue;
     }
     if (c === '"' || c === "'" || c === "`") {
-      i = skipString(src, i);
+      const end = skipString(src, i);
+      blank(i + 1, src[end - 1] === c && end - 1 > i ? end - 1 : end);
+      i = end;
       prev = c;
       prevWord = "";
       continue;
     }
     if (c === "/" && regexAfter(prev, prevWord)) {
-      i = skipRegex(src, i);
+      const end = skipRegex(src, i);
+      blank(i + 1, end);
+      i = end;
       prev = "/";
       prevWord = "";
       continue;
@@ -128,15 +133,20 @@ function skipRegex(src: string, i: number): number {
   return j;
 }
 
-const STATIC = /\b(?:import|export)\b[^;'"`]*?\bfrom\s*(["'])([^"'\n]+)\1/g;
-const BARE = /\bimport\s*(["'])([^"'\n]+)\1/g;
-const DYNAMIC = /\bimport\s*\(\s*(["'])([^"'\n]+)\1\s*\)/g;
+const STATIC = /\b(?:import|export)\b[^;'"`]*?\bfrom\s*(["'])([^"'\n]+)\1/dg;
+const BARE = /\bimport\s*(["'])([^"'\n]+)\1/dg;
+const DYNAMIC = /\bimport\s*\(\s*(["'])([^"'\n]+)\1\s*\)/dg;
 
 /** Every module specifier the source imports or re-exports from, in order of appearance, without repeats. */
 export function importSpecifiers(src: string): string[] {
   const code = blankComments(src);
   const found: { at: number; spec: string }[] = [];
-  for (const re of [STATIC, BARE, DYNAMIC]) for (const m of code.matchAll(re)) found.push({ at: m.index, spec: m[2]! });
+  for (const re of [STATIC, BARE, DYNAMIC]) {
+    for (const m of code.matchAll(re)) {
+      const [from, to] = m.indices![2]!;
+      found.push({ at: m.index, spec: src.slice(from, to) });
+    }
+  }
   return [...new Set(found.sort((a, b) => a.at - b.at).map((f) => f.spec))];
 }
 

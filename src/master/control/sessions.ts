@@ -14,7 +14,6 @@
  * connection lives only as long as the token that governs it: revoked or
  * expired, it is closed within SWEEP_MS.
  */
-import type { ServerWebSocket } from "bun";
 import { agentSessionClaims, isSessionToken, sessionKey, newTokenId, signToken, type Claims } from "../../auth/index.ts";
 import { AgentMessageSchema, TELEMETRY_LIMITS, parseMessage, type AgentReport, type AgentStatus, type AgentStatusMessage, type JobEvent, type Register, type Telemetry } from "../../control/index.ts";
 import { logger } from "../../log/index.ts";
@@ -22,27 +21,12 @@ import type { HostEntry, HostTable } from "../hosts/table.ts";
 import { checkProof, decideBinding, NonceCache, type HostKeyPolicy } from "./identity.ts";
 import { AuditThrottle, KeyedRateLimit } from "./limits.ts";
 import { Refusals, type RefusalReason } from "./refusals.ts";
+import { send, type AgentChannels, type AgentSocket, type WsData } from "./channels.ts";
+
+export type { AgentSocket, WsData } from "./channels.ts";
 
 const log = logger("control");
 
-export interface WsData {
-  /** The token that governs this connection: the one it opened with, then its session token once it has one. */
-  claims: Claims;
-  /** sha256 (base64) of the bearer token the connection opened with: what the register proof binds. */
-  tokenHash: string;
-  ip: string;
-  hostId: number;
-  /** Pings sent since the last pong. */
-  missed: number;
-  connectedAtMs: number;
-  /** When this socket's current registration completed. */
-  registeredAtMs: number;
-  /** A register was received on this connection (one per connection). */
-  registerSeen?: boolean;
-  /** The agent proved a host key: it understands session tokens. */
-  keyed?: boolean;
-  lastRefreshMs?: number;
-}
 
 export interface IdentityPolicy {
   insecure: boolean;
@@ -52,10 +36,10 @@ export interface IdentityPolicy {
   registrations: { perToken: number; perAddress: number; burst: number };
 }
 
-export type AgentSocket = ServerWebSocket<WsData>;
-
 export interface SessionDeps {
   hosts: HostTable;
+  /** Where each host's current session is: filled here, read by whoever sends to agents. */
+  channels: AgentChannels;
   secret: Uint8Array;
   reportIntervalMs: number;
   udpPort: number;
@@ -119,7 +103,7 @@ const REFRESH_MIN_GAP_MS = 1000;
 
 export class ControlSessions {
   /** hostId → the socket of its current session. */
-  private readonly sockets = new Map<number, AgentSocket>();
+  private readonly sockets: AgentChannels;
   private readonly pending = new Set<AgentSocket>();
   private readonly nonces = new NonceCache();
   private readonly perToken: KeyedRateLimit;
@@ -130,6 +114,7 @@ export class ControlSessions {
   resumed = 0;
 
   constructor(private readonly deps: SessionDeps) {
+    this.sockets = deps.channels;
     const r = deps.identity.registrations;
     this.perToken = new KeyedRateLimit(r.perToken, r.burst);
     this.perAddress = new KeyedRateLimit(r.perAddress, r.burst);
@@ -149,10 +134,7 @@ export class ControlSessions {
 
   /** Sends on a host's current session; false if it has none. */
   sendTo(hostId: number, msg: unknown): boolean {
-    const ws = this.sockets.get(hostId);
-    if (!ws) return false;
-    send(ws, msg);
-    return true;
+    return this.sockets.sendTo(hostId, msg);
   }
 
   open(ws: AgentSocket): void {
@@ -492,6 +474,3 @@ function sameHardware(h: HostEntry, msg: Register): boolean {
   return a.ncpus === b.ncpus && a.memBytes === b.memBytes && (a.gpus ?? 0) === (b.gpus ?? 0) && (a.os ?? null) === (b.os ?? null);
 }
 
-export function send(ws: AgentSocket, msg: unknown): void {
-  ws.send(JSON.stringify(msg));
-}

@@ -4,9 +4,9 @@
  * routes that decide are in approvals-api.ts.
  */
 import { APPROVAL_REQUEST_CHARS_MAX } from "../../store/index.ts";
-import type { MasterContext } from "../context.ts";
+import type { MasterConfig } from "../../config/index.ts";
 import { auditText } from "../requests/audit.ts";
-import type { Change } from "./api.ts";
+import type { Change } from "./change.ts";
 import { HttpError, json } from "./errors.ts";
 
 export interface Held {
@@ -20,10 +20,15 @@ export interface Held {
 }
 
 /** Holds a request for a second admin: 202 {pending, id, kind, expiresAt, detail}. */
-export async function holdForApproval(ctx: MasterContext, c: Change, held: Held): Promise<Response> {
+export interface ApprovalHoldDeps {
+  exec: Pick<MasterConfig["exec"], "approvalTtl">;
+  nowMs: () => number;
+}
+
+export async function holdForApproval(deps: ApprovalHoldDeps, c: Change, held: Held): Promise<Response> {
   const request = JSON.stringify(held.request);
   if (request.length > APPROVAL_REQUEST_CHARS_MAX) throw new HttpError(413, "too_large", `a request held for approval is at most ${APPROVAL_REQUEST_CHARS_MAX} characters of JSON`);
-  const expiresAt = ctx.nowMs() + Math.round(ctx.config.exec.approvalTtl * 1000);
+  const expiresAt = deps.nowMs() + Math.round(deps.exec.approvalTtl * 1000);
   const a = await c.commit({ type: "approval.request", kind: held.kind, summary: auditText(held.summary), request, expiresAt });
   const id = a.result.ok ? (a.result.value?.id as number) : 0;
   return json({ pending: true, id, kind: held.kind, expiresAt: new Date(expiresAt).toISOString(), detail: `${held.why}: another admin must approve it ('lava ctl approve ${id}') before ${new Date(expiresAt).toISOString()}` }, 202);
@@ -33,8 +38,8 @@ export async function holdForApproval(ctx: MasterContext, c: Change, held: Held)
  * The jobs API's hook before it proposes `job.submit`: a queue with
  * requireApproval holds the job (202); otherwise null and the submit goes on.
  */
-export async function holdJobForApproval(ctx: MasterContext, c: Change, cmd: { type: "job.submit"; queue: string; argv: string[] }): Promise<Response | null> {
-  if (!ctx.config.queues[cmd.queue]?.requireApproval) return null;
-  return holdForApproval(ctx, c, { kind: "job", summary: `job ${cmd.argv.join(" ")} on queue ${cmd.queue}`, request: cmd, why: `queue '${cmd.queue}' requires approval (master.queues.${cmd.queue}.requireApproval)` });
+export async function holdJobForApproval(deps: ApprovalHoldDeps & { queues: MasterConfig["queues"] }, c: Change, cmd: { type: "job.submit"; queue: string; argv: string[] }): Promise<Response | null> {
+  if (!deps.queues[cmd.queue]?.requireApproval) return null;
+  return holdForApproval(deps, c, { kind: "job", summary: `job ${cmd.argv.join(" ")} on queue ${cmd.queue}`, request: cmd, why: `queue '${cmd.queue}' requires approval (master.queues.${cmd.queue}.requireApproval)` });
 }
 

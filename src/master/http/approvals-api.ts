@@ -15,12 +15,12 @@
  */
 import * as v from "valibot";
 import { approvalById, CommandSchema, listApprovals, type ApprovalRow } from "../../store/index.ts";
-import type { MasterContext } from "../context.ts";
-import type { Change, ChangeRoute } from "./api.ts";
-import { linearizable, parseBody } from "./api.ts";
+import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { TokenGate } from "../tokens.ts";
+import type { Change, ChangeRoute } from "./change.ts";
 import { HttpError, json } from "./errors.ts";
-import { readJson, type Router } from "./router.ts";
-import { ExecRequestSchema, startExec, type AuditCommand } from "./exec-api.ts";
+import { linearizable, parseBody, readJson, type Router } from "./router.ts";
+import { ExecRequestSchema, startExec, type AuditCommand, type ExecDeps } from "./exec-api.ts";
 
 const DecideSchema = v.strictObject({ reason: v.optional(v.pipe(v.string(), v.maxLength(1000))) });
 
@@ -59,15 +59,21 @@ async function decide(c: Change, id: number, approve: boolean, reason: string | 
   }
 }
 
-export function approvalRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): void {
-  r.on("GET", "/api/v1/approvals", linearizable(ctx, (req, _p, url) => {
-    ctx.gate.check(req, url, "admin");
-    return json(listApprovals(ctx.state.store.db, { all: url.searchParams.get("all") === "1" }).map((a) => approvalView(a)));
+export interface ApprovalRouteDeps extends ExecDeps {
+  gate: Pick<TokenGate, "check">;
+  db: BunSQLiteDatabase;
+  barrier: () => Promise<void>;
+}
+
+export function approvalRoutes(r: Router, deps: ApprovalRouteDeps, change: ChangeRoute): void {
+  r.on("GET", "/api/v1/approvals", linearizable(deps.barrier, (req, _p, url) => {
+    deps.gate.check(req, url, "admin");
+    return json(listApprovals(deps.db, { all: url.searchParams.get("all") === "1" }).map((a) => approvalView(a)));
   }));
 
-  r.on("GET", "/api/v1/approvals/:id", linearizable(ctx, (req, p, url) => {
-    ctx.gate.check(req, url, "admin");
-    const row = approvalById(ctx.state.store.db, idOf(p.id));
+  r.on("GET", "/api/v1/approvals/:id", linearizable(deps.barrier, (req, p, url) => {
+    deps.gate.check(req, url, "admin");
+    const row = approvalById(deps.db, idOf(p.id));
     if (!row) throw new HttpError(404, "unknown_approval", `no approval request ${p.id} (see 'lava ctl approvals --all')`);
     return json(approvalView(row, true));
   }));
@@ -89,18 +95,18 @@ export function approvalRoutes(r: Router, ctx: MasterContext, change: ChangeRout
     // What was held runs as its requester's (the audit rows name them), the approval noted.
     const asRequester = { ...c.caller, sub: held.requester, role: "admin" as const };
     const commitAsRequester = async (cmd: AuditCommand) => {
-      const a = await ctx.state.propose({ ...cmd, at: ctx.nowMs(), actor: held.requester, actorRole: "admin" });
+      const a = await deps.propose({ ...cmd, at: deps.nowMs(), actor: held.requester, actorRole: "admin" });
       if (!a.result.ok) throw new HttpError(409, a.result.error, a.result.detail);
     };
     if (held.kind === "exec") {
       const exec = v.safeParse(ExecRequestSchema, JSON.parse(held.request));
       if (!exec.success) throw new HttpError(409, "bad_request", `approval ${id} holds an exec this master cannot read: ${v.summarize(exec.issues)}`);
-      ctx.holdOpen(req);
-      return startExec(ctx, asRequester, exec.output, commitAsRequester, note);
+      deps.holdOpen(req);
+      return startExec(deps, asRequester, exec.output, commitAsRequester, note);
     }
-    const cmd = v.safeParse(CommandSchema, { ...(JSON.parse(held.request) as object), at: ctx.nowMs(), actor: held.requester, actorRole: "admin" });
+    const cmd = v.safeParse(CommandSchema, { ...(JSON.parse(held.request) as object), at: deps.nowMs(), actor: held.requester, actorRole: "admin" });
     if (!cmd.success || cmd.output.type !== "job.submit") throw new HttpError(409, "bad_request", `approval ${id} holds a job this master cannot read${cmd.success ? "" : `: ${v.summarize(cmd.issues)}`}`);
-    const a = await ctx.state.propose(cmd.output);
+    const a = await deps.propose(cmd.output);
     if (!a.result.ok) throw new HttpError(409, a.result.error, `approved, but the job was refused: ${a.result.detail}`);
     await commitAsRequester({ type: "audit.record", action: "job.approved", target: String(a.result.value?.jobId), result: "ok", detail: note });
     return json({ id, state: "approved", kind: "job", jobId: a.result.value?.jobId as number }, 201);

@@ -7,15 +7,13 @@
  */
 import * as v from "valibot";
 import { DEPLOY_LIMITS, DeployNameSchema, DeployParamsSchema } from "../../control/index.ts";
-import type { MasterContext } from "../context.ts";
 import { runDeploy } from "../deploy/runner.ts";
 import { auditText, auditWriter, ResultAudit } from "../requests/audit.ts";
-import type { ChangeRoute } from "./api.ts";
-import { parseBody } from "./api.ts";
-import { resultText, EXEC_TIMEOUT_SEC_MAX } from "./exec-api.ts";
-import { readJson } from "./router.ts";
+import type { ChangeRoute } from "./change.ts";
+import { resultText, EXEC_TIMEOUT_SEC_MAX, type ExecDeps } from "./exec-api.ts";
+import { parseBody, readJson } from "./router.ts";
 import { LineStream, NDJSON, STREAM_BUFFER_BYTES } from "./stream.ts";
-import { hasOneTarget, ONE_TARGET, resolveOrThrow, TargetFields, targetSpecOf } from "./targets.ts";
+import { hasOneTarget, ONE_TARGET, TargetFields, targetSpecOf } from "./targets.ts";
 
 export const DEPLOY_WAVE_SIZE_DEFAULT = 10;
 export const DEPLOY_TIMEOUT_SEC_DEFAULT = 3600;
@@ -32,10 +30,12 @@ export const DeployRequestSchema = v.pipe(
   v.check(hasOneTarget, ONE_TARGET),
 );
 
-export function deployRoutes(ctx: MasterContext, change: ChangeRoute): void {
+export type DeployDeps = Omit<ExecDeps, "exec">;
+
+export function deployRoutes(deps: DeployDeps, change: ChangeRoute): void {
   change("POST", "/api/v1/deploy", "deploy.request", () => null, async (req, _p, _url, c) => {
     const body = parseBody(DeployRequestSchema, await readJson(req));
-    const { targets, summary } = resolveOrThrow(ctx, targetSpecOf(body));
+    const { targets, summary } = deps.targets(targetSpecOf(body));
     const waves = Math.ceil(targets.length / body.waveSize);
     await c.commit({
       type: "audit.record",
@@ -44,12 +44,12 @@ export function deployRoutes(ctx: MasterContext, change: ChangeRoute): void {
       result: `started: ${targets.length} hosts in ${waves} waves`,
       detail: auditText(JSON.stringify({ name: body.name, params: body.params, waveSize: body.waveSize, continue: body.continue, timeoutSec: body.timeoutSec })),
     });
-    ctx.holdOpen(req);
+    deps.holdOpen(req);
     const stream = new LineStream({ maxBufferedBytes: STREAM_BUFFER_BYTES });
     const dropped = new Map<string, number>();
-    const audit = new ResultAudit(auditWriter((cmd) => ctx.state.propose(cmd), c.caller, ctx.nowMs), "deploy.result");
+    const audit = new ResultAudit(auditWriter(deps.propose, c.caller, deps.nowMs), "deploy.result");
     const order = { name: body.name, params: body.params, timeoutMs: Math.max(1, Math.round(body.timeoutSec * 1000)), waveSize: body.waveSize, continueOnFailure: body.continue };
-    void runDeploy(targets, order, { router: ctx.remote.router, send: (id, m) => ctx.sessions.sendTo(id, m), nowMs: ctx.nowMs }, (e) => {
+    void runDeploy(targets, order, { router: deps.agents.requests, send: (id, m) => deps.agents.send(id, m), nowMs: deps.nowMs }, (e) => {
       if (e.type === "output") {
         if (!stream.push(JSON.stringify(e))) dropped.set(e.host, (dropped.get(e.host) ?? 0) + e.data.length);
         return;

@@ -11,17 +11,16 @@
 import * as v from "valibot";
 import type { Claims } from "../../auth/index.ts";
 import { JOB_LIMITS } from "../../control/index.ts";
-import type { MasterContext } from "../context.ts";
+import type { MasterConfig } from "../../config/index.ts";
 import { auditText, auditWriter, ResultAudit } from "../requests/audit.ts";
 import { runExec, succeeded, type ExecHostResult } from "../requests/exec.ts";
 import { checkExecPolicy } from "../requests/policy.ts";
 import { summarizeNames, type TargetSpec } from "../requests/targets.ts";
-import type { ChangeRoute } from "./api.ts";
-import { parseBody } from "./api.ts";
+import type { ChangeRoute, Propose } from "./change.ts";
 import { HttpError } from "./errors.ts";
-import { readJson } from "./router.ts";
+import { parseBody, readJson } from "./router.ts";
 import { LineStream, NDJSON, STREAM_BUFFER_BYTES } from "./stream.ts";
-import { resolveOrThrow, TargetFields, targetSpecOf, hasOneTarget, ONE_TARGET } from "./targets.ts";
+import { TargetFields, targetSpecOf, hasOneTarget, ONE_TARGET, type AgentLink, type ResolveTargets } from "./targets.ts";
 import { execNeedsApproval } from "../approvals/policy.ts";
 import { holdForApproval } from "./approval-hold.ts";
 
@@ -47,24 +46,34 @@ export type ExecRequest = v.InferOutput<typeof ExecRequestSchema>;
 
 const specText = (spec: TargetSpec) => ("hosts" in spec ? summarizeNames(spec.hosts) : "all" in spec ? "all" : `queue ${spec.queue}`);
 
-export function execRoutes(ctx: MasterContext, change: ChangeRoute): void {
+export interface ExecDeps {
+  exec: MasterConfig["exec"];
+  targets: ResolveTargets;
+  agents: AgentLink;
+  propose: Propose;
+  /** Lifts the HTTP idle timeout for a long streamed answer. */
+  holdOpen(req: Request): void;
+  nowMs: () => number;
+}
+
+export function execRoutes(deps: ExecDeps, change: ChangeRoute): void {
   change("POST", "/api/v1/exec", "exec.request", () => null, async (req, _p, _url, c) => {
     const body = parseBody(ExecRequestSchema, await readJson(req));
     const spec = targetSpecOf(body);
     const detail = JSON.stringify({ argv: body.argv, timeoutSec: body.timeoutSec });
-    const verdict = checkExecPolicy(ctx.config.exec, body.argv);
+    const verdict = checkExecPolicy(deps.exec, body.argv);
     if (!verdict.ok) {
       await c.commit({ type: "audit.record", action: "exec.refused", target: auditText(specText(spec)), result: "refused: master policy", detail: auditText(`${verdict.detail}; request ${detail}`) });
       throw new HttpError(403, "refused", verdict.detail);
     }
-    const held = execNeedsApproval(ctx.config.exec.requireApproval, body.argv);
+    const held = execNeedsApproval(deps.exec.requireApproval, body.argv);
     if (held !== null) {
       // Targets are checked now (an unknown queue is a 400 at once) and resolved again when it runs.
-      resolveOrThrow(ctx, spec);
-      return holdForApproval(ctx, c, { kind: "exec", summary: `${body.argv.join(" ")} on ${specText(spec)}`, request: body, why: `'${body.argv[0]}' is on master.exec.requireApproval ('${held}')` });
+      deps.targets(spec);
+      return holdForApproval(deps, c, { kind: "exec", summary: `${body.argv.join(" ")} on ${specText(spec)}`, request: body, why: `'${body.argv[0]}' is on master.exec.requireApproval ('${held}')` });
     }
-    ctx.holdOpen(req);
-    return startExec(ctx, c.caller, body, (cmd) => c.commit(cmd).then(() => {}));
+    deps.holdOpen(req);
+    return startExec(deps, c.caller, body, (cmd) => c.commit(cmd).then(() => {}));
   });
 }
 
@@ -74,19 +83,19 @@ export function execRoutes(ctx: MasterContext, change: ChangeRoute): void {
  * NDJSON stream. `caller` is whom the rows name; `note` goes into the
  * request row (an approved request says by whom).
  */
-export async function startExec(ctx: MasterContext, caller: Claims, body: ExecRequest, commit: (cmd: AuditCommand) => Promise<void>, note?: string): Promise<Response> {
+export async function startExec(deps: ExecDeps, caller: Claims, body: ExecRequest, commit: (cmd: AuditCommand) => Promise<void>, note?: string): Promise<Response> {
   const spec = targetSpecOf(body);
   const detail = JSON.stringify({ argv: body.argv, timeoutSec: body.timeoutSec, ...(note ? { note } : {}) });
-  const { targets, summary } = resolveOrThrow(ctx, spec);
+  const { targets, summary } = deps.targets(spec);
   await commit({ type: "audit.record", action: "exec.request", target: auditText(summary), result: `started on ${targets.length} hosts`, detail: auditText(detail) });
 
   const stream = new LineStream({ maxBufferedBytes: STREAM_BUFFER_BYTES });
   // Bun sends the status and headers with the first chunk: say at once what will come.
   stream.push(JSON.stringify({ type: "start", hosts: targets.length, argv: body.argv, timeoutSec: body.timeoutSec }), false);
   const dropped = new Map<string, { stdout: number; stderr: number }>();
-  const audit = new ResultAudit(auditWriter((cmd) => ctx.state.propose(cmd), caller, ctx.nowMs), "exec.result");
+  const audit = new ResultAudit(auditWriter(deps.propose, caller, deps.nowMs), "exec.result");
   const timeoutMs = Math.max(1, Math.round(body.timeoutSec * 1000));
-  void runExec(targets, { argv: body.argv, timeoutMs, deny: ctx.config.exec.deny }, ctx.config.exec.maxParallel, { router: ctx.remote.router, send: (id, m) => ctx.sessions.sendTo(id, m), nowMs: ctx.nowMs }, {
+  void runExec(targets, { argv: body.argv, timeoutMs, deny: deps.exec.deny }, deps.exec.maxParallel, { router: deps.agents.requests, send: (id, m) => deps.agents.send(id, m), nowMs: deps.nowMs }, {
     output(host, s, data) {
       if (stream.push(JSON.stringify({ type: "output", host, stream: s, data }))) return;
       const d = dropped.get(host) ?? { stdout: 0, stderr: 0 };

@@ -38,13 +38,17 @@ import {
   type JobFilter,
   type JobRow,
 } from "../../store/index.ts";
-import type { MasterContext } from "../context.ts";
+import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
+import type { MasterConfig } from "../../config/index.ts";
+import type { HostTable } from "../hosts/table.ts";
+import type { JobManager } from "../jobs/manager.ts";
+import type { TokenGate } from "../tokens.ts";
 import { NO_CHANNEL } from "../requests/exec.ts";
-import type { ChangeRoute } from "./api.ts";
-import { linearizable, parseBody } from "./api.ts";
+import type { ChangeRoute } from "./change.ts";
 import { HttpError, json } from "./errors.ts";
-import { readJson, type Router } from "./router.ts";
-import { holdJobForApproval } from "./approval-hold.ts";
+import { linearizable, parseBody, readJson, type Router } from "./router.ts";
+import { holdJobForApproval, type ApprovalHoldDeps } from "./approval-hold.ts";
+import type { AgentLink } from "./targets.ts";
 
 const noNul = (what: string) => v.check((s: string) => !s.includes("\0"), `${what} must not contain a NUL character`);
 const hostList = v.pipe(v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(255), noNul("host names"))), v.maxLength(1000));
@@ -104,7 +108,22 @@ function elapsedOf(r: ListedJob, nowMs: number, startedAt: number | null): numbe
   return end === null ? null : Math.max(0, end - startedAt);
 }
 
-export function jobView(ctx: MasterContext, r: ListedJob) {
+export interface JobRouteDeps extends ApprovalHoldDeps {
+  gate: Pick<TokenGate, "check">;
+  db: BunSQLiteDatabase;
+  barrier: () => Promise<void>;
+  /** The live jobs, their queues and why they wait (the job manager). */
+  jobs: Pick<JobManager, "active" | "waitingFor" | "queues" | "pendingByQueue" | "schedHosts">;
+  hosts: HostTable;
+  agents: AgentLink;
+  /** master.queues: who may submit where, which need approval. */
+  queues: MasterConfig["queues"];
+}
+
+/** What a job's view needs beyond its row. */
+type JobViewDeps = { jobs: Pick<JobManager, "waitingFor">; nowMs: () => number };
+
+export function jobView(deps: JobViewDeps, r: ListedJob) {
   // As recorded: the start is its own entry (written within 25 ms of the agent's report), so what this says survives a restart.
   const startedAt = r.startedAt;
   return {
@@ -125,11 +144,11 @@ export function jobView(ctx: MasterContext, r: ListedJob) {
     dispatchedAt: iso(r.dispatchedAt),
     startedAt: iso(startedAt),
     finishedAt: iso(r.finishedAt),
-    elapsedMs: elapsedOf(r, ctx.nowMs(), startedAt),
+    elapsedMs: elapsedOf(r, deps.nowMs(), startedAt),
     attempts: r.attempts,
     signal: r.signal,
     reason: r.reason,
-    waiting: r.state === "PEND" ? (ctx.jobs.waitingFor(r.id) ?? "waiting for the next scheduling round") : null,
+    waiting: r.state === "PEND" ? (deps.jobs.waitingFor(r.id) ?? "waiting for the next scheduling round") : null,
     ...(r.arrayId !== null ? { arrayId: r.arrayId, arrayIndex: r.arrayIndex, element: elementName(r.arrayId, r.arrayIndex ?? 0) } : {}),
     heldBy: r.heldBy,
     beginAt: r.beginAt > 0 ? iso(r.beginAt) : null,
@@ -141,7 +160,7 @@ export function jobView(ctx: MasterContext, r: ListedJob) {
 }
 
 /** An array as one row: its elements' states summed up (`lava ctl jobs` folds arrays). */
-export function arrayView(ctx: MasterContext, a: ArrayRow, counts: Record<string, number>) {
+export function arrayView(a: ArrayRow, counts: Record<string, number>) {
   const state = arraySummaryState(counts as Record<TargetState, number>);
   return {
     id: a.id,
@@ -166,48 +185,48 @@ export function arrayView(ctx: MasterContext, a: ArrayRow, counts: Record<string
 /** Whether the caller may see a job's output: admins, and the subject that submitted it. */
 const mayReadOutput = (caller: Claims, submittedBy: string) => caller.role === "admin" || caller.sub === submittedBy;
 
-export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): void {
+export function jobRoutes(r: Router, deps: JobRouteDeps, change: ChangeRoute): void {
   change("POST", "/api/v1/jobs", "job.submit", () => null, async (req, _p, _url, c) => {
     const body = parseBody(SubmitSchema, await readJson(req));
-    const cmd = checkSubmit(ctx, body, c.caller.sub);
+    const cmd = checkSubmit(deps, body, c.caller.sub);
     // A queue with requireApproval holds the job for a second admin (approval-hold.ts).
-    const held = await holdJobForApproval(ctx, c, cmd);
+    const held = await holdJobForApproval(deps, c, cmd);
     if (held) return held;
     const applied = await c.commit(cmd);
     const v0 = applied.result.ok ? applied.result.value! : {};
     const id = v0.jobId as number;
     if (v0.array) {
-      const a = arrayById(ctx.state.store.db, id)!;
-      return json({ ...arrayView(ctx, a, arrayCounts(ctx.state.store.db, [id]).get(id)!), ids: { first: id + 1, last: id + a.count } }, 201);
+      const a = arrayById(deps.db, id)!;
+      return json({ ...arrayView(a, arrayCounts(deps.db, [id]).get(id)!), ids: { first: id + 1, last: id + a.count } }, 201);
     }
-    return json(jobView(ctx, jobById(ctx.state.store.db, id)!), 201);
+    return json(jobView(deps, jobById(deps.db, id)!), 201);
   });
 
-  r.on("GET", "/api/v1/jobs", linearizable(ctx, (req, _p, url) => {
-    ctx.gate.check(req, url, "read");
+  r.on("GET", "/api/v1/jobs", linearizable(deps.barrier, (req, _p, url) => {
+    deps.gate.check(req, url, "read");
     const q = url.searchParams;
     const states = q.get("state")?.split(",").map((s) => s.trim().toUpperCase()).filter(Boolean);
     const limitRaw = q.get("limit");
     const limit = limitRaw === null ? 1000 : Number(limitRaw);
     if (!Number.isInteger(limit) || limit < 1 || limit > 100_000) throw new HttpError(400, "bad_request", `limit: a whole number from 1 to 100000; got '${limitRaw}'`);
     const host = q.get("host");
-    if (host && !ctx.hosts.byHostname(host) && !jobsRanOn(ctx.state.store.db, host)) {
+    if (host && !deps.hosts.byHostname(host) && !jobsRanOn(deps.db, host)) {
       throw new HttpError(404, "unknown_host", `no host named '${host}' is registered or ran jobs (see 'lava ctl hosts')`);
     }
     const f: JobFilter = { ...(states ? { states } : {}), ...(host ? { hostname: host } : {}), ...(q.get("queue") ? { queue: q.get("queue")! } : {}), ...(q.get("user") ? { user: q.get("user")! } : {}), limit };
     const arrayRaw = q.get("array");
     if (arrayRaw !== null) {
       const id = Number(arrayRaw);
-      if (!Number.isInteger(id) || id < 1 || !arrayById(ctx.state.store.db, id)) throw new HttpError(404, "unknown_job", `no array ${arrayRaw} (see 'lava ctl jobs')`);
-      return json(listJobs(ctx.state.store.db, { ...f, arrayId: id }).map((row) => jobView(ctx, row)));
+      if (!Number.isInteger(id) || id < 1 || !arrayById(deps.db, id)) throw new HttpError(404, "unknown_job", `no array ${arrayRaw} (see 'lava ctl jobs')`);
+      return json(listJobs(deps.db, { ...f, arrayId: id }).map((row) => jobView(deps, row)));
     }
     // Elements too (`?elements=1`): every job, no folding.
-    if (q.get("elements") === "1") return json(listJobs(ctx.state.store.db, f).map((row) => jobView(ctx, row)));
-    const singles = listJobs(ctx.state.store.db, { ...f, noElements: true }).map((row) => jobView(ctx, row));
-    const arrays = listArrays(ctx.state.store.db, f);
+    if (q.get("elements") === "1") return json(listJobs(deps.db, f).map((row) => jobView(deps, row)));
+    const singles = listJobs(deps.db, { ...f, noElements: true }).map((row) => jobView(deps, row));
+    const arrays = listArrays(deps.db, f);
     if (arrays.length === 0) return json(singles);
-    const counts = arrayCounts(ctx.state.store.db, arrays.map((a) => a.id));
-    const folded = arrays.map((a) => arrayView(ctx, a, counts.get(a.id)!));
+    const counts = arrayCounts(deps.db, arrays.map((a) => a.id));
+    const folded = arrays.map((a) => arrayView(a, counts.get(a.id)!));
     return json([...singles, ...folded].sort((a, b) => a.id - b.id).slice(-limit));
   }));
 
@@ -216,29 +235,29 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
     const text = (raw ?? "").trim();
     const el = parseElementRef(text);
     if (el) {
-      const row = arrayElement(ctx.state.store.db, el.arrayId, el.index);
+      const row = arrayElement(deps.db, el.arrayId, el.index);
       if (!row) throw new HttpError(404, "unknown_job", `no element ${el.index} in array ${el.arrayId} (see 'lava ctl jobs --array ${el.arrayId}')`);
       return { job: row };
     }
     const id = /^\d{1,15}$/.test(text) ? Number(text) : NaN;
-    const row = Number.isSafeInteger(id) && id > 0 ? jobById(ctx.state.store.db, id) : undefined;
+    const row = Number.isSafeInteger(id) && id > 0 ? jobById(deps.db, id) : undefined;
     if (row) return { job: row };
-    const a = Number.isSafeInteger(id) && id > 0 ? arrayById(ctx.state.store.db, id) : undefined;
+    const a = Number.isSafeInteger(id) && id > 0 ? arrayById(deps.db, id) : undefined;
     if (a) return { array: a };
     throw new HttpError(404, "unknown_job", `no job ${raw} (see 'lava ctl jobs')`);
   };
 
-  r.on("GET", "/api/v1/jobs/:id", linearizable(ctx, (req, p, url) => {
-    const caller = ctx.gate.check(req, url, "read");
+  r.on("GET", "/api/v1/jobs/:id", linearizable(deps.barrier, (req, p, url) => {
+    const caller = deps.gate.check(req, url, "read");
     const found = resolve(p.id);
     if ("array" in found) {
       const a = found.array;
-      return json({ ...arrayView(ctx, a, arrayCounts(ctx.state.store.db, [a.id]).get(a.id)!), history: jobHistoryOf(ctx.state.store.db, a.id).map(historyView) });
+      return json({ ...arrayView(a, arrayCounts(deps.db, [a.id]).get(a.id)!), history: jobHistoryOf(deps.db, a.id).map(historyView) });
     }
     const row = found.job;
     const output = mayReadOutput(caller, row.submittedBy);
     const env = row.env ? (JSON.parse(row.env) as Record<string, string>) : {};
-    const attempts = attemptsOf(ctx.state.store.db, row.id).map((a) => ({
+    const attempts = attemptsOf(deps.db, row.id).map((a) => ({
       attempt: a.attempt,
       host: a.hostname,
       dispatchedAt: iso(a.dispatchedAt),
@@ -254,9 +273,9 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
       maxRssBytes: a.maxRssBytes,
     }));
     const last = attempts.at(-1);
-    const arrayHistory = row.arrayId !== null ? jobHistoryOf(ctx.state.store.db, row.arrayId).slice(0, 1) : [];
+    const arrayHistory = row.arrayId !== null ? jobHistoryOf(deps.db, row.arrayId).slice(0, 1) : [];
     return json({
-      ...jobView(ctx, row),
+      ...jobView(deps, row),
       ...(last && last.elapsedMs !== null && FINAL.has(row.state) ? { elapsedMs: last.elapsedMs } : {}),
       cpuUserMs: last?.cpuUserMs ?? null,
       cpuSysMs: last?.cpuSysMs ?? null,
@@ -273,12 +292,12 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
       cwd: row.cwd,
       timeoutSeconds: row.timeoutSec,
       retries: row.retries,
-      history: [...arrayHistory, ...jobHistoryOf(ctx.state.store.db, row.id)].map(historyView),
+      history: [...arrayHistory, ...jobHistoryOf(deps.db, row.id)].map(historyView),
     });
   }));
 
-  r.on("GET", "/api/v1/jobs/:id/output", linearizable(ctx, async (req, p, url) => {
-    const caller = ctx.gate.check(req, url, "read");
+  r.on("GET", "/api/v1/jobs/:id/output", linearizable(deps.barrier, async (req, p, url) => {
+    const caller = deps.gate.check(req, url, "read");
     const found = resolve(p.id);
     if ("array" in found) throw new HttpError(400, "bad_request", `${found.array.id} is an array: peek at one element (${found.array.id}[INDEX])`);
     const row = found.job;
@@ -292,7 +311,7 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
     const stdoutFrom = from("stdoutFrom");
     const stderrFrom = from("stderrFrom");
     const base = { id: row.id, state: row.state, attempt: row.attempts, host: row.hostname };
-    const live = ctx.jobs.active.get(row.id);
+    const live = deps.jobs.active.get(row.id);
     if (FINAL.has(row.state) || !live || live.state !== "RUN" || live.hostId === null) {
       // Ended (what was recorded), or not running yet.
       const slice = (text: string | null, at: number) => {
@@ -305,13 +324,13 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
     }
     const hostId = live.hostId;
     const out = await new Promise<JobOutput>((resolveOut, reject) => {
-      const opened = ctx.remote.router.openRequest(hostId, "peek", PEEK_TIMEOUT_MS, {
+      const opened = deps.agents.requests.openRequest(hostId, "peek", PEEK_TIMEOUT_MS, {
         onMessage: (m) => (m.type === "job_output" ? resolveOut(m) : undefined),
         onFail: (_reason, detail) => reject(new HttpError(409, "no_answer", `${live.hostname}: ${detail}`)),
       });
       if (!opened.ok) return reject(new HttpError(503, "busy", opened.detail));
-      if (!ctx.sessions.sendTo(hostId, { type: "peek_job", requestId: opened.requestId, jobId: row.id, attempt: live.attempts, stdoutFrom, stderrFrom, maxBytes: PEEK_BYTES_MAX })) {
-        ctx.remote.router.cancel(opened.requestId);
+      if (!deps.agents.send(hostId, { type: "peek_job", requestId: opened.requestId, jobId: row.id, attempt: live.attempts, stdoutFrom, stderrFrom, maxBytes: PEEK_BYTES_MAX })) {
+        deps.agents.requests.cancel(opened.requestId);
         reject(new HttpError(409, "no_channel", `${live.hostname}: ${NO_CHANNEL}; its output cannot be read now`));
       }
     });
@@ -343,33 +362,33 @@ export function jobRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): v
   change("POST", "/api/v1/jobs/:id/signal", "job.signal", (p) => p.id ?? null, async (req, p, _url, c) => {
     const { signal } = parseBody(SignalSchema, await readJson(req));
     const found = resolve(p.id);
-    const rows = "array" in found ? listJobs(ctx.state.store.db, { arrayId: found.array.id, states: ["RUN"], limit: 100_000 }) : [found.job];
-    const targets = rows.map((row) => ctx.jobs.active.get(row.id)).filter((j) => j !== undefined && j.state === "RUN" && j.hostId !== null);
+    const rows = "array" in found ? listJobs(deps.db, { arrayId: found.array.id, states: ["RUN"], limit: 100_000 }) : [found.job];
+    const targets = rows.map((row) => deps.jobs.active.get(row.id)).filter((j) => j !== undefined && j.state === "RUN" && j.hostId !== null);
     const id = "array" in found ? found.array.id : found.job.id;
     if (targets.length === 0) throw new HttpError(409, "conflict", `job ${p.id} is not running: only a running job can be sent a signal`);
     let sent = 0;
-    for (const j of targets) if (ctx.sessions.sendTo(j!.hostId!, { type: "signal_job", jobId: j!.id, attempt: j!.attempts, signal })) sent++;
+    for (const j of targets) if (deps.agents.send(j!.hostId!, { type: "signal_job", jobId: j!.id, attempt: j!.attempts, signal })) sent++;
     await c.commit({ type: "audit.record", action: "job.signal", target: String(id), result: sent === targets.length ? "ok" : `sent to ${sent} of ${targets.length}`, detail: signal });
     if (sent === 0) throw new HttpError(409, "no_channel", `the job's host has no control channel now; ${signal} was not sent`);
     return json({ id, signal, sent });
   });
 
-  r.on("GET", "/api/v1/acct", linearizable(ctx, (req, _p, url) => {
-    ctx.gate.check(req, url, "read");
+  r.on("GET", "/api/v1/acct", linearizable(deps.barrier, (req, _p, url) => {
+    deps.gate.check(req, url, "read");
     const raw = url.searchParams.get("since") ?? "1d";
-    const sinceMs = parseWhen(raw, ctx.nowMs());
+    const sinceMs = parseWhen(raw, deps.nowMs());
     if (sinceMs === null) throw new HttpError(400, "bad_request", `since: ISO 8601, epoch ms, or a duration back from now like 1d, 12h; got '${raw}'`);
     const user = url.searchParams.get("user") ?? undefined;
     const queue = url.searchParams.get("queue") ?? undefined;
-    return json({ since: iso(sinceMs), rows: accounting(ctx.state.store.db, { sinceMs, ...(user ? { user } : {}), ...(queue ? { queue } : {}) }) });
+    return json({ since: iso(sinceMs), rows: accounting(deps.db, { sinceMs, ...(user ? { user } : {}), ...(queue ? { queue } : {}) }) });
   }));
 
   r.on("GET", "/api/v1/queues", (req, _p, url) => {
-    ctx.gate.check(req, url, "read");
-    const specs = ctx.jobs.queues();
-    const pending = ctx.jobs.pendingByQueue();
-    const hosts = ctx.jobs.schedHosts();
-    const defs: Record<string, { users: string[] }> = { default: { users: [] }, ...ctx.config.queues };
+    deps.gate.check(req, url, "read");
+    const specs = deps.jobs.queues();
+    const pending = deps.jobs.pendingByQueue();
+    const hosts = deps.jobs.schedHosts();
+    const defs: Record<string, { users: string[] }> = { default: { users: [] }, ...deps.queues };
     return json(
       [...specs.values()].map((q) => {
         const pool = hosts.filter((h) => q.hosts.length === 0 || q.hosts.some((p) => globMatch(p, h.hostname)));
@@ -398,14 +417,14 @@ function historyView(h: { at: number; state: string; reason: string | null; host
  * A submission checked against the cluster as it is: every refusal here is
  * a 400 with the reason, before anything is written (nothing half-created).
  */
-function checkSubmit(ctx: MasterContext, body: SubmitBody, subject: string) {
+function checkSubmit(cluster: JobRouteDeps, body: SubmitBody, subject: string) {
   const bad = (detail: string, code = "bad_request") => new HttpError(400, code, detail);
-  const queues = ctx.jobs.queues();
+  const queues = cluster.jobs.queues();
   const queue = queues.get(body.queue);
   if (!queue) throw bad(`no queue named '${body.queue}' (configured: ${[...queues.keys()].join(", ")})`, "unknown_queue");
-  const users = ctx.config.queues[body.queue]?.users ?? [];
+  const users = cluster.queues[body.queue]?.users ?? [];
   if (users.length > 0 && !users.includes(subject)) throw new HttpError(403, "forbidden", `queue '${body.queue}' takes jobs from ${users.join(", ")} only, not '${subject}'`);
-  const hosts = ctx.jobs.schedHosts();
+  const hosts = cluster.jobs.schedHosts();
   // Placement: named hosts must exist, labels must be on some host.
   for (const h of body.hosts ?? []) {
     const glob = h.includes("*") || h.includes("?");
@@ -437,7 +456,7 @@ function checkSubmit(ctx: MasterContext, body: SubmitBody, subject: string) {
   const deps = { ...(body.afterOk?.length ? { afterOk: body.afterOk } : {}), ...(body.afterAny?.length ? { afterAny: body.afterAny } : {}), ...(body.afterNotOk?.length ? { afterNotOk: body.afterNotOk } : {}) };
   for (const [key, flag] of [["afterOk", "--after-ok"], ["afterAny", "--after-any"], ["afterNotOk", "--after-not-ok"]] as const) {
     for (const id of deps[key] ?? []) {
-      if (!jobById(ctx.state.store.db, id) && !arrayById(ctx.state.store.db, id)) throw bad(`${flag} ${id}: there is no job ${id}`, "unknown_job");
+      if (!jobById(cluster.db, id) && !arrayById(cluster.db, id)) throw bad(`${flag} ${id}: there is no job ${id}`, "unknown_job");
     }
   }
   // Begin time.
@@ -445,7 +464,7 @@ function checkSubmit(ctx: MasterContext, body: SubmitBody, subject: string) {
   if (body.begin !== undefined) {
     const t = typeof body.begin === "number" ? body.begin : Date.parse(body.begin);
     if (!Number.isFinite(t)) throw bad(`begin: ms since the epoch or ISO 8601; got '${body.begin}'`);
-    if (t < ctx.nowMs() - BEGIN_SKEW_MS) throw bad(`--begin ${new Date(t).toISOString()} is in the past (now ${new Date(ctx.nowMs()).toISOString()})`);
+    if (t < cluster.nowMs() - BEGIN_SKEW_MS) throw bad(`--begin ${new Date(t).toISOString()} is in the past (now ${new Date(cluster.nowMs()).toISOString()})`);
     beginAt = t;
   }
   return {
@@ -464,7 +483,7 @@ function checkSubmit(ctx: MasterContext, body: SubmitBody, subject: string) {
     ...(body.stdoutPath !== undefined ? { stdoutPath: body.stdoutPath } : {}),
     ...(body.stderrPath !== undefined ? { stderrPath: body.stderrPath } : {}),
     ...(Object.keys(deps).length > 0 ? { deps } : {}),
-    ...(beginAt !== undefined && beginAt > ctx.nowMs() ? { beginAt } : {}),
+    ...(beginAt !== undefined && beginAt > cluster.nowMs() ? { beginAt } : {}),
     ...(body.hold ? { hold: true } : {}),
     ...(filtered ? { placement } : {}),
     ...(array ? { array } : {}),

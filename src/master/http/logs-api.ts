@@ -13,12 +13,13 @@
  * line. Closing the connection sends `stop_logs` to the agent.
  */
 import * as v from "valibot";
-import type { MasterContext } from "../context.ts";
+import type { HostTable } from "../hosts/table.ts";
 import { auditText } from "../requests/audit.ts";
 import { NO_CHANNEL } from "../requests/exec.ts";
 import type { RoutedMessage } from "../requests/router.ts";
-import type { ChangeRoute } from "./api.ts";
-import { parseBody } from "./api.ts";
+import type { ChangeRoute } from "./change.ts";
+import { parseBody } from "./router.ts";
+import type { AgentLink } from "./targets.ts";
 import { HttpError } from "./errors.ts";
 import { LineStream, NDJSON, STREAM_BUFFER_BYTES } from "./stream.ts";
 
@@ -65,15 +66,21 @@ const NDJSON_FRAMING: Framing = {
   end: (error) => JSON.stringify({ type: "end", error }),
 };
 
-export function logsRoutes(ctx: MasterContext, change: ChangeRoute): void {
+export interface LogsDeps {
+  hosts: HostTable;
+  agents: AgentLink;
+  holdOpen(req: Request): void;
+}
+
+export function logsRoutes(deps: LogsDeps, change: ChangeRoute): void {
   change("GET", "/api/v1/hosts/:name/logs", "logs.stream", (p) => p.name ?? null, async (req, p, url, c) => {
     const q = parseBody(LogsQuerySchema, Object.fromEntries(url.searchParams));
     const follow = q.follow === "1" || q.follow === "true" || q.follow === "";
     const lines = q.lines ?? LOGS_LINES_DEFAULT;
-    const host = ctx.hosts.byHostname(p.name!);
+    const host = deps.hosts.byHostname(p.name!);
     if (!host) throw new HttpError(404, "unknown_host", `no host named '${p.name}' is registered (see 'lava ctl hosts')`);
     const hostId = host.hostId;
-    if (!ctx.sessions.socketOf(hostId)) throw new HttpError(409, "no_channel", `${host.hostname}: ${NO_CHANNEL}`);
+    if (!deps.agents.hasChannel(hostId)) throw new HttpError(409, "no_channel", `${host.hostname}: ${NO_CHANNEL}`);
     const framing = (req.headers.get("accept") ?? "").includes("application/x-ndjson") ? NDJSON_FRAMING : TEXT;
     const what = q.path !== undefined ? { path: q.path } : { unit: q.unit! };
 
@@ -83,7 +90,7 @@ export function logsRoutes(ctx: MasterContext, change: ChangeRoute): void {
     const stop = () => {
       if (ended) return;
       ended = true;
-      if (ctx.remote.router.cancel(requestId)) ctx.sessions.sendTo(hostId, { type: "stop_logs", requestId });
+      if (deps.agents.requests.cancel(requestId)) deps.agents.send(hostId, { type: "stop_logs", requestId });
     };
     const stream = new LineStream({ maxBufferedBytes: STREAM_BUFFER_BYTES, dropMarker: (n) => framing.dropped(n), onCancel: stop });
     req.signal.addEventListener("abort", stop);
@@ -98,7 +105,7 @@ export function logsRoutes(ctx: MasterContext, change: ChangeRoute): void {
       const last = framing.end(error);
       stream.end(last ?? undefined);
     };
-    const opened = ctx.remote.router.openRequest(hostId, "logs", follow ? null : LOGS_READ_TIMEOUT_MS, {
+    const opened = deps.agents.requests.openRequest(hostId, "logs", follow ? null : LOGS_READ_TIMEOUT_MS, {
       onMessage(msg: RoutedMessage) {
         if (msg.type === "log_line") {
           firstLine = true;
@@ -112,8 +119,8 @@ export function logsRoutes(ctx: MasterContext, change: ChangeRoute): void {
     });
     if (!opened.ok) throw new HttpError(503, "busy", opened.detail);
     requestId = opened.requestId;
-    if (!ctx.sessions.sendTo(hostId, { type: "stream_logs", requestId, ...what, follow, lines })) {
-      ctx.remote.router.cancel(requestId);
+    if (!deps.agents.send(hostId, { type: "stream_logs", requestId, ...what, follow, lines })) {
+      deps.agents.requests.cancel(requestId);
       throw new HttpError(409, "no_channel", `${host.hostname}: ${NO_CHANNEL}`);
     }
     const timer = setTimeout(() => settle(null), FIRST_ANSWER_WAIT_MS);
@@ -127,7 +134,7 @@ export function logsRoutes(ctx: MasterContext, change: ChangeRoute): void {
       stop();
       throw e;
     }
-    if (!ended) ctx.holdOpen(req);
+    if (!ended) deps.holdOpen(req);
     return new Response(stream.readable, { headers: framing.headers });
   });
 }

@@ -13,14 +13,15 @@ import * as v from "valibot";
 import { parseRaftMessage } from "../../raft/index.ts";
 import type { Message } from "../../raft/types.ts";
 import { CommandSchema, StoreError } from "../../store/index.ts";
-import type { MasterContext } from "../context.ts";
+import type { MasterConfig } from "../../config/index.ts";
+import type { MasterState } from "../state.ts";
 import { parsePeer } from "../raft/members.ts";
 import { healthPolicy, healthView, resyncStatsView, syncStatusView, type HealthPolicy } from "../raft/status.ts";
 import { bodyHash } from "../raft/peer-auth.ts";
 import { SNAPSHOT_HEADER } from "../raft/transport.ts";
-import { parseBody, type ChangeRoute } from "./api.ts";
+import type { ChangeRoute } from "./change.ts";
 import { HttpError, json, storeHttpError } from "./errors.ts";
-import { readJson, readText, type Router } from "./router.ts";
+import { parseBody, readJson, readText, type Router } from "./router.ts";
 
 /** Largest batch of peer messages one request may carry (entries are bounded per message by the core). */
 const PEER_BODY_BYTES_MAX = 256 << 20;
@@ -44,9 +45,16 @@ const SnapshotHeaderSchema = v.object({
 const MemberSchema = v.strictObject({ id: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(0xffff_ffff)), address: v.pipe(v.string(), v.regex(/^[^\s=]+:\d{1,5}$/, "address is HOST:PORT of the new master's HTTP port")) });
 const TransferSchema = v.strictObject({ to: v.pipe(v.number(), v.integer(), v.minValue(1), v.maxValue(0xffff_ffff)) });
 
-export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): void {
-  const repl = () => ctx.state.replication;
-  const policy = (): HealthPolicy => healthPolicy(ctx.config.raft);
+export interface RaftRouteDeps {
+  /** The replication (started once the HTTP port is bound), leadership, and proposals a follower forwards. */
+  state: Pick<MasterState, "replication" | "isLeader" | "propose">;
+  nodeId: number;
+  raft: MasterConfig["raft"];
+}
+
+export function raftRoutes(r: Router, deps: RaftRouteDeps, change: ChangeRoute): void {
+  const repl = () => deps.state.replication;
+  const policy = (): HealthPolicy => healthPolicy(deps.raft);
 
   /** Refuses at once a request whose peer header is missing, malformed or out of the time window, before reading its body. */
   function precheck(req: Request): void {
@@ -101,7 +109,7 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
     } catch {
       throw new HttpError(400, "bad_request", `missing or malformed ${SNAPSHOT_HEADER} header`);
     }
-    if (head.from !== from || head.to !== ctx.config.nodeId) throw new HttpError(400, "bad_request", `snapshot from ${head.from} to ${head.to} sent by ${from} to node ${ctx.config.nodeId}`);
+    if (head.from !== from || head.to !== deps.nodeId) throw new HttpError(400, "bad_request", `snapshot from ${head.from} to ${head.to} sent by ${from} to node ${deps.nodeId}`);
     if (head.bytes > SNAPSHOT_BYTES_MAX) throw new HttpError(413, "too_large", `snapshot of ${head.bytes} bytes is over the ${SNAPSHOT_BYTES_MAX}-byte limit`);
     const path = repl().incomingPath(from);
     const file = Bun.file(path).writer();
@@ -135,9 +143,9 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
     const body = (await signedJson(req, "/_raft/propose")).body as { command?: unknown } | null;
     const cmd = v.safeParse(CommandSchema, body?.command);
     if (!cmd.success) throw new HttpError(400, "bad_request", v.summarize(cmd.issues));
-    if (!ctx.state.isLeader) throw new HttpError(503, "not_leader", "this master is not the leader", { leader: repl().leaderAddr });
+    if (!deps.state.isLeader) throw new HttpError(503, "not_leader", "this master is not the leader", { leader: repl().leaderAddr });
     // A StoreError becomes its 503 (with the leader's address) in the router.
-    const a = await ctx.state.propose(cmd.output);
+    const a = await deps.state.propose(cmd.output);
     return json({ idx: a.idx, result: a.result });
   });
 
@@ -167,7 +175,7 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
   }
 
   function leaderOnly(): void {
-    if (!ctx.state.isLeader) throw new HttpError(503, "not_leader", repl().leaderAddr ? `ask the leader at ${repl().leaderAddr}` : "no leader is elected right now; retry shortly", { leader: repl().leaderAddr });
+    if (!deps.state.isLeader) throw new HttpError(503, "not_leader", repl().leaderAddr ? `ask the leader at ${repl().leaderAddr}` : "no leader is elected right now; retry shortly", { leader: repl().leaderAddr });
   }
 
   change("POST", "/_raft/force-resync", "raft.force-resync", () => null, async (_req, _p, url, c) => {
@@ -175,8 +183,8 @@ export function raftRoutes(r: Router, ctx: MasterContext, change: ChangeRoute): 
     if (!target) throw new HttpError(400, "bad_request", "target: the follower's HOST:PORT (or node id), e.g. ?target=127.0.0.1:6881");
     leaderOnly();
     const id = memberOf(target);
-    if (id === ctx.config.nodeId) throw new HttpError(400, "bad_request", "the target is the leader itself; name a follower");
-    const timeoutMs = ctx.config.raft.snapshotTimeout * 1000 + 5000;
+    if (id === deps.nodeId) throw new HttpError(400, "bad_request", "the target is the leader itself; name a follower");
+    const timeoutMs = deps.raft.snapshotTimeout * 1000 + 5000;
     let out: { ok: boolean; detail: string };
     try {
       out = await Promise.race([

@@ -2,6 +2,7 @@
  * A small method+path router. Handlers take a Request and return a Response
  * (or throw HttpError), so the whole API is testable without a socket.
  */
+import * as v from "valibot";
 import { HttpError, errorResponse, storeHttpError } from "./errors.ts";
 import { StoreError } from "../../store/index.ts";
 import { logger } from "../../log/index.ts";
@@ -107,4 +108,22 @@ export async function readBytes(req: Request, maxBytes: number): Promise<Uint8Ar
     chunks.push(chunk);
   }
   return Buffer.concat(chunks);
+}
+
+/** A body checked against its schema; a 400 with valibot's summary when it does not fit. */
+export function parseBody<S extends v.GenericSchema>(schema: S, body: unknown): v.InferOutput<S> {
+  const r = v.safeParse(schema, body);
+  if (!r.success) throw new HttpError(400, "bad_request", v.summarize(r.issues));
+  return r.output;
+}
+
+/**
+ * A GET of durable state: answered only once this master is known to be
+ * current (`barrier`: MasterState.linearizable, the read index in a cluster).
+ */
+export function linearizable(barrier: () => Promise<void>, h: Handler): Handler {
+  return async (req, p, url) => {
+    await barrier();
+    return h(req, p, url);
+  };
 }

@@ -1,6 +1,9 @@
 /** The target fields of fan-out request bodies (exec, upgrade): exactly one of hosts, all or queue. */
 import * as v from "valibot";
-import type { MasterContext } from "../context.ts";
+import type { MasterMessage } from "../../control/index.ts";
+import type { QueueSpec } from "../../jobs/index.ts";
+import type { HostTable } from "../hosts/table.ts";
+import type { RequestRouter } from "../requests/router.ts";
 import { resolveTargets, type Target, type TargetHost, type TargetSpec } from "../requests/targets.ts";
 import { HttpError } from "./errors.ts";
 
@@ -27,11 +30,30 @@ export function targetSpecOf(b: WithTargets): TargetSpec {
   return { queue: b.queue! };
 }
 
-/** The targets from the host table now; an unknown queue is a 400. */
-export function resolveOrThrow(ctx: MasterContext, spec: TargetSpec): { targets: Target[]; summary: string } {
-  const list: TargetHost[] = ctx.hosts.list().map((h) => ({ hostname: h.hostname, hostId: h.hostId, connected: h.connected && ctx.sessions.socketOf(h.hostId) !== undefined, version: h.version }));
-  const byName = new Map(list.map((h) => [h.hostname, h]));
-  const r = resolveTargets(spec, byName, list, ctx.jobs.queues());
-  if (!r.ok) throw new HttpError(400, r.error, r.detail);
-  return r;
+/** How routes reach agents: a send on a host's control channel, and the router that matches answers to requests. */
+export interface AgentLink {
+  /** Sends on the host's current session; false if it has none. */
+  send(hostId: number, msg: MasterMessage): boolean;
+  /** Whether this master holds the host's control channel now. */
+  hasChannel(hostId: number): boolean;
+  requests: RequestRouter;
+}
+
+/** The targets of a spec from the host table now; an unknown queue is a 400. */
+export type ResolveTargets = (spec: TargetSpec) => { targets: Target[]; summary: string };
+
+export interface TargetDeps {
+  hosts: HostTable;
+  agents: Pick<AgentLink, "hasChannel">;
+  queues(): Map<string, QueueSpec>;
+}
+
+export function targetResolver(deps: TargetDeps): ResolveTargets {
+  return (spec) => {
+    const list: TargetHost[] = deps.hosts.list().map((h) => ({ hostname: h.hostname, hostId: h.hostId, connected: h.connected && deps.agents.hasChannel(h.hostId), version: h.version }));
+    const byName = new Map(list.map((h) => [h.hostname, h]));
+    const r = resolveTargets(spec, byName, list, deps.queues());
+    if (!r.ok) throw new HttpError(400, r.error, r.detail);
+    return r;
+  };
 }

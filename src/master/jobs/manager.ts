@@ -70,6 +70,8 @@ export interface ActiveJob {
 export interface JobSender {
   /** Sends a message on the host's control channel; false if it has none. */
   send(hostId: number, msg: unknown): boolean;
+  /** A job_event refused by the guard (counted by the control channel). */
+  refused?(reason: RefusalReason): void;
 }
 
 const RETRY_BACKOFF_CAP_MS = 10 * 60 * 1000;
@@ -626,9 +628,6 @@ export class JobManager {
     this.kick();
   }
 
-  /** A job_event refused by the guard (counted by the control channel). */
-  onRefusedEvent: (reason: RefusalReason) => void = () => {};
-
   /** An agent's job_event. */
   async onEvent(hostId: number, event: JobEvent): Promise<void> {
     // The end of an attempt this host was told to kill lets it take work again (gate.ts), recorded or not:
@@ -639,7 +638,7 @@ export class JobManager {
     // of an end being recorded now, which is acked once that record is written.
     const verdict = authorizeJobEvent(this.active.get(event.jobId), hostId, event, this.nowMs());
     if (!verdict.ok) {
-      this.onRefusedEvent(verdict.reason);
+      this.sender.refused?.(verdict.reason);
       if (verdict.reason !== "job_duplicate") this.sender.send(hostId, { type: "ack", eventIds: [event.eventId] });
       return;
     }

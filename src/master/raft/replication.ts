@@ -157,7 +157,7 @@ export class Replication {
       res = await fetch(`${this.peers.scheme}://${leader}${path}`, {
         tls: this.peers.tls,
         method: "POST",
-        headers: { "content-type": "application/json", ...this.auth.sign(this.config.nodeId, this.selfAddr, "POST", path, bodyHash(request)).headers },
+        headers: { "content-type": "application/json", ...this.signRequest("POST", path, bodyHash(request)) },
         body: request,
         signal: AbortSignal.timeout(this.config.raft.proposalTimeout * 1000),
       });
@@ -220,6 +220,11 @@ export class Replication {
   }
 
   /** Headers that sign this master's answers (`body`) on the response to a request (`requestNonce`) on `path`. */
+  /** Peer-signature headers for a request of this master to another (`hash`: its body's, peer-auth.ts bodyHash). */
+  signRequest(method: string, path: string, hash: string): Record<string, string> {
+    return this.auth.sign(this.config.nodeId, this.selfAddr, method, path, hash).headers;
+  }
+
   answerHeaders(path: string, requestNonce: string, body: string): Record<string, string> {
     return this.auth.signAnswer(this.config.nodeId, this.selfAddr, path, requestNonce, bodyHash(body));
   }

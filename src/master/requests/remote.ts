@@ -22,6 +22,7 @@ const log = logger("remote");
 /** How often deadlines are checked: a request ends at most this late. */
 export const SWEEP_INTERVAL_MS = 250;
 export const DISCONNECTED = "host disconnected mid-request";
+const SHUTTING_DOWN = "the master is shutting down";
 
 export interface RemoteDeps {
   config: MasterConfig;
@@ -116,9 +117,14 @@ export class Remote {
     };
   }
 
+  /** Ends every open request, saying why: before the agents' channels close, which would end them as "disconnected". */
+  endRequests(): void {
+    this.router.failAll(SHUTTING_DOWN);
+  }
+
   stop(): void {
     clearInterval(this.timer);
-    this.router.failAll("the master is shutting down");
+    this.endRequests();
     this.webhook?.stop();
   }
 
