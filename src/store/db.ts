@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { accessSync, constants, existsSync } from "node:fs";
 import { LavaError } from "../errors.ts";
 import { embeddedMigrations } from "./migrations/index.ts";
+import { applyMigrations } from "./migrate.ts";
 
 export const DB_FILE = "lava.db";
 
@@ -84,7 +85,7 @@ export function openStore(dataDir: string): OpenedStore {
   sqlite.prepare = sqlite.query.bind(sqlite) as typeof sqlite.prepare;
   const db = drizzle({ client: sqlite });
   try {
-    (db as unknown as { dialect: { migrate: (m: unknown, s: unknown, c: unknown) => void }; session: unknown }).dialect.migrate(embeddedMigrations(), (db as unknown as { session: unknown }).session, {});
+    applyMigrations(db, embeddedMigrations());
   } catch (e) {
     sqlite.close();
     throw new StoreError(`migrating ${path} failed: ${explainSqliteError(e, path)}`);

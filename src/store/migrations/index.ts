@@ -1,8 +1,11 @@
 /**
  * Migrations embedded in the binary: the compiled `lava` has no migrations
  * folder at run time, so each SQL file drizzle-kit generates is imported as
- * text here (add one import and one line per new migration).
+ * text here (add one import and one line per new migration). They come out
+ * exactly as Drizzle's own folder reader (drizzle-orm/migrator
+ * readMigrationFiles) would read them: tests/store/migrate.test.ts compares.
  */
+import type { MigrationMeta } from "drizzle-orm/migrator";
 import journal from "./meta/_journal.json" with { type: "json" };
 import m0000 from "./0000_init.sql" with { type: "text" };
 import m0001 from "./0001_jobs.sql" with { type: "text" };
@@ -24,19 +27,15 @@ const SQL: Record<string, string> = {
   "0007_approvals": m0007,
 };
 
-export interface EmbeddedMigration {
-  sql: string[];
-  bps: boolean;
-  folderMillis: number;
-  hash: string;
-}
+/** The journal's entries, in idx order (their `when` must increase: see migrate.ts). */
+export const JOURNAL = journal.entries;
 
-export function embeddedMigrations(): EmbeddedMigration[] {
+export function embeddedMigrations(): MigrationMeta[] {
   return journal.entries.map((e) => {
     const text = SQL[e.tag];
     if (text === undefined) throw new Error(`store: migration ${e.tag} is in the journal but not embedded; add it to src/store/migrations/index.ts`);
     return {
-      sql: text.split("--> statement-breakpoint").map((s) => s.trim()).filter(Boolean),
+      sql: text.split("--> statement-breakpoint"),
       bps: e.breakpoints,
       folderMillis: e.when,
       hash: new Bun.CryptoHasher("sha256").update(text).digest("hex"),
