@@ -51,7 +51,7 @@ import { historyRoutes } from "./http/history-api.ts";
 import { hostRoutes } from "./http/hosts-api.ts";
 import { jobRoutes } from "./http/jobs-api.ts";
 import { logsRoutes } from "./http/logs-api.ts";
-import { proxyToLeader } from "./http/proxy.ts";
+import { proxyToLeader, SERVED_BY_HEADER } from "./http/proxy.ts";
 import { raftRoutes } from "./http/raft-api.ts";
 import { Router } from "./http/router.ts";
 import { statusRoutes } from "./http/status-api.ts";
@@ -396,7 +396,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
           const ageMs = req.method === "GET" && SOFT_READS.test(url.pathname) ? syncedAgeMs() : null;
           if (ageMs === null) return proxyToLeader(req, url, state.replication.leaderAddr, config.nodeId, peers);
           const res = await router.handle(req);
-          res.headers.set("x-lava-served-by", http.advertise);
+          res.headers.set(SERVED_BY_HEADER, http.advertise);
           res.headers.set("x-lava-sync-age-ms", String(ageMs));
           return res;
         }

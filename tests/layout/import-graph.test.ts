@@ -1,6 +1,6 @@
 /**
  * The layers of src/ and no import cycles (issue 12's Bar). The layer order,
- * lowest first (docs/layout.md says the same):
+ * lowest first (README.md "Code layout" says the same):
  *
  *   0 base      version.ts, errors.ts, rng/
  *   1 cores     wire/, raft/, jobs/, control/, policy/, history/, loadtable/   pure: no I/O of their own

@@ -92,7 +92,7 @@ describe("the upgrade path", () => {
         { hostname: "hosts.hostname#2", hostKey: null, sessionGen: 0 },
       ]);
       const r = store.db.transaction((tx) => {
-        const res = applyEntry(tx, 1000, { type: "host.register", at: 1, actor: "a", actorRole: "agent", hostname: "new-host", hardware: { ncpus: 1, memBytes: 1 }, version: "x" });
+        const res = applyEntry(tx, 1000, { type: "host.register", at: 1, actor: "a", actorRole: "agent", hostname: "new-host", hardware: { ncpus: 1, memBytes: 1, gpus: 0 }, version: "x" });
         setLastApplied(tx, 1000);
         return res;
       });

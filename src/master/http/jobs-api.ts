@@ -21,6 +21,7 @@ import {
   parseElementRef,
   type TargetState,
 } from "../../jobs/index.ts";
+import { FINAL_STATES } from "../../jobs/types.ts";
 import type { Claims } from "../../auth/index.ts";
 import {
   accounting,
@@ -96,7 +97,8 @@ const BEGIN_SKEW_MS = 60_000;
 /** How long a peek waits for the agent. */
 const PEEK_TIMEOUT_MS = 10_000;
 
-const FINAL = new Set(["DONE", "EXIT", "KILLED", "LOST"]);
+/** Ended: what the record says is final. */
+const FINAL: ReadonlySet<string> = FINAL_STATES;
 const iso = (ms: number | null | undefined) => (ms ? new Date(ms).toISOString() : null);
 
 type ListedJob = Omit<JobRow, "stdout" | "stderr">;

@@ -8,6 +8,8 @@ import { explainFailure, type PeerLink } from "../../config/index.ts";
 import { HttpError, errorResponse } from "./errors.ts";
 
 const FORWARDED_HEADER = "x-lava-forwarded-by";
+/** Which master answered (the leader, for a forwarded request; a follower answering a live read itself). */
+export const SERVED_BY_HEADER = "x-lava-served-by";
 
 export async function proxyToLeader(req: Request, url: URL, leader: string | null, selfId: number, peers: PeerLink): Promise<Response> {
   if (!leader || req.headers.has(FORWARDED_HEADER)) {
@@ -33,6 +35,6 @@ export async function proxyToLeader(req: Request, url: URL, leader: string | nul
   // fetch() has already decoded the body.
   out.delete("content-encoding");
   out.delete("content-length");
-  out.set("x-lava-served-by", leader);
+  out.set(SERVED_BY_HEADER, leader);
   return new Response(res.body, { status: res.status, headers: out });
 }
