@@ -82,7 +82,7 @@ class UsageError extends LavaError {
   }
 }
 
-/** The one place an error's kind becomes an exit status (docs/api.md "Exit codes"). */
+/** The one place an error's kind becomes an exit status (README.md, "Exit codes of `lava ctl`"). */
 const EXIT_FOR: Record<ErrorKind, ExitCode> = { failed: EXIT.failed, usage: EXIT.usage, unreachable: EXIT.unreachable };
 
 /** The exit status `lava` ends with for an error a command threw (EXIT.failed for anything unexpected). */
