@@ -8,7 +8,7 @@
  * replaces the database; the views are then loaded from it again.
  */
 import { allHosts, openStore, revokedTokenIds, type Applied, type Command, type Members, type OpenedStore } from "../store/index.ts";
-import { PLAIN_PEERS, type MasterConfig, type PeerLink } from "../config/index.ts";
+import type { MasterConfig, PeerLink } from "../config/index.ts";
 import { logger } from "../log/index.ts";
 import { sessionKey } from "../auth/index.ts";
 import type { HostTable } from "./hosts/table.ts";
@@ -32,8 +32,6 @@ export interface StateEffects {
   leadership(leading: boolean): void;
 }
 
-const NO_EFFECTS: StateEffects = { hostRemoved() {}, hostSessionsRevoked() {}, tokenRevoked() {}, jobApplied() {}, reloaded() {}, leadership() {} };
-
 export class MasterState {
   readonly store: OpenedStore;
   private repl: Replication | null = null;
@@ -55,7 +53,7 @@ export class MasterState {
    * (what lives outside the state and follows it) is given now, when
    * everything it reaches has been built.
    */
-  startReplication(config: MasterConfig, selfAddr: string, peers: PeerLink = PLAIN_PEERS, effects: StateEffects = NO_EFFECTS): Replication {
+  startReplication(config: MasterConfig, selfAddr: string, peers: PeerLink, effects: StateEffects): Replication {
     const repl = new Replication(this.store, config, this.secret, this.dataDir, selfAddr, peers, {
       onApplied: (a) => this.mirror(a, effects),
       onSnapshotInstalled: () => {
