@@ -35,7 +35,12 @@
  * --smoke: a few hundred jobs, both cluster sizes, no targets judged; a
  * test runs it so the benchmark cannot rot.
  *
- *   bun bench/jobs.ts [--jobs 2000] [--array 10000] [--inflight 32] [--masters 1,3] [--smoke] [--lava BIN] [--cpu-prof DIR]
+ * --vs BIN: another build (the tree before a change) measured in the same
+ * run, single jobs only, in --rounds rounds taking turns with this build
+ * (a fresh cluster each time); ratios this ÷ the other per round and of the
+ * medians. A build whose agent has no --state-dir is run without it.
+ *
+ *   bun bench/jobs.ts [--jobs 2000] [--array 10000] [--inflight 32] [--masters 1,3] [--smoke] [--lava BIN] [--vs BIN [--rounds 3]] [--cpu-prof DIR]
  */
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -43,7 +48,7 @@ import { join } from "node:path";
 import type { Subprocess } from "bun";
 import { parseFlags } from "./lib/args.ts";
 import { writeResult } from "./lib/results.ts";
-import { lavaBinary } from "./lib/master.ts";
+import { binaryVersion, helpText, lavaBinary } from "./lib/master.ts";
 import { cpuSeconds, renice } from "./lib/proc.ts";
 import { cleanEnv } from "../tests/helpers/binary.ts";
 import { procWithCpus } from "../tests/helpers/jobs.ts";
@@ -58,6 +63,8 @@ const flags = parseFlags("bun bench/jobs.ts", process.argv.slice(2), {
   masters: { kind: "string", default: "1,3", help: "cluster sizes to measure, comma-separated (1 and/or 3)" },
   smoke: { kind: "boolean", default: false, help: "a short run (few hundred jobs), no targets judged" },
   lava: { kind: "string", default: null, help: "lava binary (default dist/lava)" },
+  vs: { kind: "string", default: null, help: "another lava build (e.g. the tree before a change) measured in the same run, single jobs only, rounds interleaved" },
+  rounds: { kind: "number", default: 3, min: 1, integer: true, help: "with --vs: rounds of (this build, the other), the order alternating" },
   renice: { kind: "boolean", default: true, help: "run this process (the submitter and the spawn baseline), the masters and the agents at nice -10, so other work on the machine does not decide the figures (needs root)" },
   "cpu-prof": { kind: "string", default: null, help: "run the masters and the agents from source under `bun --cpu-prof-md`, profiles into this dir" },
   out: { kind: "string", default: null, help: "result file" },
@@ -93,8 +100,19 @@ async function spawnBaseline(n: number, inflight: number): Promise<number> {
 }
 
 const bin = lavaBinary(flags.lava);
+const vsBin = flags.vs === null ? null : lavaBinary(flags.vs);
 const cpuProf = flags["cpu-prof"];
 const cmd = cpuProf ? [process.execPath, "--cpu-prof-md", `--cpu-prof-dir=${cpuProf}`, join(import.meta.dir, "..", "src", "main.ts")] : [bin];
+/** How to run a build: argv before `master …`, and whether its agent takes --state-dir (builds before job records did not). */
+interface Build {
+  label: string;
+  cmd: string[];
+  version: string;
+  stateDir: boolean;
+}
+const buildOf = (label: string, c: string[], b: string): Build => ({ label, cmd: c, version: binaryVersion(b), stateDir: helpText(c, ["agent", "--help"]).includes("--state-dir") });
+const main = buildOf("this build", cmd, bin);
+const other = vsBin ? buildOf("--vs build", [vsBin], vsBin) : null;
 const root = mkdtempSync(join(tmpdir(), "lava-bench-jobs-"));
 const procs: Subprocess[] = [];
 
@@ -109,7 +127,8 @@ interface Cluster {
 }
 
 /** n masters (1, or 3 replicated) and 2 agents, the masters' leader answering `api`. */
-async function startCluster(n: number, dir: string): Promise<Cluster> {
+async function startCluster(n: number, dir: string, build: Build = main): Promise<Cluster> {
+  const cmd = build.cmd;
   const ports = await freePorts(n);
   const secretFile = join(dir, "secret");
   writeFileSync(secretFile, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") + "\n", { mode: 0o600 });
@@ -148,7 +167,7 @@ async function startCluster(n: number, dir: string): Promise<Cluster> {
   const api = (path: string, init: RequestInit = {}) => fetch(`http://${leader}${path}`, { ...init, headers: { authorization: `Bearer ${token}` } });
   const procRoot = flags.slots > 0 ? procWithCpus(join(dir, "proc"), flags.slots) : null;
   const agents = ["bench-a", "bench-b"].map((name) =>
-    Bun.spawn([...cmd, "agent", "--master", addrs.join(","), "--hostname", name, "--interval", "1", "--state-dir", join(dir, `state-${name}`), "--log-level", "warn", ...(procRoot ? ["--proc-root", procRoot] : [])], {
+    Bun.spawn([...cmd, "agent", "--master", addrs.join(","), "--hostname", name, "--interval", "1", ...(build.stateDir ? ["--state-dir", join(dir, `state-${name}`)] : []), "--log-level", "warn", ...(procRoot ? ["--proc-root", procRoot] : [])], {
       env: { ...cleanEnv(), LAVA_TOKEN: token, LAVA_JOBS_ON_MASTER: "true", LAVA_RECONNECT_MIN: "0.2", LAVA_RECONNECT_MAX: "1" },
       stdout: "ignore",
       stderr: "ignore",
@@ -272,11 +291,67 @@ async function array(c: Cluster) {
   };
 }
 
+type Singles = Awaited<ReturnType<typeof singles>>;
+const sumOf = (xs: number[]) => xs.reduce((a, b) => a + b, 0);
+const median = (xs: number[]) => quantile(xs, 0.5);
+
+/**
+ * --vs: single jobs on n masters, this build and the other taking turns in
+ * `--rounds` rounds (the order alternating, a fresh cluster each time), so
+ * drift in the machine's speed hits both alike. Ratios are this ÷ the other,
+ * per round and of the medians.
+ */
+async function sideBySide(n: number, vs: Build) {
+  const rounds: { this: Singles; other: Singles; jobsPerSec: number; masterCpu: number; agentCpu: number }[] = [];
+  console.log(`— ${n === 1 ? "1 master" : `${n} replicated masters`}, single jobs: this build (${main.version}) against ${vs.version}, ${flags.rounds} round(s)`);
+  for (let r = 0; r < flags.rounds; r++) {
+    const got = new Map<Build, Singles>();
+    for (const b of r % 2 === 0 ? [main, vs] : [vs, main]) {
+      const c = await startCluster(n, mkdtempSync(join(root, `c${n}-r${r}-`)), b);
+      try {
+        got.set(b, await singles(c));
+      } finally {
+        await c.stop();
+      }
+    }
+    const a = got.get(main)!;
+    const o = got.get(vs)!;
+    const row = {
+      this: a,
+      other: o,
+      jobsPerSec: a.completedPerSec / o.completedPerSec,
+      masterCpu: sumOf(a.masterCpuMsPerJob) / sumOf(o.masterCpuMsPerJob),
+      agentCpu: sumOf(a.agentCpuMsPerJob) / sumOf(o.agentCpuMsPerJob),
+    };
+    rounds.push(row);
+    const fig = (s: Singles) => `${r1(s.completedPerSec)} jobs/s, master ${sumOf(s.masterCpuMsPerJob).toFixed(3)} ms/job, agents ${s.agentCpuMsPerJob.map((x) => x.toFixed(3)).join(" + ")} ms/job`;
+    console.log(`  round ${r + 1}: this ${fig(a)} | other ${fig(o)} → jobs/s ×${row.jobsPerSec.toFixed(3)}, master CPU/job ×${row.masterCpu.toFixed(3)}, agent CPU/job ×${row.agentCpu.toFixed(3)}`);
+  }
+  const med = (f: (s: Singles) => number, who: "this" | "other") => median(rounds.map((x) => f(x[who])));
+  const figures = (who: "this" | "other") => ({
+    jobsPerSec: med((s) => s.completedPerSec, who),
+    masterCpuMsPerJob: med((s) => sumOf(s.masterCpuMsPerJob), who),
+    agentCpuMsPerJob: med((s) => sumOf(s.agentCpuMsPerJob) / s.agentCpuMsPerJob.length, who),
+  });
+  const mine = figures("this");
+  const theirs = figures("other");
+  const ratios = {
+    jobsPerSec: mine.jobsPerSec / theirs.jobsPerSec,
+    masterCpuMsPerJob: mine.masterCpuMsPerJob / theirs.masterCpuMsPerJob,
+    agentCpuMsPerJob: mine.agentCpuMsPerJob / theirs.agentCpuMsPerJob,
+  };
+  console.log(`  medians: this ${r1(mine.jobsPerSec)} jobs/s, ${mine.masterCpuMsPerJob.toFixed(3)} ms master, ${mine.agentCpuMsPerJob.toFixed(3)} ms per agent | other ${r1(theirs.jobsPerSec)}, ${theirs.masterCpuMsPerJob.toFixed(3)}, ${theirs.agentCpuMsPerJob.toFixed(3)}`);
+  console.log(`  ratio this/other: jobs/s ${ratios.jobsPerSec.toFixed(3)}, master CPU per job ${ratios.masterCpuMsPerJob.toFixed(3)}, agent CPU per job ${ratios.agentCpuMsPerJob.toFixed(3)} (per round: ${rounds.map((x) => x.masterCpu.toFixed(3)).join(", ")})`);
+  return { rounds, medians: { this: mine, other: theirs }, ratios };
+}
+
 try {
   const niced = flags.renice && renice(process.pid, -10);
   if (flags.renice && !niced) console.log("could not raise this benchmark's priority (not root?): other load on the machine will add noise");
   const runs: Record<string, { singles: Awaited<ReturnType<typeof singles>>; array: Awaited<ReturnType<typeof array>> | null; baselineSpawnPerSec: number; slots: number }> = {};
-  for (const n of SIZES) {
+  const versus: Record<string, Awaited<ReturnType<typeof sideBySide>>> = {};
+  for (const n of other ? SIZES : []) versus[`masters${n}`] = await sideBySide(n, other!);
+  for (const n of other ? [] : SIZES) {
     const c = await startCluster(n, mkdtempSync(join(root, `c${n}-`)));
     try {
       // The baseline with the agents' parallelism: as many `true` at once as they run jobs (one per CPU).
@@ -296,7 +371,7 @@ try {
   }
   const one = runs.masters1;
   const three = runs.masters3;
-  const met = SMOKE
+  const met = SMOKE || other
     ? null
     : {
         ...(one ? { singleJobsPerSec: one.singles.completedPerSec >= 500, latency: one.singles.submitToStartP50Ms <= 20 } : {}),
@@ -310,6 +385,7 @@ try {
     arrayElements: ARRAY,
     inflight: flags.inflight,
     ...runs,
+    ...(other ? { vs: { thisBuild: main.version, otherBuild: other.version, rounds: flags.rounds, ...versus } } : {}),
     nice: niced ? -10 : 0,
     loadAvgAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
     targets: { singleJobsPerSec: 500, submitToStartP50Ms: 20, arrayAckMs: 1000, arrayTasksPerSec1: 900, arrayTasksPerSec3: 450 },

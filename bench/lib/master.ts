@@ -53,6 +53,12 @@ export function binaryVersion(bin: string): string {
   return r.stdout.toString().trim().split("\n")[0] ?? "";
 }
 
+/** What `CMD ARGS…` prints (stdout and stderr: citty prints usage to either), for telling what an older build supports. */
+export function helpText(cmd: string[], args: string[]): string {
+  const r = Bun.spawnSync([...cmd, ...args], { env: cleanEnv(), stdout: "pipe", stderr: "pipe", timeout: 20_000 });
+  return r.stdout.toString() + r.stderr.toString();
+}
+
 /** True if some file under src/ is newer than the binary (the figures may not describe the working tree). */
 export function binaryIsStale(bin: string): boolean {
   const t = statSync(bin).mtimeMs;
