@@ -99,11 +99,18 @@ export function readBounded(stream: ReadableStream<Uint8Array>, limitBytes: numb
 export function capture(stream: ReadableStream<Uint8Array>, limitBytes: number, tailBytes = TAIL_BYTES): Capture {
   const chunks: Uint8Array[] = [];
   let kept = 0;
-  // The last tailBytes written, as a ring: only filled once the head is full (before, the head has it all).
-  const ring = new Uint8Array(tailBytes);
+  // The last tailBytes of what the head could not keep, as a ring. Bytes the head
+  // holds are peeked from the head, so the ring starts only past it, and is
+  // allocated only then: most jobs write less than their limit (a 64 KiB ring
+  // per stream per job cost more than the rest of capturing a short job).
+  let ring: Uint8Array | null = null;
   let ringEnd = 0;
   let ringLen = 0;
-  const toRing = (c: Uint8Array) => {
+  const toRing = (chunk: Uint8Array) => {
+    // Called before the chunk's kept part is counted: the first limitBytes - kept bytes go to the head.
+    const c = chunk.subarray(Math.max(0, Math.min(chunk.byteLength, limitBytes - kept)));
+    if (c.byteLength === 0) return;
+    ring ??= new Uint8Array(tailBytes);
     const b = c.byteLength > tailBytes ? c.subarray(c.byteLength - tailBytes) : c;
     for (let off = 0; off < b.byteLength; ) {
       const n = Math.min(b.byteLength - off, tailBytes - ringEnd);
@@ -142,7 +149,7 @@ export function capture(stream: ReadableStream<Uint8Array>, limitBytes: number, 
     peek(from, maxBytes) {
       const tail = new Uint8Array(ringLen);
       const start = (ringEnd - ringLen + tailBytes) % Math.max(1, tailBytes);
-      for (let i = 0; i < ringLen; i++) tail[i] = ring[(start + i) % tailBytes]!;
+      for (let i = 0; i < ringLen; i++) tail[i] = ring![(start + i) % tailBytes]!;
       const p = peekBytes(kept === 0 ? new Uint8Array(0) : head(), tail, read.bytes, from, maxBytes);
       return { text: new TextDecoder("utf-8", { fatal: false }).decode(p.bytes), from: p.from, total: read.bytes };
     },

@@ -3,7 +3,7 @@
  * `<stateDir>/jobs/` (docs/jobs.md "Orphans and double runs").
  *
  * One record per running attempt, in a reused file `slot-N.rec`, mode
- * 0600, written right after the spawn and cleared once the attempt has
+ * 0600, written right after the spawn and blanked once the attempt has
  * ended (RecordSlots). Its first line is
  * for the keeper (keeper.ts, a shell script): `PGID STARTTIME GRACE_MS`;
  * the second is JSON for a restarted agent. STARTTIME is field 22 of
@@ -13,7 +13,7 @@
  * keeps its id reserved (the kernel does not reuse a pid while a process
  * group uses it), so such a group is signalled without that check.
  */
-import { closeSync, ftruncateSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
 
 export interface JobRecord {
@@ -84,13 +84,18 @@ export function ensureRecordsDir(stateDir: string): string {
 /**
  * The agent's record files, one per job running at once ("slots"), reused:
  * creating a file costs a journaled metadata write per job (~0.2 ms on
- * ext4), rewriting one in place a few µs. A record is written over the
- * slot's file at offset 0 (the keeper's line first, so a torn write leaves
- * at worst a short first line, which the keeper and readRecords skip) and
- * cleared by truncating it to nothing.
+ * ext4), and so does changing its size (ftruncate, ~10 µs a job); rewriting
+ * bytes in place costs a few µs. A record is written over the slot's file
+ * at offset 0 (the keeper's line first, so a torn write leaves at worst a
+ * short first line, which the keeper and readRecords skip), its JSON line
+ * padded with spaces to cover whatever the slot held before; it is cleared
+ * by writing spaces over it (a blank first line names nothing to the keeper,
+ * a blank second line nothing to readRecords). A slot's file never shrinks.
  */
 export class RecordSlots {
   private readonly fds: number[] = [];
+  /** Bytes each slot's file holds (the longest record it has had). */
+  private readonly lens: number[] = [];
   private readonly free: number[] = [];
 
   constructor(private readonly dir: string) {}
@@ -101,21 +106,26 @@ export class RecordSlots {
     if (slot === undefined) {
       slot = this.fds.length;
       this.fds.push(openSync(join(this.dir, `slot-${slot}${EXT}`), "w", 0o600));
+      this.lens.push(0);
     }
-    const text = Buffer.from(recordText(r));
+    const plain = recordText(r);
+    const held = this.lens[slot]!;
+    // JSON.parse takes trailing spaces: the padding keeps the end of a longer record from showing.
+    const text = Buffer.from(plain.length >= held ? plain : `${plain.slice(0, -1)}${" ".repeat(held - plain.length)}\n`);
     try {
       writeSync(this.fds[slot]!, text, 0, text.length, 0);
-      ftruncateSync(this.fds[slot]!, text.length);
     } catch (e) {
       this.free.push(slot);
       throw e;
     }
+    this.lens[slot] = Math.max(held, text.length);
     return slot;
   }
 
   clear(slot: number): void {
     try {
-      ftruncateSync(this.fds[slot]!, 0);
+      const held = this.lens[slot]!;
+      if (held > 0) writeSync(this.fds[slot]!, Buffer.from(`${" ".repeat(held - 1)}\n`), 0, held, 0);
     } finally {
       this.free.push(slot);
     }
@@ -123,6 +133,7 @@ export class RecordSlots {
 
   close(): void {
     for (const fd of this.fds.splice(0)) closeSync(fd);
+    this.lens.length = 0;
     this.free.length = 0;
   }
 }

@@ -189,7 +189,6 @@ interface Job {
   sampledRss: number;
   out: Capture | null;
   err: Capture | null;
-  firstSample: ReturnType<typeof setTimeout> | null;
   /** The main process has exited (its output may still be draining): too late to kill. */
   exited: boolean;
   pid: number | null;
@@ -315,6 +314,30 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     if (job.pid !== null) signalGroupOf(job.pid, sig, job.name);
   }
 
+  /**
+   * Jobs started in the last FIRST_SAMPLE_MS, oldest first, for their first
+   * look: one timer for all of them rather than one per job (a timer made
+   * and cleared per job cost more than the look itself at hundreds of
+   * short jobs a second).
+   */
+  const firstLooks: { job: Job; dueMs: number }[] = [];
+  let firstLook: ReturnType<typeof setTimeout> | null = null;
+  // Real time, like the timer (not the injected clock).
+  const realMs = () => performance.now();
+  function lookAtNewJobs(): void {
+    firstLook = null;
+    const t = realMs();
+    let k = 0;
+    for (; k < firstLooks.length && firstLooks[k]!.dueMs <= t; k++) {
+      const { job } = firstLooks[k]!;
+      // The leader alone (one file): a pass over /proc per job would cost more than short jobs do.
+      if (job.phase === "running" && !job.exited && job.pid !== null) job.sampledRss = Math.max(job.sampledRss, processHwm(job.pid, procRoot));
+    }
+    firstLooks.splice(0, k);
+    const next = firstLooks[0];
+    if (next) firstLook = setTimeout(guard(lookAtNewJobs), Math.max(1, next.dueMs - t));
+  }
+
   /** One pass over /proc for every running job's group: keeps each job's largest resident set. */
   function sample(): void {
     const byGroup = new Map<number, Job>();
@@ -337,8 +360,6 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     job.timeout = null;
     if (job.grace) clearTimeout(job.grace);
     job.grace = null;
-    if (job.firstSample) clearTimeout(job.firstSample);
-    job.firstSample = null;
     gpus.give(job.gpuIds);
     job.gpuIds = [];
     live.delete(keyOf(job.msg.jobId, job.msg.attempt));
@@ -465,14 +486,8 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     const err = capture(proc.stderr, limit);
     job.out = out;
     job.err = err;
-    job.firstSample = setTimeout(
-      guard(() => {
-        job.firstSample = null;
-        // The leader alone (one file): a pass over /proc per job would cost more than short jobs do.
-        if (job.phase === "running" && !job.exited && job.pid !== null) job.sampledRss = Math.max(job.sampledRss, processHwm(job.pid, procRoot));
-      }),
-      FIRST_SAMPLE_MS,
-    );
+    firstLooks.push({ job, dueMs: realMs() + FIRST_SAMPLE_MS });
+    firstLook ??= setTimeout(guard(lookAtNewJobs), FIRST_SAMPLE_MS);
     sampler ??= setInterval(guard(sample), sampleMs);
     log.debug(`${job.name} started: pid ${proc.pid}, ${JSON.stringify(reasonText(msg.argv[0] ?? "", 200))}`);
     emit({ type: "job_event", eventId: nextEventId(), jobId: msg.jobId, attempt: msg.attempt, event: "started", at: job.startedAt, pid: proc.pid });
@@ -565,7 +580,6 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
         sampledRss: 0,
         out: null,
         err: null,
-        firstSample: null,
         exited: false,
         pid: null,
         startedAt: null,
@@ -638,6 +652,9 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
         await killAll(jobs, reason);
         if (sampler) clearInterval(sampler);
         sampler = null;
+        if (firstLook) clearTimeout(firstLook);
+        firstLook = null;
+        firstLooks.length = 0;
         slots?.close();
         slots = null;
       })();

@@ -5,12 +5,13 @@
  * agent without a master fences.
  */
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectGpus, GpuPool } from "../../../src/agent/jobs/gpus.ts";
 import { fenceAfterMs, masterRunsHere } from "../../../src/agent/jobs/host.ts";
-import { clearRecords, parsePgrp, parseRecord, parseStartTime, readRecords, RecordSlots, recordText, type JobRecord } from "../../../src/agent/jobs/records.ts";
+import { clearRecords, parsePgrp, parseRecord, parseStartTime, readRecords, readStartTime, RecordSlots, recordText, type JobRecord } from "../../../src/agent/jobs/records.ts";
+import { KEEPER_NAME, KEEPER_SCRIPT } from "../../../src/agent/jobs/keeper.ts";
 import { attemptUsage, parseVmHwm } from "../../../src/agent/jobs/usage.ts";
 import { chooseJobUser, parsePasswd, type UnixUser } from "../../../src/agent/jobs/users.ts";
 import { peekBytes, capture } from "../../../src/agent/jobs/capture.ts";
@@ -123,9 +124,39 @@ describe("job records and /proc", () => {
     slots.clear(a);
     slots.clear(b);
     expect(readRecords(d)).toEqual([]);
+    // Cleared by blanking, not truncating: the file keeps its size, and its first line names nothing to the keeper.
+    const cleared = readFileSync(join(d, `slot-${a}.rec`), "utf8");
+    expect(cleared.length).toBe(recordText({ ...r, jobId: 1000, pgid: 123456789 }).length);
+    expect(cleared.trim()).toBe("");
     slots.close();
     clearRecords(d);
     expect(readdirSync(d)).toEqual([]);
+  });
+
+  test("the keeper ends the group a slot names, also over a longer record it replaced, and nothing a blanked slot held", async () => {
+    const d = temp();
+    const slots = new RecordSlots(d);
+    const sleeper = () => Bun.spawn(["sleep", "30"], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true });
+    const live = sleeper();
+    const spared = sleeper();
+    try {
+      const rec = (p: typeof live, jobId: number): JobRecord => ({ jobId, attempt: 1, pgid: p.pid, startTime: readStartTime(p.pid)!, graceMs: 100, startedAt: 1 });
+      // Slot 0: a longer record, then `live`'s over it. Slot 1: `spared`'s record, blanked.
+      const s0 = slots.put({ ...rec(spared, 123_456_789), graceMs: 123_456 });
+      slots.clear(s0);
+      expect(slots.put(rec(live, 1))).toBe(s0);
+      const s1 = slots.put(rec(spared, 2));
+      slots.clear(s1);
+      const keeper = Bun.spawn(["/bin/sh", "-c", KEEPER_SCRIPT, KEEPER_NAME, d], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
+      keeper.stdin.end();
+      expect(await keeper.exited).toBe(0);
+      expect(await Promise.race([live.exited.then(() => "ended"), Bun.sleep(2000).then(() => "running")])).toBe("ended");
+      expect(spared.exitCode).toBeNull();
+    } finally {
+      slots.close();
+      live.kill("SIGKILL");
+      spared.kill("SIGKILL");
+    }
   });
 
   test("usage: rusage's maxrss counts only above the agent's own high-water mark (vfork carries it over)", () => {
