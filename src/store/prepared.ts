@@ -69,6 +69,8 @@ function build(db: BunSQLiteDatabase) {
       })
       .prepare(),
     jobExists: db.select({ id: jobs.id }).from(jobs).where(eq(jobs.id, p("id"))).prepare(),
+    /** A whole job row (queries.ts jobById): read back after every submit, so prepared too. */
+    jobById: db.select().from(jobs).where(eq(jobs.id, p("id"))).prepare(),
     arrayExists: db.select({ id: jobArrays.id }).from(jobArrays).where(eq(jobArrays.id, p("id"))).prepare(),
     attemptInsert: db
       .insert(jobAttempts)

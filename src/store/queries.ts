@@ -2,6 +2,7 @@
 import { and, count, desc, eq, getTableColumns, gt, gte, inArray, isNotNull, isNull, lte, max, sql, sum } from "drizzle-orm";
 import type { BunSQLiteDatabase } from "drizzle-orm/bun-sqlite";
 import { audit, hosts, jobArrays, jobAttempts, jobHistory, jobs, tokens } from "./schema.ts";
+import { statements } from "./prepared.ts";
 
 export type HostRow = typeof hosts.$inferSelect;
 export type TokenRow = typeof tokens.$inferSelect;
@@ -43,7 +44,7 @@ export type JobRow = typeof jobs.$inferSelect;
 export type JobHistoryRow = typeof jobHistory.$inferSelect;
 
 export function jobById(db: BunSQLiteDatabase, id: number): JobRow | undefined {
-  return db.select().from(jobs).where(eq(jobs.id, id)).get();
+  return statements(db).jobById.get({ id });
 }
 
 /** Jobs not yet ended: the master keeps these in memory for scheduling. */

@@ -417,11 +417,14 @@ export class JobManager {
 
   /** What the scheduler is shown this round, and why the rest waits. */
   private candidates(now: number, why: Map<number, string>): SchedJob[] {
-    const out: SchedJob[] = [];
-    for (const view of this.pending.values()) {
-      const held = this.gated.has(view.id) ? this.heldBack(this.active.get(view.id)!, now, true) : null;
-      if (held !== null) why.set(view.id, held);
-      else out.push(view);
+    // Nothing held back (the common case): the pending views as they are, without a look at each.
+    const out: SchedJob[] = this.gated.size === 0 ? [...this.pending.values()] : [];
+    if (this.gated.size > 0) {
+      for (const view of this.pending.values()) {
+        const held = this.gated.has(view.id) ? this.heldBack(this.active.get(view.id)!, now, true) : null;
+        if (held !== null) why.set(view.id, held);
+        else out.push(view);
+      }
     }
     for (const a of this.arrays.values()) {
       let room = Math.min(ARRAY_WINDOW, a.maxRunning === undefined ? Infinity : a.maxRunning - a.running);
@@ -454,12 +457,13 @@ export class JobManager {
         return;
       }
       const now = this.nowMs();
-      const why = new Map<number, string>();
-      const cand = this.candidates(now, why);
+      const held = new Map<number, string>();
+      const cand = this.candidates(now, held);
       const result = schedule(cand, this.schedHosts(), this.queues(), now);
       this.saturated = result.waiting.size > 0;
-      for (const [id, w] of result.waiting) why.set(id, w);
-      this.why = why;
+      // The scheduler's own map, with the held-back reasons added (a backlog of thousands is not copied each round).
+      for (const [id, w] of held) result.waiting.set(id, w);
+      this.why = result.waiting;
       if (result.placements.length === 0) return;
       const byId = new Map([...this.hosts.values()].map((h) => [h.hostId, h]));
       await Promise.all(
