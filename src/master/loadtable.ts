@@ -33,6 +33,7 @@ import {
 import { hostState, unavailAfterMs, type StatusPolicy } from "./hosts/status.ts";
 import { sessionLoss, type HostEntry } from "./hosts/table.ts";
 import { createMapped, mapFile } from "./mapped-file.ts";
+import { SlotIndex } from "./slot-index.ts";
 import { logger } from "../log/index.ts";
 
 const log = logger("loadtable");
@@ -46,7 +47,7 @@ const STATE_CODE: Record<string, number> = Object.fromEntries(STATE_NAMES.map((s
 export class LoadTableWriter {
   readonly path: string;
   private view: TableView;
-  private readonly slots = new Map<number, number>();
+  private readonly slots = new SlotIndex();
   private readonly free: number[] = [];
   private count = 0;
   private capacity: number;
@@ -77,7 +78,7 @@ export class LoadTableWriter {
 
   private slotOf(h: HostEntry): number {
     const s = this.slots.get(h.hostId);
-    if (s !== undefined) return s;
+    if (s >= 0) return s;
     let slot = this.free.pop();
     if (slot === undefined) {
       if (this.count >= this.capacity) {
@@ -132,7 +133,7 @@ export class LoadTableWriter {
       writeState(v, base, STATE_CODE[hostState(h, nowMs, this.policy)]!, flags, nowMs);
       endWrite(v, slot);
     }
-    for (const [id, slot] of this.slots) {
+    for (const [id, slot] of this.slots.entries()) {
       if (byId(id)) continue;
       clearRecord(this.view, slot);
       this.slots.delete(id);

@@ -12,6 +12,7 @@ import { BLOCK_BYTES, GROUP_REPORT, GROUP_TELEMETRY, HEADER_BYTES, HistoryCore, 
 import { logger } from "../../log/index.ts";
 import type { HostEntry } from "../hosts/table.ts";
 import { ensureSize, mapFile, moveAside, openPrivate, writeZeros } from "../mapped-file.ts";
+import { SlotIndex } from "../slot-index.ts";
 
 const log = logger("history");
 
@@ -32,7 +33,7 @@ export class HistoryFile {
   readonly path: string;
   private core: HistoryCore;
   private bytes: Uint8Array;
-  private readonly blocks = new Map<number, number>();
+  private readonly blocks = new SlotIndex();
   private readonly free: number[] = [];
   /** The report's values in REPORT_METRICS order, reused for every report (no allocation on the hot path). */
   private readonly scratch = new Float64Array(METRICS.filter((m) => m.group === GROUP_REPORT).length);
@@ -90,7 +91,8 @@ export class HistoryFile {
   onReport(host: HostEntry, nowMs: number): void {
     const r = host.report;
     if (!r) return;
-    const b = this.blocks.get(host.hostId) ?? this.allocate(host.hostId, host.hostname, nowMs);
+    let b = this.blocks.get(host.hostId);
+    if (b < 0) b = this.allocate(host.hostId, host.hostname, nowMs);
     if (b < 0) return;
     const v = this.scratch;
     // REPORT_METRICS order, spelt out: a property read by a computed key costs more on this path.
@@ -112,7 +114,8 @@ export class HistoryFile {
 
   /** The numeric parts of a telemetry message, in TELEMETRY_METRICS order (NaN: not measured). */
   onTelemetry(host: { hostId: number; hostname: string }, values: ArrayLike<number>, nowMs: number, heartbeatMs: number): void {
-    const b = this.blocks.get(host.hostId) ?? this.allocate(host.hostId, host.hostname, nowMs);
+    let b = this.blocks.get(host.hostId);
+    if (b < 0) b = this.allocate(host.hostId, host.hostname, nowMs);
     if (b < 0) return;
     if (!this.core.record(b, GROUP_TELEMETRY, nowMs, values, heartbeatMs)) this.counters.refused++;
   }
@@ -120,7 +123,7 @@ export class HistoryFile {
   /** A removed host's history goes with it (a host registered again under its name gets a new id). */
   remove(hostId: number): void {
     const b = this.blocks.get(hostId);
-    if (b === undefined) return;
+    if (b < 0) return;
     this.core.freeBlock(b);
     this.blocks.delete(hostId);
     this.free.push(b);
@@ -133,7 +136,7 @@ export class HistoryFile {
   /** One host's series; null if this master keeps no history of it. */
   read(hostId: number, metric: number, cf: Cf, tier: number, fromMs: number, toMs: number): SeriesRead | null {
     const b = this.blocks.get(hostId);
-    return b === undefined ? null : this.core.read(b, metric, cf, tier, fromMs, toMs);
+    return b < 0 ? null : this.core.read(b, metric, cf, tier, fromMs, toMs);
   }
 
   private allocate(hostId: number, hostname: string, nowMs: number): number {
