@@ -4,7 +4,7 @@
  * a fake post and clock). The sink is also attacked: replayed, reordered,
  * forged-sender and wrong-term batches.
  */
-import { describe, expect, test } from "bun:test";
+import { describe, expect, spyOn, test } from "bun:test";
 import { HostTable } from "../../src/master/hosts/table.ts";
 import { shownState } from "../../src/master/hosts/status.ts";
 import { loadView } from "../../src/master/views.ts";
@@ -245,6 +245,27 @@ describe("stream", () => {
     // The keepalive carries the empty batches queued meanwhile, in order.
     expect(r.sent.map((x) => x.batches)).toEqual([[3, 4, 5, 6, 7], [3, 4, 5, 6, 7]]);
     expect(r.sinks.get(2)!.freshness(1, 4, 600)?.ageMs).toBe(0);
+  });
+
+  test("a master alone builds no batch and marks nothing; a follower that comes starts with the full table", async () => {
+    const r = rig();
+    let peers: SyncPeer[] = [];
+    const s = new SyncStream({ source: r.src, peers: () => peers, post: async () => ({ ok: true }), nowMs: () => 0 });
+    const next = spyOn(r.src, "next");
+    await s.tick();
+    r.touch(1);
+    await s.tick();
+    expect(next).not.toHaveBeenCalled();
+    expect((r.src as unknown as { dirty: Set<number> }).dirty.size).toBe(0);
+    peers = [{ id: 2, addr: "m2" }];
+    const sent: boolean[] = [];
+    const s2 = new SyncStream({ source: r.src, peers: () => peers, post: async (_p, body) => (sent.push(decode((splitFrames(body) as { frames: Uint8Array[] }).frames).some((x) => x.full)), { ok: true }), nowMs: () => 0 });
+    await s2.tick();
+    expect(next).toHaveBeenCalledTimes(1);
+    expect(sent).toEqual([true]);
+    r.touch(1);
+    expect((r.src as unknown as { dirty: Set<number> }).dirty.size).toBe(1);
+    next.mockRestore();
   });
 
   test("a follower that was down gets the full table once it answers again (after a backoff)", async () => {

@@ -55,6 +55,8 @@ export class SyncSource {
   private term = 0;
   private batch = 0;
   private active = false;
+  /** Nobody to stream to (a master alone): reports mark nothing. */
+  private quiet = false;
 
   constructor(
     private readonly hosts: HostTable,
@@ -80,12 +82,19 @@ export class SyncSource {
 
   /** The host's live state changed (a report, its control channel). */
   touch(hostId: number): void {
-    if (this.active) this.dirty.add(hostId);
+    if (this.active && !this.quiet) this.dirty.add(hostId);
+  }
+
+  /** No follower to stream to: forget what changed, and mark nothing until the next batch is asked for. */
+  idle(): void {
+    this.quiet = true;
+    this.dirty.clear();
   }
 
   /** The next batch, or null when not leading. The dirty set is emptied. */
   next(nowMs: number): SyncBatch | null {
     if (!this.active || this.batch >= U32_MAX) return null;
+    this.quiet = false;
     const batch = ++this.batch;
     const head = { nodeId: this.nodeId, term: this.term, batch };
     const records: SyncRecord[] = [];

@@ -84,6 +84,15 @@ export class SyncStream {
   /** One round: the next batch to every follower. Resolves when the requests it started have ended (tests wait on it). */
   tick(): Promise<void> {
     const now = this.deps.nowMs();
+    const peers = this.deps.peers();
+    if (peers.length === 0) {
+      // A master alone streams to nobody: no batch is built (every host that reported in the
+      // last 100 ms, encoded and thrown away), and reports stop marking hosts until a follower comes
+      // (which starts with a full batch).
+      this.deps.source.idle();
+      this.followers.clear();
+      return Promise.resolve();
+    }
     const b = this.deps.source.next(now);
     if (!b) {
       this.followers.clear();
@@ -91,7 +100,7 @@ export class SyncStream {
     }
     const started: Promise<void>[] = [];
     const live = new Set<number>();
-    for (const peer of this.deps.peers()) {
+    for (const peer of peers) {
       live.add(peer.id);
       const f = this.follower(peer.id);
       const p = this.offer(peer, f, b, now);
