@@ -2,7 +2,7 @@
 /**
  * LIM codec benchmark.
  *
- *   bun bench/codec.ts [--seconds N]     (default 3 s per measurement)
+ *   bun bench/codec.ts [--seconds N] [--smoke] [--out FILE]   (default 3 s per measurement; --smoke 0.05 s, what CI runs)
  *
  * (a) baseline: a bare DataView read of a 116-byte SLAVE_REPORT (11 f64 +
  *     4 u32, one DataView per iteration): the floor any decoder pays.
@@ -12,22 +12,17 @@
  * verifyTag. Prints ops/s and ratio = (b)/(a); writes bench/results/codec.json.
  * Each loop folds results into a checksum so the JIT cannot drop the work.
  */
-import { mkdirSync, writeFileSync } from "node:fs";
 import { cpus } from "node:os";
 import { decodeDatagram, encodeReport, verifyTag, type LoadReport } from "../src/wire/index.ts";
+import { parseFlags } from "./lib/args.ts";
+import { writeResult } from "./lib/results.ts";
 
-function parseSeconds(argv: string[]): number {
-  const i = argv.indexOf("--seconds");
-  if (i === -1) return 3;
-  const v = Number(argv[i + 1]);
-  if (!(v > 0)) {
-    console.error("usage: bun bench/codec.ts [--seconds N]   (N > 0)");
-    process.exit(2);
-  }
-  return v;
-}
-
-const seconds = parseSeconds(process.argv.slice(2));
+const flags = parseFlags("bun bench/codec.ts", process.argv.slice(2), {
+  seconds: { kind: "number", default: 3, min: 0.01, help: "seconds per measurement" },
+  smoke: { kind: "boolean", default: false, help: "0.05 s per measurement: a quick check that it all runs (CI)" },
+  out: { kind: "string", default: null, help: "JSON result file (default bench/results/codec.json)" },
+});
+const seconds = flags.smoke ? Math.min(flags.seconds, 0.05) : flags.seconds;
 const RING = 64; // distinct inputs, so nothing is constant across iterations
 const BATCH = 1024; // iterations between clock reads
 
@@ -114,22 +109,22 @@ const ratio = opsPerSec / baselineOpsPerSec;
 console.log(`\nratio (b)/(a) = ${ratio.toFixed(4)}   (decode no-AUTH / baseline = ${(decodeOpsPerSec / baselineOpsPerSec).toFixed(3)})`);
 console.log(`checksum ${checksum}`);
 
-const result = {
-  name: "codec",
-  date: new Date().toISOString(),
-  bunVersion: Bun.version,
-  cpu: cpus()[0]?.model ?? null,
-  secondsPerMeasurement: seconds,
-  baselineOpsPerSec: Math.round(baselineOpsPerSec),
-  opsPerSec: Math.round(opsPerSec),
-  ratio: Number(ratio.toFixed(6)),
-  decodeOpsPerSec: Math.round(decodeOpsPerSec),
-  decodeAuthOpsPerSec: Math.round(decodeAuthOpsPerSec),
-  encodeAuthOpsPerSec: Math.round(encodeAuthOpsPerSec),
-  verifyTagOpsPerSec: Math.round(verifyOpsPerSec),
-  checksum,
-};
-const dir = new URL("./results/", import.meta.url);
-mkdirSync(dir, { recursive: true });
-writeFileSync(new URL("codec.json", dir), JSON.stringify(result, null, 2) + "\n");
-console.log(`wrote bench/results/codec.json`);
+const path = writeResult(
+  flags.smoke ? "codec-smoke" : "codec",
+  {
+    smoke: flags.smoke,
+    bunVersion: Bun.version,
+    cpu: cpus()[0]?.model ?? null,
+    secondsPerMeasurement: seconds,
+    baselineOpsPerSec: Math.round(baselineOpsPerSec),
+    opsPerSec: Math.round(opsPerSec),
+    ratio: Number(ratio.toFixed(6)),
+    decodeOpsPerSec: Math.round(decodeOpsPerSec),
+    decodeAuthOpsPerSec: Math.round(decodeAuthOpsPerSec),
+    encodeAuthOpsPerSec: Math.round(encodeAuthOpsPerSec),
+    verifyTagOpsPerSec: Math.round(verifyOpsPerSec),
+    checksum,
+  },
+  flags.out,
+);
+console.log(`wrote ${path}`);

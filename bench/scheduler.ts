@@ -16,7 +16,7 @@
  * Prints placements/s (jobs/s for the baseline) and ms per round; writes
  * bench/results/scheduler.json.
  *
- *   bun bench/scheduler.ts [--seconds 2]
+ *   bun bench/scheduler.ts [--seconds 2] [--smoke] [--out FILE]
  */
 import { schedule, type QueueSpec, type SchedHost, type SchedJob } from "../src/jobs/index.ts";
 import { parseFlags } from "./lib/args.ts";
@@ -25,10 +25,12 @@ import { percentile } from "./lib/stats.ts";
 import { seededRng as rng } from "../src/rng/index.ts";
 
 const flags = parseFlags("bun bench/scheduler.ts", process.argv.slice(2), {
-  seconds: { kind: "number", default: 2, min: 0.1, help: "seconds per measurement" },
+  seconds: { kind: "number", default: 2, min: 0.01, help: "seconds per measurement" },
+  smoke: { kind: "boolean", default: false, help: "0.05 s per measurement (at least 5 rounds each): a quick check that it all runs (CI)" },
   out: { kind: "string", default: null, help: "result file" },
 });
 
+const SECONDS = flags.smoke ? Math.min(flags.seconds, 0.05) : flags.seconds;
 const HOSTS = 1000;
 const JOBS = 10_000;
 const GiB = 2 ** 30;
@@ -153,12 +155,12 @@ function measure(body: () => number, secs: number): { ms: number[]; out: number 
 
 const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
 const rows: Record<string, unknown>[] = [];
-console.log(`lava scheduler bench: Bun ${Bun.version}, ${JOBS} pending jobs × ${HOSTS} hosts, ${flags.seconds} s per measurement\n`);
+console.log(`lava scheduler bench: Bun ${Bun.version}, ${JOBS} pending jobs × ${HOSTS} hosts, ${SECONDS} s per measurement\n`);
 console.log(`${"fixture".padEnd(10)} ${"placed".padStart(7)} ${"p50 ms".padStart(8)} ${"p99 ms".padStart(8)} ${"placements/s".padStart(14)} ${"baseline jobs/s".padStart(16)} ${"ratio".padStart(8)}`);
 for (const [name, make] of [["spread", spread], ["mixed", mixed], ["saturated", saturated], ["membound", membound]] as const) {
   const f = make();
-  const base = measure(() => bareLoop(f), flags.seconds);
-  const sched = measure(() => round(f), flags.seconds);
+  const base = measure(() => bareLoop(f), SECONDS);
+  const sched = measure(() => round(f), SECONDS);
   const baseMs = percentile(base.ms, 50);
   const p50 = percentile(sched.ms, 50);
   const p99 = percentile(sched.ms, 99);
@@ -176,5 +178,5 @@ for (const [name, make] of [["spread", spread], ["mixed", mixed], ["saturated", 
   );
 }
 console.log(`\nchecksum ${checksum}`);
-const path = writeResult("scheduler", { secondsPerMeasurement: flags.seconds, fixtures: rows, checksum }, flags.out);
+const path = writeResult(flags.smoke ? "scheduler-smoke" : "scheduler", { smoke: flags.smoke, secondsPerMeasurement: SECONDS, fixtures: rows, checksum }, flags.out);
 console.log(`wrote ${path}`);

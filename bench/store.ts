@@ -11,7 +11,7 @@
  * durable write, acknowledged" costs without lava). Ratios > 1 at 64
  * clients come from group commit: one fsync acknowledges many commands.
  *
- *   bun bench/store.ts [--seconds 3]
+ *   bun bench/store.ts [--seconds 3] [--smoke] [--out FILE]
  */
 import { Database } from "bun:sqlite";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -23,10 +23,12 @@ import { parseFlags } from "./lib/args.ts";
 import { writeResult } from "./lib/results.ts";
 
 const flags = parseFlags("bun bench/store.ts", process.argv.slice(2), {
-  seconds: { kind: "number", default: 3, min: 0.1, help: "seconds per measurement" },
+  seconds: { kind: "number", default: 3, min: 0.03, help: "seconds per measurement" },
+  smoke: { kind: "boolean", default: false, help: "0.3 s per measurement: a quick check that it all runs (CI)" },
   out: { kind: "string", default: null, help: "result file" },
 });
 
+const SECONDS = flags.smoke ? Math.min(flags.seconds, 0.3) : flags.seconds;
 const dirs: string[] = [];
 const tmp = () => {
   const d = mkdtempSync(join(tmpdir(), "lava-bench-store-"));
@@ -87,9 +89,9 @@ try {
   const ones: Awaited<ReturnType<typeof logRate>>[] = [];
   const manys: Awaited<ReturnType<typeof logRate>>[] = [];
   for (let i = 0; i < ROUNDS; i++) {
-    raws.push(rawBaseline(flags.seconds / ROUNDS));
-    ones.push(await logRate(1, flags.seconds / ROUNDS));
-    manys.push(await logRate(64, flags.seconds / ROUNDS));
+    raws.push(rawBaseline(SECONDS / ROUNDS));
+    ones.push(await logRate(1, SECONDS / ROUNDS));
+    manys.push(await logRate(64, SECONDS / ROUNDS));
   }
   const raw = median(raws, (x) => x);
   const one = median(ones, (x) => x.perSec);
@@ -99,9 +101,10 @@ try {
   console.log(`command log, 1 client:   ${Math.round(one.perSec)}/s  ratio ${r(one.perSec / raw)}  p50 ${r(one.latencyP50Ms)} ms  p99 ${r(one.latencyP99Ms)} ms`);
   console.log(`command log, 64 clients: ${Math.round(many.perSec)}/s  ratio ${r(many.perSec / raw)}  p50 ${r(many.latencyP50Ms)} ms  p99 ${r(many.latencyP99Ms)} ms`);
   const path = writeResult(
-    "store",
+    flags.smoke ? "store-smoke" : "store",
     {
-      seconds: flags.seconds,
+      smoke: flags.smoke,
+      seconds: SECONDS,
       rounds: ROUNDS,
       rawRounds: raws,
       baselineRawInsertsPerSec: raw,

@@ -15,7 +15,9 @@
  *     (before MASTER_SYNC the new leader had no load until the reports
  *     found it, ~0.5–0.6 s after its election).
  *
- *   bun run build && bun bench/sync.ts [--hosts 10000] [--interval 2] [--samples 20]
+ *   bun run build && bun bench/sync.ts [--hosts 10000] [--interval 2] [--samples 20] [--smoke] [--out FILE]
+ *
+ * --smoke: 100 agents, 1 s reports, 3 samples (CI: the benchmark cannot rot).
  */
 import { parseFlags } from "./lib/args.ts";
 import { binaryVersion, lavaBinary, LIFT_REGISTRATION_LIMITS } from "./lib/master.ts";
@@ -31,12 +33,19 @@ const flags = parseFlags("bun bench/sync.ts", process.argv.slice(2), {
   interval: { kind: "number", default: 2, min: 1, help: "report interval, seconds" },
   samples: { kind: "number", default: 20, min: 1, integer: true, help: "load answers timed per master" },
   bin: { kind: "string", default: null, help: "lava binary (default dist/lava)" },
+  smoke: { kind: "boolean", default: false, help: "100 agents reporting every second, 3 samples: a quick check that it all works (CI)" },
   out: { kind: "string", default: null, help: "result file" },
 });
 
+const SMOKE = flags.smoke;
+const HOSTS = SMOKE ? Math.min(flags.hosts, 100) : flags.hosts;
+const INTERVAL = SMOKE ? 1 : flags.interval;
+const SAMPLES = SMOKE ? Math.min(flags.samples, 3) : flags.samples;
 type Row = { host: string; status: string; reportsReceived: number };
 const bin = lavaBinary(flags.bin);
-const c = await TestCluster.start(3, { config: `master:\n  reportInterval: ${flags.interval}\n  wsAdmitPerSec: 2000\n${LIFT_REGISTRATION_LIMITS}  log:\n    level: warn\n` });
+// The test cluster helper runs LAVA_TEST_BINARY as it is (it would rebuild a stale dist/lava behind the caller's back otherwise).
+process.env.LAVA_TEST_BINARY = bin;
+const c = await TestCluster.start(3, { config: `master:\n  reportInterval: ${INTERVAL}\n  wsAdmitPerSec: 2000\n${LIFT_REGISTRATION_LIMITS}  log:\n    level: warn\n` });
 let fleet: Awaited<ReturnType<typeof startSimFleet>> | null = null;
 try {
   const leader = await c.leader(10_000);
@@ -49,17 +58,17 @@ try {
     return { ms: performance.now() - t0, rows, synced: res.headers.get("x-lava-sync-age-ms") !== null };
   };
   const t0 = performance.now();
-  fleet = await startSimFleet({ master: { addr: leader.addr, udpPort: leader.run.udpPort }, token, n: flags.hosts, prefix: "b", intervalMs: flags.interval * 1000 });
-  console.error(`bench: ${flags.hosts} agents registered in ${round((performance.now() - t0) / 1000, 1)} s`);
+  fleet = await startSimFleet({ master: { addr: leader.addr, udpPort: leader.run.udpPort }, token, n: HOSTS, prefix: "b", intervalMs: INTERVAL * 1000 });
+  console.error(`bench: ${HOSTS} agents registered in ${round((performance.now() - t0) / 1000, 1)} s`);
   await waitFor(async () => {
     const f = await load(follower);
-    return f.synced && f.rows.length === flags.hosts && f.rows.every((r) => r.status === "ok");
+    return f.synced && f.rows.length === HOSTS && f.rows.every((r) => r.status === "ok");
   }, 120_000, "every host ok on the follower", 500);
 
   const lead: number[] = [];
   const foll: number[] = [];
   let behindMax = 0;
-  for (let i = 0; i < flags.samples; i++) {
+  for (let i = 0; i < SAMPLES; i++) {
     const f = await load(follower);
     const l = await load(leader);
     foll.push(f.ms);
@@ -78,13 +87,14 @@ try {
   const firstOk = first.rows.filter((r) => r.status === "ok").length;
   const allOk = await waitFor(async () => {
     const a = await load(next);
-    return a.rows.length === flags.hosts && a.rows.every((r) => r.status === "ok") ? performance.now() - killedAt : null;
+    return a.rows.length === HOSTS && a.rows.every((r) => r.status === "ok") ? performance.now() - killedAt : null;
   }, 30_000, "every host ok on the new leader", 20);
 
   const result = {
+    smoke: SMOKE,
     binary: binaryVersion(bin),
-    hosts: flags.hosts,
-    reportIntervalS: flags.interval,
+    hosts: HOSTS,
+    reportIntervalS: INTERVAL,
     loadMs: {
       leader: { p50: p(lead, 50), p90: p(lead, 90) },
       follower: { p50: p(foll, 50), p90: p(foll, 90) },
@@ -101,7 +111,7 @@ try {
     },
   };
   console.log(JSON.stringify(result, null, 2));
-  console.error(`bench: wrote ${writeResult("sync", result, flags.out)}`);
+  console.error(`bench: wrote ${writeResult(SMOKE ? "sync-smoke" : "sync", result, flags.out)}`);
 } finally {
   fleet?.stop();
   await c.stop();

@@ -6,7 +6,7 @@
  * server options that could matter, with no `data` and with a `data`
  * object shaped like the master's (src/master/control/sessions.ts WsData).
  *
- *   bun bench/ws-floor.ts [--conns 10000] [--out FILE]
+ *   bun bench/ws-floor.ts [--conns 10000] [--smoke] [--out FILE]
  *
  * Each variant is a fresh server process (bench/lib/ws-floor-server.ts);
  * a client process opens the connections (the WebSocket API, one small
@@ -21,6 +21,7 @@ import { fmtInt } from "./lib/stats.ts";
 
 const flags = parseFlags("bun bench/ws-floor.ts", process.argv.slice(2), {
   conns: { kind: "number", default: 10_000, min: 1, integer: true, help: "WebSockets held open per variant" },
+  smoke: { kind: "boolean", default: false, help: "200 connections per variant: a quick check that it all runs (CI); the per-connection figures are then rough" },
   out: { kind: "string", default: null, help: "JSON result file (default bench/results/ws-floor.json)" },
 });
 
@@ -42,23 +43,24 @@ interface Mem {
 }
 
 const HERE = join(import.meta.dir, "lib");
+const CONNS = flags.smoke ? Math.min(flags.conns, 200) : flags.conns;
 const rows: { variant: string; options: Record<string, unknown>; data: string; rssBytesPerConn: number; heapBytesPerConn: number }[] = [];
-console.log(`Bun.serve RSS per open WebSocket, ${fmtInt(flags.conns)} connections per variant; Bun ${Bun.version}`);
+console.log(`Bun.serve RSS per open WebSocket, ${fmtInt(CONNS)} connections per variant; Bun ${Bun.version}`);
 for (const v of VARIANTS) {
   const server = LineChild.spawn([process.execPath, join(HERE, "ws-floor-server.ts"), JSON.stringify(v.options), v.data]);
   let client: LineChild | null = null;
   try {
     const { port } = await server.next<{ port: number }>();
     const before = await server.request<Mem>("mem");
-    client = LineChild.spawn([process.execPath, join(HERE, "ws-floor-client.ts"), String(port), String(flags.conns)]);
+    client = LineChild.spawn([process.execPath, join(HERE, "ws-floor-client.ts"), String(port), String(CONNS)]);
     await client.next(120_000);
     const after = await server.request<Mem>("mem");
     const row = {
       variant: v.name,
       options: v.options,
       data: v.data,
-      rssBytesPerConn: Math.round((after.rssBytes - before.rssBytes) / flags.conns),
-      heapBytesPerConn: Math.round((after.heapBytes - before.heapBytes) / flags.conns),
+      rssBytesPerConn: Math.round((after.rssBytes - before.rssBytes) / CONNS),
+      heapBytesPerConn: Math.round((after.heapBytes - before.heapBytes) / CONNS),
     };
     rows.push(row);
     console.log(`  ${v.name.padEnd(72)} ${String(row.rssBytesPerConn).padStart(6)} B RSS, ${String(row.heapBytesPerConn).padStart(5)} B JS heap per connection`);
@@ -67,5 +69,5 @@ for (const v of VARIANTS) {
     await server.stop();
   }
 }
-console.log(`wrote ${writeResult("ws-floor", { conns: flags.conns, variants: rows }, flags.out)}`);
+console.log(`wrote ${writeResult(flags.smoke ? "ws-floor-smoke" : "ws-floor", { smoke: flags.smoke, conns: CONNS, variants: rows }, flags.out)}`);
 process.exit(0);

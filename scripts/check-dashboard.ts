@@ -14,15 +14,18 @@
  */
 import { rmSync } from "node:fs";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
 import { TestMaster, startAgent, tempDir, writeProcFixture, type Proc } from "../tests/helpers/cluster.ts";
 import { TestCluster } from "../tests/helpers/masters.ts";
 import { waitFor } from "../tests/helpers/wait.ts";
 import { Browser, BROWSER_WAIT_MS as WAIT_MS, findChromium, Page } from "../tests/helpers/browser.ts";
 import { dashboardRoutes } from "../src/master/http/dashboard.ts";
 import { Router } from "../src/master/http/router.ts";
+import { parseFlags } from "../bench/lib/args.ts";
 
-const { values: opts } = parseArgs({ options: { screenshot: { type: "string" }, "keep-open": { type: "boolean" } } });
+const opts = parseFlags("scripts/check-dashboard", process.argv.slice(2), {
+  screenshot: { kind: "string", default: null, help: "save a PNG of the front page here" },
+  "keep-open": { kind: "boolean", default: false, help: "leave the browser running at the end, for a look by hand" },
+});
 
 let passed = 0;
 function ok(what: string): void {

@@ -30,6 +30,14 @@ export function cpuSeconds(pid: number): number {
   return (utime + stime) / CLK_TCK;
 }
 
+/** Page faults of a process so far (fields 10 and 12 of /proc/<pid>/stat): minor (no disk read) and major. */
+export function pageFaults(pid: number): { minor: number; major: number } {
+  const text = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const rest = text.slice(text.lastIndexOf(")") + 2).split(" ");
+  // rest[0] is field 3: minflt (10) is rest[7], majflt (12) rest[9].
+  return { minor: Number(rest[7]), major: Number(rest[9]) };
+}
+
 /**
  * Sets a process's nice value (`renice`); true if it worked (lowering it
  * needs root). The benchmarks raise the priority of what they measure so
