@@ -9,13 +9,15 @@
  * own timeout.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as v from "valibot";
 import { createAgent, createJobRunner, type Agent, type JobRunner, type JobRunnerOptions } from "../../src/agent/index.ts";
 import { AgentSchema } from "../../src/config/index.ts";
 import { JobEventSchema, MAX_MESSAGE_BYTES, type JobEvent, type RunJob } from "../../src/control/index.ts";
+import { readRecords, readStartTime, START_UNREAD } from "../../src/agent/jobs/records.ts";
+import { FIRST_LOOK_MS } from "../../src/agent/jobs/runner.ts";
 import { seededRng } from "../helpers/rng.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { fakeProcRoot, FakeMaster } from "./fake-master.ts";
@@ -201,6 +203,26 @@ describe("job runner: running and ending", () => {
     expect(fin).toMatchObject({ state: "DONE", stdout: "bye\n" });
     await waitFor(() => groupGone(started.pid!), GROUP_GONE_MS, "the background sleep gone");
   }, 20_000);
+});
+
+describe("job runner: records for the keeper", () => {
+  test("a job's record names its group at once, gets its start time at the first look, and is blanked when it ends", async () => {
+    const recs = mkdtempSync(join(dir, "records-"));
+    const h = harness({ recordsDir: recs });
+    h.runner.run(job(81, ["sleep", "30"]));
+    const pid = (await h.started(81)).pid!;
+    // At once, before any look at /proc: the keeper would end this group (records.ts START_UNREAD).
+    expect(readRecords(recs)).toEqual([expect.objectContaining({ jobId: 81, pgid: pid, startTime: START_UNREAD })]);
+    expect(readdirSync(recs).map((f) => readFileSync(join(recs, f), "utf8").split("\n")[0] ?? "").filter((l) => l.trim())).toEqual([`${pid} - 10000`]);
+    const read = await waitFor(() => readRecords(recs).find((r) => r.startTime !== START_UNREAD), FIRST_LOOK_MS + 3000, "the start time in the record");
+    expect(read.startTime).toBe(readStartTime(pid)!);
+    // A short job that ends before its first look never has its /proc entry read, and its record is blanked.
+    h.runner.run(job(82, ["true"]));
+    await h.finished(82);
+    h.runner.kill({ type: "kill_job", jobId: 81 });
+    await h.finished(81);
+    expect(readRecords(recs)).toEqual([]);
+  });
 });
 
 describe("job runner: killing", () => {

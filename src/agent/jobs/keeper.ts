@@ -8,7 +8,9 @@
  * agent holds; the kernel closes that end when the agent dies, however it
  * dies, and the keeper's read sees end of file. It then sends SIGTERM to
  * every process group the job records name (checked against their start
- * time, as records.ts says), waits the longest kill grace among them, and
+ * time, as records.ts says; a record younger than the job's first look has
+ * none yet and its group is signalled as it is), waits the longest kill
+ * grace among them, and
  * sends SIGKILL. An agent that stops normally kills its jobs itself and
  * removes their records first, so the keeper finds nothing and exits.
  *
@@ -40,7 +42,7 @@ send() {
     { read -r pg st gr; } < "$f" 2>/dev/null
     case $pg in ''|*[!0-9]*) continue;; esac
     case $gr in ''|*[!0-9]*) gr=10000;; esac
-    if [ -r "/proc/$pg/stat" ]; then
+    if [ "$st" != - ] && [ -r "/proc/$pg/stat" ]; then
       s=$(cat "/proc/$pg/stat" 2>/dev/null) || continue
       s=\${s##*) }
       set -- $s

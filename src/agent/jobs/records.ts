@@ -12,6 +12,18 @@
  * mistake. A group whose leader has exited but whose members live on
  * keeps its id reserved (the kernel does not reuse a pid while a process
  * group uses it), so such a group is signalled without that check.
+ *
+ * The start time is read at the job's first look, FIRST_LOOK_MS after the
+ * spawn, not at the spawn: the first read of a new process's /proc entry
+ * cost ~40 µs of CPU and blocked the agent ~0.3 ms while the child was
+ * being exec'd, per job, and most short jobs have ended by then (their
+ * record is never read). Until then the record says STARTTIME `-`
+ * (START_UNREAD in the JSON), and the group is the job's own: it started a
+ * moment ago, and its record is blanked when it ends, long before the
+ * kernel could hand its pid out again (pids are given in turn, up to
+ * pid_max). So the keeper signals such a group without the check; a
+ * restarted agent, which may come much later, checks the leader's start
+ * against `startedAt` instead (startedNear).
  */
 import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, writeSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +32,7 @@ export interface JobRecord {
   jobId: number;
   attempt: number;
   pgid: number;
-  /** Field 22 of /proc/PGID/stat when it was started; 0 if it could not be read (it had exited already). */
+  /** Field 22 of /proc/PGID/stat when it was started; 0 if it could not be read (it had exited already); START_UNREAD until the first look. */
   startTime: number;
   graceMs: number;
   /** ms since the epoch. */
@@ -28,6 +40,13 @@ export interface JobRecord {
 }
 
 const EXT = ".rec";
+
+/** The start time is not read yet (the record's first FIRST_LOOK_MS); `-` on the keeper's line. */
+export const START_UNREAD = -1;
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ): 100 on every architecture Linux and Bun share. */
+const CLK_TCK = 100;
+/** How far the leader's start (boot time + start ticks) may be from the record's startedAt and still be the job's. */
+const START_SLACK_MS = 2_000;
 
 export function recordsDir(stateDir: string): string {
   return join(stateDir, "jobs");
@@ -60,7 +79,22 @@ export function readStartTime(pid: number, procRoot = "/proc"): number | null {
 }
 
 export function recordText(r: JobRecord): string {
-  return `${r.pgid} ${r.startTime} ${Math.round(r.graceMs)}\n${JSON.stringify(r)}\n`;
+  return `${r.pgid} ${r.startTime === START_UNREAD ? "-" : r.startTime} ${Math.round(r.graceMs)}\n${JSON.stringify(r)}\n`;
+}
+
+/** Boot time in ms since the epoch (`btime` of /proc/stat, whole seconds), or null. */
+export function bootTimeMs(procRoot = "/proc"): number | null {
+  try {
+    const m = /^btime (\d+)$/m.exec(readFileSync(join(procRoot, "stat"), "utf8"));
+    return m ? Number(m[1]) * 1000 : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Whether a process that started `startTicks` after boot started at `startedAt` (ms since the epoch), give or take START_SLACK_MS. */
+export function startedNear(startTicks: number, startedAt: number, bootMs: number | null): boolean {
+  return bootMs !== null && Math.abs(bootMs + (startTicks * 1000) / CLK_TCK - startedAt) <= START_SLACK_MS;
 }
 
 export function parseRecord(text: string): JobRecord | null {
@@ -108,18 +142,27 @@ export class RecordSlots {
       this.fds.push(openSync(join(this.dir, `slot-${slot}${EXT}`), "w", 0o600));
       this.lens.push(0);
     }
-    const plain = recordText(r);
-    const held = this.lens[slot]!;
-    // JSON.parse takes trailing spaces: the padding keeps the end of a longer record from showing.
-    const text = Buffer.from(plain.length >= held ? plain : `${plain.slice(0, -1)}${" ".repeat(held - plain.length)}\n`);
     try {
-      writeSync(this.fds[slot]!, text, 0, text.length, 0);
+      this.write(slot, r);
     } catch (e) {
       this.free.push(slot);
       throw e;
     }
-    this.lens[slot] = Math.max(held, text.length);
     return slot;
+  }
+
+  /** Writes `r` over the record in `slot` (the same attempt, now with its start time). */
+  rewrite(slot: number, r: JobRecord): void {
+    this.write(slot, r);
+  }
+
+  private write(slot: number, r: JobRecord): void {
+    const plain = recordText(r);
+    const held = this.lens[slot]!;
+    // JSON.parse takes trailing spaces: the padding keeps the end of a longer record from showing.
+    const text = Buffer.from(plain.length >= held ? plain : `${plain.slice(0, -1)}${" ".repeat(held - plain.length)}\n`);
+    writeSync(this.fds[slot]!, text, 0, text.length, 0);
+    this.lens[slot] = Math.max(held, text.length);
   }
 
   clear(slot: number): void {
@@ -178,12 +221,16 @@ export function readRecords(dir: string): JobRecord[] {
 
 /**
  * Whether the process group a record names is still there and still the
- * one the record means: its leader has the recorded start time, or the
- * leader is gone and the group lives on.
+ * one the record means: its leader has the recorded start time (or, its
+ * start time unread, started when the record says), or the leader is gone
+ * and the group lives on.
  */
 export function groupAlive(r: JobRecord, procRoot = "/proc"): boolean {
   const st = readStartTime(r.pgid, procRoot);
-  if (st !== null) return r.startTime !== 0 && st === r.startTime;
+  if (st !== null) {
+    if (r.startTime === START_UNREAD) return startedNear(st, r.startedAt, bootTimeMs(procRoot));
+    return r.startTime !== 0 && st === r.startTime;
+  }
   try {
     process.kill(-r.pgid, 0);
     return true;

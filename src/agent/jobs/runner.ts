@@ -60,7 +60,7 @@ import { EVENT_BYTES_MAX, fitEventToMessage, reasonText } from "./event.ts";
 import { signalGroup as signalGroupOf, signalName, within } from "./group.ts";
 import { GpuPool } from "./gpus.ts";
 import { Outbox, type OutboxBounds } from "./outbox.ts";
-import { clearRecords, groupAlive, readRecords, readStartTime, RecordSlots, type JobRecord } from "./records.ts";
+import { clearRecords, groupAlive, readRecords, readStartTime, RecordSlots, START_UNREAD, type JobRecord } from "./records.ts";
 import { attemptUsage, processHwm, sampleGroups, selfHwmBytes } from "./usage.ts";
 import { chooseJobUser, lookupUser, type JobUserPolicy, type UnixUser } from "./users.ts";
 
@@ -77,8 +77,8 @@ export const REMEMBERED_JOBS_MAX = 10_000;
 const TIMER_MS_MAX = 2 ** 31 - 1;
 /** How often running jobs' process groups are sampled for their resident set. */
 export const SAMPLE_MS = 1_000;
-/** The first look at a new job's resident set, so short jobs get a figure too. */
-const FIRST_SAMPLE_MS = 100;
+/** The first look at a new job (its resident set, so short jobs get a figure too; its start time for its record). */
+export const FIRST_LOOK_MS = 100;
 /** Longest a restarted agent waits for a leftover job to go after SIGTERM before SIGKILL. */
 const RECLAIM_GRACE_MS_MAX = 10_000;
 
@@ -314,8 +314,19 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     if (job.pid !== null) signalGroupOf(job.pid, sig, job.name);
   }
 
+  /** The job's record gets its leader's start time (records.ts: read at the first look, not at the spawn). */
+  function recordStartTime(job: Job, pid: number): void {
+    if (slots === null || job.slot === null || job.startedAt === null) return;
+    const startTime = readStartTime(pid, procRoot) ?? 0;
+    try {
+      slots.rewrite(job.slot, { jobId: job.msg.jobId, attempt: job.msg.attempt, pgid: pid, startTime, graceMs: graceOf(job), startedAt: job.startedAt });
+    } catch (e) {
+      log.warn(`${job.name}: cannot update its record (${errorText(e)}); the keeper would end its group unchecked`);
+    }
+  }
+
   /**
-   * Jobs started in the last FIRST_SAMPLE_MS, oldest first, for their first
+   * Jobs started in the last FIRST_LOOK_MS, oldest first, for their first
    * look: one timer for all of them rather than one per job (a timer made
    * and cleared per job cost more than the look itself at hundreds of
    * short jobs a second).
@@ -330,8 +341,10 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     let k = 0;
     for (; k < firstLooks.length && firstLooks[k]!.dueMs <= t; k++) {
       const { job } = firstLooks[k]!;
+      if (job.phase !== "running" || job.exited || job.pid === null) continue;
       // The leader alone (one file): a pass over /proc per job would cost more than short jobs do.
-      if (job.phase === "running" && !job.exited && job.pid !== null) job.sampledRss = Math.max(job.sampledRss, processHwm(job.pid, procRoot));
+      job.sampledRss = Math.max(job.sampledRss, processHwm(job.pid, procRoot));
+      recordStartTime(job, job.pid);
     }
     firstLooks.splice(0, k);
     const next = firstLooks[0];
@@ -473,7 +486,8 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     job.startedAt = wallClock();
     job.spawnedAt = now();
     if (recordsDir !== null) {
-      const rec: JobRecord = { jobId: msg.jobId, attempt: msg.attempt, pgid: proc.pid, startTime: readStartTime(proc.pid, procRoot) ?? 0, graceMs: graceOf(job), startedAt: job.startedAt };
+      // The start time is read at the first look (records.ts: START_UNREAD).
+      const rec: JobRecord = { jobId: msg.jobId, attempt: msg.attempt, pgid: proc.pid, startTime: START_UNREAD, graceMs: graceOf(job), startedAt: job.startedAt };
       try {
         slots ??= new RecordSlots(recordsDir);
         job.slot = slots.put(rec);
@@ -486,8 +500,8 @@ export function createJobRunner(opts: JobRunnerOptions = {}): JobRunner {
     const err = capture(proc.stderr, limit);
     job.out = out;
     job.err = err;
-    firstLooks.push({ job, dueMs: realMs() + FIRST_SAMPLE_MS });
-    firstLook ??= setTimeout(guard(lookAtNewJobs), FIRST_SAMPLE_MS);
+    firstLooks.push({ job, dueMs: realMs() + FIRST_LOOK_MS });
+    firstLook ??= setTimeout(guard(lookAtNewJobs), FIRST_LOOK_MS);
     sampler ??= setInterval(guard(sample), sampleMs);
     log.debug(`${job.name} started: pid ${proc.pid}, ${JSON.stringify(reasonText(msg.argv[0] ?? "", 200))}`);
     emit({ type: "job_event", eventId: nextEventId(), jobId: msg.jobId, attempt: msg.attempt, event: "started", at: job.startedAt, pid: proc.pid });

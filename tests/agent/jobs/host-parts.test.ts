@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { detectGpus, GpuPool } from "../../../src/agent/jobs/gpus.ts";
 import { fenceAfterMs, masterRunsHere } from "../../../src/agent/jobs/host.ts";
-import { clearRecords, parsePgrp, parseRecord, parseStartTime, readRecords, readStartTime, RecordSlots, recordText, type JobRecord } from "../../../src/agent/jobs/records.ts";
+import { bootTimeMs, clearRecords, groupAlive, parsePgrp, parseRecord, parseStartTime, readRecords, readStartTime, RecordSlots, recordText, START_UNREAD, startedNear, type JobRecord } from "../../../src/agent/jobs/records.ts";
 import { KEEPER_NAME, KEEPER_SCRIPT } from "../../../src/agent/jobs/keeper.ts";
 import { attemptUsage, parseVmHwm } from "../../../src/agent/jobs/usage.ts";
 import { chooseJobUser, parsePasswd, type UnixUser } from "../../../src/agent/jobs/users.ts";
@@ -139,6 +139,7 @@ describe("job records and /proc", () => {
     const sleeper = () => Bun.spawn(["sleep", "30"], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true });
     const live = sleeper();
     const spared = sleeper();
+    const young = sleeper();
     try {
       const rec = (p: typeof live, jobId: number): JobRecord => ({ jobId, attempt: 1, pgid: p.pid, startTime: readStartTime(p.pid)!, graceMs: 100, startedAt: 1 });
       // Slot 0: a longer record, then `live`'s over it. Slot 1: `spared`'s record, blanked.
@@ -147,15 +148,34 @@ describe("job records and /proc", () => {
       expect(slots.put(rec(live, 1))).toBe(s0);
       const s1 = slots.put(rec(spared, 2));
       slots.clear(s1);
+      // Slot 2: a group whose start time is not read yet (a job in its first 100 ms): ended unchecked.
+      const s2 = slots.put({ ...rec(young, 3), startTime: START_UNREAD });
+      expect(readFileSync(join(d, `slot-${s2}.rec`), "utf8").split("\n")[0]).toBe(`${young.pid} - 100`);
       const keeper = Bun.spawn(["/bin/sh", "-c", KEEPER_SCRIPT, KEEPER_NAME, d], { stdin: "pipe", stdout: "ignore", stderr: "ignore" });
       keeper.stdin.end();
-      expect(await keeper.exited).toBe(0);
-      expect(await Promise.race([live.exited.then(() => "ended"), Bun.sleep(2000).then(() => "running")])).toBe("ended");
+      await keeper.exited;
+      for (const p of [live, young]) expect(await Promise.race([p.exited.then(() => "ended"), Bun.sleep(2000).then(() => "running")])).toBe("ended");
       expect(spared.exitCode).toBeNull();
     } finally {
       slots.close();
-      live.kill("SIGKILL");
-      spared.kill("SIGKILL");
+      for (const p of [live, spared, young]) p.kill("SIGKILL");
+    }
+  });
+
+  test("a restarted agent takes a group whose start time was never read for the job's only if its leader started when the record says", () => {
+    const p = Bun.spawn(["sleep", "30"], { stdin: "ignore", stdout: "ignore", stderr: "ignore", detached: true });
+    try {
+      const st = readStartTime(p.pid)!;
+      const boot = bootTimeMs();
+      expect(boot).not.toBeNull();
+      const r: JobRecord = { jobId: 9, attempt: 1, pgid: p.pid, startTime: START_UNREAD, graceMs: 100, startedAt: Date.now() };
+      expect(startedNear(st, r.startedAt, boot)).toBe(true);
+      expect(groupAlive(r)).toBe(true);
+      // The same pid, but the record's job started an hour earlier: another process has that pid now.
+      expect(groupAlive({ ...r, startedAt: r.startedAt - 3_600_000 })).toBe(false);
+      expect(groupAlive({ ...r, startTime: st })).toBe(true);
+    } finally {
+      p.kill("SIGKILL");
     }
   });
 
