@@ -37,7 +37,9 @@
  * CPU-bound ratio decides: bare CPU per datagram ÷ master CPU per datagram,
  * what the throughput ratio would be if both were CPU-bound. Only when both
  * receivers were CPU-bound (≥ 95 % of a core) does the throughput ratio
- * decide. The run prints which one did, and why.
+ * decide. The run prints which one did, and why. Targets are judged on
+ * the median of the rounds (a round in which other work took a receiver's
+ * core does not decide); totals over all rounds are printed beside.
  *
  * Figures: sent/s, received/s (bare) and accepted/s (masters) summed over
  * the rounds, master drops by reason (target: all zero), kernel socket
@@ -333,7 +335,8 @@ try {
   const cpuBoundMedian = percentile(rounds.map((r) => r.cpuBoundRatio), 50);
   const bothCpuBound = bare.cpuShare >= CPU_BOUND && mst.cpuShare >= CPU_BOUND;
   const decidedBy = bothCpuBound ? "throughput" : "cpu-bound";
-  const decisive = bothCpuBound ? ratio : cpuBoundRatio;
+  // Judged on the median of the rounds: one round in which other work took a receiver's core does not decide.
+  const decisive = bothCpuBound ? roundMedian : cpuBoundMedian;
   const why = bothCpuBound
     ? `both receivers were CPU-bound (bare ${(bare.cpuShare * 100).toFixed(0)} %, master ${(mst.cpuShare * 100).toFixed(0)} % of a core): accepted/received says how they compare`
     : `the receivers were not both CPU-bound (bare ${(bare.cpuShare * 100).toFixed(0)} %, master ${(mst.cpuShare * 100).toFixed(0)} % of a core; sender ${(mst.senderCpuShare * 100).toFixed(0)} %): ${mst.senderCpuShare >= 0.9 ? "the sender was the limit, so " : ""}accepted/received (${ratio.toFixed(3)}) says little, CPU per datagram does`;
@@ -351,7 +354,7 @@ try {
   console.log(`ratio master/bare = ${ratio.toFixed(3)}  (rounds ${rounds.map((r) => r.ratio.toFixed(3)).join(", ")}; median ${roundMedian.toFixed(3)})`);
   console.log(`CPU-bound ratio (bare CPU per datagram / master CPU per datagram) = ${cpuBoundRatio.toFixed(3)}  (rounds ${rounds.map((r) => r.cpuBoundRatio.toFixed(3)).join(", ")}; median ${cpuBoundMedian.toFixed(3)})`);
   console.log(`decided by the ${decidedBy === "throughput" ? "throughput ratio" : "CPU-bound ratio"}: ${why}`);
-  if (!SMOKE) console.log(`target ≥ 0.8: ${decisive.toFixed(3)} → ${decisive >= 0.8 ? "met" : "NOT met"}`);
+  if (!SMOKE) console.log(`target ≥ 0.8 (median of the rounds): ${decisive.toFixed(3)} → ${decisive >= 0.8 ? "met" : "NOT met"}`);
   console.log(`master drops: ${dropsTotal === 0 ? "none" : Object.entries(drops).filter(([, v]) => v).map(([k, v]) => `${k} ${v}`).join(", ")}${SMOKE ? "" : `  (target 0: ${dropsTotal === 0 ? "met" : "NOT met"})`}`);
 
   /** CPU per report of this build's master ÷ another's, per round and over all rounds (1.00: the same cost). */
@@ -361,7 +364,7 @@ try {
     return { cpuUsPerDatagram: other.cpuUsPerDatagram, ratio: round(mst.cpuUsPerDatagram / other.cpuUsPerDatagram, 4), roundRatios: perRound.map((x) => round(x, 4)), roundMedian: round(percentile(perRound, 50), 4), drops: dropsOf(key) };
   };
   const history = flags.history ? versus("historyOff") : null;
-  if (history) console.log(`history + load table, CPU per report on ÷ off = ${history.ratio.toFixed(3)} (rounds ${history.roundRatios.map((x) => x.toFixed(3)).join(", ")}; median ${history.roundMedian.toFixed(3)})${SMOKE ? "" : `  (issue 15: ≤ ${HISTORY_COST_MAX}: ${history.ratio <= HISTORY_COST_MAX ? "met" : "NOT met"})`}`);
+  if (history) console.log(`history + load table, CPU per report on ÷ off = ${history.ratio.toFixed(3)} (rounds ${history.roundRatios.map((x) => x.toFixed(3)).join(", ")}; median ${history.roundMedian.toFixed(3)})${SMOKE ? "" : `  (issue 15: ≤ ${HISTORY_COST_MAX} on the median: ${history.roundMedian <= HISTORY_COST_MAX ? "met" : "NOT met"})`}`);
   const vs = vsBin ? { build: targets.find((t) => t.key === "vs")!.version, ...versus("vs"), cpuBoundRatio: round(bare.cpuUsPerDatagram / totals.vs.cpuUsPerDatagram, 4) } : null;
   if (vs) console.log(`this build ÷ --vs build, CPU per report = ${vs.ratio.toFixed(3)} (rounds ${vs.roundRatios.map((x) => x.toFixed(3)).join(", ")}; median ${vs.roundMedian.toFixed(3)}); CPU-bound ratio ${cpuBoundRatio.toFixed(3)} against its ${vs.cpuBoundRatio.toFixed(3)}`);
 
@@ -411,7 +414,7 @@ try {
       cpuBoundRatioMedian: round(cpuBoundMedian, 4),
       decidedBy,
       decidedWhy: why,
-      history: history ? { off: totals.historyOff, onOverOff: history, targetMax: HISTORY_COST_MAX, met: SMOKE ? null : history.ratio <= HISTORY_COST_MAX } : null,
+      history: history ? { off: totals.historyOff, onOverOff: history, targetMax: HISTORY_COST_MAX, met: SMOKE ? null : history.roundMedian <= HISTORY_COST_MAX } : null,
       vs: vs ? { ...vs, master: totals.vs } : null,
       roundOrders: rounds.map((r) => r.order),
       targets: SMOKE ? null : { ratioMin: 0.8, decidedBy, value: round(decisive, 4), ratioMet: decisive >= 0.8, zeroDropsMet: dropsTotal === 0 },
