@@ -392,7 +392,7 @@ try {
     met,
   };
   if (met) console.log(`targets: ${Object.entries(met).map(([k, v]) => `${k} ${v ? "met" : "NOT met"}`).join(", ")}`);
-  console.log(`wrote ${writeResult(SMOKE ? "jobs-smoke" : "jobs", result, flags.out)}`);
+  console.log(`wrote ${writeResult(SMOKE ? "jobs-smoke" : other ? "jobs-vs" : "jobs", result, flags.out)}`);
 } finally {
   for (const p of procs) p.kill("SIGTERM");
   await Promise.all(procs.map((p) => p.exited));
