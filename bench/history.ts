@@ -27,7 +27,7 @@
  *
  * --smoke: 200 hosts, 5 s each, fewer query runs (a test runs it in CI).
  */
-import { mkdtempSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags } from "./lib/args.ts";
@@ -281,6 +281,7 @@ try {
     {
       lava: version,
       smoke: flags.smoke,
+      loadAvgAtEnd: readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).map(Number),
       hosts: N,
       secondsPerMaster: SECONDS,
       ingest: {
