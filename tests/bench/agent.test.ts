@@ -1,9 +1,9 @@
 /**
  * bench/agent.ts in smoke mode (3 s window): it runs end to end against the
  * compiled binary, measures every process it starts, and the agent stays
- * within a loose bound of its measured footprint (the full run's figures
- * are in docs/performance.md; a regression to the 52 MiB it had before
- * fails here).
+ * within a bound of its measured footprint, as a ratio to the bare Bun
+ * process measured in the same run (the full run's figures are in
+ * docs/performance.md: 1.71× now; 1.87× before this round's work on it).
  */
 import { expect, test } from "bun:test";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -37,7 +37,8 @@ test("bench/agent.ts --smoke measures the agent at 4 s and 1 s beside a bare Bun
       expect(r.cpuPctOfCore).toBeGreaterThanOrEqual(0);
     }
     const agent = result.rows.find((r) => r.name === "lava agent (4 s)")!;
-    expect(agent.rssMaxBytes).toBeLessThan(50 * 1048576);
+    const bare = result.rows.find((r) => r.name === "bare bun reading /proc (4 s)")!;
+    expect(agent.rssMaxBytes / bare.rssMaxBytes).toBeLessThan(1.85);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
