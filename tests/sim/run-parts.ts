@@ -17,6 +17,14 @@ import type { ClientHost, ClientOp, Workload } from "./workload.ts";
  * Runs events until `stop()` (asked before each one) or `hardStop`; an
  * exception ends the run, as its failure. Returns how many events ran.
  */
+/** The `--break` part of a replay line: the knobs that are on, comma-separated (scripts/sim reads them back). */
+export function breakFlag(knobs: object | undefined): string {
+  const on = Object.entries(knobs ?? {})
+    .filter(([, v]) => v === true)
+    .map(([k]) => k);
+  return on.length > 0 ? ` --break ${on.join(",")}` : "";
+}
+
 export function runEvents(q: EventQueue, hardStop: number, stop: () => boolean): { events: number; failure?: string } {
   let events = 0;
   for (;;) {

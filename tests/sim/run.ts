@@ -17,6 +17,7 @@
  * Exit status: 0 when every run passed, 1 when one failed (its replay
  * command is printed), 2 on bad arguments.
  */
+import { parseFlags, usageText, type FlagSpec } from "../../bench/lib/args.ts";
 import { runSimulation, type BrokenKnobs, type SimResult } from "./simulation.ts";
 import { runDriverSimulation, type BrokenDriver } from "./driver/simulation.ts";
 
@@ -34,59 +35,39 @@ interface Args {
 
 const KNOBS = ["voteIgnoresLog", "skipPrevTermCheck", "commitPriorTerms"] as const;
 const DRIVER_KNOBS = ["applyBeforeWrite", "ackBeforeWrite"] as const;
+const COMMAND = "scripts/sim";
 
 function usage(why: string): never {
-  console.error(`scripts/sim: ${why}\nusage: scripts/sim [--driver] --seeds N [--nodes 3|5 (--driver: 1|3|5)] [--start S] [--keep-going] | [--driver] --seed S [--nodes N] [--trace]   [--break KNOB]`);
+  console.error(`${COMMAND}: ${why}\n${usageText(COMMAND, SPEC)}`);
   process.exit(2);
 }
 
+/** The flags, parsed by the one parser of bench/ and scripts/ (bench/lib/args.ts). */
+const SPEC = {
+  seeds: { kind: "string", default: null, help: "run seeds start … start+N-1 (on 3 and on 5 nodes unless --nodes)" },
+  seed: { kind: "string", default: null, help: "replay one run exactly" },
+  start: { kind: "number", default: 1, min: 0, integer: true, help: "first seed of --seeds" },
+  nodes: { kind: "string", default: null, help: "cluster size: 3 or 5 (1 too with --driver)" },
+  driver: { kind: "boolean", default: false, help: "the driver-level simulation (the RaftDriver that ships) instead of the core's" },
+  trace: { kind: "boolean", default: false, help: "print every event (with --seed)" },
+  "keep-going": { kind: "boolean", default: false, help: "do not stop at the first failing seed" },
+  break: { kind: "string", default: null, help: `break on purpose, comma-separated: ${[...KNOBS, ...DRIVER_KNOBS].join(", ")}` },
+} as const satisfies Record<string, FlagSpec>;
+
 function parse(argv: string[]): Args {
-  const a: Args = { start: 1, trace: false, keepGoing: false, driver: false };
-  for (let i = 0; i < argv.length; i++) {
-    const flag = argv[i]!;
-    const num = (): number => {
-      const v = argv[++i];
-      const n = Number(v);
-      if (v === undefined || !Number.isSafeInteger(n) || n < 0) usage(`${flag} needs a non-negative integer, got ${v ?? "nothing"}`);
-      return n;
-    };
-    switch (flag) {
-      case "--seeds":
-        a.seeds = num();
-        break;
-      case "--seed":
-        a.seed = num();
-        break;
-      case "--start":
-        a.start = num();
-        break;
-      case "--nodes":
-        a.nodes = num();
-        if (a.nodes !== 1 && a.nodes !== 3 && a.nodes !== 5) usage("--nodes must be 3 or 5 (or 1 with --driver)");
-        break;
-      case "--driver":
-        a.driver = true;
-        break;
-      case "--trace":
-        a.trace = true;
-        break;
-      case "--keep-going":
-        a.keepGoing = true;
-        break;
-      case "--break": {
-        const k = argv[++i];
-        if (KNOBS.includes(k as (typeof KNOBS)[number])) a.knobs = { ...a.knobs, [k as (typeof KNOBS)[number]]: true };
-        else if (DRIVER_KNOBS.includes(k as (typeof DRIVER_KNOBS)[number])) a.driverKnobs = { ...a.driverKnobs, [k as (typeof DRIVER_KNOBS)[number]]: true };
-        else usage(`--break needs one of ${[...KNOBS, ...DRIVER_KNOBS].join(", ")}, got ${k ?? "nothing"}`);
-        break;
-      }
-      case "-h":
-      case "--help":
-        usage("help");
-        break;
-      default:
-        usage(`unknown argument ${flag}`);
-    }
+  const f = parseFlags(COMMAND, argv, SPEC);
+  const given = (v: string | null, flag: string): number | undefined => {
+    if (v === null) return undefined;
+    const n = Number(v);
+    if (!Number.isSafeInteger(n) || n < 0) usage(`--${flag} needs a non-negative integer, got ${v}`);
+    return n;
+  };
+  const a: Args = { start: f.start, trace: f.trace, keepGoing: f["keep-going"], driver: f.driver, seeds: given(f.seeds, "seeds"), seed: given(f.seed, "seed"), nodes: given(f.nodes, "nodes") };
+  if (a.nodes !== undefined && a.nodes !== 1 && a.nodes !== 3 && a.nodes !== 5) usage("--nodes must be 3 or 5 (or 1 with --driver)");
+  for (const k of f.break === null ? [] : f.break.split(",").filter(Boolean)) {
+    if (KNOBS.includes(k as (typeof KNOBS)[number])) a.knobs = { ...a.knobs, [k as (typeof KNOBS)[number]]: true };
+    else if (DRIVER_KNOBS.includes(k as (typeof DRIVER_KNOBS)[number])) a.driverKnobs = { ...a.driverKnobs, [k as (typeof DRIVER_KNOBS)[number]]: true };
+    else usage(`--break needs one of ${[...KNOBS, ...DRIVER_KNOBS].join(", ")}, got ${k}`);
   }
   if (a.seed === undefined && a.seeds === undefined) usage("give --seeds N or --seed S");
   if (!a.driver && a.nodes === 1) usage("--nodes 1 is for --driver runs (the core-level simulation runs 3 or 5 nodes)");

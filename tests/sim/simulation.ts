@@ -18,7 +18,7 @@ import { parseRaftMessage } from "../../src/raft/schema.ts";
 import type { ConfChange, ConfState, Message, NodeId, RaftStorage, RaftTestingKnobs, Ready } from "../../src/raft/types.ts";
 import { seededRng } from "../helpers/rng.ts";
 import { InvariantViolation } from "./invariants.ts";
-import { pickWeighted, SimRun } from "./run-parts.ts";
+import { breakFlag, pickWeighted, SimRun } from "./run-parts.ts";
 import { encodeWrite, KvStore } from "./kv.ts";
 import { SimNetwork } from "./network.ts";
 import { drawParams, type SimParams } from "./params.ts";
@@ -63,10 +63,7 @@ export interface SimResult {
 }
 
 export function replayCommand(seed: number, nodes: number, knobs?: BrokenKnobs): string {
-  const broken = Object.entries(knobs ?? {})
-    .filter(([, on]) => on)
-    .map(([k]) => ` --break ${k}`)
-    .join("");
+  const broken = breakFlag(knobs);
   return `scripts/sim --seed ${seed} --nodes ${nodes}${broken}`;
 }
 

@@ -31,7 +31,7 @@ import { StoreError } from "../../../src/store/index.ts";
 import { configureLogging } from "../../../src/log/index.ts";
 import { seededRng } from "../../helpers/rng.ts";
 import { InvariantViolation } from "../invariants.ts";
-import { pickWeighted, SimRun } from "../run-parts.ts";
+import { breakFlag, pickWeighted, SimRun } from "../run-parts.ts";
 import { cloneMessage, SimNetwork } from "../network.ts";
 import { describe, streamSeed, type SimResult } from "../simulation.ts";
 import { Workload, type ClientOp } from "../workload.ts";
@@ -62,10 +62,7 @@ export interface DriverSimOptions {
 }
 
 export function driverReplayCommand(seed: number, nodes: number, knobs?: BrokenDriver): string {
-  const broken = Object.entries(knobs ?? {})
-    .filter(([, on]) => on)
-    .map(([k]) => ` --break ${k}`)
-    .join("");
+  const broken = breakFlag(knobs);
   return `scripts/sim --driver --seed ${seed} --nodes ${nodes}${broken}`;
 }
 
