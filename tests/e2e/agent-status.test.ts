@@ -6,10 +6,11 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { ctl, type Row } from "../security/lib.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 const agents: Proc[] = [];
@@ -19,12 +20,7 @@ beforeAll(async () => {
   master = await TestMaster.start({ config: "master:\n  reportInterval: 4\n" });
 }, 20_000);
 
-afterAll(async () => {
-  for (const a of agents) await a.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [...agents], masters: [master], work }));
 
 async function hostsJson(): Promise<Row[]> {
   const r = await ctl(master, ["hosts", "--json"]);

@@ -12,11 +12,12 @@
  *   - every step is in the audit log.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const TTL_SEC = 4;
 let master: TestMaster;
@@ -43,12 +44,7 @@ beforeAll(async () => {
   await waitFor(async () => (await master.api<Row[]>("/api/v1/hosts")).body.some((h) => h.host === "ap1" && h.connected === true), 20_000, "agent connected");
 }, 40_000);
 
-afterAll(async () => {
-  await agent?.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [agent], masters: [master], work }));
 
 test("a command that needs approval: held; the requester cannot approve; another admin approves and it runs", async () => {
   const marker = join(work, "approved-marker");

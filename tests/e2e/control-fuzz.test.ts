@@ -8,7 +8,6 @@
  * the well-behaved agent must keep reporting and answer an exec correctly.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
@@ -17,6 +16,7 @@ import { waitFor } from "../helpers/wait.ts";
 import { AgentMessageSchema, parseMessage } from "../../src/control/index.ts";
 import { newHostKey, signedRegister } from "../helpers/host-key.ts";
 import type { HostKey } from "../../src/auth/index.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const SEED = Number(process.env.LAVA_FUZZ_SEED ?? 20261201);
 const MESSAGES = 10_000;
@@ -36,12 +36,7 @@ beforeAll(async () => {
   await waitFor(async () => (await master.api<Row[]>("/api/v1/load")).body.find((h) => h.host === "good" && h.load1 !== null), 15_000, "the good agent reporting");
 }, 30_000);
 
-afterAll(async () => {
-  await good?.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [good], masters: [master], work }));
 
 /** One raw connection: counts the `error` answers it gets. */
 class Fuzzer {

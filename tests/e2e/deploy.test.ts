@@ -10,11 +10,12 @@
  *   - a host without the action refuses it; everything is audited.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const HOSTS = ["dp1", "dp2", "dp3"];
 let master: TestMaster;
@@ -51,12 +52,7 @@ beforeAll(async () => {
   }, 20_000, "three agents connected");
 }, 40_000);
 
-afterAll(async () => {
-  for (const a of agents) await a.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [...agents], masters: [master], work }));
 
 test("two waves, a host of the first fails: the second wave is not started; exit 1; audited", async () => {
   const r = await ctl(["deploy", "web", "--hosts", HOSTS.join(","), "--wave-size", "2", "--param", "branch=main", "--param", "env=production"]);

@@ -4,11 +4,12 @@
  * `lava ctl` as a user runs it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { appendFileSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLava, ensureBinary, cleanEnv } from "../helpers/binary.ts";
 import { Proc, startAgent, tempDir, TestMaster, writeProcFixture } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const HOSTS = ["ex1", "ex2", "ex3"];
 const OUTPUT_LIMIT = 1000;
@@ -56,12 +57,7 @@ beforeAll(async () => {
   }, 20_000, "three agents connected");
 }, 40_000);
 
-afterAll(async () => {
-  for (const a of agents) await a.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [...agents], masters: [master], work }));
 
 describe("exec with real agents", () => {
   test("broadcast: every host's output, prefixed; exit 0; --json has one object per host", async () => {

@@ -8,11 +8,12 @@
  * job processes carry LAVA_JOB_ID and LAVA_JOB_ATTEMPT.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { agentStateDir, startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { jobClient, jobProcs } from "../helpers/jobs.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const work = tempDir("lava-fence-");
 const fixture = writeProcFixture(join(work, "proc"));
@@ -61,12 +62,7 @@ beforeAll(async () => {
   await waitFor(async () => (await master.api<{ status: string }[]>("/api/v1/load")).body.filter((h) => h.status === "ok").length === 2, 15_000, "two ok hosts");
 }, 30_000);
 
-afterAll(async () => {
-  await Promise.all([...agents.values()].map((a) => a.proc.stop()));
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [...agents.values()].map((a) => a.proc), masters: [master], work }));
 
 describe("one attempt at a time", () => {
   test("SIGKILL of the agent mid-job (--retries 1): the keeper ends the orphan at once, the retry never overlaps it", async () => {

@@ -5,12 +5,13 @@
  * begin times, and bad input refused before anything is written.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { startAgent, tempDir, TestMaster, type Proc } from "../helpers/cluster.ts";
 import { jobClient, jobProcs, procWithCpus, type Job } from "../helpers/jobs.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const work = tempDir("lava-ops-");
 // Jobs run as nobody: what they write goes where nobody may write.
@@ -29,12 +30,7 @@ beforeAll(async () => {
   await waitFor(async () => (await master.api<{ status: string }[]>("/api/v1/load")).body.filter((h) => h.status === "ok").length === 2, 15_000, "two ok hosts");
 }, 30_000);
 
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop()));
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [...agents], masters: [master], work }));
 
 describe("arrays", () => {
   test("a 1,000-element array with %50 never has more than 50 elements running; it is one id, folded in `ctl jobs`, and `ctl wait` waits for all", async () => {

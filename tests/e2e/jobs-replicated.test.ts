@@ -4,13 +4,13 @@
  * restart and a leader failover (it used to be written only with the end).
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { jobClient, type Job } from "../helpers/jobs.ts";
 import { TestCluster } from "../helpers/masters.ts";
 import type { TestMaster } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let cluster: TestCluster;
 let agent: Proc;
@@ -25,12 +25,7 @@ beforeAll(async () => {
   agent = await cluster.startAgent("r1", writeProcFixture(join(work, "proc")));
 }, 60_000);
 
-afterAll(async () => {
-  await agent?.stop();
-  await cluster?.stop();
-  cluster?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [agent], masters: [cluster], work }));
 
 describe("startedAt", () => {
   test("is replicated at the start, and survives a follower restart and a leader failover while the job runs", async () => {

@@ -3,11 +3,12 @@
  * agents that run real processes; `lava ctl` submits, waits, cancels.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { runLava } from "../helpers/binary.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 const agents = new Map<string, Proc>();
@@ -55,12 +56,7 @@ beforeAll(async () => {
   }, 15_000, "two ok hosts");
 }, 30_000);
 
-afterAll(async () => {
-  await Promise.all([...agents.values()].map((a) => a.stop()));
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [...agents.values()], masters: [master], work }));
 
 describe("jobs", () => {
   test("output and exit codes are captured; `ctl wait` exits 0 for DONE, 1 otherwise", async () => {

@@ -4,11 +4,12 @@
  * answer back, however long the command is silent.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { tempDir, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { TestCluster } from "../helpers/masters.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let cluster: TestCluster;
 let agent: Proc;
@@ -21,12 +22,7 @@ beforeAll(async () => {
   agent = await cluster.startAgent("c1", writeProcFixture(join(work, "proc")), ["--config", cfg]);
 }, 60_000);
 
-afterAll(async () => {
-  await agent?.stop();
-  await cluster?.stop();
-  cluster?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [agent], masters: [cluster], work }));
 
 describe("exec through a follower", () => {
   test("the answer streams back through the follower, even after more than the HTTP idle timeout (10 s) of silence", async () => {

@@ -9,10 +9,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { rmSync } from "node:fs";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { audit, ctl, host, mint, refused } from "../security/lib.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const TTL_S = 3;
 let master: TestMaster;
@@ -23,12 +23,7 @@ beforeAll(async () => {
   master = await TestMaster.start({ config: `master:\n  reportInterval: 1\n  sessionTokenTtl: ${TTL_S}\n` });
 }, 20_000);
 
-afterAll(async () => {
-  for (const a of agents) await a.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [...agents], masters: [master], work }));
 
 const registrations = async (name: string) => (await audit(master, "host.register")).filter((r) => r.target === name && r.result === "ok").length;
 

@@ -5,11 +5,12 @@
  * fetches it, checks it, replaces itself and comes back on the new version.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, mkdirSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { cleanEnv, ensureBinary, REPO, runLava } from "../helpers/binary.ts";
 import { Proc, tempDir, TestMaster } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const NEW_VERSION = "9.9.9-test";
 const work = tempDir("lava-upgrade-");
@@ -48,12 +49,7 @@ beforeAll(async () => {
   await waitFor(async () => (await master.api<Row[]>("/api/v1/hosts")).body.find((h) => h.host === "up1" && h.connected === true), 15_000, "agent up1 connected");
 }, 60_000);
 
-afterAll(async () => {
-  await agent?.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [agent], masters: [master], work }));
 
 describe("agent self-update", () => {
   test("the master serves its own executable with its sha256 and version", async () => {

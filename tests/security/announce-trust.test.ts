@@ -7,11 +7,12 @@
  * the agent keeps reporting to its master.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { cpSync, rmSync } from "node:fs";
+import { cpSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { host, type Row } from "./lib.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 let copy: TestMaster;
@@ -24,14 +25,7 @@ beforeAll(async () => {
   await waitFor(async () => (await host(master, "follower"))?.status === "ok", 15_000, "agent ok");
 }, 30_000);
 
-afterAll(async () => {
-  await agent?.stop();
-  await copy?.stop();
-  await master?.stop();
-  copy?.cleanup();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [agent], masters: [copy, master], work }));
 
 describe("announces from a copy of the data dir", () => {
   test("the agent ignores the copy's signed announces and keeps reporting to its own master", async () => {

@@ -7,13 +7,14 @@
  * lava.db grew by less than 1 MiB. LAVA_FUZZ_SEED replays a run.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { rmSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { seededRng } from "../helpers/rng.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { RawAgent } from "../master/raw-agent.ts";
 import { ctl, lastIndex, refused, type Row } from "./lib.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const SEED = Number(process.env.LAVA_FUZZ_SEED ?? 20261206);
 const MESSAGES = 10_000;
@@ -48,14 +49,7 @@ beforeAll(async () => {
   abuser = await RawAgent.connect(master, "abuser");
 }, 60_000);
 
-afterAll(async () => {
-  await abuser?.close();
-  await bystander?.close();
-  await victim?.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [abuser, bystander, victim], masters: [master], work }));
 
 /** What must not change: every job in full, every other host's durable fields. */
 async function snapshot() {

@@ -5,11 +5,12 @@
  * master and agent, `lava ctl` as a user runs it.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, symlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { Proc, startAgent, tempDir, TestMaster, writeProcFixture } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const work = tempDir("lava-sec-exec-");
 let master: TestMaster;
@@ -31,12 +32,7 @@ beforeAll(async () => {
   await waitFor(async () => (await master.api<{ host: string; connected: boolean }[]>("/api/v1/hosts")).body.some((h) => h.host === "sec-exec" && h.connected), 20_000, "agent connected");
 }, 40_000);
 
-afterAll(async () => {
-  await agent?.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [agent], masters: [master], work }));
 
 describe("master.exec.deny cannot be walked around by a symlink", () => {
   test("a link to a denied file passes the master's text check but the agent refuses what it resolves to; nothing runs", async () => {

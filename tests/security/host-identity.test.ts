@@ -10,12 +10,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { rmSync } from "node:fs";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { newHostKey, signedRegister } from "../helpers/host-key.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { RawAgent, type Msg } from "../master/raw-agent.ts";
 import { audit, ctl, host, lastIndex, mint, refused, type Row } from "./lib.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 let real: Proc;
@@ -30,12 +30,7 @@ beforeAll(async () => {
   await waitFor(async () => (await host(master, "realhost"))?.status === "ok", 15_000, "realhost ok");
 }, 30_000);
 
-afterAll(async () => {
-  await real?.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [real], masters: [master], work }));
 
 /** Opens a connection with `token`, sends `msg`, and returns the answer and how the connection closed. */
 async function attempt(msg: unknown, token: string | null = agentToken): Promise<{ answer: Msg; code: number; agent: RawAgent }> {

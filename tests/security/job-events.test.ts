@@ -9,11 +9,12 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { rmSync, statSync } from "node:fs";
+import { statSync } from "node:fs";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { RawAgent } from "../master/raw-agent.ts";
 import { ctl, lastIndex, refused, type Row } from "./lib.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 let victim: Proc;
@@ -37,13 +38,7 @@ beforeAll(async () => {
   }, 10_000, "job running on victim");
 }, 40_000);
 
-afterAll(async () => {
-  await attacker?.close();
-  await victim?.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [attacker, victim], masters: [master], work }));
 
 const finished = (id: number, attempt: number, extra: Row = {}) => ({ type: "job_event", eventId: `evil-${id}-${attempt}-${Math.random()}`, jobId: id, attempt, event: "finished", at: Date.now(), state: "DONE", exitCode: 0, stdout: "forged", ...extra });
 

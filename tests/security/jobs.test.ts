@@ -6,11 +6,12 @@
  * secrets in a job's environment or another subject's output.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { startAgent, tempDir, TestMaster, type Proc } from "../helpers/cluster.ts";
 import { jobClient, procWithCpus, type Job } from "../helpers/jobs.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const work = tempDir("lava-sec-jobs-");
 chmodSync(work, 0o755);
@@ -30,12 +31,7 @@ beforeAll(async () => {
   await waitFor(async () => (await master.api<{ status: string }[]>("/api/v1/load")).body.filter((h) => h.status === "ok").length === 2, 20_000, "two ok hosts");
 }, 30_000);
 
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop()));
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [...agents], masters: [master], work }));
 
 const ended = (j: Job) => !["PEND", "RUN"].includes(j.state);
 

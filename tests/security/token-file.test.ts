@@ -4,13 +4,14 @@
  * LAVA_TOKEN_FILE keep the token in a file (mode 0600) for agent and ctl.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { readFileSync, rmSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { writePrivateFile } from "../../src/auth/index.ts";
 import { runLava } from "../helpers/binary.ts";
 import { spawnLava, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { host, mint } from "./lib.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 let agent: Proc | null = null;
@@ -20,12 +21,7 @@ beforeAll(async () => {
   master = await TestMaster.start();
 }, 20_000);
 
-afterAll(async () => {
-  await agent?.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(work, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [agent], masters: [master], work }));
 
 describe("tokens from files", () => {
   test("the agent reads --token-file; its command line and environment hold no token", async () => {

@@ -2,22 +2,17 @@
  * Everything a seed decides about a driver-level run, drawn up front from
  * its own random stream (printed as the first line of a trace).
  */
+import type { DriverConfig } from "../../../src/master/raft/driver.ts";
 import type { NetworkProfile } from "../network.ts";
 import { between, drawNet, pick } from "../params.ts";
 
-export interface DriverSimParams {
+/** The driver's own settings a seed draws (the rest of DriverConfig is the run's: id, rng, hooks). */
+type DrawnDriverConfig = Pick<DriverConfig, "tickMs" | "electionTicks" | "heartbeatTicks" | "batchSize" | "maxInflight" | "resyncThreshold" | "keepEntries" | "proposalTimeoutMs">;
+
+export interface DriverSimParams extends DrawnDriverConfig {
   nodes: number;
-  tickMs: number;
   /** Per master: its timers run this much fast or slow (1 ± drift). */
   clockDrift: number;
-  electionTicks: number;
-  heartbeatTicks: number;
-  batchSize: number;
-  maxInflight: number;
-  resyncThreshold: number;
-  /** Applied entries kept before the log is compacted (raft.keepEntries). */
-  keepEntries: number;
-  proposalTimeoutMs: number;
   /** Longest wait for the event loop's next turn (setImmediate: group commit). */
   turnDelayMsMax: number;
   net: NetworkProfile;
