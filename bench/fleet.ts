@@ -5,9 +5,13 @@
  * against the compiled master for S seconds, restarting the master half-way.
  *
  *   bun bench/fleet.ts [--hosts 10000] [--seconds 60] [--no-restart] [--seed 1] [--smoke] [--out FILE]
+ *   bun bench/fleet.ts --failover [--hosts 10000] [--settle 35] [--smoke]    (bench/lib/fleet-failover.ts)
  *
  * --smoke: 100 agents, 6 s (restart at 3 s), 2 ctl runs, no targets judged;
  * a test runs it in CI so the benchmark cannot rot.
+ *
+ * --failover: three masters instead, the leader SIGKILLed under the fleet
+ * (bench/lib/fleet-failover.ts says what it measures); → fleet-failover.json.
  *
  * Measured:
  * - master RSS per host: (RSS with every host registered and reporting −
@@ -22,14 +26,20 @@
  *   output checked to hold N entries (target ≤ 100 ms), against `lava version`
  *   (process start cost) in the same run.
  *
- * The simulated agents (bench/lib/fleet-sim.ts) follow the real agent's
- * timing and reconnect rules (src/agent/schedule.ts, backoff.ts with a 10 s
- * first delay). The whole run takes about S + 60 s; every process it starts
- * is stopped at the end, also on error.
+ * - `POST /api/v1/jobs` with N hosts registered: `--submits` held jobs
+ *   (accepted, written, never placed) and as many refused ones (asking more
+ *   cpus than any host has: the submit-time check alone, nothing written),
+ *   each timed from this process, one at a time.
+ *
+ * The simulated agents (bench/lib/fleet-sim.ts) run the real agent's
+ * connection state machine (src/agent/connection/) and report timing
+ * (src/agent/schedule.ts), with a 10 s reconnectMin. The whole run takes
+ * about S + 60 s; every process it starts is stopped at the end, also on
+ * error.
  */
 import { join } from "node:path";
 import { parseFlags } from "./lib/args.ts";
-import { LineChild } from "./lib/child.ts";
+import { runFailover } from "./lib/fleet-failover.ts";
 import { bucketWindow, BUCKET_MS, FleetSim } from "./lib/fleet-sim.ts";
 import { BenchMaster, LIFT_REGISTRATION_LIMITS, masterConfigFile, binaryIsStale, binaryVersion, lavaBinary, type StatusBody } from "./lib/master.ts";
 import { cpuShare, renice, sample, sysctl, type ProcSample } from "./lib/proc.ts";
@@ -49,8 +59,13 @@ const flags = parseFlags("bun bench/fleet.ts", process.argv.slice(2), {
   "after-restart": { kind: "number", default: 10, min: 1, help: "seconds after the restart examined on their own" },
   lava: { kind: "string", default: null, help: "lava binary (default dist/lava; built if missing)" },
   "cpu-prof": { kind: "string", default: null, help: "run the master from source under `bun --cpu-prof-md`, profiles into this dir" },
+  submits: { kind: "number", default: 50, min: 1, integer: true, help: "timed job submissions with every host registered (held ones, and as many refused)" },
+  failover: { kind: "boolean", default: false, help: "three masters, SIGKILL the leader under the fleet (bench/lib/fleet-failover.ts) instead of the restart run" },
+  settle: { kind: "number", default: 35, min: 0, help: "--failover: seconds the fleet runs before the kill (a ping interval: masters' advice to agents is current)" },
+  "failover-timeout": { kind: "number", default: 60, min: 5, help: "--failover: give up waiting for the channels this long after the kill" },
+  "master-config": { kind: "string", default: "", help: "YAML lines (indented two spaces) added under `master:` (e.g. '  wsResumePerSec: 1000\n')" },
   smoke: { kind: "boolean", default: false, help: "100 agents, 6 s with the restart, 2 ctl runs, no targets judged: a quick check that it all works (CI)" },
-  out: { kind: "string", default: null, help: "JSON result file (default bench/results/fleet.json)" },
+  out: { kind: "string", default: null, help: "JSON result file (default bench/results/fleet.json, fleet-failover.json)" },
 });
 const SMOKE = flags.smoke;
 const SECONDS = SMOKE ? Math.min(flags.seconds, 6) : flags.seconds;
@@ -61,6 +76,24 @@ const bin = lavaBinary(flags.lava);
 const version = binaryVersion(bin);
 const stale = binaryIsStale(bin);
 const N = SMOKE ? Math.min(flags.hosts, 100) : flags.hosts;
+const SUBMITS = SMOKE ? Math.min(flags.submits, 5) : flags.submits;
+
+if (flags.failover) {
+  await runFailover({
+    bin,
+    hosts: N,
+    seed: flags.seed,
+    sockets: flags.sockets,
+    regRate: flags["reg-rate"],
+    settleS: SMOKE ? Math.min(flags.settle, 2) : flags.settle,
+    timeoutS: flags["failover-timeout"],
+    renice: flags.renice,
+    smoke: SMOKE,
+    out: flags.out,
+    masterConfig: flags["master-config"] ?? "",
+  });
+  process.exit(0);
+}
 
 async function timed(argv: string[]): Promise<{ ms: number; code: number; stdout: string; stderr: string }> {
   const t0 = performance.now();
@@ -111,7 +144,6 @@ function raisePriority(): number | null {
 
 let master: BenchMaster | null = null;
 let sim: FleetSim | null = null;
-let announceSink: LineChild | null = null;
 
 try {
   console.log(`lava fleet bench: ${fmtInt(N)} agents, ${SECONDS} s${flags.restart ? ", master restarted half-way" : ""}; Bun ${Bun.version}; ${version}${stale ? " (binary older than src/)" : ""}`);
@@ -122,7 +154,7 @@ try {
   // admin token): the per-token and per-address registration limits (docs/security.md) are lifted for the
   // bench; the upgrade admission (wsAdmitPerSec) still protects the master.
   master = await BenchMaster.start({
-    args: ["--config", masterConfigFile(LIFT_REGISTRATION_LIMITS)],
+    args: ["--config", masterConfigFile(LIFT_REGISTRATION_LIMITS + (flags["master-config"] ?? ""))],
     bin: cpuProf ? [process.execPath, "--cpu-prof-md", `--cpu-prof-dir=${cpuProf}`, join(import.meta.dir, "..", "src", "main.ts")] : bin,
   });
   if (cpuProf) console.log(`master runs from source under the CPU profiler; profiles in ${cpuProf} when it stops`);
@@ -133,10 +165,7 @@ try {
   console.log(`master idle: RSS ${fmtMiB(idle.rssBytes)}`);
 
   // ---- set-up: every agent registers (paced below the master's admission rate)
-  announceSink = LineChild.spawn([process.execPath, join(import.meta.dir, "lib", "udp-sink.ts")]);
-  const { port: announcePort } = await announceSink.next<{ port: number }>();
   const s = await FleetSim.create({
-    announcePort,
     hosts: N,
     seed: flags.seed,
     sockets: flags.sockets,
@@ -155,7 +184,6 @@ try {
   const setup503 = s.counters.rejected503;
   const afterRegistration = sample(m.pid);
   console.log(`registered ${fmtInt(N)} agents in ${(regMs / 1000).toFixed(1)} s (${s.counters.rejected503} × 503, ${s.counters.connectFailures} failures); master RSS ${fmtMiB(afterRegistration.rssBytes)}`);
-  s.resetRounds();
 
   // ---- warm-up: every host reports (its phase offset is under one interval), then RSS steady
   const intervalMs = 4000;
@@ -196,6 +224,25 @@ try {
     fetchMs.push(performance.now() - t0);
   }
   const fetchP50 = percentile(fetchMs, 50);
+
+  // ---- POST /api/v1/jobs with N hosts registered: accepted (held: written, never placed), refused by the check alone, and held on one named host.
+  const submit = async (body: object, want: number): Promise<number> => {
+    const t0 = performance.now();
+    const res = await fetch(`http://${m.addr}/api/v1/jobs`, { method: "POST", headers: { authorization: `Bearer ${m.adminToken}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const text = await res.text();
+    const ms = performance.now() - t0;
+    if (res.status !== want) throw new Error(`POST /api/v1/jobs ${JSON.stringify(body)}: HTTP ${res.status} (expected ${want}): ${text.slice(0, 300)}`);
+    return ms;
+  };
+  const submitMs = { held: [] as number[], refused: [] as number[], named: [] as number[] };
+  for (let k = 0; k < SUBMITS; k++) {
+    submitMs.held.push(await submit({ argv: ["true"], hold: true }, 201));
+    submitMs.refused.push(await submit({ argv: ["true"], cpus: 60_000 }, 400));
+    submitMs.named.push(await submit({ argv: ["true"], hold: true, hosts: ["sim-00042"] }, 201));
+  }
+  const submitFig = (xs: number[]) => ({ p50Ms: round(percentile(xs, 50), 2), p90Ms: round(percentile(xs, 90), 2), maxMs: round(Math.max(...xs), 2) });
+  const submits = { runs: SUBMITS, held: submitFig(submitMs.held), refused: submitFig(submitMs.refused), namedHost: submitFig(submitMs.named) };
+  console.log(`POST /api/v1/jobs with ${fmtInt(N)} hosts (${SUBMITS} each): held p50 ${submits.held.p50Ms} ms (p90 ${submits.held.p90Ms}); refused (never fits) p50 ${submits.refused.p50Ms} ms (p90 ${submits.refused.p90Ms}); held on a named host p50 ${submits.namedHost.p50Ms} ms (p90 ${submits.namedHost.p90Ms})`);
   const loadP50 = percentile(loadMs, 50);
   const versionP50 = percentile(versionMs, 50);
   const statusP50 = percentile(statusMs, 50);
@@ -402,6 +449,7 @@ try {
       ctlStatus: { runs: statusMs.map((x) => round(x, 1)), p50Ms: round(statusP50, 1) },
       apiLoadFetch: { runs: fetchMs.map((x) => round(x, 1)), p50Ms: round(fetchP50, 1) },
       ctlOverVersion: round(loadP50 / versionP50, 3),
+      submits,
       simulator: { ...counters, ...rs.counters },
       targets: SMOKE ? null : { rssPerHostMaxBytes: 1024, rssMet, burstMaxOverMean: 2, burstMet, ctlLoadMaxMs: 100, ctlMet },
       timeline: ticks,
@@ -412,6 +460,5 @@ try {
 } finally {
   await sim?.stop();
   await master?.dispose();
-  await announceSink?.stop();
 }
 process.exit(0);

@@ -37,7 +37,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseFlags } from "./lib/args.ts";
 import { EtcdCluster, etcdBinary, etcdPut, etcdVersion } from "./lib/etcd.ts";
-import { BenchMaster, binaryVersion, lavaBinary } from "./lib/master.ts";
+import { BenchMaster, binaryVersion, clusterLeader, lavaBinary } from "./lib/master.ts";
 import { writeResult } from "./lib/results.ts";
 import { percentile, round } from "./lib/stats.ts";
 import { freePorts } from "../tests/helpers/masters.ts";
@@ -137,30 +137,6 @@ async function rate(sys: System, addr: string, clients: number, secs: number): P
   return { clients, writesPerSec: round(lat.length / elapsed, 1), p50Ms: round(percentile(lat, 50), 3), p99Ms: round(percentile(lat, 99), 3), failed };
 }
 
-async function lavaHealth(addr: string): Promise<{ state: string; node_id: number; leader_id: number; term: number } | null> {
-  try {
-    const res = await fetch(`http://${addr}/_raft/health`, { signal: AbortSignal.timeout(500) });
-    return res.ok ? ((await res.json()) as { state: string; node_id: number; leader_id: number; term: number }) : null;
-  } catch {
-    return null;
-  }
-}
-
-async function lavaLeader(ms: BenchMaster[]): Promise<BenchMaster> {
-  return waitFor(
-    async () => {
-      const live = ms.filter((m) => m.proc && m.proc.exitCode === null && m.proc.signalCode === null);
-      const hs = await Promise.all(live.map((m) => lavaHealth(m.addr)));
-      const lead = hs.find((h) => h?.state === "Leader");
-      if (!lead || !hs.every((h) => h && h.leader_id === lead.node_id && h.term === lead.term)) return null;
-      return ms[lead.node_id - 1]!;
-    },
-    10_000,
-    "an agreed leader",
-    5,
-  );
-}
-
 /**
  * A writer that keeps one write in flight, trying the members in turn.
  * Resolves the time from the kill to the first write acknowledged after it.
@@ -244,7 +220,7 @@ try {
   for (let k = 0; k < rounds; k++) {
     for (const clients of [1, 64]) {
       for (const v of variants) {
-        const leader = await lavaLeader(v.cluster);
+        const leader = await clusterLeader(v.cluster);
         (clients === 1 ? v.runs.solo1 : v.runs.solo64).push(await rate(v.single, v.solo.addr, clients, per));
         (clients === 1 ? v.runs.c1 : v.runs.c64).push(await rate(v.three, leader.addr, clients, per));
       }
@@ -262,7 +238,7 @@ try {
           await v.solo.restart();
         }),
       );
-      const lead = await lavaLeader(v.cluster);
+      const lead = await clusterLeader(v.cluster);
       v.clusterKill.push(await timeToNextWrite(v.three, v.cluster.map((m) => m.addr), () => lead.kill9()));
       await lead.restart();
     }

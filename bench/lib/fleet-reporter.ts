@@ -13,12 +13,28 @@
  * with the old key while the control channel is down; a send the socket
  * refuses is counted and its seq not used.
  *
- * Messages in: init, session, gen (master restarted), stats, stop.
+ * Reports go where the host's session says (the `udpPort` of its
+ * `registered`), and elsewhere after a `retarget` (the connection machine
+ * following a new leader's announce).
+ *
+ * Announces: each host registers the port of the socket it reports from
+ * (as the agent does), so the masters' MASTER_ANNs arrive here. Each is
+ * judged by the agent's own intake (src/agent/announce-intake.ts: AUTH tag
+ * with the session key, replay by term and seq, membership); one that names
+ * a leader other than the last one passed on, or says the master forgot the
+ * host, goes to the main thread (in batches), where the host's connection
+ * machine takes it. The others would change nothing there, and 2,500 a
+ * second would cost the thread that holds the channels for nothing.
+ *
+ * Messages in: init, session, retarget, gen (master restarted), stats, stop.
  * Times are absolute ms (performance.timeOrigin + performance.now()), so
  * both threads share one clock.
  */
 import type { udp } from "bun";
+import { AnnounceIntake } from "../../src/agent/announce-intake.ts";
+import type { Membership } from "../../src/agent/announce.ts";
 import type { Rng } from "../../src/agent/backoff.ts";
+import type { ReportSession } from "../../src/agent/reporter.ts";
 import { nextReportDelayMs, phaseOffsetMs } from "../../src/agent/schedule.ts";
 import { encodeReport } from "../../src/wire/index.ts";
 import { mulberry32 } from "./stats.ts";
@@ -32,8 +48,10 @@ const AUTH_END = 44;
 export const absNow = (): number => performance.timeOrigin + performance.now();
 
 export type ReporterIn =
-  | { type: "init"; hosts: number; seed: number; sockets: number; udpPort: number; epochAbs: number }
-  | { type: "session"; i: number; hostId: number; key: Uint8Array; gen: number; intervalMs: number; resumeSeq?: number }
+  | { type: "init"; hosts: number; seed: number; sockets: number; epochAbs: number }
+  /** `udpPort`: where its reports go (the master's, from `registered`). */
+  | { type: "session"; i: number; hostId: number; key: Uint8Array; gen: number; intervalMs: number; udpPort: number; resumeSeq?: number }
+  | { type: "retarget"; i: number; port: number }
   | { type: "gen"; gen: number }
   | { type: "stats" }
   | { type: "stop" };
@@ -45,6 +63,9 @@ export interface ReporterCounters {
   sendRefused: number;
   sendErrors: number;
   socketErrors: number;
+  /** Announces received, and of them passed on to the connection machines. */
+  announces: number;
+  announcesPassed: number;
 }
 
 export interface ReporterStats {
@@ -58,7 +79,18 @@ export interface ReporterStats {
   counters: ReporterCounters;
 }
 
-export type ReporterOut = { type: "ready" } | { type: "stats"; stats: ReporterStats } | { type: "error"; error: string };
+/** An announce for host `i`'s connection machine (all masters run on 127.0.0.1 here). */
+export interface AnnounceNote {
+  i: number;
+  leaderAddr: string;
+  membership: Membership;
+  /** The port it came from (the leader's report socket) and where reports go now. */
+  fromPort: number;
+  targetPort: number;
+}
+
+/** `ports`: the report sockets' ports (host i reports from, and registers, ports[i % sockets]). */
+export type ReporterOut = { type: "ready"; ports: number[] } | { type: "stats"; stats: ReporterStats } | { type: "announces"; notes: AnnounceNote[] } | { type: "error"; error: string };
 
 export function hostnameOf(i: number): string {
   return `sim-${String(i).padStart(5, "0")}`;
@@ -74,6 +106,10 @@ interface Host {
   intervalMs: number;
   armed: boolean;
   template: Uint8Array;
+  /** What the agent's reporter knows of its session (announces are judged on it); null before the first. */
+  session: ReportSession | null;
+  /** leaderAddr of the last announce passed on. */
+  passedLeader: string | null;
 }
 
 /** Binary min-heap of (time, host index) on parallel arrays. */
@@ -137,8 +173,32 @@ declare const self: Worker;
 if (typeof self !== "undefined" && !Bun.isMainThread) {
   let hosts: Host[] = [];
   let sockets: udp.Socket<"buffer">[] = [];
-  let udpPort = 0;
   let epochAbs = 0;
+  const byHostId = new Map<number, number>();
+  const intake = new AnnounceIntake(false);
+  let notes: AnnounceNote[] = [];
+  let flushTimer: ReturnType<typeof setTimeout> | null = null;
+  const flush = (): void => {
+    flushTimer = null;
+    if (notes.length) self.postMessage({ type: "announces", notes } satisfies ReporterOut);
+    notes = [];
+  };
+  const onDatagram = (buf: Buffer, port: number, address: string): void => {
+    const d = new Uint8Array(buf.buffer, buf.byteOffset, buf.length);
+    // The host is the one the AUTH block names (a bench socket is shared by many hosts).
+    if (d.length < 16) return;
+    const i = byHostId.get(new DataView(d.buffer, d.byteOffset, d.length).getUint32(12, false));
+    c.announces++;
+    if (i === undefined) return;
+    const h = hosts[i]!;
+    const ev = intake.take(d, { address, port }, { session: h.session, intervalMs: h.intervalMs, setIntervalMs: (ms) => (h.intervalMs = ms) }, () => true);
+    if (!ev || ev.type !== "announce") return;
+    if (ev.leaderAddr === h.passedLeader && ev.membership !== "inactive") return;
+    h.passedLeader = ev.leaderAddr;
+    c.announcesPassed++;
+    notes.push({ i, leaderAddr: ev.leaderAddr, membership: ev.membership, fromPort: ev.from.port, targetPort: ev.reportTarget?.port ?? 0 });
+    flushTimer ??= setTimeout(flush, 5);
+  };
   let masterGen = 1;
   let timer: ReturnType<typeof setTimeout> | null = null;
   let timerAt = Infinity;
@@ -152,7 +212,7 @@ if (typeof self !== "undefined" && !Bun.isMainThread) {
     currentSends: [],
     latenessHist: new Array<number>(1001).fill(0),
     latenessMaxBySecond: [],
-    counters: { sent: 0, sentCurrent: 0, sentStale: 0, sendRefused: 0, sendErrors: 0, socketErrors: 0 },
+    counters: { sent: 0, sentCurrent: 0, sentStale: 0, sendRefused: 0, sendErrors: 0, socketErrors: 0, announces: 0, announcesPassed: 0 },
   };
   const c = stats.counters;
 
@@ -173,7 +233,7 @@ if (typeof self !== "undefined" && !Bun.isMainThread) {
     while (stats.latenessMaxBySecond.length <= sec) stats.latenessMaxBySecond.push(0);
     if (late > stats.latenessMaxBySecond[sec]!) stats.latenessMaxBySecond[sec] = Math.round(late);
     heap.push(now + nextReportDelayMs(h.intervalMs, h.rng), i);
-    if (!h.hasher) return;
+    if (!h.hasher || !h.session) return;
     const seq = h.seq + 1;
     scratch.set(h.template);
     scratch[SEQ_AT] = seq >>> 24;
@@ -186,7 +246,7 @@ if (typeof self !== "undefined" && !Bun.isMainThread) {
     m.digest(digest);
     scratch.set(digest.subarray(0, 24), TAG_AT);
     try {
-      if (!sockets[h.sock]!.send(scratch, udpPort, "127.0.0.1")) {
+      if (!sockets[h.sock]!.send(scratch, h.session.target.port, h.session.target.ip)) {
         c.sendRefused++;
         return;
       }
@@ -220,14 +280,13 @@ if (typeof self !== "undefined" && !Bun.isMainThread) {
   const onMessage = async (msg: ReporterIn): Promise<void> => {
     switch (msg.type) {
       case "init": {
-        udpPort = msg.udpPort;
         epochAbs = msg.epochAbs;
         for (let k = 0; k < msg.sockets; k++) {
           sockets.push(
             await Bun.udpSocket({
               hostname: "127.0.0.1",
               port: 0,
-              socket: { data() {}, error: () => void c.socketErrors++ },
+              socket: { data: (_s, buf, port, address) => onDatagram(buf, port, address), error: () => void c.socketErrors++ },
             }),
           );
         }
@@ -242,9 +301,11 @@ if (typeof self !== "undefined" && !Bun.isMainThread) {
           gen: 0,
           intervalMs: 4000,
           armed: false,
+          session: null,
+          passedLeader: null,
           template: encodeReport({ ...rep, load1: 0.1 + (i % 37) / 20, procsTotal: 200 + (i % 300) }, { hostId: 0, seq: 0, key: zeroKey }),
         }));
-        self.postMessage({ type: "ready" } satisfies ReporterOut);
+        self.postMessage({ type: "ready", ports: sockets.map((x) => x.port) } satisfies ReporterOut);
         return;
       }
       case "session": {
@@ -254,12 +315,20 @@ if (typeof self !== "undefined" && !Bun.isMainThread) {
         h.seq = msg.resumeSeq === undefined ? 0 : Math.max(h.seq, msg.resumeSeq);
         h.gen = msg.gen;
         h.intervalMs = msg.intervalMs;
+        if (h.session) byHostId.delete(h.session.hostId);
+        h.session = { hostId: msg.hostId, key: msg.key, seq: h.seq, target: { ip: "127.0.0.1", port: msg.udpPort }, tcp: null, lastAnnounceSeq: -1, lastAnnounceTerm: 0 };
+        byHostId.set(msg.hostId, msg.i);
         new DataView(h.template.buffer, h.template.byteOffset, DATAGRAM).setUint32(12, msg.hostId, false);
         if (!h.armed) {
           h.armed = true;
           heap.push(absNow() + phaseOffsetMs(h.hostname, h.intervalMs), msg.i);
           arm();
         }
+        return;
+      }
+      case "retarget": {
+        const s = hosts[msg.i]!.session;
+        if (s) s.target = { ip: "127.0.0.1", port: msg.port };
         return;
       }
       case "gen":

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Subprocess } from "bun";
 import { cleanEnv } from "../../tests/helpers/binary.ts";
+import { freePorts } from "../../tests/helpers/masters.ts";
 import { waitFor } from "../../tests/helpers/wait.ts";
 import { trackChild } from "./child.ts";
 
@@ -226,4 +227,61 @@ export function masterConfigFile(body: string): string {
   const file = join(mkdtempSync(join(tmpdir(), "lava-bench-cfg-")), "lava.yaml");
   writeFileSync(file, `master:\n${body}`);
   return file;
+}
+
+/** What GET /_raft/health says (the fields a benchmark looks at). */
+export interface RaftHealth {
+  state: string;
+  node_id: number;
+  leader_id: number;
+  term: number;
+}
+
+export async function raftHealth(addr: string): Promise<RaftHealth | null> {
+  try {
+    const res = await fetch(`http://${addr}/_raft/health`, { signal: AbortSignal.timeout(500) });
+    return res.ok ? ((await res.json()) as RaftHealth) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** The member every running master of `ms` (the whole cluster: node ids 1…n in order) agrees leads: same term, same leader id. */
+export async function clusterLeader(ms: readonly BenchMaster[], timeoutMs = 10_000, pollMs = 5): Promise<BenchMaster> {
+  return waitFor(
+    async () => {
+      const live = ms.filter((m) => m.proc && m.proc.exitCode === null && m.proc.signalCode === null);
+      const hs = await Promise.all(live.map((m) => raftHealth(m.addr)));
+      const lead = hs.find((h) => h?.state === "Leader");
+      if (!lead || !hs.every((h) => h && h.leader_id === lead.node_id && h.term === lead.term)) return null;
+      return ms[lead.node_id - 1]!;
+    },
+    timeoutMs,
+    "an agreed leader",
+    pollMs,
+  );
+}
+
+/**
+ * `n` masters of one cluster (node ids 1…n, one shared secret, fixed free
+ * ports so each knows the others' in advance), each a BenchMaster: run as
+ * operators run them (log level info, output tail only), unlike
+ * tests/helpers/masters.ts's TestCluster (debug logs kept whole), whose cost
+ * would be measured with them. `secretFile` is created in `root`.
+ */
+export async function startBenchCluster(n: number, opts: { bin: string; root: string; args?: string[] }): Promise<BenchMaster[]> {
+  const secretFile = join(opts.root, "secret");
+  if (!existsSync(secretFile)) writeFileSync(secretFile, Buffer.from(crypto.getRandomValues(new Uint8Array(32))).toString("base64") + "\n", { mode: 0o600 });
+  const ports = await freePorts(n);
+  const peers = ports.map((p, i) => `${i + 1}=127.0.0.1:${p.http}`).join(",");
+  const out: BenchMaster[] = [];
+  try {
+    for (let i = 0; i < n; i++) {
+      out.push(await BenchMaster.start({ bin: opts.bin, dataDir: join(opts.root, `m${i + 1}`), args: ["--secret-file", secretFile, ...(opts.args ?? [])], ports: ports[i]!, env: { LAVA_NODE_ID: String(i + 1), LAVA_RAFT_PEERS: peers } }));
+    }
+  } catch (e) {
+    await Promise.all(out.map((m) => m.stop()));
+    throw e;
+  }
+  return out;
 }

@@ -19,7 +19,16 @@ export interface Registered {
   reportIntervalMs: number;
   udpPort: number;
   sessionToken?: string;
+  sessionExpiresAtMs?: number;
   reportSeq?: number;
+  masters?: string[];
+  followSpreadMs?: number;
+}
+
+/** A message from the master after `registered` (parsed JSON; its fields unchecked: the master is ours). */
+export interface MasterMessage {
+  type: string;
+  [k: string]: unknown;
 }
 
 export interface ChannelOptions {
@@ -30,18 +39,26 @@ export interface ChannelOptions {
   register: object;
   /** Upgrade plus `registered` must complete within this. */
   timeoutMs: number;
-  /** Called once when an established channel ends (close frame or TCP close). */
-  onClose?: (code: number, reason: string) => void;
+  /**
+   * Called once when an established channel ends (close frame or TCP close);
+   * `notLeader`: the master said "not_leader" first (the leader's "host:port", or "").
+   */
+  onClose?: (code: number, reason: string, notLeader: string | undefined) => void;
+  /** Each text message after `registered` (pings are answered here first). */
+  onMessage?: (msg: MasterMessage) => void;
 }
 
 export type OpenResult =
   | { kind: "registered"; msg: Registered; channel: AgentChannel }
   | { kind: "rejected"; status: number; retryAfterS: number | null }
-  | { kind: "failed"; error: string };
+  /** `notLeader`: the master answered "not_leader" (the leader's "host:port", or ""); `closeCode`: its close frame's code. */
+  | { kind: "failed"; error: string; notLeader?: string; closeCode?: number };
 
 export interface AgentChannel {
   /** Ends the connection (a close frame, then the socket). Idempotent. */
   close(): void;
+  /** Sends one JSON message if the channel is open; false if not. */
+  send(msg: object): boolean;
   readonly isOpen: boolean;
 }
 
@@ -66,6 +83,10 @@ interface State {
   closeCode: number;
   closeReason: string;
   closeSent: boolean;
+  /** A close frame came from the master. */
+  closeReceived: boolean;
+  /** The master said "not_leader": the leader it named, or "". */
+  notLeader: string | undefined;
   /** A `registered` arrived: the caller holds a channel and hears of its end. */
   registered: boolean;
   closeFired: boolean;
@@ -199,7 +220,7 @@ function onFrames(s: Socket<State>): void {
 function handleFrame(s: Socket<State>, opcode: number, payload: Uint8Array): void {
   const st = s.data;
   if (opcode === OPCODE_TEXT) {
-    let msg: { type?: string; ts?: number; error?: string; detail?: string };
+    let msg: { type?: string; ts?: number; error?: string; detail?: string; leader?: string };
     try {
       msg = JSON.parse(dec.decode(payload));
     } catch {
@@ -208,16 +229,29 @@ function handleFrame(s: Socket<State>, opcode: number, payload: Uint8Array): voi
     if (msg.type === "registered" && !st.settled) {
       st.registered = true;
       settle(st, { kind: "registered", msg: msg as Registered, channel: st.channel! });
-    } else if (msg.type === "ping") {
-      write(s, frame(OPCODE_TEXT, enc.encode(JSON.stringify({ type: "pong", ts: msg.ts }))));
-    } else if (msg.type === "error" && !st.settled) {
+      return;
+    }
+    if (msg.type === "ping") write(s, frame(OPCODE_TEXT, enc.encode(JSON.stringify({ type: "pong", ts: msg.ts }))));
+    if (msg.type === "error" && msg.error === "not_leader") {
+      // As the agent (src/agent/control.ts): a follower or a deposed leader closes next; the connection ends here.
+      st.notLeader = typeof msg.leader === "string" ? msg.leader : "";
+      settle(st, { kind: "failed", error: `not_leader: ${msg.detail ?? ""}`, notLeader: st.notLeader });
+      sendClose(s, 1000);
+      st.phase = "closed";
+      s.end();
+      return;
+    }
+    if (msg.type === "error" && !st.settled) {
       settle(st, { kind: "failed", error: `${msg.error}: ${msg.detail ?? ""}` });
       sendClose(s, 1000);
       s.end();
+      return;
     }
+    if (st.registered && typeof msg.type === "string") st.opts.onMessage?.(msg as MasterMessage);
   } else if (opcode === OPCODE_PING) {
     write(s, frame(OPCODE_PONG, payload));
   } else if (opcode === OPCODE_CLOSE) {
+    st.closeReceived = true;
     st.closeCode = payload.length >= 2 ? (payload[0]! << 8) | payload[1]! : 1005;
     st.closeReason = dec.decode(payload.subarray(2));
     sendClose(s, st.closeCode === 1005 ? 1000 : st.closeCode);
@@ -260,10 +294,10 @@ const handlers = {
   close(s: Socket<State>) {
     const st = s.data;
     st.phase = "closed";
-    settle(st, { kind: "failed", error: "connection closed before registered" });
+    settle(st, { kind: "failed", error: st.closeReceived ? `closed by the master (code ${st.closeCode}${st.closeReason ? ` "${st.closeReason}"` : ""})` : "connection closed before registered", ...(st.closeReceived ? { closeCode: st.closeCode } : {}) });
     if (st.registered && !st.closeFired) {
       st.closeFired = true;
-      st.opts.onClose?.(st.closeCode, st.closeReason);
+      st.opts.onClose?.(st.closeCode, st.closeReason, st.notLeader);
     }
   },
   error(s: Socket<State>, e: Error) {
@@ -288,6 +322,8 @@ export function openChannel(opts: ChannelOptions): Promise<OpenResult> {
       closeCode: 1006,
       closeReason: "",
       closeSent: false,
+      closeReceived: false,
+      notLeader: undefined,
       registered: false,
       closeFired: false,
       channel: null,
@@ -299,6 +335,11 @@ export function openChannel(opts: ChannelOptions): Promise<OpenResult> {
         if (st.phase === "ws") sendClose(sock, 1000);
         st.phase = "closed";
         sock.end();
+      },
+      send(msg: object) {
+        if (!sock || st.phase !== "ws") return false;
+        write(sock, frame(OPCODE_TEXT, enc.encode(JSON.stringify(msg))));
+        return true;
       },
       get isOpen() {
         return st.phase === "ws";

@@ -24,7 +24,7 @@ export class AnnounceIntake {
   }
 
   /** Judges one datagram; the event for the connection machine if it is an announce to follow, else null. */
-  take(buf: Uint8Array, from: { address: string; port: number }, reporter: Reporter, trusts: (leaderAddr: string) => boolean): ConnectionEvent | null {
+  take(buf: Uint8Array, from: { address: string; port: number }, reporter: Pick<Reporter, "session" | "intervalMs" | "setIntervalMs">, trusts: (leaderAddr: string) => boolean): ConnectionEvent | null {
     const s = reporter.session;
     const verdict = judgeAnnounce(buf, s, this.insecure);
     if (!verdict.ok) {

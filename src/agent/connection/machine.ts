@@ -28,10 +28,14 @@
  * that answers `not_leader` names the leader, which is tried at once (3
  * redirects in a row at most, in case masters disagree). A leader that
  * steps down hands its agents off the same way; they reconnect after a
- * random delay of up to reconnectMin, so the new leader sees no storm. An
- * announce from a new leader (only leaders announce) moves the reports to
- * it at once (its live load is then complete within one report interval),
- * and the channel after such a delay.
+ * random delay within the follow spread, so the new leader sees no storm.
+ * An announce from a new leader (only leaders announce) moves the reports
+ * to it at once (its live load is then complete within one report
+ * interval), and the channel after such a delay. The follow spread is the
+ * window the master names in `registered` and its pings (followSpreadMs:
+ * sized from the fleet and its admission rate for resumes, so that the
+ * whole fleet arrives below that rate), never more than reconnectMin; a
+ * master that names none gets reconnectMin.
  *
  * Tokens (docs/security.md): the session token from the last registration
  * is used instead of the join token, kept in the state dir, and refreshed
@@ -113,6 +117,8 @@ export class ConnectionMachine {
   /** The wait a failed pass chose, while the busy master is asked for its admission wait. */
   private admissionPendingMs: number | null = null;
   private sessionToken: { token: string; expiresAtMs: number } | null = null;
+  /** The follow spread the master named last (kept across sessions: it is needed when one ends), or null. */
+  private advisedSpreadMs: number | null = null;
   private registrations = 0;
   private lastProblem: string | null = null;
   private readonly armed = new Set<TimerName>();
@@ -134,6 +140,10 @@ export class ConnectionMachine {
         break;
       case "registered":
         this.registered(ev.attempt, ev.hostId, ev.masters ?? [], ev.sessionToken ?? null);
+        if (ev.followSpreadMs !== undefined && this.current?.id === ev.attempt) this.advise(ev.followSpreadMs);
+        break;
+      case "follow_spread":
+        if (this.registeredAttempt(ev.attempt)) this.advise(ev.ms);
         break;
       case "session_token":
         if (this.registeredAttempt(ev.attempt)) this.keepToken({ token: ev.token, expiresAtMs: ev.expiresAtMs });
@@ -296,7 +306,7 @@ export class ConnectionMachine {
     }
     if (o.notLeader !== undefined) {
       // Handed off by a master that stopped leading: every agent of it gets this at once, so spread out.
-      const delayMs = Math.round(this.opts.rng() * this.opts.policy.minMs);
+      const delayMs = Math.round(this.opts.rng() * this.followSpreadMs());
       const next = this.leaderHint ? formatHostPort(this.leaderHint) : "the next master";
       this.log("info", `master ${where} is no longer the leader; registering with ${next} in ${seconds(delayMs)}`);
       this.wait(delayMs);
@@ -379,7 +389,7 @@ export class ConnectionMachine {
         // load is complete within one report interval, long before the channel moves over.
         if (reportTarget && (reportTarget.ip !== from.ip || reportTarget.port !== from.port)) {
           this.out.push({ type: "retarget", to: from });
-          this.log("info", `the leader is now ${formatHostPort(leader)}: reports go to ${from.ip}:${from.port}; the control channel follows within ${seconds(this.opts.policy.minMs)}`);
+          this.log("info", `the leader is now ${formatHostPort(leader)}: reports go to ${from.ip}:${from.port}; the control channel follows within ${seconds(this.followSpreadMs())}`);
         }
         this.followLeader();
       }
@@ -393,12 +403,26 @@ export class ConnectionMachine {
 
   /**
    * A new leader announced itself. The channel moves to it after a random
-   * delay of up to reconnectMin (~10 s): after a failover every agent does
-   * this, and the spread keeps the new leader from a reconnect storm.
+   * delay within the follow spread: after a failover every agent does this,
+   * and the spread keeps the new leader from a reconnect storm.
    */
   private followLeader(): void {
     if (this.armed.has("follow") || this.stopping) return;
-    this.schedule("follow", this.opts.rng() * this.opts.policy.minMs);
+    this.schedule("follow", this.opts.rng() * this.followSpreadMs());
+  }
+
+  /**
+   * The window a move to a new leader is spread over: what the master
+   * named (the fleet over its resume admission rate), at most reconnectMin
+   * (also what it is when the master named none).
+   */
+  private followSpreadMs(): number {
+    const minMs = Math.max(0, this.opts.policy.minMs);
+    return this.advisedSpreadMs === null ? minMs : Math.min(minMs, this.advisedSpreadMs);
+  }
+
+  private advise(ms: number): void {
+    if (Number.isFinite(ms) && ms >= 0) this.advisedSpreadMs = ms;
   }
 
   /** A channel still up to the old master is ended; a reconnect that is waiting is woken. */

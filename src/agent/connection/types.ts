@@ -59,8 +59,14 @@ export type ConnectionEvent =
   | { type: "start"; masters: readonly HostPort[]; scheme: Scheme; keptSessionToken?: string | null }
   /** stop() began: no connection opens from now on and no timer stays armed. */
   | { type: "stop" }
-  /** Attempt `attempt` got its first `registered` (`masters`: the cluster members it named; the session token it handed out). */
-  | { type: "registered"; attempt: number; hostId: number; masters?: readonly string[]; sessionToken?: { token: string; expiresAtMs: number } }
+  /**
+   * Attempt `attempt` got its first `registered` (`masters`: the cluster
+   * members it named; the session token it handed out; `followSpreadMs`: the
+   * window the master asks its agents to spread a move to a new leader over).
+   */
+  | { type: "registered"; attempt: number; hostId: number; masters?: readonly string[]; sessionToken?: { token: string; expiresAtMs: number }; followSpreadMs?: number }
+  /** A `ping` on registered attempt `attempt` carried the master's followSpreadMs (it follows the fleet's size). */
+  | { type: "follow_spread"; attempt: number; ms: number }
   /** A `session_token` (a refreshed token) arrived on attempt `attempt`. */
   | { type: "session_token"; attempt: number; token: string; expiresAtMs: number }
   /** Attempt `attempt` ended (whether it ever opened a socket or not). */

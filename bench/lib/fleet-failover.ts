@@ -1,0 +1,192 @@
+/**
+ * `bun bench/fleet.ts --failover`: a leader failover under a fleet (issue 14's
+ * bar: every control channel back within 10 s of a leader failover on three
+ * masters, with the admission limit still protecting the master).
+ *
+ * Three compiled masters on loopback (bench/lib/master.ts startBenchCluster:
+ * log level info as operators run them; admission as configured by default:
+ * wsAdmitPerSec 500, wsResumePerSec 2000; only the per-token and per-address
+ * registration limits lifted, as 10,000 agents share one address and token
+ * here). N simulated agents (fleet-sim.ts: the agent's connection machine per
+ * host, `agent.master` listing all three) register with the leader and
+ * report; once every host reports and the fleet has run for `settle`
+ * seconds (a ping interval: what the masters tell agents in their pings is
+ * then current), the leader is SIGKILLed. Measured from the kill:
+ *
+ * - the election (every live master agrees on a new leader, /_raft/health);
+ * - when reports moved (each agent's report retargeted by the new leader's
+ *   announce), and the new leader's hosts shown `unavail`, each second;
+ * - when the new leader held every control channel: the simulator's count of
+ *   channels registered with it, confirmed by the master's own `sessions`;
+ * - upgrades answered 503 (admission), not_leader answers, /healthz asks;
+ * - registrations per second at the new leader (its resume admission rate
+ *   is the bound);
+ * - the new leader's CPU from the kill until every channel was back (share
+ *   of a core, and per channel), and the surviving follower's.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bucketWindow, BUCKET_MS, FleetSim } from "./fleet-sim.ts";
+import { clusterLeader, LIFT_REGISTRATION_LIMITS, masterConfigFile, startBenchCluster, binaryVersion, type BenchMaster } from "./master.ts";
+import { cpuSecondsFine, renice } from "./proc.ts";
+import { writeResult } from "./results.ts";
+import { fmtInt, round } from "./stats.ts";
+import { waitFor } from "../../tests/helpers/wait.ts";
+
+export interface FailoverOptions {
+  bin: string;
+  hosts: number;
+  seed: number;
+  sockets: number;
+  regRate: number;
+  /** Seconds the fleet runs after every host reports, before the kill. */
+  settleS: number;
+  /** Give up waiting for the channels this long after the kill. */
+  timeoutS: number;
+  renice: boolean;
+  smoke: boolean;
+  out: string | null;
+  /** YAML lines (indented two spaces) added under `master:` for every master. */
+  masterConfig: string;
+}
+
+/** The bar: all channels back within this long of the failover. */
+const TARGET_BACK_S = 10;
+
+export async function runFailover(o: FailoverOptions): Promise<void> {
+  const N = o.hosts;
+  const root = mkdtempSync(join(tmpdir(), "lava-bench-failover-"));
+  let masters: BenchMaster[] = [];
+  let sim: FleetSim | null = null;
+  try {
+    console.log(`lava fleet bench, failover: ${fmtInt(N)} agents, three masters, leader SIGKILLed; Bun ${Bun.version}; ${binaryVersion(o.bin)}`);
+    const simNice = o.renice && !o.smoke && renice(process.pid, -10) ? -10 : null;
+    masters = await startBenchCluster(3, { bin: o.bin, root, args: ["--config", masterConfigFile(LIFT_REGISTRATION_LIMITS + o.masterConfig)] });
+    const leader = await clusterLeader(masters, 20_000);
+    const leaderIdx = masters.indexOf(leader);
+    // Every master signs with the cluster's secret: one admin token serves all (the agents join with it).
+    const token = leader.adminToken;
+    const s = await FleetSim.create({
+      hosts: N,
+      seed: o.seed,
+      sockets: o.sockets,
+      masterHost: "127.0.0.1",
+      httpPort: () => masters[0]!.httpPort,
+      masters: masters.map((m) => ({ host: "127.0.0.1", port: m.httpPort })),
+      token,
+      policy: { minMs: 10_000, maxMs: 300_000 },
+      handshakeTimeoutMs: 10_000,
+    });
+    sim = s;
+    const regT0 = performance.now();
+    s.startAll(o.regRate);
+    await waitFor(() => s.registeredOn[leaderIdx] === N, (N / o.regRate) * 2000 + 60_000, `every agent registered with the leader (m${leaderIdx + 1})`, 50);
+    console.log(`registered ${fmtInt(N)} agents with m${leaderIdx + 1} in ${((performance.now() - regT0) / 1000).toFixed(1)} s (${s.counters.rejected503} × 503, ${s.counters.notLeader} × not_leader)`);
+    await waitFor(async () => (await leader.status()).hosts.unavail === 0, 30_000, "every host to report", 200);
+    await Bun.sleep(o.settleS * 1000);
+    if (s.errors.length) throw new Error(`simulator error(s):\n${s.errors.join("\n")}`);
+    const spreadBefore = s.followSpreadMs;
+
+    // ---- the kill
+    const others = masters.filter((m) => m !== leader);
+    const cpu0 = others.map((m) => cpuSecondsFine(m.pid));
+    const c0 = { ...s.counters };
+    s.leaderKilled();
+    const tKill = performance.now();
+    await leader.kill9();
+    const killedMs = performance.now() - tKill;
+    const next = await clusterLeader(masters, 20_000, 5);
+    const electedMs = performance.now() - tKill;
+    const nextIdx = masters.indexOf(next);
+    const follower = others.find((m) => m !== next)!;
+    console.log(`killed m${leaderIdx + 1} (gone in ${killedMs.toFixed(0)} ms); m${nextIdx + 1} elected ${(electedMs / 1000).toFixed(2)} s after the kill`);
+
+    // Once a second: what the new leader says, until every channel is back (or the time is up).
+    const timeline: { t: number; sessions: number | null; unavail: number | null; simRegistered: number; cpuS: number }[] = [];
+    let masterAllAt = 0;
+    const deadline = tKill + o.timeoutS * 1000;
+    let nextTick = tKill + 1000;
+    while (performance.now() < deadline && !(s.fullAt[nextIdx]! > 0 && masterAllAt > 0)) {
+      const now = performance.now();
+      if (now >= nextTick || s.fullAt[nextIdx]! > 0) {
+        nextTick += 1000;
+        const st = await next.status().catch(() => null);
+        if (st && st.sessions === N && masterAllAt === 0) masterAllAt = performance.now();
+        timeline.push({ t: round((performance.now() - tKill) / 1000, 2), sessions: st?.sessions ?? null, unavail: st?.hosts.unavail ?? null, simRegistered: s.registeredOn[nextIdx]!, cpuS: round(cpuSecondsFine(next.pid) - cpu0[others.indexOf(next)]!, 3) });
+      }
+      await Bun.sleep(20);
+    }
+    const backAt = s.fullAt[nextIdx]!;
+    const endAt = backAt > 0 ? backAt : performance.now();
+    const cpu1 = others.map((m) => cpuSecondsFine(m.pid));
+    const c1 = { ...s.counters };
+    if (s.errors.length) throw new Error(`simulator error(s):\n${s.errors.join("\n")}`);
+
+    // ---- figures
+    const moveS = (endAt - tKill) / 1000;
+    const leaderCpuS = cpu1[others.indexOf(next)]! - cpu0[others.indexOf(next)]!;
+    const followerCpuS = cpu1[others.indexOf(follower)]! - cpu0[others.indexOf(follower)]!;
+    const perSec = (counts: number[]) => {
+      const w = bucketWindow(counts, s.epochAbs, s.abs(tKill), s.abs(endAt + 1000));
+      const out: number[] = [];
+      for (let k = 0; k < w.length; k += 1000 / BUCKET_MS) out.push(w.slice(k, k + 1000 / BUCKET_MS).reduce((a, b) => a + b, 0));
+      return out;
+    };
+    const firstLast = (counts: number[]) => {
+      const w = bucketWindow(counts, s.epochAbs, s.abs(tKill), s.abs(endAt + 1000));
+      const first = w.findIndex((c) => c > 0);
+      let last = -1;
+      for (let k = w.length - 1; k >= 0; k--) if (w[k]! > 0) { last = k; break; }
+      return { firstS: first < 0 ? null : round(((first + 1) * BUCKET_MS) / 1000, 1), lastS: last < 0 ? null : round(((last + 1) * BUCKET_MS) / 1000, 1) };
+    };
+    const delta = (k: keyof typeof c0) => c1[k] - c0[k];
+    const back = backAt > 0;
+    const allBackS = back ? round((backAt - tKill) / 1000, 2) : null;
+    const met = back && allBackS! <= TARGET_BACK_S;
+    const regsPerSec = perSec(s.registrations);
+    const moved = { ...firstLast(s.retargets), perSecond: perSec(s.retargets) };
+    const result = {
+      smoke: o.smoke,
+      mode: "failover",
+      lava: binaryVersion(o.bin),
+      hosts: N,
+      seed: o.seed,
+      simulatorNice: simNice,
+      masterConfig: o.masterConfig || null,
+      followSpreadMsNamed: spreadBefore,
+      killedNode: leaderIdx + 1,
+      newLeaderNode: nextIdx + 1,
+      electedAfterKillMs: Math.round(electedMs),
+      reportsMovedAfterKill: moved,
+      allBackAfterKillS: allBackS,
+      allBackAfterElectionS: back ? round((backAt - tKill - electedMs) / 1000, 2) : null,
+      masterSessionsAllAfterKillS: masterAllAt ? round((masterAllAt - tKill) / 1000, 2) : null,
+      registeredWithNewLeaderAtEnd: s.registeredOn[nextIdx],
+      upgradesAnswered503: delta("rejected503"),
+      notLeaderAnswers: delta("notLeader"),
+      admissionAsks: delta("admissionAsks"),
+      resumed: delta("resumed"),
+      registrations: delta("registrations"),
+      connectFailures: delta("connectFailures"),
+      registrationsPerSecondAfterKill: regsPerSec,
+      registrationsPerSecondMax: Math.max(0, ...regsPerSec),
+      newLeaderCpu: { seconds: round(leaderCpuS, 3), shareOfCore: round(leaderCpuS / moveS, 4), msPerChannel: back ? round((leaderCpuS * 1000) / N, 3) : null },
+      followerCpu: { seconds: round(followerCpuS, 3), shareOfCore: round(followerCpuS / moveS, 4) },
+      hostsUnavailPerSecond: timeline.map((t) => t.unavail),
+      target: o.smoke ? null : { allBackMaxS: TARGET_BACK_S, met },
+      timeline,
+      simulator: { ...c1 },
+    };
+    console.log(`reports moved to m${nextIdx + 1}: first ${moved.firstS ?? "—"} s, last ${moved.lastS ?? "—"} s after the kill (its announce round); hosts unavail on it, per second: ${result.hostsUnavailPerSecond.join(" ")}`);
+    console.log(`control channels: all ${fmtInt(N)} with m${nextIdx + 1} ${back ? `${allBackS} s after the kill (${result.allBackAfterElectionS} s after the election)` : `NOT within ${o.timeoutS} s (${fmtInt(s.registeredOn[nextIdx]!)} of ${fmtInt(N)})`}; the master counted them all at ${result.masterSessionsAllAfterKillS ?? "—"} s; target ≤ ${TARGET_BACK_S} s: ${o.smoke ? "not judged in a smoke run" : met ? "met" : "NOT met"}`);
+    console.log(`  follow spread the masters named: ${spreadBefore === null ? "none (agents spread over reconnectMin)" : `${spreadBefore} ms`}; resumed ${fmtInt(result.resumed)}, 503 × ${fmtInt(result.upgradesAnswered503)}, not_leader × ${result.notLeaderAnswers}, /healthz asks ${result.admissionAsks}`);
+    console.log(`  registrations per second at the new leader: ${regsPerSec.join(" ")} (max ${result.registrationsPerSecondMax}; its resume admission: wsResumePerSec)`);
+    console.log(`  new leader CPU from the kill to all back: ${leaderCpuS.toFixed(2)} s = ${(result.newLeaderCpu.shareOfCore * 100).toFixed(1)} % of a core${back ? `, ${result.newLeaderCpu.msPerChannel} ms per channel` : ""}; follower ${(result.followerCpu.shareOfCore * 100).toFixed(1)} %`);
+    console.log(`wrote ${writeResult(o.smoke ? "fleet-failover-smoke" : "fleet-failover", result, o.out)}`);
+  } finally {
+    await sim?.stop();
+    await Promise.all(masters.map((m) => m.dispose()));
+    rmSync(root, { recursive: true, force: true });
+  }
+}
