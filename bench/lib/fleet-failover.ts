@@ -28,7 +28,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bucketWindow, BUCKET_MS, FleetSim } from "./fleet-sim.ts";
-import { clusterLeader, LIFT_REGISTRATION_LIMITS, masterConfigFile, startBenchCluster, binaryVersion, type BenchMaster } from "./master.ts";
+import { clusterLeader, LIFT_REGISTRATION_LIMITS, masterConfigFile, raftHealth, startBenchCluster, binaryVersion, type BenchMaster } from "./master.ts";
 import { cpuSecondsFine, renice } from "./proc.ts";
 import { writeResult } from "./results.ts";
 import { fmtInt, round } from "./stats.ts";
@@ -63,10 +63,10 @@ export async function runFailover(o: FailoverOptions): Promise<void> {
     console.log(`lava fleet bench, failover: ${fmtInt(N)} agents, three masters, leader SIGKILLed; Bun ${Bun.version}; ${binaryVersion(o.bin)}`);
     const simNice = o.renice && !o.smoke && renice(process.pid, -10) ? -10 : null;
     masters = await startBenchCluster(3, { bin: o.bin, root, args: ["--config", masterConfigFile(LIFT_REGISTRATION_LIMITS + o.masterConfig)] });
-    const leader = await clusterLeader(masters, 20_000);
-    const leaderIdx = masters.indexOf(leader);
+    const first = await clusterLeader(masters, 20_000);
+    const firstIdx = masters.indexOf(first);
     // Every master signs with the cluster's secret: one admin token serves all (the agents join with it).
-    const token = leader.adminToken;
+    const token = first.adminToken;
     const s = await FleetSim.create({
       hosts: N,
       seed: o.seed,
@@ -81,10 +81,25 @@ export async function runFailover(o: FailoverOptions): Promise<void> {
     sim = s;
     const regT0 = performance.now();
     s.startAll(o.regRate);
-    await waitFor(() => s.registeredOn[leaderIdx] === N, (N / o.regRate) * 2000 + 60_000, `every agent registered with the leader (m${leaderIdx + 1})`, 50);
-    console.log(`registered ${fmtInt(N)} agents with m${leaderIdx + 1} in ${((performance.now() - regT0) / 1000).toFixed(1)} s (${s.counters.rejected503} × 503, ${s.counters.notLeader} × not_leader)`);
-    await waitFor(async () => (await leader.status()).hosts.unavail === 0, 30_000, "every host to report", 200);
-    await Bun.sleep(o.settleS * 1000);
+    await waitFor(() => s.registeredOn[firstIdx] === N, (N / o.regRate) * 2000 + 60_000, `every agent registered with the leader (m${firstIdx + 1})`, 50);
+    console.log(`registered ${fmtInt(N)} agents with m${firstIdx + 1} in ${((performance.now() - regT0) / 1000).toFixed(1)} s (${s.counters.rejected503} × 503, ${s.counters.notLeader} × not_leader)`);
+    await waitFor(async () => (await first.status()).hosts.unavail === 0, 30_000, "every host to report", 200);
+    // The fleet runs steady for a while: no channel should move meanwhile (checked and reported).
+    const termBefore = (await raftHealth(first.addr))?.term ?? null;
+    const settle0 = { ...s.counters };
+    const settleTicks: string[] = [];
+    for (let k = 0; k < o.settleS; k++) {
+      await Bun.sleep(1000);
+      const h = await Promise.all(masters.map((m) => raftHealth(m.addr)));
+      settleTicks.push(`${h.map((x) => (x ? `${x.state[0]}${x.term}` : "-")).join("/")} reg ${s.counters.registrations - settle0.registrations} drop ${s.counters.drops - settle0.drops} nl ${s.counters.notLeader - settle0.notLeader} rt ${s.counters.retargets - settle0.retargets}`);
+    }
+    // Where the channels are now: the leader may have changed meanwhile (then the whole fleet moved, and is counted above).
+    const leader = await clusterLeader(masters, 20_000);
+    const leaderIdx = masters.indexOf(leader);
+    await waitFor(() => s.registeredOn[leaderIdx] === N, 60_000, `every agent registered with the leader (m${leaderIdx + 1})`, 50);
+    const settled = { seconds: o.settleS, leaderBefore: firstIdx + 1, leaderAfter: leaderIdx + 1, termBefore, termAfter: (await raftHealth(leader.addr))?.term ?? null, drops: s.counters.drops - settle0.drops, registrations: s.counters.registrations - settle0.registrations, notLeader: s.counters.notLeader - settle0.notLeader, retargets: s.counters.retargets - settle0.retargets, rejected503: s.counters.rejected503 - settle0.rejected503 };
+    console.log(`settled ${o.settleS} s: leader m${settled.leaderBefore} → m${settled.leaderAfter}, term ${settled.termBefore} → ${settled.termAfter}; channels dropped ${settled.drops}, registrations ${settled.registrations}, not_leader ${settled.notLeader}, reports moved ${settled.retargets}, 503 × ${settled.rejected503}`);
+    if (settled.drops > 0) console.log(`  per second (state/term of m1/m2/m3, then counts since the settle began): ${settleTicks.join("; ")}`);
     if (s.errors.length) throw new Error(`simulator error(s):\n${s.errors.join("\n")}`);
     const spreadBefore = s.followSpreadMs;
 
@@ -154,6 +169,7 @@ export async function runFailover(o: FailoverOptions): Promise<void> {
       seed: o.seed,
       simulatorNice: simNice,
       masterConfig: o.masterConfig || null,
+      settled,
       followSpreadMsNamed: spreadBefore,
       killedNode: leaderIdx + 1,
       newLeaderNode: nextIdx + 1,
