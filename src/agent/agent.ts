@@ -294,7 +294,9 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       now,
       onRegistered: (msg, cc) => onRegistered(msg, cc, masterIp),
       onPing: (msg, cc) => {
-        if (cc === conn && msg.reports) reporter?.masterCounts(msg.reports);
+        if (cc !== conn) return;
+        if (msg.reports) reporter?.masterCounts(msg.reports);
+        if (msg.followSpreadMs !== undefined) dispatch({ type: "follow_spread", attempt: connAttempt, ms: msg.followSpreadMs });
       },
       onJobMessage,
       onRequest,
@@ -330,6 +332,7 @@ export function createAgent(config: AgentConfig, deps: AgentDeps = {}): Agent {
       hostId: msg.hostId,
       ...(msg.masters ? { masters: msg.masters } : {}),
       ...(msg.sessionToken && msg.sessionExpiresAtMs ? { sessionToken: { token: msg.sessionToken, expiresAtMs: msg.sessionExpiresAtMs } } : {}),
+      ...(msg.followSpreadMs !== undefined ? { followSpreadMs: msg.followSpreadMs } : {}),
     });
     log.info(`registered with master ${formatHostPort(c.master)} as host ${hostname} (id ${msg.hostId}); reports every ${intervalMs / 1000} s to ${masterIp}:${msg.udpPort}`);
     // Unacknowledged job events first, then what runs (see the top of this file).

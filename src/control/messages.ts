@@ -245,6 +245,8 @@ export const AgentMessageSchema = v.variant("type", [
 ]);
 
 // ---- master → agent
+/** followSpreadMs: at most an hour (the agent takes at most its reconnectMin anyway). */
+const followSpread = v.pipe(count, v.maxValue(3_600_000));
 export const RegisteredSchema = v.object({
   type: v.literal("registered"),
   hostId: v.pipe(count, v.minValue(1), v.maxValue(0xffffffff)),
@@ -263,6 +265,8 @@ export const RegisteredSchema = v.object({
   reportSeq: v.optional(v.pipe(count, v.maxValue(0xffffffff))),
   /** "host:port" of every master of the cluster: the agent follows announces only from these or its own list. */
   masters: v.optional(v.pipe(v.array(v.pipe(v.string(), v.maxLength(300))), v.maxLength(16))),
+  /** The window (ms) to spread a move to a new leader over (the fleet over the master's resume admission rate); agents take at most reconnectMin. */
+  followSpreadMs: v.optional(followSpread),
 });
 /** A fresh session token, answering session_refresh. */
 export const SessionTokenSchema = v.object({
@@ -272,7 +276,8 @@ export const SessionTokenSchema = v.object({
 });
 /** Reports the master accepted in this session, by transport (agent.reportTransport auto decides on them). */
 export const ReportCountsSchema = v.object({ udp: v.pipe(count, v.maxValue(2 ** 53)), tcp: v.pipe(count, v.maxValue(2 ** 53)) });
-export const PingSchema = v.object({ type: v.literal("ping"), ts: v.number(), reports: v.optional(ReportCountsSchema) });
+/** `followSpreadMs`: as in `registered`, kept current (the fleet grows and shrinks). */
+export const PingSchema = v.object({ type: v.literal("ping"), ts: v.number(), reports: v.optional(ReportCountsSchema), followSpreadMs: v.optional(followSpread) });
 /** `leader` ("host:port") comes with error "not_leader": a follower sends agents to the leader. */
 export const ErrorSchema = v.object({ type: v.literal("error"), error: v.string(), detail: v.optional(v.string()), requestId: v.optional(v.string()), leader: v.optional(v.pipe(v.string(), v.maxLength(300))) });
 

@@ -27,7 +27,7 @@ import { LavaError } from "../errors.ts";
 import { logger } from "../log/index.ts";
 import { expiredApprovalIds } from "../store/index.ts";
 import { ensureAdminToken } from "./admin-token.ts";
-import { AdmissionBucket } from "./admission.ts";
+import { AdmissionBucket, followSpreadMs, pingSlices } from "./admission.ts";
 import { Announcer } from "./announcer.ts";
 import { ApprovalExpiry } from "./approvals/expiry.ts";
 import { RefusalAudit } from "./audit/refusals.ts";
@@ -267,6 +267,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     reportIntervalMs: config.reportInterval * 1000,
     udpPort,
     tcpReportPort: tcpListener?.port ?? null,
+    // Every host it knows (not only those connected now): right at once on a new leader, and an upper bound.
+    followSpreadMs: () => followSpreadMs(hosts.size, config.wsResumePerSec),
     nowMs,
     onJobEvent: (hostId, ev) => jobs.onEvent(hostId, ev),
     onStatus: (hostId, st, at) => jobs.onStatus(hostId, st, at),
@@ -467,7 +469,9 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
 
   announcer.start();
   stack.defer(() => announcer.stop());
-  every(stack, config.pingInterval * 1000, () => sessions.heartbeat());
+  const ping = pingSlices(config.pingInterval * 1000);
+  let pingSlice = 0;
+  every(stack, ping.tickMs, () => sessions.heartbeat(pingSlice++ % ping.slices, ping.slices));
   // Repeated refusals are written as one row when their window ends (audit/refusals.ts).
   every(stack, 1000, () => writeRefusalRows(propose, refusals.flush(nowMs()), nowMs));
   if (loadTable) {

@@ -16,7 +16,9 @@
  * whole list that fails adds a backoff round (full jitter, capped at
  * reconnectMax). The round resets once a session stayed registered for
  * 60 s. A master busy admitting other agents (HTTP 503) is asked for its
- * admission wait, and the pass waits at least that long. A master that
+ * admission wait, and the pass waits at least that long; a 503 from the
+ * master announced as the leader ends the pass at once (the others would
+ * only name it again). A master that
  * closes the channel because it is shutting down (1001) is most often back
  * within seconds: the agent comes back after 0.1–0.6 × reconnectMin, and so
  * for up to 3 passes that find it not up yet. An announce saying the master
@@ -275,9 +277,15 @@ export class ConnectionMachine {
     }
     const problem = `${formatHostPort(c.master)}: ${o.reason}`;
     this.pass.failures.push(problem);
-    if (o.reason.includes("HTTP 503")) this.pass.busy = c.master;
+    const busy = o.upgradeStatus === 503 || o.reason.includes("HTTP 503");
+    if (busy) this.pass.busy = c.master;
     this.lastProblem = problem;
     this.log("debug", `cannot register with master ${problem}`);
+    if (busy && sameMaster(this.leaderHint, c.master)) {
+      // The leader is up, admitting others: the other masters would only send us back to it (not_leader).
+      this.passFailed();
+      return;
+    }
     if (sameMaster(this.leaderHint, c.master)) this.leaderHint = null;
     this.pass.index++;
     this.tryNext();

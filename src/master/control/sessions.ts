@@ -76,6 +76,8 @@ export interface SessionDeps {
   onDisconnected?: (hostId: number) => void;
   /** jobs.lostAfter, told to agents in `registered` (they fence their jobs after half of it without a master). */
   lostAfterMs?: number;
+  /** followSpreadMs told to agents in `registered` and pings (src/master/admission.ts): how to spread a move to a new leader. */
+  followSpreadMs?: () => number;
   /** A host completed a registration (a new session; `replaced` if it had one open). */
   onRegistered?: (hostId: number, msg: Register, replaced: boolean) => void;
   /** Telemetry from a registered session, about its own host (never written durably). */
@@ -308,10 +310,23 @@ export class ControlSessions {
     if (host) log.info(`host ${host.hostname} (id ${id}) control channel closed (${code}${reason ? ` ${reason}` : ""})`);
   }
 
-  /** One heartbeat round: drop sessions that missed two pongs, ping the rest. */
-  heartbeat(): void {
+  /**
+   * One slice of a heartbeat round (`slice` of `slices`; the defaults: the
+   * whole round at once): drop the sessions of the slice that missed two
+   * pongs, ping the rest. A round is sent in slices (server.ts, pingSlices)
+   * so that 10,000 pings and their pongs do not hold the event loop for a
+   * quarter of a second at once: a leader that stalls that long can lose
+   * its followers' votes, and then every agent moves. Each host is in the
+   * slice of its id, so each is still pinged once per pingInterval;
+   * connections not registered yet are in slice 0.
+   */
+  heartbeat(slice = 0, slices = 1): void {
     const now = this.deps.nowMs();
-    for (const ws of [...this.sockets.values(), ...this.pending]) {
+    const spreadMs = this.deps.followSpreadMs?.();
+    const due: AgentSocket[] = [];
+    for (const ws of this.sockets.values()) if (ws.data.hostId % slices === slice) due.push(ws);
+    if (slice === 0) due.push(...this.pending);
+    for (const ws of due) {
       if (ws.data.missed >= 2) {
         ws.close(CLOSE_DEAD, "missed 2 pings");
         continue;
@@ -319,7 +334,7 @@ export class ControlSessions {
       ws.data.missed++;
       // What arrived of this session's reports, by transport: an agent in reportTransport auto moves to TCP when UDP reports do not.
       const s = ws.data.hostId ? this.deps.hosts.byHostId(ws.data.hostId)?.session : undefined;
-      send(ws, s ? { type: "ping", ts: now, reports: { udp: s.received - s.receivedTcp, tcp: s.receivedTcp } } : { type: "ping", ts: now });
+      send(ws, { type: "ping", ts: now, ...(s ? { reports: { udp: s.received - s.receivedTcp, tcp: s.receivedTcp } } : {}), ...(spreadMs !== undefined ? { followSpreadMs: spreadMs } : {}) });
     }
   }
 
@@ -441,6 +456,7 @@ export class ControlSessions {
       ...(reportSeq !== undefined ? { reportSeq } : {}),
       masters: deps.masters().slice(0, 16),
       ...(deps.lostAfterMs !== undefined ? { lostAfterMs: deps.lostAfterMs } : {}),
+      ...(deps.followSpreadMs ? { followSpreadMs: deps.followSpreadMs() } : {}),
     });
     deps.onRegistered?.(host.hostId, msg, oldSocket !== undefined && oldSocket !== ws);
     log.info(`host ${host.hostname} ${resume ? "resumed its session" : "registered"} (id ${host.hostId}, from ${ws.data.ip}, reports from port ${msg.reportPort}${fingerprint ? `, key ${fingerprint}` : ", no host key"}${oldSocket ? ", replacing its previous session" : ""})`);
