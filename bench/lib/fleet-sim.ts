@@ -143,6 +143,10 @@ export class FleetSim {
   private readonly hosts: SimHost[] = [];
   private gen = 1;
   private ports: number[] = [];
+  /** The report sockets' ports (announces arrive there). */
+  get reportPorts(): readonly number[] {
+    return this.ports;
+  }
   private stopped = false;
   private statsWaiter: ((s: ReporterStats) => void) | null = null;
 

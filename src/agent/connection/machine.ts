@@ -21,7 +21,15 @@
  * only name it again). A master that
  * closes the channel because it is shutting down (1001) is most often back
  * within seconds: the agent comes back after 0.1–0.6 × reconnectMin, and so
- * for up to 3 passes that find it not up yet. An announce saying the master
+ * for up to 3 passes that find it not up yet. A channel that ends without
+ * a word (not 1001, not a hand-off) while agent.master lists other masters
+ * may be a leader that died (SIGKILL, a crash): another master takes over
+ * within about an election timeout (< 1 s by default), so the first such
+ * drop after a stable session comes back after a random delay within the
+ * follow spread (below), not ~reconnectMin, with the quick retries of a
+ * restart for passes that find no leader yet; until the agent registers
+ * again that master is tried last, and a follower that still names it as
+ * the leader (it has not noticed yet) is not followed there. An announce saying the master
  * forgot this host ends the session and reconnects at once, without waiting
  * (not within forgottenGraceMs of registering: an announce built before our
  * registration may still be on its way).
@@ -119,6 +127,10 @@ export class ConnectionMachine {
   /** The wait a failed pass chose, while the busy master is asked for its admission wait. */
   private admissionPendingMs: number | null = null;
   private sessionToken: { token: string; expiresAtMs: number } | null = null;
+  /** The master whose channel died without a word, while others are listed: tried last, and not followed as a redirect target, until the next registration. */
+  private suspect: HostPort | null = null;
+  /** now() when the armed retry timer fires (meaningful while "retry" is armed). */
+  private retryDueAt = 0;
   /** The follow spread the master named last (kept across sessions: it is needed when one ends), or null. */
   private advisedSpreadMs: number | null = null;
   private registrations = 0;
@@ -217,7 +229,11 @@ export class ConnectionMachine {
   // ---- passes and attempts
 
   private newPass(): void {
-    this.pass = { list: this.book.candidates(this.leaderHint), index: 0, failures: [], busy: null };
+    const list = this.book.candidates(this.leaderHint);
+    const s = this.suspect;
+    // The master whose channel just died goes last (unless announced as the leader since).
+    if (s && !sameMaster(s, this.leaderHint)) list.sort((a, b) => Number(sameMaster(a, s)) - Number(sameMaster(b, s)));
+    this.pass = { list, index: 0, failures: [], busy: null };
     this.tryNext();
   }
 
@@ -243,6 +259,7 @@ export class ConnectionMachine {
     this.book.trustAll(masters);
     if (token) this.keepToken(token);
     this.sessionMaster = c.master;
+    this.suspect = null;
     this.registrations++;
     this.phase = "registered";
     if (sameMaster(this.leaderHint, c.master)) this.leaderHint = null;
@@ -260,7 +277,11 @@ export class ConnectionMachine {
       retryNow = !o.registered && Boolean(this.opts.joinToken);
     }
     if (this.stopping) return;
-    if (o.notLeader !== undefined) this.leaderHint = this.book.learnt(o.notLeader) ?? this.leaderHint;
+    if (o.notLeader !== undefined) {
+      const named = this.book.learnt(o.notLeader);
+      // A follower that has not noticed the leader's death yet still names it: the pass tries it last anyway.
+      if (named && !sameMaster(named, this.suspect)) this.leaderHint = named;
+    }
     if (retryNow) {
       this.newPass();
       return;
@@ -320,6 +341,19 @@ export class ConnectionMachine {
       this.wait(delayMs);
       return;
     }
+    if (this.round === 0 && this.book.candidates(null).some((x) => !sameMaster(x, m))) {
+      // Perhaps the leader died: another master leads within about an election timeout, and the whole
+      // fleet moves to it at once, so spread out over the follow spread (sized for the new leader's resume
+      // admission). Passes that find no leader yet (the election still running) come back within seconds.
+      // Only after a stable session (round 0): a master that keeps dropping agents still sees the backoff grow.
+      this.round++;
+      this.quick = RESTART_RETRIES;
+      this.suspect = m;
+      const delayMs = Math.round(this.opts.rng() * this.followSpreadMs());
+      this.log("warn", `disconnected from master ${where}: ${o.reason}; another master may lead now: registering again in ${seconds(delayMs)}`);
+      this.wait(delayMs);
+      return;
+    }
     const delayMs = reconnectDelayMs(this.round++, this.opts.policy, this.opts.rng);
     this.log("warn", `disconnected from master ${where}: ${o.reason}; reconnecting in ${seconds(delayMs)}`);
     this.wait(delayMs);
@@ -355,6 +389,7 @@ export class ConnectionMachine {
   private wait(delayMs: number): void {
     this.phase = "waiting";
     this.connecting = null;
+    this.retryDueAt = this.opts.now() + delayMs;
     this.schedule("retry", delayMs);
   }
 
@@ -390,6 +425,7 @@ export class ConnectionMachine {
     if (leaderAddr !== this.lastLeaderAddr) {
       this.lastLeaderAddr = leaderAddr;
       const leader = this.book.learnt(leaderAddr);
+      if (sameMaster(leader, this.suspect)) this.suspect = null; // it leads (again): not to be avoided
       if (leader && !sameMaster(leader, this.sessionMaster)) {
         this.leaderHint = leader;
         // Only a leader announces, signed with our session key (which every master can derive):
@@ -416,7 +452,11 @@ export class ConnectionMachine {
    */
   private followLeader(): void {
     if (this.armed.has("follow") || this.stopping) return;
-    this.schedule("follow", this.opts.rng() * this.followSpreadMs());
+    const spreadMs = this.followSpreadMs();
+    // A wait that ends within the spread anyway (a dropped channel's, already spread) is not cut short:
+    // the next pass tries the leader first, and a second random delay would bunch the fleet's arrivals.
+    if (this.phase === "waiting" && this.armed.has("retry") && this.retryDueAt - this.opts.now() < spreadMs) return;
+    this.schedule("follow", this.opts.rng() * spreadMs);
   }
 
   /**
