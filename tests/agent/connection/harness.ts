@@ -58,7 +58,7 @@ export class Rig {
   }
 
   /** The current attempt registered (after `ms` of connecting, if given). */
-  register(extra: { masters?: string[]; sessionToken?: { token: string; expiresAtMs: number } } = {}): ConnectionAction[] {
+  register(extra: { masters?: string[]; sessionToken?: { token: string; expiresAtMs: number }; followSpreadMs?: number } = {}): ConnectionAction[] {
     return this.step({ type: "registered", attempt: this.attempt, hostId: HOST_ID, ...extra });
   }
 

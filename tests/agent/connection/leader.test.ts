@@ -198,3 +198,114 @@ describe("whose announces are followed", () => {
     expect(r.m.trusts("m3:6880")).toBe(true);
   });
 });
+
+describe("the follow spread the master names (followSpreadMs in `registered` and pings)", () => {
+  test("named in `registered`, it is the window of a move to a new leader", () => {
+    const r = new Rig();
+    r.start([A, B]);
+    r.register({ followSpreadMs: 4000 });
+    expect(brief(r.announce("m2:6880"))).toEqual(["retarget 10.0.0.2:6879", "schedule follow 2000"]);
+  });
+
+  test("a ping's value replaces it; one for another attempt, or before registering, is ignored", () => {
+    const r = new Rig();
+    r.start([A, B]);
+    r.step({ type: "follow_spread", attempt: r.attempt, ms: 1000 }); // not registered yet
+    r.register({ followSpreadMs: 4000 });
+    r.step({ type: "follow_spread", attempt: r.attempt + 1, ms: 1000 });
+    r.step({ type: "follow_spread", attempt: r.attempt, ms: 6000 });
+    expect(scheduled(r.announce("m2:6880"), "follow")).toBe(3000);
+  });
+
+  test("never more than reconnectMin, whatever the master says; nonsense is ignored", () => {
+    const r = new Rig();
+    r.start([A, B, C]);
+    r.register({ followSpreadMs: 60_000 });
+    expect(scheduled(r.announce("m2:6880"), "follow")).toBe(MIN_MS / 2);
+    r.step({ type: "follow_spread", attempt: r.attempt, ms: Number.NaN });
+    r.step({ type: "follow_spread", attempt: r.attempt, ms: -1 });
+    r.fire("follow");
+    r.drop(1000, { reconnectNow: true });
+    r.register();
+    expect(scheduled(r.announce("m3:6880"), "follow")).toBe(MIN_MS / 2);
+  });
+});
+
+describe("a leader that dies (the channel ends without a word, other masters listed)", () => {
+  const died = { reason: "connection lost" };
+
+  test("after a stable session the agent comes back within the follow spread, and tries that master last", () => {
+    const r = new Rig();
+    r.start([A, B, C]);
+    r.register({ followSpreadMs: 6250 });
+    r.rngValue = 0.3;
+    const off = r.drop(60_000, died);
+    expect(brief(off)).toEqual(["schedule retry 1875"]);
+    expect(logs(off)).toEqual(["warn: disconnected from master m1:6880: connection lost; another master may lead now: registering again in 1.9 s"]);
+    expect(brief(r.fire("retry"))).toEqual(["connect m2:6880 join"]);
+    expect(brief(r.close(notLeader("m3:6880")))).toEqual(["connect m3:6880 join"]); // elected already: redirected to it
+    r.register();
+    expect(r.m.view()).toMatchObject({ master: C, leaderHint: null });
+  });
+
+  test("during the election: a follower that still names the dead master is not followed there; a pass that finds no leader comes back within seconds", () => {
+    const r = new Rig();
+    r.start([A, B, C]);
+    r.register({ followSpreadMs: 6250 });
+    r.rngValue = 0;
+    r.drop(60_000, died);
+    r.fire("retry");
+    expect(connects(r.close(notLeader("m1:6880")))).toEqual(["m3:6880"]); // the pass goes on
+    expect(connects(r.close(notLeader("")))).toEqual(["m1:6880"]); // the dead master last
+    r.rngValue = 0.3;
+    expect(brief(r.close())).toEqual(["schedule retry 2500"]); // a quick retry: 0.1–0.6 × reconnectMin, not a backoff round
+    expect(connects(r.fire("retry"))).toEqual(["m2:6880"]);
+  });
+
+  test("a drop soon after the last one (not a stable session) backs off as usual: a master that keeps dropping agents sees the delays grow", () => {
+    const r = new Rig();
+    r.start([A, B, C]);
+    r.register({ followSpreadMs: 6250 });
+    r.drop(60_000, died);
+    r.fire("retry");
+    r.register();
+    const again = r.drop(5_000, died);
+    expect(scheduled(again, "retry")).toBe(10_000); // round 1, rng 0.5: half of 2 × reconnectMin
+    expect(logs(again)[0]).toStartWith("warn: disconnected from master m2:6880: connection lost; reconnecting in");
+  });
+
+  test("with one master listed, the drop waits ~reconnectMin as before (nobody else can take over)", () => {
+    const r = new Rig();
+    r.start([A]);
+    r.register({ followSpreadMs: 6250 });
+    expect(scheduled(r.drop(60_000, died), "retry")).toBe(10_000);
+  });
+
+  test("an announce from the new leader during the wait: no second random delay (the arrivals stay spread); the pass tries it first", () => {
+    const r = new Rig();
+    r.start([A, B, C]);
+    r.register({ followSpreadMs: 6250 });
+    r.drop(60_000, died);
+    const ann = r.announce("m3:6880", "active", { ip: "10.0.0.3", port: 6879 });
+    expect(brief(ann)).toEqual(["retarget 10.0.0.3:6879"]);
+    expect(connects(r.fire("retry"))).toEqual(["m3:6880"]);
+  });
+
+  test("an announce naming the dropped master as the leader (it came back): it is not avoided any more", () => {
+    const r = new Rig();
+    r.start([A, B, C]);
+    r.register({ followSpreadMs: 6250 });
+    r.drop(60_000, died);
+    r.announce("m1:6880");
+    expect(connects(r.fire("retry"))).toEqual(["m1:6880"]);
+  });
+
+  test("a clean shutdown (1001) and a hand-off keep their own waits", () => {
+    const r = new Rig();
+    r.start([A, B, C]);
+    r.register({ followSpreadMs: 6250 });
+    r.rngValue = 0;
+    expect(scheduled(r.drop(60_000, { closeCode: 1001, reason: "going away" }), "retry")).toBe(1000);
+    expect(connects(r.fire("retry"))).toEqual(["m1:6880"]); // not avoided: it said it is restarting
+  });
+});

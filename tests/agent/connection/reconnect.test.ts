@@ -4,7 +4,7 @@
  * busy master's admission wait. Pure: a fake clock and a fixed rng.
  */
 import { describe, expect, test } from "bun:test";
-import { brief, failPass, logs, MAX_MS, MIN_MS, Rig, scheduled, STABLE_MS, A, B, C } from "./harness.ts";
+import { brief, connects, failPass, logs, MAX_MS, MIN_MS, Rig, scheduled, STABLE_MS, A, B, C } from "./harness.ts";
 
 describe("passes over the masters", () => {
   test("the masters of the list are tried in turn; when all failed the pass waits reconnectMin (±20 %) and starts again from the first", () => {
@@ -158,6 +158,23 @@ describe("a busy master (HTTP 503 on the upgrade)", () => {
     expect(brief(r.close({ reason: busy }))).toEqual(["ask_admission m1:6880 resume"]);
     r.step({ type: "admission", delayMs: 1 });
     expect(r.step({ type: "admission", delayMs: 99_000 })).toEqual([]);
+  });
+
+  test("a 503 from the master announced as the leader ends the pass at once: the others would only name it again", () => {
+    const r = new Rig();
+    r.start([A, B, C]);
+    expect(connects(r.close({ notLeader: "m3:6880", reason: "master is not the leader; the leader is m3:6880" }))).toEqual(["m3:6880"]);
+    const end = r.close({ reason: busy, upgradeStatus: 503 });
+    expect(brief(end)).toEqual(["ask_admission m3:6880"]);
+    expect(brief(r.step({ type: "admission", delayMs: 3000 }))).toEqual(["schedule retry 10000"]);
+    expect(r.m.view().leaderHint).toEqual(C); // the next pass starts with it again
+    expect(connects(r.fire("retry"))).toEqual(["m3:6880"]);
+  });
+
+  test("a 503 from a master not announced as the leader is a failed attempt: the pass goes on", () => {
+    const r = new Rig();
+    r.start([A, B, C]);
+    expect(connects(r.close({ reason: busy, upgradeStatus: 503 }))).toEqual(["m2:6880"]);
   });
 
   test("the busy master is forgotten with the pass: the next pass that fails otherwise asks nobody", () => {
