@@ -233,13 +233,17 @@ describe("the follow spread the master names (followSpreadMs in `registered` and
 
 describe("a leader that dies (the channel ends without a word, other masters listed)", () => {
   const died = { reason: "connection lost" };
-
-  test("after a stable session the agent comes back within the follow spread, and tries that master last", () => {
+  /** Registered with m1 of [m1, m2, m3] (follow spread 6250 ms) for a stable session, which then dies. */
+  const diedAfterStable = (rng = 0.5) => {
     const r = new Rig();
     r.start([A, B, C]);
     r.register({ followSpreadMs: 6250 });
-    r.rngValue = 0.3;
-    const off = r.drop(60_000, died);
+    r.rngValue = rng;
+    return { r, off: r.drop(60_000, died) };
+  };
+
+  test("after a stable session the agent comes back within the follow spread, and tries that master last", () => {
+    const { r, off } = diedAfterStable(0.3);
     expect(brief(off)).toEqual(["schedule retry 1875"]);
     expect(logs(off)).toEqual(["warn: disconnected from master m1:6880: connection lost; another master may lead now: registering again in 1.9 s"]);
     expect(brief(r.fire("retry"))).toEqual(["connect m2:6880 join"]);
@@ -249,11 +253,7 @@ describe("a leader that dies (the channel ends without a word, other masters lis
   });
 
   test("during the election: a follower that still names the dead master is not followed there; a pass that finds no leader comes back within seconds", () => {
-    const r = new Rig();
-    r.start([A, B, C]);
-    r.register({ followSpreadMs: 6250 });
-    r.rngValue = 0;
-    r.drop(60_000, died);
+    const { r } = diedAfterStable(0);
     r.fire("retry");
     expect(connects(r.close(notLeader("m1:6880")))).toEqual(["m3:6880"]); // the pass goes on
     expect(connects(r.close(notLeader("")))).toEqual(["m1:6880"]); // the dead master last
@@ -263,10 +263,7 @@ describe("a leader that dies (the channel ends without a word, other masters lis
   });
 
   test("a drop soon after the last one (not a stable session) backs off as usual: a master that keeps dropping agents sees the delays grow", () => {
-    const r = new Rig();
-    r.start([A, B, C]);
-    r.register({ followSpreadMs: 6250 });
-    r.drop(60_000, died);
+    const { r } = diedAfterStable();
     r.fire("retry");
     r.register();
     const again = r.drop(5_000, died);
@@ -282,20 +279,14 @@ describe("a leader that dies (the channel ends without a word, other masters lis
   });
 
   test("an announce from the new leader during the wait: no second random delay (the arrivals stay spread); the pass tries it first", () => {
-    const r = new Rig();
-    r.start([A, B, C]);
-    r.register({ followSpreadMs: 6250 });
-    r.drop(60_000, died);
+    const { r } = diedAfterStable();
     const ann = r.announce("m3:6880", "active", { ip: "10.0.0.3", port: 6879 });
     expect(brief(ann)).toEqual(["retarget 10.0.0.3:6879"]);
     expect(connects(r.fire("retry"))).toEqual(["m3:6880"]);
   });
 
   test("an announce naming the dropped master as the leader (it came back): it is not avoided any more", () => {
-    const r = new Rig();
-    r.start([A, B, C]);
-    r.register({ followSpreadMs: 6250 });
-    r.drop(60_000, died);
+    const { r } = diedAfterStable();
     r.announce("m1:6880");
     expect(connects(r.fire("retry"))).toEqual(["m1:6880"]);
   });
