@@ -275,4 +275,34 @@ describe("three masters", () => {
     const hosts = (await (await fetch(`http://${next.addr}/api/v1/hosts`, { headers: { authorization: `Bearer ${token}` } })).json()) as { host: string; hostId: number }[];
     expect(hosts.map((h) => h.host).sort()).toEqual(["fa-1", "fa-2"]);
   }, 60_000);
+
+  test("agents at the default reconnectMin (10 s) whose leader is SIGKILLed are back on the new one within the follow spread, well before reconnectMin", async () => {
+    const c = await start(3, "master:\n  reportInterval: 1\n");
+    const leader = await c.leader(5000);
+    const token = leader.adminToken;
+    const list = c.masters.map((m) => m.addr).join(",");
+    const proc = writeProcFixture(tempDir("lava-proc-"));
+    const mine: Proc[] = [];
+    for (const h of ["fd-1", "fd-2"]) {
+      const a = spawnLava(["agent", "--master", list, "--hostname", h, "--interval", "1", "--proc-root", proc], { LAVA_TOKEN: token });
+      agents.push(a);
+      mine.push(a);
+    }
+    const sessions = async (m: TestMaster) => {
+      const res = await fetch(`http://${m.addr}/api/v1/hosts`, { headers: { authorization: `Bearer ${token}` } }).catch(() => null);
+      return res?.ok ? ((await res.json()) as { host: string; connected: boolean }[]).filter((h) => h.connected && h.host.startsWith("fd-")).length : 0;
+    };
+    await waitFor(async () => (await sessions(leader)) === 2, 15_000, "both agents registered with the leader");
+    const killedAt = performance.now();
+    await leader.proc.kill9();
+    const next = await c.leader(3000, leader);
+    await waitFor(async () => (await sessions(next)) === 2, 15_000, "both agents registered with the new leader");
+    const backMs = performance.now() - killedAt;
+    console.log(`both agents registered with the new leader ${Math.round(backMs)} ms after the kill`);
+    // The old wait after a drop was reconnectMin ± 20 % (at least 8 s); the follow spread for 2 hosts is ~2 ms,
+    // then at most one quick retry (1–6 s) if they came before the election ended.
+    expect(backMs).toBeLessThan(7_500);
+    // The path taken: the dropped channel was read as a leader that may have died (not an announce cutting a 10 s wait).
+    for (const a of mine) expect(a.text).toContain("another master may lead now");
+  }, 60_000);
 });
