@@ -17,20 +17,20 @@
  * reconnectMax). The round resets once a session stayed registered for
  * 60 s. A master busy admitting other agents (HTTP 503) is asked for its
  * admission wait, and the pass waits at least that long; a 503 from the
- * master announced as the leader ends the pass at once (the others would
- * only name it again). A master that
- * closes the channel because it is shutting down (1001) is most often back
- * within seconds: the agent comes back after 0.1–0.6 × reconnectMin, and so
- * for up to 3 passes that find it not up yet. A channel that ends without
- * a word (not 1001, not a hand-off) while agent.master lists other masters
- * may be a leader that died (SIGKILL, a crash): another master takes over
- * within about an election timeout (< 1 s by default), so the first such
- * drop after a stable session comes back after a random delay within the
+ * master named as the leader (announce, not_leader) ends the pass at once
+ * (the others would only name it again). A master that closes the channel
+ * because it is shutting down (1001) is most often back within seconds:
+ * the agent comes back after 0.1–0.6 × reconnectMin, and so for up to 3
+ * passes that find it not up yet. A channel that ends without a word (not
+ * 1001, not a hand-off) while agent.master lists other masters may be a
+ * leader that died (SIGKILL, a crash): another master takes over within
+ * about an election timeout (< 1 s by default), so the first such drop
+ * after a stable session comes back after a random delay within the
  * follow spread (below), not ~reconnectMin, with the quick retries of a
  * restart for passes that find no leader yet; until the agent registers
  * again that master is tried last, and a follower that still names it as
- * the leader (it has not noticed yet) is not followed there. An announce saying the master
- * forgot this host ends the session and reconnects at once, without waiting
+ * the leader (it has not noticed yet) is not followed there. An announce
+ * saying the master forgot this host ends the session and reconnects at once, without waiting
  * (not within forgottenGraceMs of registering: an announce built before our
  * registration may still be on its way).
  *
