@@ -30,9 +30,9 @@
  * restart for passes that find no leader yet; until the agent registers
  * again that master is tried last, and a follower that still names it as
  * the leader (it has not noticed yet) is not followed there. An announce
- * saying the master forgot this host ends the session and reconnects at once, without waiting
- * (not within forgottenGraceMs of registering: an announce built before our
- * registration may still be on its way).
+ * saying the master forgot this host ends the session and reconnects at
+ * once, without waiting (not within forgottenGraceMs of registering: an
+ * announce built before our registration may still be on its way).
  *
  * Following the leader (several masters, docs/replication.md): a master
  * that answers `not_leader` names the leader, which is tried at once (3
