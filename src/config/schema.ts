@@ -109,8 +109,10 @@ const UpgradeSchema = v.strictObject({
 
 /** Load history and the shared-memory load table (docs/history.md). */
 const MasterHistorySchema = v.strictObject({
-  /** Keep each host's load history in <dataDir>/history.lava (about 76 KiB per host, memory-mapped). */
+  /** Keep each host's load history in <dataDir>/history.lava (about 76 KiB per host on disk, 3.7 KiB of memory). */
   enabled: v.optional(v.boolean(), true),
+  /** Seconds between two writes of a host's history to the file (rrdcached's -w): what a crash or SIGKILL loses at most. */
+  flushInterval: v.optional(v.pipe(v.number(), v.minValue(1, "history.flushInterval must be at least 1 s"), v.maxValue(600, "history.flushInterval is at most 600 s")), 60),
 });
 
 const MasterLoadTableSchema = v.strictObject({

@@ -208,11 +208,6 @@ export function writeReport(v: TableView, base: number, r: LoadReport, lastRepor
   f[(base + R_LOST) >>> 3] = lost;
 }
 
-/** Whether a record already holds these flags (the sweep writes only changes). */
-export function hasFlags(v: TableView, slot: number, flags: number): boolean {
-  return v.u8[recBase(slot) + R_FLAGS] === flags;
-}
-
 /** Empties a record (a removed host). */
 export function clearRecord(v: TableView, slot: number): void {
   const base = beginWrite(v, slot);

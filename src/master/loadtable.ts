@@ -20,7 +20,6 @@ import {
   clearRecord,
   endWrite,
   fileBytes,
-  hasFlags,
   readHeader,
   setCount,
   setSuperseded,
@@ -49,6 +48,8 @@ export class LoadTableWriter {
   private view: TableView;
   private readonly slots = new SlotIndex();
   private readonly free: number[] = [];
+  /** Each record's flags as last written (this process's copy: the sweep compares against it). */
+  private flags = new Uint8Array(INITIAL_CAPACITY);
   private count = 0;
   private capacity: number;
   private growFailures = 0;
@@ -91,6 +92,9 @@ export class LoadTableWriter {
           return -1;
         }
         this.capacity = next;
+        const flags = new Uint8Array(next);
+        flags.set(this.flags);
+        this.flags = flags;
       }
       slot = this.count++;
       setCount(this.view, this.count);
@@ -111,8 +115,10 @@ export class LoadTableWriter {
     const v = this.view;
     const base = beginWrite(v, slot);
     writeReport(v, base, r, h.lastReportMs, h.receivedTotal, h.lostTotal + (h.session ? sessionLoss(h.session) : 0));
-    writeState(v, base, STATE_CODE[hostState(h, nowMs, this.policy)]!, flagsOf(h), nowMs);
+    const flags = flagsOf(h);
+    writeState(v, base, STATE_CODE[hostState(h, nowMs, this.policy)]!, flags, nowMs);
     endWrite(v, slot);
+    this.flags[slot] = flags;
   }
 
   /**
@@ -120,24 +126,33 @@ export class LoadTableWriter {
    * connected or not, drained or not, removed) and the heartbeat. A host
    * turning unavail needs nothing: readers judge that from the last
    * report's age. So the state is recomputed only where the flags changed,
-   * and the sweep costs a comparison per host.
+   * and the sweep costs a comparison per host, against this process's copy
+   * of the flags (reading the record would touch a page of the mapping per
+   * few hosts); the records are looked over for removed hosts only when
+   * there are more of them than hosts.
    */
   sweep(hosts: Iterable<HostEntry>, byId: (id: number) => HostEntry | undefined, nowMs: number): void {
+    let seen = 0;
     for (const h of hosts) {
       const slot = this.slotOf(h);
       if (slot < 0) continue;
-      const v = this.view;
+      seen++;
       const flags = flagsOf(h);
-      if (hasFlags(v, slot, flags)) continue;
+      if (this.flags[slot] === flags) continue;
+      const v = this.view;
       const base = beginWrite(v, slot);
       writeState(v, base, STATE_CODE[hostState(h, nowMs, this.policy)]!, flags, nowMs);
       endWrite(v, slot);
+      this.flags[slot] = flags;
     }
-    for (const [id, slot] of this.slots.entries()) {
-      if (byId(id)) continue;
-      clearRecord(this.view, slot);
-      this.slots.delete(id);
-      this.free.push(slot);
+    if (this.slots.size > seen) {
+      for (const [id, slot] of this.slots.entries()) {
+        if (byId(id)) continue;
+        clearRecord(this.view, slot);
+        this.flags[slot] = 0;
+        this.slots.delete(id);
+        this.free.push(slot);
+      }
     }
     setUpdated(this.view, nowMs);
   }

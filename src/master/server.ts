@@ -35,7 +35,7 @@ import { AgentChannels, type WsData } from "./control/channels.ts";
 import { Refusals } from "./control/refusals.ts";
 import { ControlSessions, CLOSE_SESSION_REVOKED, SWEEP_MS } from "./control/sessions.ts";
 import { prepareDataDir } from "./data-dir.ts";
-import { HistoryFile } from "./history/file.ts";
+import { HISTORY_TICK_MS, HistoryFile } from "./history/file.ts";
 import { unavailAfterMs } from "./hosts/status.ts";
 import { HostTable, type HostEntry } from "./hosts/table.ts";
 import { approvalRoutes } from "./http/approvals-api.ts";
@@ -176,7 +176,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   });
   // Soft state beside the durable state: load history and the shared-memory load table (docs/history.md).
   // Either failing to open (a full disk, a bad directory) costs that feature, never the master.
-  const history = openSoft("load history", () => (config.history.enabled ? new HistoryFile({ dataDir, nowMs: nowMs(), reportHeartbeatMs: unavailAfterMs(policy) }) : null));
+  const history = openSoft("load history", () => (config.history.enabled ? new HistoryFile({ dataDir, nowMs: nowMs(), reportHeartbeatMs: unavailAfterMs(policy), flushIntervalMs: config.history.flushInterval * 1000 }) : null));
   if (history) stack.defer(() => history.close());
   const loadTable = openSoft("load table", () => (config.loadTable.enabled ? new LoadTableWriter(dataDir, policy, { nodeId: config.nodeId, pid: process.pid }) : null));
   const telemetry = new TelemetryBook(history);
@@ -474,6 +474,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   every(stack, ping.tickMs, () => sessions.heartbeat(pingSlice++ % ping.slices, ping.slices));
   // Repeated refusals are written as one row when their window ends (audit/refusals.ts).
   every(stack, 1000, () => writeRefusalRows(propose, refusals.flush(nowMs()), nowMs));
+  // Each host's history reaches the file once per master.history.flushInterval, a slice of them every tick.
+  if (history) every(stack, HISTORY_TICK_MS, () => history.tick());
   if (loadTable) {
     every(stack, 1000, () => loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs()));
     loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs());

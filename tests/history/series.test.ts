@@ -6,11 +6,13 @@
 import { describe, expect, test } from "bun:test";
 import {
   BLOCK_BYTES,
+  CHUNK_HOSTS,
   GROUP_REPORT,
   GROUP_TELEMETRY,
   HEADER_BYTES,
   HistoryCore,
   METRICS,
+  OPEN_BYTES,
   REPORT_METRICS,
   ROWS,
   STEP_MS,
@@ -27,9 +29,9 @@ const S = 1000;
 const MIN = 60 * S;
 const HB = 14 * S; // heartbeat: a 4 s reporter that missed 2 reports is still "there"
 
-function core(capacity = 2): HistoryCore {
-  const c = new HistoryCore(new Uint8Array(fileBytes(capacity)));
-  for (let b = 0; b < capacity; b++) c.initBlock(b, b + 1, `h${b + 1}`, T0);
+function core(hosts = 2): HistoryCore {
+  const c = new HistoryCore(new Uint8Array(fileBytes(CHUNK_HOSTS)), { pendingRows: 8 });
+  for (let b = 0; b < hosts; b++) c.initBlock(b, b + 1, `h${b + 1}`, T0);
   return c;
 }
 
@@ -262,11 +264,12 @@ describe("blocks and sizes", () => {
     expect(vals(c.read(1, LOAD1, "avg", 0, T0, T0))).toEqual([null]);
     c.freeBlock(1);
     expect(c.hostIdOf(1)).toBe(0);
-    expect(c.capacity).toBe(3);
+    expect(c.capacity).toBe(CHUNK_HOSTS);
   });
 
-  test("the size formula: header + capacity × block; the report's fields take ≤ 64 KiB per host", () => {
-    expect(fileBytes(10)).toBe(HEADER_BYTES + 10 * BLOCK_BYTES);
+  test("the size formula: header + capacity × (open buckets + block); the report's fields take ≤ 64 KiB per host", () => {
+    expect(fileBytes(CHUNK_HOSTS * 2)).toBe(HEADER_BYTES + CHUNK_HOSTS * 2 * (OPEN_BYTES + BLOCK_BYTES));
+    expect(OPEN_BYTES % 64).toBe(0);
     expect(reportBytesPerHost()).toBeLessThanOrEqual(64 * 1024);
     expect(BLOCK_BYTES % 64).toBe(0);
     expect(METRICS.length).toBe(REPORT_METRICS.length + TELEMETRY_METRICS.length);
