@@ -75,6 +75,8 @@ export class HistoryFile {
   private used = 0;
   /** The next slot `tick` flushes. */
   private cursor = 0;
+  /** Hosts due for a flush, with the fraction the last tick left. */
+  private due = 0;
   /** The report's values in REPORT_METRICS order, reused for every report (no allocation on the hot path). */
   private readonly scratch = new Float64Array(METRICS.filter((m) => m.group === GROUP_REPORT).length);
   private readonly reportHeartbeatMs: number;
@@ -140,13 +142,17 @@ export class HistoryFile {
   /**
    * Every HISTORY_TICK_MS: flushes the next slice of hosts, so each is
    * flushed once per flush interval (a few writes per host: its rows; the
-   * open buckets of a chunk of hosts take one).
+   * open buckets of a chunk of hosts take one). The slice is
+   * used × tick ÷ interval hosts, its fraction carried to the next tick:
+   * with few hosts, a host is flushed once per interval too, not every tick.
    */
   tick(): void {
     if (this.used === 0) return;
-    const n = Math.ceil((this.used * HISTORY_TICK_MS) / this.flushIntervalMs);
+    this.due = Math.min(this.used, this.due + (this.used * HISTORY_TICK_MS) / this.flushIntervalMs);
+    let left = Math.floor(this.due);
+    if (left === 0) return;
+    this.due -= left;
     let from = this.cursor >= this.used ? 0 : this.cursor;
-    let left = Math.min(n, this.used);
     while (left > 0) {
       const to = Math.min(this.used, from + left);
       this.core.flush(from, to);
