@@ -7,6 +7,7 @@
  * written at once and read the same.
  */
 import { describe, expect, test } from "bun:test";
+import { seededRng } from "../../src/rng/index.ts";
 import { CHUNK_HOSTS, GROUP_REPORT, GROUP_TELEMETRY, HistoryCore, METRICS, REPORT_METRICS, ROWS, STEP_MS, TELEMETRY_METRICS, TIERS, fileBytes } from "../../src/history/index.ts";
 
 const T0 = 907_200_000 * 1900; // aligned to every tier's buckets
@@ -14,17 +15,6 @@ const S = 1000;
 const HB = 14 * S;
 const TEL_HB = 150 * S;
 const HOSTS = 3;
-
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** A core over its own bytes, counting the writes it makes. */
 function makeCore(pendingRows: number, bytes: Uint8Array = new Uint8Array(fileBytes(CHUNK_HOSTS)), init = true): { c: HistoryCore; bytes: Uint8Array; writes: { offset: number; length: number }[] } {
@@ -45,7 +35,7 @@ type Op = { host: number; group: number; t: number; values: Float64Array };
 
 /** Samples of HOSTS hosts over `hours`: reports every ~4 s with late ones, silences of minutes and of hours; telemetry every ~60 s. */
 function scenario(seed: number, hours: number): Op[] {
-  const rnd = mulberry32(seed);
+  const rnd = seededRng(seed);
   const ops: Op[] = [];
   for (let host = 0; host < HOSTS; host++) {
     let t = T0 + Math.floor(rnd() * 4000);
@@ -124,7 +114,7 @@ describe("whatever the flushes, the history is the same", () => {
       const never = makeCore(8);
       const always = makeCore(8);
       const random = makeCore(3);
-      const rnd = mulberry32(seed * 977);
+      const rnd = seededRng(seed * 977);
       play(never.c, ops, 0, ops.length);
       play(always.c, ops, 0, ops.length, () => always.c.flush(0, HOSTS));
       play(random.c, ops, 0, ops.length, () => {
