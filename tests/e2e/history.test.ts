@@ -13,6 +13,7 @@ import { statSync } from "node:fs";
 import { join } from "node:path";
 import { ensureBinary, cleanEnv } from "../helpers/binary.ts";
 import { TestMaster, spawnLava, tempDir, type Proc } from "../helpers/cluster.ts";
+import { teardown } from "../helpers/teardown.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { newHostKey, signedRegister } from "../helpers/host-key.ts";
 
@@ -135,9 +136,7 @@ describe("history across SIGKILL of the master", () => {
       expect(known(after.avg).length).toBeGreaterThanOrEqual(known(before.avg).length - 1);
       expect(known(after.avg).length).toBeGreaterThanOrEqual(1);
     } finally {
-      await agent?.stop();
-      await m.stop();
-      m.cleanup();
+      await teardown({ clients: [agent], masters: [m] });
     }
   }, 60_000);
 });
