@@ -391,7 +391,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
       },
       async fetch(req, srv) {
         const url = new URL(req.url);
-        noteClientIp(req, srv.requestIP(req)?.address);
+        noteClientIp(req, srv);
         // The leader holds the agents' channels and takes the writes: a follower forwards the API to it,
         // but for the live reads it can answer from the leader's stream (MASTER_SYNC) while that is fresh.
         if ((url.pathname.startsWith("/api/v1/") || url.pathname === "/_raft/force-resync") && !state.isLeader && state.clustered) {
