@@ -5,6 +5,7 @@
  * either side allocate without limit.
  */
 import * as v from "valibot";
+import { variantParser } from "./variant.ts";
 
 /** Largest control message either side accepts, in bytes of JSON text. */
 export const MAX_MESSAGE_BYTES = 1 << 20;
@@ -435,7 +436,10 @@ export type MasterMessage = v.InferOutput<typeof MasterMessageSchema>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string; detail: string };
 
-/** Parses one text frame against a message union; never throws. */
+type Parse = (data: unknown) => v.SafeParseResult<v.GenericSchema>;
+const parsers = new WeakMap<object, Parse>();
+
+/** Parses one text frame against a message union (a variant by a lookup of its type: variant.ts); never throws. */
 export function parseMessage<S extends v.GenericSchema>(schema: S, text: string | Buffer | ArrayBuffer | Uint8Array): ParseResult<v.InferOutput<S>> {
   const str = typeof text === "string" ? text : new TextDecoder().decode(text as Uint8Array);
   if (str.length > MAX_MESSAGE_BYTES) return { ok: false, error: "too_large", detail: `message over ${MAX_MESSAGE_BYTES} bytes` };
@@ -445,7 +449,12 @@ export function parseMessage<S extends v.GenericSchema>(schema: S, text: string 
   } catch {
     return { ok: false, error: "bad_json", detail: "message is not valid JSON" };
   }
-  const r = v.safeParse(schema, data);
+  let parse = parsers.get(schema);
+  if (!parse) {
+    parse = schema.type === "variant" ? (variantParser(schema as unknown as Parameters<typeof variantParser>[0]) as unknown as Parse) : (d: unknown) => v.safeParse(schema, d);
+    parsers.set(schema, parse);
+  }
+  const r = parse(data);
   if (!r.success) return { ok: false, error: "bad_message", detail: v.summarize(r.issues).slice(0, 500) };
-  return { ok: true, message: r.output };
+  return { ok: true, message: r.output as v.InferOutput<S> };
 }

@@ -8,6 +8,7 @@
 import * as v from "valibot";
 import { HardwareSchema } from "../control/messages.ts";
 import { RoleSchema } from "../control/roles.ts";
+import { variantParser } from "../control/variant.ts";
 import { ARRAY_ELEMENTS_MAX } from "../jobs/array.ts";
 
 const name = v.pipe(v.string(), v.minLength(1), v.maxLength(255));
@@ -181,6 +182,11 @@ export interface Applied {
   result: ApplyResult;
 }
 
+const parseCommandData = variantParser(CommandSchema);
+
+/** A log entry's command (every master, every entry it applies); throws a ValiError as v.parse would. */
 export function parseCommand(json: string): Command {
-  return v.parse(CommandSchema, JSON.parse(json));
+  const r = parseCommandData(JSON.parse(json));
+  if (!r.success) throw new v.ValiError(r.issues);
+  return r.output;
 }
