@@ -18,7 +18,7 @@
  *    noise). Also the same in process, where nothing else runs: the ns
  *    HistoryFile.onReport and LoadTableWriter.onReport each add to a
  *    report, with bucket closes (each host every 4 s of simulated time),
- *    the history's flushes and the table's sweeps at their real rates.
+ *    the history's flushes and the table's heartbeat at their real rates.
  * 2. Size: the history file against the formula (docs/history.md) and
  *    against rrdtool (Debian package) files holding the same series and
  *    tiers (AVERAGE, MAX, MIN RRAs of 240 rows at 15 s, 6 min, 42 min, 3 h,
@@ -167,22 +167,23 @@ async function stopRun(r: Fleet): Promise<void> {
  * In process: the ns the history and the load table each add to one
  * report, with bucket closes at the real rate (each host every 4 s of
  * simulated time) and their once-a-second work (the history's flush of a
- * slice of the hosts, the table's sweep) at its real rate too.
+ * slice of the hosts, the table's heartbeat) at its real rate too. The
+ * table hears of hosts from the host table as in the master (HostChanges).
  */
 function inProcessCost(hosts: number): { historyNs: number; tableNs: number; nsPerReport: number; reports: number; historyWritesPerReport: number } {
   const dir = mkdtempSync(join(tmpdir(), "lava-bench-history-inproc-"));
   try {
-    const table = new HostTable();
-    const entries = Array.from({ length: hosts }, (_, i) => {
-      const h = table.upsert({ hostId: i + 1, hostname: `h${i}`, hardware: { ncpus: 8, memBytes: 2 ** 34, gpus: 0 }, version: "b", registeredAtMs: 0, drained: false });
-      h.report = { load1: 1, load5: 1, load15: 1, memUsed: 2 ** 33, memFree: 2 ** 33, swapUsed: 0, swapFree: 2 ** 30, ncpus: 8, cpuUser: 10, cpuSys: 5, cpuIdle: 85, jobsRunning: 1, jobsPending: 0, procsTotal: 300, flags: 0 };
-      h.connected = true;
-      return h;
-    });
     const t0 = 1_800_000_000_000;
     const policy = { reportIntervalMs: 4000, busy: { loadPerCpu: 1.5, cpuPercent: 95, memPercent: 95 } };
     const hist = new HistoryFile({ dataDir: dir, nowMs: t0, reportHeartbeatMs: 14_000, flushIntervalMs: 60_000 });
     const lt = new LoadTableWriter(dir, policy, { nodeId: 1, pid: process.pid });
+    const table = new HostTable({ changes: lt.changes(() => t0) });
+    const entries = Array.from({ length: hosts }, (_, i) => {
+      const h = table.upsert({ hostId: i + 1, hostname: `h${i}`, hardware: { ncpus: 8, memBytes: 2 ** 34, gpus: 0 }, version: "b", registeredAtMs: 0, drained: false });
+      h.report = { load1: 1, load5: 1, load15: 1, memUsed: 2 ** 33, memFree: 2 ** 33, swapUsed: 0, swapFree: 2 ** 30, ncpus: 8, cpuUser: 10, cpuSys: 5, cpuIdle: 85, jobsRunning: 1, jobsPending: 0, procsTotal: 300, flags: 0 };
+      table.setConnected(h, true);
+      return h;
+    });
     // Warm-up: every host once (allocation of blocks and records), then 30 simulated minutes timed, each part on its own.
     for (const h of entries) {
       h.lastReportMs = t0;
@@ -211,7 +212,7 @@ function inProcessCost(hosts: number): { historyNs: number; tableNs: number; nsP
     const historyNs = run((h, t) => hist.onReport(h, t), () => hist.tick());
     const historyWritesPerReport = (hist.writes - writes0) / reports;
     // The table's clock starts again: the same 30 minutes, its own records.
-    const tableNs = run((h, t) => lt.onReport(h, t), (t) => lt.sweep(table.values(), (id) => table.byHostId(id), t));
+    const tableNs = run((h, t) => lt.onReport(h, t), (t) => lt.heartbeat(t));
     hist.close();
     return { historyNs, tableNs, nsPerReport: historyNs + tableNs, reports, historyWritesPerReport };
   } finally {
@@ -310,7 +311,7 @@ try {
 
   const inproc = inProcessCost(N);
   const inprocShare = inproc.nsPerReport / 1000 / offFig.cpuUsPerReport;
-  console.log(`in process: history ${inproc.historyNs.toFixed(0)} ns + load table ${inproc.tableNs.toFixed(0)} ns = ${inproc.nsPerReport.toFixed(0)} ns per report (${fmtInt(inproc.reports)} reports each, closes, flushes and sweeps at the real rate; ${inproc.historyWritesPerReport.toFixed(3)} history writes per report) = ${(inprocShare * 100).toFixed(1)} % of the master's CPU per report without them`);
+  console.log(`in process: history ${inproc.historyNs.toFixed(0)} ns + load table ${inproc.tableNs.toFixed(0)} ns = ${inproc.nsPerReport.toFixed(0)} ns per report (${fmtInt(inproc.reports)} reports each, closes, flushes and heartbeats at the real rate; ${inproc.historyWritesPerReport.toFixed(3)} history writes per report) = ${(inprocShare * 100).toFixed(1)} % of the master's CPU per report without them`);
 
   const rrd = rrdtoolBytes();
   const memoryPerHost = memoryBytesPerHost(pendingRowsFor(60_000));

@@ -1,8 +1,10 @@
 /**
  * The master's side of the shared-memory load table (src/loadtable,
  * docs/history.md): `<dataDir>/load.table`, written on every accepted
- * report and swept once a second for what changes without one (a host
- * registered, drained, disconnected, removed; the heartbeat). Soft state,
+ * report, and on every change the host table announces (HostChanges: a
+ * host registered, drained or resumed, connected or disconnected, removed)
+ * when it happens: nothing scans the hosts. Once a second only the
+ * header's heartbeat is written. Soft state,
  * rebuilt at every start: a new file replaces the old one by rename, and
  * the old one is marked superseded so a reader that still maps it opens
  * the path again. The file only grows the same way.
@@ -30,7 +32,7 @@ import {
   writeState,
 } from "../loadtable/layout.ts";
 import { hostState, unavailAfterMs, type StatusPolicy } from "./hosts/status.ts";
-import { sessionLoss, type HostEntry } from "./hosts/table.ts";
+import { sessionLoss, type HostChanges, type HostEntry } from "./hosts/table.ts";
 import { createMapped, mapFile } from "./mapped-file.ts";
 import { SlotIndex } from "./slot-index.ts";
 import { logger } from "../log/index.ts";
@@ -48,8 +50,6 @@ export class LoadTableWriter {
   private view: TableView;
   private readonly slots = new SlotIndex();
   private readonly free: number[] = [];
-  /** Each record's flags as last written (this process's copy: the sweep compares against it). */
-  private flags = new Uint8Array(INITIAL_CAPACITY);
   private count = 0;
   private capacity: number;
   private growFailures = 0;
@@ -92,9 +92,6 @@ export class LoadTableWriter {
           return -1;
         }
         this.capacity = next;
-        const flags = new Uint8Array(next);
-        flags.set(this.flags);
-        this.flags = flags;
       }
       slot = this.count++;
       setCount(this.view, this.count);
@@ -108,53 +105,57 @@ export class LoadTableWriter {
 
   /** Every accepted report (the hot path: a seqlocked copy of the report into the host's record). */
   onReport(h: HostEntry, nowMs: number): void {
-    const r = h.report;
-    if (!r) return;
+    if (!h.report) return;
     const slot = this.slotOf(h);
-    if (slot < 0) return;
-    const v = this.view;
-    const base = beginWrite(v, slot);
-    writeReport(v, base, r, h.lastReportMs, h.receivedTotal, h.lostTotal + (h.session ? sessionLoss(h.session) : 0));
-    const flags = flagsOf(h);
-    writeState(v, base, STATE_CODE[hostState(h, nowMs, this.policy)]!, flags, nowMs);
-    endWrite(v, slot);
-    this.flags[slot] = flags;
+    if (slot >= 0) this.write(h, slot, nowMs);
   }
 
   /**
-   * Once a second: what changes without a report (a host registered,
-   * connected or not, drained or not, removed) and the heartbeat. A host
-   * turning unavail needs nothing: readers judge that from the last
-   * report's age. So the state is recomputed only where the flags changed,
-   * and the sweep costs a comparison per host, against this process's copy
-   * of the flags (reading the record would touch a page of the mapping per
-   * few hosts); the records are looked over for removed hosts only when
-   * there are more of them than hosts.
+   * The host table's changes, written as they happen (the composition root
+   * passes this to the HostTable it builds; `nowMs` stamps the records).
+   * A host turning unavail needs nothing: readers judge that from the last
+   * report's age.
    */
-  sweep(hosts: Iterable<HostEntry>, byId: (id: number) => HostEntry | undefined, nowMs: number): void {
-    let seen = 0;
-    for (const h of hosts) {
-      const slot = this.slotOf(h);
-      if (slot < 0) continue;
-      seen++;
-      const flags = flagsOf(h);
-      if (this.flags[slot] === flags) continue;
-      const v = this.view;
-      const base = beginWrite(v, slot);
-      writeState(v, base, STATE_CODE[hostState(h, nowMs, this.policy)]!, flags, nowMs);
-      endWrite(v, slot);
-      this.flags[slot] = flags;
-    }
-    if (this.slots.size > seen) {
-      for (const [id, slot] of this.slots.entries()) {
-        if (byId(id)) continue;
-        clearRecord(this.view, slot);
-        this.flags[slot] = 0;
-        this.slots.delete(id);
-        this.free.push(slot);
-      }
-    }
+  changes(nowMs: () => number): HostChanges {
+    return {
+      added: (h) => this.added(h, nowMs()),
+      changed: (h) => {
+        const slot = this.slotOf(h);
+        if (slot >= 0) this.write(h, slot, nowMs());
+      },
+      removed: (h) => this.removed(h.hostId),
+    };
+  }
+
+  /** The header's heartbeat (once a second; readers warn when it is older than 10 s). */
+  heartbeat(nowMs: number): void {
     setUpdated(this.view, nowMs);
+  }
+
+  /** A host new to the table, or its durable fields written again (its hardware, drained): its identity and state. */
+  private added(h: HostEntry, nowMs: number): void {
+    const known = this.slots.has(h.hostId);
+    const slot = this.slotOf(h);
+    if (slot >= 0) this.write(h, slot, nowMs, known);
+  }
+
+  private removed(hostId: number): void {
+    const slot = this.slots.get(hostId);
+    if (slot < 0) return;
+    clearRecord(this.view, slot);
+    this.slots.delete(hostId);
+    this.free.push(slot);
+  }
+
+  /** The host's report (if any), state and flags into its record; and its identity again if `identity`. */
+  private write(h: HostEntry, slot: number, nowMs: number, identity = false): void {
+    const v = this.view;
+    const base = beginWrite(v, slot);
+    if (identity) writeIdentity(v, base, h.hostId, h.hostname, h.hardware.ncpus, h.hardware.memBytes);
+    const r = h.report;
+    if (r) writeReport(v, base, r, h.lastReportMs, h.receivedTotal, h.lostTotal + (h.session ? sessionLoss(h.session) : 0));
+    writeState(v, base, STATE_CODE[hostState(h, nowMs, this.policy)]!, flagsOf(h), nowMs);
+    endWrite(v, slot);
   }
 }
 

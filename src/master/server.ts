@@ -151,8 +151,11 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   // From here on, whatever is opened registers its close: leaving this function by an error closes it all, in reverse.
   await using stack = new AsyncDisposableStack();
 
+  // The shared-memory load table (docs/history.md), soft state like the history below: before the host table,
+  // which tells it of every host added, changed and removed as it happens. Failing to open costs the feature only.
+  const loadTable = openSoft("load table", () => (config.loadTable.enabled ? new LoadTableWriter(dataDir, policy, { nodeId: config.nodeId, pid: process.pid }) : null));
   // Durable state: the database, and the host table and revoked tokens loaded from it.
-  const hosts = new HostTable({ indexSources: config.insecure });
+  const hosts = new HostTable({ indexSources: config.insecure, ...(loadTable ? { changes: loadTable.changes(nowMs) } : {}) });
   const state = new MasterState(dataDir, hosts, loaded.secret);
   stack.defer(() => state.close());
   const propose = (cmd: Parameters<MasterState["propose"]>[0]) => state.propose(cmd);
@@ -174,11 +177,10 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     sign: (path, body) => state.replication.signRequest("POST", path, bodyHash(body)),
     nowMs,
   });
-  // Soft state beside the durable state: load history and the shared-memory load table (docs/history.md).
-  // Either failing to open (a full disk, a bad directory) costs that feature, never the master.
+  // Soft state beside the durable state: load history (docs/history.md). Failing to open it (a full disk, a bad
+  // directory) costs that feature, never the master.
   const history = openSoft("load history", () => (config.history.enabled ? new HistoryFile({ dataDir, nowMs: nowMs(), reportHeartbeatMs: unavailAfterMs(policy), flushIntervalMs: config.history.flushInterval * 1000 }) : null));
   if (history) stack.defer(() => history.close());
-  const loadTable = openSoft("load table", () => (config.loadTable.enabled ? new LoadTableWriter(dataDir, policy, { nodeId: config.nodeId, pid: process.pid }) : null));
   const telemetry = new TelemetryBook(history);
   /** After every accepted report (UDP and TCP). */
   const accepted = (h: HostEntry, t: number) => {
@@ -477,8 +479,8 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
   // Each host's history reaches the file once per master.history.flushInterval, a slice of them every tick.
   if (history) every(stack, HISTORY_TICK_MS, () => history.tick());
   if (loadTable) {
-    every(stack, 1000, () => loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs()));
-    loadTable.sweep(hosts.values(), (id) => hosts.byHostId(id), nowMs());
+    every(stack, 1000, () => loadTable.heartbeat(nowMs()));
+    loadTable.heartbeat(nowMs());
   }
   every(stack, SWEEP_MS, () => sessions.sweep());
 

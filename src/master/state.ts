@@ -139,9 +139,7 @@ export class MasterState {
     const h = this.hosts.byHostname(hostname);
     if (!h || h.hostId !== hostId) return;
     if (h.session?.nonce === nonce) return; // this process made it
-    const connected = h.connected;
-    this.hosts.attachSession(hostname, { reportIp, reportPort, nonce, key: sessionKey(this.secret, hostId, nonce) });
-    h.connected = connected;
+    this.hosts.attachSession(hostname, { reportIp, reportPort, nonce, key: sessionKey(this.secret, hostId, nonce) }, h.connected);
   }
 
   private mirror(a: Applied, fx: StateEffects): void {
@@ -174,10 +172,7 @@ export class MasterState {
       case "host.drain":
       case "host.resume": {
         const h = this.hosts.byHostname(cmd.hostname);
-        if (h) {
-          h.drained = cmd.type === "host.drain";
-          h.drainReason = cmd.type === "host.drain" ? (cmd.reason ?? null) : null;
-        }
+        if (h) this.hosts.setDrained(h, cmd.type === "host.drain", cmd.type === "host.drain" ? (cmd.reason ?? null) : null);
         return;
       }
       case "host.remove":

@@ -10,8 +10,7 @@ const report = (o: Partial<LoadReport> = {}): LoadReport => ({
 
 function host(t: HostTable, name: string, opts: { report?: LoadReport | null; lastReportMs?: number; connected?: boolean; drained?: boolean } = {}) {
   const h = t.upsert({ hostId: t.size + 1, hostname: name, hardware: { ncpus: 4, memBytes: 10, gpus: 0 }, version: "v", registeredAtMs: 0, drained: opts.drained ?? false });
-  t.attachSession(name, { reportIp: "10.0.0.1", reportPort: 1000 + t.size, nonce: "n", key: new Uint8Array(32) });
-  h.connected = opts.connected ?? true;
+  t.attachSession(name, { reportIp: "10.0.0.1", reportPort: 1000 + t.size, nonce: "n", key: new Uint8Array(32) }, opts.connected ?? true);
   h.report = opts.report === undefined ? report() : opts.report;
   h.lastReportMs = opts.lastReportMs ?? 100_000;
   return h;

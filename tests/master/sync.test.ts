@@ -19,8 +19,7 @@ function table(n: number): HostTable {
   const t = new HostTable();
   for (let i = 1; i <= n; i++) {
     t.upsert({ hostId: i, hostname: `h${String(i).padStart(5, "0")}`, hardware: { ncpus: 8, memBytes: 4e9, gpus: 0 }, version: "t", registeredAtMs: 0, drained: false });
-    t.attachSession(`h${String(i).padStart(5, "0")}`, { reportIp: "10.0.0.1", reportPort: 1000 + i, nonce: `nonce-${i}`, key: new Uint8Array(32) });
-    t.byHostId(i)!.connected = false;
+    t.attachSession(`h${String(i).padStart(5, "0")}`, { reportIp: "10.0.0.1", reportPort: 1000 + i, nonce: `nonce-${i}`, key: new Uint8Array(32) }, false);
   }
   return t;
 }
@@ -34,7 +33,7 @@ function report(t: HostTable, i: number, at: number, load1 = i / 10, seq = 5) {
   h.session!.firstSeq = 1;
   h.session!.received = seq;
   h.receivedTotal = seq;
-  h.connected = true;
+  t.setConnected(h, true);
 }
 
 const decode = (datagrams: Uint8Array[]): DecodedSync[] =>
@@ -185,7 +184,7 @@ describe("failover", () => {
     const lead = table(2);
     report(lead, 1, 0);
     report(lead, 2, 0);
-    lead.byHostId(2)!.connected = false;
+    lead.setConnected(lead.byHostId(2)!, false);
     const src = new SyncSource(lead, 1);
     src.start(4);
     const next = table(2);

@@ -297,7 +297,7 @@ export class ControlSessions {
     this.sockets.delete(id);
     const host = this.deps.hosts.byHostId(id);
     if (!host) return undefined;
-    host.connected = false;
+    this.deps.hosts.setConnected(host, false);
     host.channelElsewhereUntilMs = 0;
     host.disconnectedAtMs = this.deps.nowMs();
     this.deps.onDisconnected?.(id);
@@ -428,7 +428,7 @@ export class ControlSessions {
       host = record.session?.nonce === nonce ? record : hosts.attachSession(msg.hostname, { reportIp: ws.data.ip, reportPort: msg.reportPort, nonce, key })!;
     }
     const oldSocket = this.sockets.get(host.hostId);
-    host.connected = true;
+    hosts.setConnected(host, true);
     host.agentStatus = "online";
     host.agentStatusDetail = null;
     if (oldSocket && oldSocket !== ws) {

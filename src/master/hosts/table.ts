@@ -29,8 +29,8 @@ export interface HostEntry {
   reportIp: string;
   reportPort: number;
   session: Session | null;
-  /** Control channel up. */
-  connected: boolean;
+  /** Control channel up. Changed only through the table (HostTable.setConnected): its listener mirrors it. */
+  readonly connected: boolean;
   /** When the control channel last went down (0: never up in this process). */
   disconnectedAtMs: number;
   /**
@@ -46,7 +46,8 @@ export interface HostEntry {
   /** Loss counted over all sessions: seq gaps, and reports received. */
   lostTotal: number;
   receivedTotal: number;
-  drained: boolean;
+  /** Changed only through the table (upsert, setDrained): its listener mirrors it. */
+  readonly drained: boolean;
   /** Announces to this host whose send failed (its report port closed, say). */
   announceErrors: number;
   /** Why an admin drained it (`lava ctl drain --reason`); null when not drained or none given. */
@@ -83,6 +84,24 @@ export interface SessionInput {
   key: Uint8Array;
 }
 
+/**
+ * What the table tells its listener (HostChanges): a host came or went, or
+ * a field others mirror (connected, drained, the first report) changed.
+ * Only what changes without a load report: each accepted report reaches
+ * its consumers from the ingest path itself (server.ts, `accepted`).
+ */
+export interface HostChanges {
+  /** A host is in the table (new, or its durable fields were written again: hardware, drained). */
+  added(h: HostEntry): void;
+  /** Its control channel went up or down, it was drained or resumed, or it has its first report. */
+  changed(h: HostEntry): void;
+  /** It left the table (removed, or replaced by an entry with a new id). */
+  removed(h: HostEntry): void;
+}
+
+/** The table's own view of an entry: the fields it alone writes are writable here. */
+type Writable = { -readonly [K in keyof HostEntry]: HostEntry[K] };
+
 export class HostTable {
   private readonly byName = new Map<string, HostEntry>();
   private readonly byId = new Map<number, HostEntry>();
@@ -93,9 +112,16 @@ export class HostTable {
    */
   private readonly byAddr = new Map<string, HostEntry>();
   private readonly indexSources: boolean;
+  private readonly changes: HostChanges | null;
 
-  constructor(opts: { indexSources?: boolean } = {}) {
+  /**
+   * `changes` hears of every host added, changed and removed (the
+   * composition root gives it: the load table's writer), so what mirrors
+   * the table is written when it changes, not found by a scan.
+   */
+  constructor(opts: { indexSources?: boolean; changes?: HostChanges } = {}) {
     this.indexSources = opts.indexSources ?? true;
+    this.changes = opts.changes ?? null;
   }
 
   get size(): number {
@@ -114,7 +140,7 @@ export class HostTable {
       host = undefined;
     }
     if (!host) {
-      host = {
+      const entry: HostEntry = {
         ...rec,
         drainReason: rec.drainReason ?? null,
         hostKey: rec.hostKey ?? null,
@@ -133,31 +159,63 @@ export class HostTable {
         agentStatus: "online",
         agentStatusDetail: null,
       };
-      this.byName.set(host.hostname, host);
-      this.byId.set(host.hostId, host);
-      return host;
+      this.byName.set(entry.hostname, entry);
+      this.byId.set(entry.hostId, entry);
+      this.changes?.added(entry);
+      return entry;
     }
-    host.hardware = rec.hardware;
-    host.version = rec.version;
-    host.drained = rec.drained;
-    host.drainReason = rec.drained ? (rec.drainReason ?? null) : null;
-    host.hostKey = rec.hostKey ?? null;
-    host.sessionGen = rec.sessionGen ?? 0;
+    const w = host as Writable;
+    w.hardware = rec.hardware;
+    w.version = rec.version;
+    w.drained = rec.drained;
+    w.drainReason = rec.drained ? (rec.drainReason ?? null) : null;
+    w.hostKey = rec.hostKey ?? null;
+    w.sessionGen = rec.sessionGen ?? 0;
+    this.changes?.added(host);
     return host;
   }
 
-  /** Starts a new session for a known host; the previous session ends (its key stops verifying). */
-  attachSession(hostname: string, input: SessionInput): HostEntry | undefined {
-    const host = this.byName.get(hostname);
+  /**
+   * Starts a new session for a known host; the previous session ends (its
+   * key stops verifying). `connected`: whether its control channel is up now
+   * (false for a session restored from the log: the agent has not connected
+   * to this master yet).
+   */
+  attachSession(hostname: string, input: SessionInput, connected = true): HostEntry | undefined {
+    const host = this.byName.get(hostname) as Writable | undefined;
     if (!host) return undefined;
     if (host.reportPort) this.byAddr.delete(addrKey(host.reportIp, host.reportPort));
     if (host.session) host.lostTotal += sessionLoss(host.session);
     host.reportIp = input.reportIp;
     host.reportPort = input.reportPort;
     host.session = { nonce: input.nonce, key: input.key, lastSeq: 0, firstSeq: 0, received: 0, receivedTcp: 0 };
-    host.connected = true;
     if (this.indexSources) this.byAddr.set(addrKey(host.reportIp, host.reportPort), host);
+    this.setConnected(host, connected);
     return host;
+  }
+
+  /** The host's control channel to this master went up or down. */
+  setConnected(h: HostEntry, connected: boolean): void {
+    if (h.connected === connected) return;
+    (h as Writable).connected = connected;
+    this.changes?.changed(h);
+  }
+
+  /** An admin drained (with an optional reason) or resumed the host (an applied host.drain / host.resume). */
+  setDrained(h: HostEntry, drained: boolean, reason: string | null = null): void {
+    const w = h as Writable;
+    w.drainReason = drained ? reason : null;
+    if (h.drained === drained) return;
+    w.drained = drained;
+    this.changes?.changed(h);
+  }
+
+  /**
+   * A report reached the host other than by ingest (a follower's MASTER_SYNC
+   * from the leader): its consumers of changes hear of the first one.
+   */
+  reported(h: HostEntry): void {
+    this.changes?.changed(h);
   }
 
   byHostId(id: number): HostEntry | undefined {
@@ -177,6 +235,7 @@ export class HostTable {
     this.byName.delete(hostname);
     this.byId.delete(host.hostId);
     this.byAddr.delete(addrKey(host.reportIp, host.reportPort));
+    this.changes?.removed(host);
     return true;
   }
 

@@ -137,6 +137,8 @@ export class SyncSink {
     const s = h.session;
     if (s && r.session !== 0 && sessionTag(s.nonce) === r.session && r.seq > s.lastSeq) s.lastSeq = r.seq;
     if (!h.connected) h.channelElsewhereUntilMs = r.channel ? CHANNEL_AT_LEADER : 0;
+    // What mirrors the table (a follower's load table) gets the leader's report as ingest's would.
+    if (r.report) this.hosts.reported(h);
     return true;
   }
 }
