@@ -344,6 +344,7 @@ export async function startMaster(config: MasterConfig, opts: StartOptions = {})
     state,
     sync,
     telemetry,
+    history,
     nowMs,
   });
   hostRoutes(router, { gate, hosts, policy, barrier, startedMs, nowMs }, change);

@@ -92,6 +92,17 @@ describe("renderMetrics", () => {
     expect(samples(text, "lava_jobs_finished_total")).toEqual([['{state="DONE"}', 2], ['{state="EXIT"}', 0], ['{state="KILLED"}', 0], ['{state="LOST"}', 0]]);
   });
 
+  test("the load history's counters when it is on (lava_history_*_total), none when it is off", () => {
+    const on = renderMetrics({ ...input([]), history: { refused: 2, hostsNotKept: 0, writeErrors: 1, flushes: 60, writes: 180 } });
+    expect(samples(on, "lava_history_samples_refused_total")).toEqual([["", 2]]);
+    expect(samples(on, "lava_history_hosts_not_kept_total")).toEqual([["", 0]]);
+    expect(samples(on, "lava_history_write_errors_total")).toEqual([["", 1]]);
+    expect(samples(on, "lava_history_flushes_total")).toEqual([["", 60]]);
+    expect(samples(on, "lava_history_writes_total")).toEqual([["", 180]]);
+    expect(on).toContain("# TYPE lava_history_flushes_total counter");
+    expect(text).not.toContain("lava_history_");
+  });
+
   test("cpu as ratios 0-1 (the reports' percents / 100); no percent-named metrics left", () => {
     expect(samples(text, "lava_host_cpu_user_ratio")[0]).toEqual(['{host="n1"}', 0.123]);
     expect(samples(text, "lava_host_cpu_sys_ratio")[0]).toEqual(['{host="n1"}', 0.045]);
@@ -134,6 +145,10 @@ describe("a real master's /metrics", () => {
     expect(text).toMatch(/^process_open_fds \d+$/m);
     expect(text).toContain('lava_host_state{host="mx-1",state="ok"} 1');
     expect(text).toMatch(/^lava_host_cpu_idle_ratio\{host="mx-1"\} (0(\.\d+)?|1)$/m);
+    // History is on by default: its counters are there (a write error or a refusal here would be a bug).
+    expect(text).toMatch(/^lava_history_flushes_total \d+$/m);
+    expect(text).toMatch(/^lava_history_write_errors_total 0$/m);
+    expect(text).toMatch(/^lava_history_samples_refused_total 0$/m);
     // The Grafana dashboard asks only for names this master exports (follower lag exists on a leader with followers).
     const dashboard = readFileSync(join(import.meta.dir, "../../docs/grafana/lava.json"), "utf8");
     const exported = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!));

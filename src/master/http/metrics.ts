@@ -43,6 +43,17 @@ export interface MetricsInput {
   tcpReports?: Readonly<TcpReportCounters> | null;
   /** Control-channel refusals by reason (control/refusals.ts) and resumed sessions. */
   control?: { refused: Record<string, number>; resumed: number };
+  /** The load history's counters (src/master/history/file.ts), when it is on. */
+  history?: HistoryCounters | null;
+}
+
+/** What the load history counts (HistoryFile.counters, and its writes to the file). */
+export interface HistoryCounters {
+  refused: number;
+  hostsNotKept: number;
+  writeErrors: number;
+  flushes: number;
+  writes: number;
 }
 
 /** A label value in the text format: backslash, double quote and newline escaped. */
@@ -120,6 +131,7 @@ function renderIngest(m: MetricsInput, t: MetricsText): void {
   }
   t.single("lava_udp_errors_total", "counter", "UDP socket errors, mostly announces to agents whose port is gone (ICMP unreachable)", m.udpErrors);
   if (m.tcpReports) renderTcpReports(m.tcpReports, t);
+  if (m.history) renderHistory(m.history, t);
   t.single("lava_control_sessions", "gauge", "agents with a registered control channel", m.sessions);
   if (m.control) {
     t.family("lava_control_refused_total", "counter", "control-channel messages and registrations refused, by reason (nothing was written for them)");
@@ -127,6 +139,14 @@ function renderIngest(m: MetricsInput, t: MetricsText): void {
     t.single("lava_control_resumed_total", "counter", "registrations that resumed a session with a session token, without a write", m.control.resumed);
   }
   t.single("lava_master_uptime_seconds", "gauge", "seconds since this master started", Math.round(m.uptimeMs) / 1000);
+}
+
+function renderHistory(h: HistoryCounters, t: MetricsText): void {
+  t.single("lava_history_samples_refused_total", "counter", "report and telemetry samples the load history refused: older than their bucket (the master's clock went back)", h.refused);
+  t.single("lava_history_hosts_not_kept_total", "counter", "hosts the load history could not keep (over its 100,000 hosts, or no room on the disk)", h.hostsNotKept);
+  t.single("lava_history_write_errors_total", "counter", "writes to history.lava that failed (their rows are missing from the file)", h.writeErrors);
+  t.single("lava_history_flushes_total", "counter", "flushes of the load history to its file (each writes a slice of the hosts; master.history.flushInterval)", h.flushes);
+  t.single("lava_history_writes_total", "counter", "writes (pwrite system calls) to history.lava", h.writes);
 }
 
 function renderTcpReports(c: Readonly<TcpReportCounters>, t: MetricsText): void {

@@ -9,6 +9,7 @@ import { COMMIT, VERSION } from "../../version.ts";
 import type { AdmissionBucket } from "../admission.ts";
 import type { ControlSessions } from "../control/sessions.ts";
 import { countStates, type StatusPolicy } from "../hosts/status.ts";
+import type { HistoryFile } from "../history/file.ts";
 import type { HostTable } from "../hosts/table.ts";
 import type { IngestCounters } from "../ingest.ts";
 import type { JobManager } from "../jobs/manager.ts";
@@ -74,6 +75,8 @@ export interface StatusDeps {
   state: Pick<MasterState, "replication" | "isLeader" | "clustered">;
   sync: Pick<LiveSync, "stream" | "sink">;
   telemetry: TelemetryBook;
+  /** The load history (null: master.history.enabled is false, or its file could not be opened). */
+  history: Pick<HistoryFile, "counters" | "writes"> | null;
   nowMs: () => number;
 }
 
@@ -113,6 +116,7 @@ export function statusRoutes(r: Router, deps: StatusDeps): void {
       remote: deps.remote.metrics(),
       tcpReports: c.tcpReports,
       control: { refused: deps.sessions.refused, resumed: deps.sessions.resumed },
+      history: deps.history ? { ...deps.history.counters, writes: deps.history.writes } : null,
     });
     const repl = deps.state.replication;
     const raft = renderRaftMetrics(repl.driver.status(), repl.members, deps.raftHealth);
