@@ -31,7 +31,7 @@ import {
   writeReport,
   writeState,
 } from "../loadtable/layout.ts";
-import { hostState, unavailAfterMs, type StatusPolicy } from "./hosts/status.ts";
+import { shownState, unavailAfterMs, type StatusPolicy } from "./hosts/status.ts";
 import { sessionLoss, type HostChanges, type HostEntry } from "./hosts/table.ts";
 import { createMapped, mapFile } from "./mapped-file.ts";
 import { SlotIndex } from "./slot-index.ts";
@@ -154,7 +154,8 @@ export class LoadTableWriter {
     if (identity) writeIdentity(v, base, h.hostId, h.hostname, h.hardware.ncpus, h.hardware.memBytes);
     const r = h.report;
     if (r) writeReport(v, base, r, h.lastReportMs, h.receivedTotal, h.lostTotal + (h.session ? sessionLoss(h.session) : 0));
-    writeState(v, base, STATE_CODE[hostState(h, nowMs, this.policy)]!, flagsOf(h), nowMs);
+    // The state the API shows (GET /api/v1/load): on a follower, a channel up at the leader counts as up.
+    writeState(v, base, STATE_CODE[shownState(h, nowMs, this.policy)]!, flagsOf(h), nowMs);
     endWrite(v, slot);
   }
 }

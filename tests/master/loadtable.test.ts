@@ -14,7 +14,8 @@ import { join } from "node:path";
 import { LOAD_TABLE_FILE, TableView, readHeader, readRecord, type TableHeader, type TableRecord } from "../../src/loadtable/layout.ts";
 import { LoadTableWriter } from "../../src/master/loadtable.ts";
 import { HostTable, type HostRecord } from "../../src/master/hosts/table.ts";
-import type { LoadReport } from "../../src/wire/index.ts";
+import { SyncSink, SyncSource } from "../../src/master/sync/index.ts";
+import { decodeDatagram, type DecodedSync, type LoadReport } from "../../src/wire/index.ts";
 import { LocalMaster, RawAgent } from "./raw-agent.ts";
 import { waitFor } from "../helpers/wait.ts";
 
@@ -114,6 +115,42 @@ describe("the writer follows the host table's changes, no report needed", () => 
     expect(t.hosts.size).toBe(1191);
     expect(t.hosts.get("g1199")!.drained).toBe(true);
     expect((readHeader(old) as TableHeader).superseded).toBe(true);
+  });
+});
+
+describe("on a follower", () => {
+  test("the leader's reports (MASTER_SYNC) are written as they arrive, in the state the API shows", () => {
+    const dir = mkdtempSync(join(tmpdir(), "lava-loadtable-f-"));
+    try {
+      const t = 1_800_000_000_000;
+      const lead = new HostTable();
+      const writer = new LoadTableWriter(dir, POLICY, { nodeId: 2, pid: process.pid });
+      const follower = new HostTable({ changes: writer.changes(() => t) });
+      for (const tb of [lead, follower]) {
+        tb.upsert(rec(1, "f1"));
+        tb.attachSession("f1", session(1001), false);
+      }
+      const h = lead.byHostId(1)!;
+      h.report = { ...REPORT, load1: 1.25 };
+      h.lastReportMs = t - 300;
+      h.session!.firstSeq = 1;
+      h.session!.lastSeq = h.session!.received = h.receivedTotal = 7;
+      lead.setConnected(h, true);
+      expect(readTable(dir).hosts.get("f1")).toMatchObject({ hasReport: false, state: "unavail" });
+      const src = new SyncSource(lead, 1);
+      src.start(4);
+      const syncs: DecodedSync[] = src.next(t)!.full().map((b) => {
+        const d = decodeDatagram(b);
+        if (!d.ok || d.op !== 12) throw new Error(JSON.stringify(d));
+        return d.sync;
+      });
+      expect(new SyncSink(follower).accept(syncs, 1, { id: 1, term: 4 }, t)).toMatchObject({ ok: true, records: 1 });
+      // Its channel is up at the leader, not here: the flag says so, the state is the API's.
+      expect(readTable(dir).hosts.get("f1")).toMatchObject({ hasReport: true, connected: false, state: "ok", lastReportMs: t - 300, reportsReceived: 7 });
+      expect(readTable(dir).hosts.get("f1")!.report.load1).toBe(1.25);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
