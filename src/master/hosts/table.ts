@@ -85,15 +85,16 @@ export interface SessionInput {
 }
 
 /**
- * What the table tells its listener (HostChanges): a host came or went, or
- * a field others mirror (connected, drained, the first report) changed.
- * Only what changes without a load report: each accepted report reaches
- * its consumers from the ingest path itself (server.ts, `accepted`).
+ * What the table tells its listener: a host came or went, or a field others
+ * mirror (connected, drained) changed, or a report came other than by
+ * ingest. A report ingest accepts is not announced here: it reaches its
+ * consumers from the ingest path itself (server.ts, `accepted`), the hot
+ * path, without a call through this interface.
  */
 export interface HostChanges {
   /** A host is in the table (new, or its durable fields were written again: hardware, drained). */
   added(h: HostEntry): void;
-  /** Its control channel went up or down, it was drained or resumed, or it has its first report. */
+  /** Its control channel went up or down, it was drained or resumed, or a report came by MASTER_SYNC (`reported`). */
   changed(h: HostEntry): void;
   /** It left the table (removed, or replaced by an entry with a new id). */
   removed(h: HostEntry): void;
@@ -211,8 +212,9 @@ export class HostTable {
   }
 
   /**
-   * A report reached the host other than by ingest (a follower's MASTER_SYNC
-   * from the leader): its consumers of changes hear of the first one.
+   * A report reached the host other than by ingest (on a follower, the
+   * leader's MASTER_SYNC): the listener hears of each, as ingest's consumers
+   * do of theirs.
    */
   reported(h: HostEntry): void {
     this.changes?.changed(h);
