@@ -5,15 +5,13 @@
 import { afterAll, beforeAll, expect, test } from "bun:test";
 import { TestMaster } from "../helpers/cluster.ts";
 import { admissionDelayMs } from "../../src/agent/agent.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 beforeAll(async () => {
   master = await TestMaster.start({ config: "master:\n  wsAdmitPerSec: 1\n" });
 }, 20_000);
-afterAll(async () => {
-  await master?.stop();
-  master?.cleanup();
-});
+afterAll(() => teardown({ masters: [master] }));
 
 const upgrade = () =>
   fetch(`http://${master.addr}/ws?token=${master.adminToken}`, {

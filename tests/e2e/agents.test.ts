@@ -5,10 +5,10 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { join } from "node:path";
-import { rmSync } from "node:fs";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { runLava } from "../helpers/binary.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 const agents: Proc[] = [];
@@ -29,12 +29,7 @@ beforeAll(async () => {
   for (const name of ["node-a", "node-b"]) agents.push(startAgent(master, { hostname: name, procRoot: fixture, token: agentToken }));
 }, 30_000);
 
-afterAll(async () => {
-  await Promise.all(agents.map((a) => a.stop()));
-  await master?.stop();
-  master?.cleanup();
-  rmSync(procDir, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [...agents], masters: [master], work: procDir }));
 
 describe("agents → master → ctl", () => {
   test("both agents register and their /proc values reach `lava ctl load --json`", async () => {

@@ -9,6 +9,7 @@ import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 let agent: Proc | null = null;
@@ -17,11 +18,7 @@ const dir = tempDir("lava-check-");
 beforeAll(async () => {
   master = await TestMaster.start();
 });
-afterAll(async () => {
-  await agent?.stop();
-  await master.stop();
-  master.cleanup();
-});
+afterAll(() => teardown({ clients: [agent], masters: [master] }));
 
 const check = (...args: string[]) => runLava(["ctl", "check", "--master", master.addr, ...args], { env: { LAVA_TOKEN: master.adminToken } });
 

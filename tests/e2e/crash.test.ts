@@ -6,16 +6,14 @@
 import { afterAll, expect, test } from "bun:test";
 import { TestMaster } from "../helpers/cluster.ts";
 import { seededRng } from "../helpers/rng.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const KILLS = 24;
 const WRITERS = 8;
 const SEED = Number(process.env.LAVA_CRASH_SEED ?? 0x5eed);
 
 let master: TestMaster | undefined;
-afterAll(async () => {
-  await master?.stop();
-  master?.cleanup();
-});
+afterAll(() => teardown({ masters: [master] }));
 
 test(`every acknowledged change survives ${KILLS} SIGKILLs, none applied twice (seed ${SEED})`, async () => {
   const rng = seededRng(SEED);

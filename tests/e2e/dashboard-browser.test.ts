@@ -10,12 +10,13 @@
  * real images. The deeper checks (follower, 10,000 hosts): scripts/check-dashboard.
  */
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Browser, findChromium, Page } from "../helpers/browser.ts";
 import { TestMaster, spawnLava, startAgent, tempDir, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const chromium = findChromium();
 if (!chromium) {
@@ -50,13 +51,7 @@ describe.skipIf(!chromium)("the dashboard in Chromium", () => {
     browser = await Browser.start(chromium!);
   }, 40_000);
 
-  afterAll(async () => {
-    await browser?.stop();
-    await Promise.all(procs.map((p) => p.stop()));
-    await m?.stop();
-    m?.cleanup();
-    rmSync(fixtures, { recursive: true, force: true });
-  });
+  afterAll(() => teardown({ clients: [browser, ...procs], masters: [m], work: fixtures }));
 
   test("front page (hosts, heatmap), a host page (history charts, telemetry) and a job page, without a script or console error", async () => {
     const page = new Page(browser.page);

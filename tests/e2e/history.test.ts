@@ -38,11 +38,7 @@ describe("history across a master restart, telemetry, the load table", () => {
     await waitFor(async () => (await m.api("/api/v1/hosts/h1/telemetry")).status === 200, 15_000, "h1's telemetry");
   }, 30_000);
 
-  afterAll(async () => {
-    await agent?.stop();
-    await m?.stop();
-    m?.cleanup();
-  });
+  afterAll(() => teardown({ clients: [agent], masters: [m] }));
 
   test("reports become history; the files are mode 0600", async () => {
     const r = await waitFor(async () => {
@@ -146,10 +142,7 @@ describe("telemetry as an attacker would send it", () => {
   beforeAll(async () => {
     m = await TestMaster.start();
   }, 20_000);
-  afterAll(async () => {
-    await m?.stop();
-    m?.cleanup();
-  });
+  afterAll(() => teardown({ masters: [m] }));
 
   async function channel(): Promise<{ ws: WebSocket; next: () => Promise<Record<string, unknown>> }> {
     const ws = new WebSocket(`ws://${m.addr}/ws`, { headers: { authorization: `Bearer ${m.adminToken}` } } as unknown as string[]);

@@ -10,6 +10,7 @@ import { TestMaster } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { newHostKey, signedRegister } from "../helpers/host-key.ts";
 import type { HostKey } from "../../src/auth/index.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 interface Auth {
   hostId: number;
@@ -72,11 +73,7 @@ beforeAll(async () => {
   sock = await Bun.udpSocket({ hostname: "127.0.0.1", socket: { data: (_s, buf) => void received.push(new Uint8Array(buf)) } });
 }, 20_000);
 
-afterAll(async () => {
-  sock?.close();
-  await master?.stop();
-  master?.cleanup();
-});
+afterAll(() => teardown({ clients: [sock], masters: [master] }));
 
 const send = (b: Uint8Array) => sock.send(b, master.run.udpPort, "127.0.0.1");
 const status = async () => (await master.api<Status>("/api/v1/status")).body;

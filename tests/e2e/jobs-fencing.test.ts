@@ -157,11 +157,7 @@ describe("a host that was unreachable", () => {
     await waitFor(async () => (await m2.api<{ status: string }[]>("/api/v1/load")).body.some((h) => h.status === "ok"), 15_000, "an ok host");
   }, 30_000);
 
-  afterAll(async () => {
-    await lone?.stop();
-    await m2?.stop();
-    m2?.cleanup();
-  });
+  afterAll(() => teardown({ clients: [lone], masters: [m2] }));
 
   test("a job cancelled while its agent was stopped is killed when it comes back, before the next job starts there", async () => {
     const id = await jc2.submit(["--", "sh", "-c", "sleep 43.5"]);

@@ -7,10 +7,10 @@
  * again, its probes arrive and reports move back to UDP.
  */
 import { afterAll, beforeAll, expect, test } from "bun:test";
-import { rmSync } from "node:fs";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { startRelay, type Relay } from "../helpers/relay.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 function freePort(): number {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -28,13 +28,7 @@ beforeAll(async () => {
   master = await TestMaster.start({ args: ["--tcp-report-port", String(freePort())], config: "master:\n  reportInterval: 1\n  pingInterval: 0.5\n" });
   relay = await startRelay({ addr: master.addr, udpPort: master.run.udpPort });
 }, 20_000);
-afterAll(async () => {
-  await agent?.stop();
-  relay?.stop();
-  await master?.stop();
-  master?.cleanup();
-  rmSync(dir, { recursive: true, force: true });
-});
+afterAll(() => teardown({ clients: [agent, relay], masters: [master], work: dir }));
 
 type Load = { host: string; status: string; ageMs: number | null };
 const load = async () => (await master.api<Load[]>("/api/v1/load")).body.find((h) => h.host === "fw-1");

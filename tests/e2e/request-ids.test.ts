@@ -7,6 +7,7 @@ import { afterAll, beforeAll, expect, test } from "bun:test";
 import { TestMaster } from "../helpers/cluster.ts";
 import { jobClient } from "../helpers/jobs.ts";
 import { RawAgent } from "../master/raw-agent.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 let host: RawAgent;
@@ -18,11 +19,7 @@ beforeAll(async () => {
   host = await RawAgent.connect(master, "rid-host");
 }, 20_000);
 
-afterAll(async () => {
-  await host?.close();
-  await master?.stop();
-  master?.cleanup();
-});
+afterAll(() => teardown({ clients: [host], masters: [master] }));
 
 test("a cancel retried with its request id answers as the first time, marked replayed; a new id is refused with 409", async () => {
   // Held, so it stays pending without any host.

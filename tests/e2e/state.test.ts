@@ -7,6 +7,7 @@ import { TestMaster } from "../helpers/cluster.ts";
 import { signedRegister } from "../helpers/host-key.ts";
 import { RawAgent } from "../master/raw-agent.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 let read: string;
@@ -37,10 +38,7 @@ beforeAll(async () => {
   agent = (await mint("agent")).token;
 }, 20_000);
 
-afterAll(async () => {
-  await master?.stop();
-  master?.cleanup();
-});
+afterAll(() => teardown({ masters: [master] }));
 
 // Every route with the role it needs. A route missing here is a route nobody checked.
 const ROUTES: { method: string; path: string; need: "read" | "admin"; body?: unknown }[] = [

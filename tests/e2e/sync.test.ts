@@ -12,6 +12,7 @@ import { TestCluster } from "../helpers/masters.ts";
 import { startSimFleet, type SimFleet } from "../helpers/sim-fleet.ts";
 import { waitFor } from "../helpers/wait.ts";
 import type { TestMaster } from "../helpers/cluster.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const HOSTS = 200;
 type Load = { host: string; status: string; ageMs: number | null; reportsReceived: number; load1: number | null };
@@ -22,11 +23,7 @@ let fleet: SimFleet | null = null;
 beforeAll(async () => {
   c = await TestCluster.start(3, { config: "master:\n  reportInterval: 1\n" });
 }, 30_000);
-afterAll(async () => {
-  fleet?.stop();
-  await c?.stop();
-  c?.cleanup();
-});
+afterAll(() => teardown({ clients: [fleet], masters: [c] }));
 
 async function ctlLoad(m: TestMaster, token: string): Promise<Load[]> {
   const r = await runLava(["ctl", "load", "--json"], { env: { LAVA_MASTER: m.addr, LAVA_TOKEN: token } });

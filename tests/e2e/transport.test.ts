@@ -8,6 +8,7 @@ import { TestMaster } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { signedRegister } from "../helpers/host-key.ts";
 import { RawAgent } from "../master/raw-agent.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 function freePort(): number {
   const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
@@ -24,10 +25,7 @@ beforeAll(async () => {
   tcpPort = freePort();
   master = await TestMaster.start({ args: ["--tcp-report-port", String(tcpPort)], config: "master:\n  pingInterval: 0.2\n  announceInterval: 0.2\n" });
 }, 20_000);
-afterAll(async () => {
-  await master?.stop();
-  master?.cleanup();
-});
+afterAll(() => teardown({ masters: [master] }));
 
 async function register(hostname: string, answerPings: boolean) {
   const msg = await signedRegister({ hostname, hardware: { ncpus: 8, memBytes: 4e9 }, reportPort: 7, version: "t" }, await RawAgent.keyFor(hostname), master.adminToken);

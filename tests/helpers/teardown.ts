@@ -1,4 +1,7 @@
-import { rmSync } from "node:fs";
+import { afterEach } from "bun:test";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 /** Something a test started that ends with stop() (agents, processes) or close() (raw WebSocket clients). */
 type Client = { stop(): unknown } | { close(): unknown };
@@ -21,4 +24,20 @@ export async function teardown(t: { clients?: readonly (Client | undefined | nul
     m?.cleanup();
   }
   if (t.work) rmSync(t.work, { recursive: true, force: true });
+}
+
+/**
+ * A maker of temp dirs for the tests of one file (call it at the file's top
+ * level): each dir is removed after the test that made it.
+ */
+export function scratchDirs(prefix: string): () => string {
+  const dirs: string[] = [];
+  afterEach(() => {
+    for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
+  });
+  return () => {
+    const d = mkdtempSync(join(tmpdir(), prefix));
+    dirs.push(d);
+    return d;
+  };
 }

@@ -12,6 +12,7 @@ import { composePage, dashboardPage, dashboardRoutes, inlineBlocks } from "../..
 import { Router } from "../../src/master/http/router.ts";
 import { TestMaster } from "../helpers/cluster.ts";
 import { TestCluster } from "../helpers/masters.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 /** The page as written (its own markup and script), and as served (with uPlot put in). */
 const SOURCE = readFileSync(join(import.meta.dir, "../../src/master/http/dashboard/index.html"), "utf8");
@@ -188,10 +189,7 @@ describe("the compiled master", () => {
     expect(r.status).toBe(201);
     readToken = r.body.token;
   }, 20_000);
-  afterAll(async () => {
-    await m?.stop();
-    m?.cleanup();
-  });
+  afterAll(() => teardown({ masters: [m] }));
 
   test("serves the embedded page at / with its CSP", async () => {
     const res = await fetch(`${m.url}/`);
@@ -233,10 +231,7 @@ describe("on a follower", () => {
   beforeAll(async () => {
     c = await TestCluster.start(3);
   }, 30_000);
-  afterAll(async () => {
-    await c?.stop();
-    c?.cleanup();
-  });
+  afterAll(() => teardown({ masters: [c] }));
 
   test("the page is served locally and its API calls reach the leader", async () => {
     const leader = await c.leader(15_000);

@@ -11,6 +11,7 @@ import type { HostEntry } from "../../src/master/hosts/table.ts";
 import { emptyDropCounts } from "../../src/master/ingest.ts";
 import { startAgent, tempDir, TestMaster, writeProcFixture, type Proc } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 const NOW = 1_000_000;
 const report = { load1: 0.5, load5: 0.25, load15: 0.125, memUsed: 2e9, memFree: 6e9, swapUsed: 0, swapFree: 1e9, ncpus: 4, cpuUser: 12.3, cpuSys: 4.5, cpuIdle: 83.2, jobsRunning: 1, jobsPending: 0, procsTotal: 300, flags: 0 };
@@ -132,11 +133,7 @@ describe("a real master's /metrics", () => {
     agent = startAgent(master, { hostname: "mx-1", procRoot: writeProcFixture(join(dir, "proc")), args: ["--state-dir", join(dir, "state")] });
     await waitFor(async () => (await master.api<string>("/metrics")).body.includes('lava_host_up{host="mx-1"} 1'), 10_000, "mx-1 up in /metrics");
   });
-  afterAll(async () => {
-    await agent.stop();
-    await master.stop();
-    master.cleanup();
-  });
+  afterAll(() => teardown({ clients: [agent], masters: [master] }));
 
   test("has the new names, and passes promtool check metrics", async () => {
     const text = (await master.api<string>("/metrics")).body;

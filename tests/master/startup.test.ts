@@ -2,10 +2,7 @@
  * The master's composition root (src/master/server.ts): a start that fails
  * part-way closes what it had opened, and stop() closes everything, once.
  */
-import { afterEach, expect, test } from "bun:test";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { expect, test } from "bun:test";
 import * as v from "valibot";
 import { MasterSchema } from "../../src/config/schema.ts";
 import { LavaError } from "../../src/errors.ts";
@@ -13,16 +10,13 @@ import { configureLogging } from "../../src/log/index.ts";
 import { exitStatusOf } from "../../src/main.ts";
 import { EXIT } from "../../src/cli/errors.ts";
 import { startMaster } from "../../src/master/server.ts";
+import { scratchDirs } from "../helpers/teardown.ts";
 
 configureLogging({ level: "silent", format: "pretty" });
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
+const tempDir = scratchDirs("lava-startup-");
 function config(extra: Record<string, unknown>) {
-  const dataDir = mkdtempSync(join(tmpdir(), "lava-startup-"));
-  dirs.push(dataDir);
+  const dataDir = tempDir();
   return v.parse(MasterSchema, { dataDir, bind: "127.0.0.1", httpPort: 0, udpPort: 0, ...extra });
 }
 

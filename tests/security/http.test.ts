@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { runLava } from "../helpers/binary.ts";
 import { spawnLava, tempDir, TestMaster } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 type Row = Record<string, unknown>;
 let master: TestMaster;
@@ -19,10 +20,7 @@ beforeAll(async () => {
   master = await TestMaster.start();
 }, 20_000);
 
-afterAll(async () => {
-  await master?.stop();
-  master?.cleanup();
-});
+afterAll(() => teardown({ masters: [master] }));
 
 /** A raw request from a chosen local address (127.0.0.0/8 is all loopback), to be another "source". */
 function fromAddress(localAddress: string, method: string, path: string, token: string): Promise<number> {

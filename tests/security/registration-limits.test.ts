@@ -11,6 +11,7 @@ import { newHostKey, signedRegister } from "../helpers/host-key.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { RawAgent, type Msg } from "../master/raw-agent.ts";
 import { audit, ctl, host, lastIndex, mint, refused, type Row } from "./lib.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 const hw = { hardware: { ncpus: 1, memBytes: 1e9, gpus: 0 }, reportPort: 40000, version: "fake" };
@@ -19,10 +20,7 @@ beforeAll(async () => {
   master = await TestMaster.start({ config: "master:\n  maxHosts: 12\n  registrations:\n    perToken: 1\n    perAddress: 100\n    burst: 6\n" });
 }, 20_000);
 
-afterAll(async () => {
-  await master?.stop();
-  master?.cleanup();
-});
+afterAll(() => teardown({ masters: [master] }));
 
 async function register(hostname: string, token: string): Promise<{ answer: Msg; agent: RawAgent }> {
   const a = await RawAgent.open(master.addr, token, hostname);

@@ -11,6 +11,7 @@ import { TestMaster } from "../helpers/cluster.ts";
 import { waitFor } from "../helpers/wait.ts";
 import { RawAgent } from "../master/raw-agent.ts";
 import { audit, ctl, host, mint, refused } from "./lib.ts";
+import { teardown } from "../helpers/teardown.ts";
 
 let master: TestMaster;
 
@@ -19,10 +20,7 @@ beforeAll(async () => {
   master = await TestMaster.start({ config: "master:\n  hostKeys: allow-missing\n" });
 }, 20_000);
 
-afterAll(async () => {
-  await master?.stop();
-  master?.cleanup();
-});
+afterAll(() => teardown({ masters: [master] }));
 
 async function upgradeStatus(token: string): Promise<number> {
   const res = await fetch(`http://${master.addr}/ws?token=${token}`, { headers: { upgrade: "websocket", connection: "upgrade", "sec-websocket-key": "dGhlIHNhbXBsZSBub25jZQ==", "sec-websocket-version": "13" } });

@@ -4,31 +4,22 @@
  * release (migrations 0000–0003) is upgraded by the current code with its
  * rows intact.
  */
-import { afterEach, describe, expect, test } from "bun:test";
+import { describe, expect, test } from "bun:test";
 import { Database } from "bun:sqlite";
 import { drizzle } from "drizzle-orm/bun-sqlite";
 import { readMigrationFiles } from "drizzle-orm/migrator";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { allHosts, applyEntry, DB_FILE, openStore, setLastApplied } from "../../src/store/index.ts";
 import { applyMigrations } from "../../src/store/migrate.ts";
 import { embeddedMigrations, JOURNAL } from "../../src/store/migrations/index.ts";
 import pkg from "../../package.json" with { type: "json" };
+import { scratchDirs } from "../helpers/teardown.ts";
 
 const FOLDER = join(import.meta.dir, "../../src/store/migrations");
 /** The migrations of the previous release (0.1 as shipped: /work/baseline's dist/lava). */
 const PREVIOUS_RELEASE = 4;
 
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-function tempDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "lava-migrate-"));
-  dirs.push(d);
-  return d;
-}
+const tempDir = scratchDirs("lava-migrate-");
 
 describe("embedded migrations", () => {
   test("are exactly what Drizzle's public readMigrationFiles reads from the folder (SQL, hash, time, breakpoints)", () => {

@@ -5,29 +5,20 @@
  * it back; a crash (the file opened again without `close`) loses at most
  * the flush interval; a file of another layout is moved aside, as before.
  */
-import { afterEach, describe, expect, test } from "bun:test";
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
+import { describe, expect, test } from "bun:test";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { HEADER_BYTES, MAGIC, METRICS, ROWS, STEP_MS, TIERS, VERSION } from "../../../src/history/index.ts";
 import { HISTORY_FILE, HISTORY_TICK_MS, HistoryFile } from "../../../src/master/history/file.ts";
 import { HostTable, type HostEntry } from "../../../src/master/hosts/table.ts";
 import { configureLogging } from "../../../src/log/index.ts";
+import { scratchDirs } from "../../helpers/teardown.ts";
 
 configureLogging({ level: "silent", format: "pretty" });
 
 const T0 = 1_800_000_000_000 - (1_800_000_000_000 % (36 * 3_600_000)); // aligned to every tier
 const HB = 14_000;
-const dirs: string[] = [];
-afterEach(() => {
-  for (const d of dirs.splice(0)) rmSync(d, { recursive: true, force: true });
-});
-
-function dataDir(): string {
-  const d = mkdtempSync(join(tmpdir(), "lava-history-file-"));
-  dirs.push(d);
-  return d;
-}
+const dataDir = scratchDirs("lava-history-file-");
 
 function hosts(n: number): HostEntry[] {
   const table = new HostTable();
