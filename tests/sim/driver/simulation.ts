@@ -655,11 +655,16 @@ class DriverSimulation extends SimRun {
 
 
 
+  /** One of the other masters, drawn from the fault stream. */
+  private otherThan(id: NodeId): NodeId {
+    const others = this.ids.filter((x) => x !== id);
+    return others[Math.floor(this.faultRng() * others.length)]!;
+  }
+
   private transfer(): void {
     const l = this.leader();
     if (!l?.driver) return;
-    const others = this.ids.filter((id) => id !== l.id);
-    const to = others[Math.floor(this.faultRng() * others.length)]!;
+    const to = this.otherThan(l.id);
     try {
       l.driver.transferLeader(to);
       this.trace(`fault: leader ${l.id} transfers to ${to}`);
@@ -672,8 +677,7 @@ class DriverSimulation extends SimRun {
   private forceSnapshot(): void {
     const l = this.leader();
     if (!l?.driver) return;
-    const others = this.ids.filter((id) => id !== l.id);
-    const to = others[Math.floor(this.faultRng() * others.length)]!;
+    const to = this.otherThan(l.id);
     try {
       l.driver.forceSnapshot(to);
       this.trace(`fault: leader ${l.id} forces a snapshot to ${to}`);
