@@ -5,7 +5,7 @@
  * either side allocate without limit.
  */
 import * as v from "valibot";
-import { variantParser } from "./variant.ts";
+import { parserOf, type Variant } from "./variant.ts";
 
 /** Largest control message either side accepts, in bytes of JSON text. */
 export const MAX_MESSAGE_BYTES = 1 << 20;
@@ -436,11 +436,8 @@ export type MasterMessage = v.InferOutput<typeof MasterMessageSchema>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; error: string; detail: string };
 
-type Parse = (data: unknown) => v.SafeParseResult<v.GenericSchema>;
-const parsers = new WeakMap<object, Parse>();
-
-/** Parses one text frame against a message union (a variant by a lookup of its type: variant.ts); never throws. */
-export function parseMessage<S extends v.GenericSchema>(schema: S, text: string | Buffer | ArrayBuffer | Uint8Array): ParseResult<v.InferOutput<S>> {
+/** Parses one text frame against a message union (by a lookup of its type: variant.ts); never throws. */
+export function parseMessage<S extends Variant>(schema: S, text: string | Buffer | ArrayBuffer | Uint8Array): ParseResult<v.InferOutput<S>> {
   const str = typeof text === "string" ? text : new TextDecoder().decode(text as Uint8Array);
   if (str.length > MAX_MESSAGE_BYTES) return { ok: false, error: "too_large", detail: `message over ${MAX_MESSAGE_BYTES} bytes` };
   let data: unknown;
@@ -449,12 +446,7 @@ export function parseMessage<S extends v.GenericSchema>(schema: S, text: string 
   } catch {
     return { ok: false, error: "bad_json", detail: "message is not valid JSON" };
   }
-  let parse = parsers.get(schema);
-  if (!parse) {
-    parse = schema.type === "variant" ? (variantParser(schema as unknown as Parameters<typeof variantParser>[0]) as unknown as Parse) : (d: unknown) => v.safeParse(schema, d);
-    parsers.set(schema, parse);
-  }
-  const r = parse(data);
+  const r = parserOf(schema)(data);
   if (!r.success) return { ok: false, error: "bad_message", detail: v.summarize(r.issues).slice(0, 500) };
-  return { ok: true, message: r.output as v.InferOutput<S> };
+  return { ok: true, message: r.output };
 }

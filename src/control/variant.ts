@@ -13,7 +13,7 @@
  */
 import * as v from "valibot";
 
-type Variant = v.VariantSchema<string, v.VariantOptions<string>, v.ErrorMessage<v.VariantIssue> | undefined>;
+export type Variant = v.VariantSchema<string, v.VariantOptions<string>, v.ErrorMessage<v.VariantIssue> | undefined>;
 
 export type VariantParser<S extends Variant> = (data: unknown) => v.SafeParseResult<S>;
 
@@ -31,4 +31,16 @@ export function variantParser<S extends Variant>(schema: S): VariantParser<S> {
     const option = data !== null && typeof data === "object" ? byTag.get((data as Record<string, unknown>)[schema.key]) : undefined;
     return (option ? v.safeParse(option, data) : v.safeParse(schema, data)) as v.SafeParseResult<S>;
   };
+}
+
+const built = new WeakMap<Variant, VariantParser<Variant>>();
+
+/** The parser of `schema`, built on first use (the lookup table is made once per schema). */
+export function parserOf<S extends Variant>(schema: S): VariantParser<S> {
+  let parse = built.get(schema);
+  if (!parse) {
+    parse = variantParser(schema);
+    built.set(schema, parse);
+  }
+  return parse as VariantParser<S>;
 }
